@@ -1,0 +1,71 @@
+// swift-tools-version: 6.0
+// Synapse: CNN/RNN training on the CPU, in Swift, on OpenBLAS and libpng.
+import PackageDescription
+
+// Release builds are what users train with; -Ounchecked is not used so that
+// precondition failures (shape mismatches) still report instead of corrupting memory.
+let kernelSettings: [SwiftSetting] = [.unsafeFlags(["-enforce-exclusivity=unchecked"])]
+
+let package = Package(
+    name: "Synapse",
+    platforms: [.macOS(.v13)],
+    products: [
+        .library(name: "Synapse", targets: ["Synapse"]),
+        .library(name: "Dense", targets: ["Dense"]),
+        .library(name: "Conv", targets: ["Conv"]),
+        .library(name: "Recurrent", targets: ["Recurrent"]),
+        .library(name: "Augment", targets: ["Augment"]),
+        .executable(name: "xor", targets: ["XOR"]),
+        .executable(name: "mlp-mnist", targets: ["MLPMNIST"]),
+        .executable(name: "linear-benchmark", targets: ["LinearBenchmark"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
+        .package(url: "https://github.com/weichsel/ZIPFoundation", from: "0.9.20"),
+    ],
+    targets: [
+        // C libraries from Debian packages (Scripts/setup installs them).
+        .systemLibrary(name: "COpenBLAS", path: "Sources/COpenBLAS"),
+        .systemLibrary(name: "CZlibSystem", path: "Sources/CZlibSystem"),
+
+        // The core: tensors, layers, losses, optimizers, training loop, files, data cache.
+        .target(
+            name: "Dense",
+            dependencies: [
+                "COpenBLAS", "CZlibSystem",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "ZIPFoundation", package: "ZIPFoundation"),
+            ],
+            swiftSettings: kernelSettings),
+        .target(name: "Conv", dependencies: ["Dense"], swiftSettings: kernelSettings),
+        .target(name: "Recurrent", dependencies: ["Dense"], swiftSettings: kernelSettings),
+        .target(name: "Augment", dependencies: ["Dense"], swiftSettings: kernelSettings),
+        .target(name: "Synapse", dependencies: ["Dense", "Conv", "Recurrent", "Augment"]),
+
+        // Samples: one executable per job a user runs.
+        .target(
+            name: "SampleOptions",
+            dependencies: ["Synapse", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            path: "Samples/SampleOptions"),
+        .executableTarget(
+            name: "XOR",
+            dependencies: ["Synapse", "SampleOptions",
+                           .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            path: "Samples/XOR"),
+        .executableTarget(
+            name: "MLPMNIST",
+            dependencies: ["Synapse", "SampleOptions",
+                           .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            path: "Samples/MLPMNIST"),
+
+        // Benchmarks: run in release mode, print ratios against their peers.
+        .executableTarget(
+            name: "LinearBenchmark",
+            dependencies: ["Dense", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            path: "Benchmarks/LinearBenchmark"),
+
+        .testTarget(name: "DenseTests", dependencies: ["Dense"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "ConvTests", dependencies: ["Conv"]),
+    ]
+)

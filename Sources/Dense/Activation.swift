@@ -1,0 +1,143 @@
+import Foundation
+
+// Activation functions as plain functions over flat buffers (forward: y = f(x); backward:
+// dx = dy * f'(x), written in terms of y, which is what the layer keeps), and one small layer
+// that applies them.
+
+@inline(__always) func reluForward(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ n: Int) {
+    for i in 0..<n { y[i] = max(x[i], 0) }
+}
+
+@inline(__always) func leakyReLUForward(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ n: Int, alpha: Float) {
+    for i in 0..<n { let v = x[i]; y[i] = v > 0 ? v : alpha * v }
+}
+
+@inline(__always) func sigmoidForward(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ n: Int) {
+    for i in 0..<n { y[i] = 1 / (1 + expf(-x[i])) }
+}
+
+@inline(__always) func tanhForward(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ n: Int) {
+    for i in 0..<n { y[i] = tanhf(x[i]) }
+}
+
+/// Softmax over each row of `rows x width`, stable (the row maximum is subtracted first).
+func softmaxForward(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, rows: Int, width: Int) {
+    for r in 0..<rows {
+        let xr = x + r &* width, yr = y + r &* width
+        var m = -Float.infinity
+        for j in 0..<width { m = max(m, xr[j]) }
+        var sum: Float = 0
+        for j in 0..<width { let e = expf(xr[j] - m); yr[j] = e; sum += e }
+        let inv = 1 / sum
+        for j in 0..<width { yr[j] *= inv }
+    }
+}
+
+/// An elementwise activation (or softmax over the last axis) as a layer.
+///
+/// `Activation(.relu)`, `Activation(.leakyReLU(alpha: 0.01))`, `Activation(.sigmoid)`,
+/// `Activation(.tanh)`, `Activation(.softmax)`. For classification, prefer feeding logits to
+/// `SoftmaxCrossEntropy` (fused and stable) over a softmax layer followed by a log.
+public final class Activation: Layer {
+    public enum Function: Equatable, Sendable {
+        case relu
+        /// f(x) = x for x > 0, alpha x otherwise; alpha >= 0.
+        case leakyReLU(alpha: Float)
+        case sigmoid
+        case tanh
+        /// Over the last axis.
+        case softmax
+
+        public var displayName: String {
+            switch self {
+            case .relu: return "ReLU"
+            case .leakyReLU: return "LeakyReLU"
+            case .sigmoid: return "Sigmoid"
+            case .tanh: return "Tanh"
+            case .softmax: return "Softmax"
+            }
+        }
+    }
+
+    public static let typeName = "Activation"
+    public var name: String
+    public let function: Function
+    private var output: Tensor?
+    private var inputGradient: Tensor?
+
+    public init(_ function: Function, name: String = "") {
+        if case .leakyReLU(let alpha) = function { precondition(alpha >= 0, "LeakyReLU needs alpha >= 0") }
+        self.function = function
+        self.name = name
+    }
+
+    public convenience init(options: LayerOptions, random: RandomGenerator) throws {
+        let function: Function
+        switch try options.string("function") {
+        case "relu": function = .relu
+        case "leaky_relu": function = .leakyReLU(alpha: try options.float("alpha"))
+        case "sigmoid": function = .sigmoid
+        case "tanh": function = .tanh
+        case "softmax": function = .softmax
+        case let other: throw SynapseError.invalidArgument("unknown activation '\(other)'")
+        }
+        self.init(function)
+    }
+
+    public var options: LayerOptions {
+        switch function {
+        case .relu: return ["function": .string("relu")]
+        case .leakyReLU(let alpha): return ["function": .string("leaky_relu"), "alpha": .number(Double(alpha))]
+        case .sigmoid: return ["function": .string("sigmoid")]
+        case .tanh: return ["function": .string("tanh")]
+        case .softmax: return ["function": .string("softmax")]
+        }
+    }
+
+    public var displayTypeName: String { function.displayName }
+
+    public func outputShape(for inputShape: [Int]) throws -> [Int] { inputShape }
+
+    public func forward(_ input: Tensor, training: Bool) -> Tensor {
+        let out = Tensor.reusing(output, shape: input.shape)
+        output = out
+        let (x, y, n) = (UnsafePointer(input.data), out.data, input.count)
+        switch function {
+        case .relu: reluForward(x, y, n)
+        case .leakyReLU(let alpha): leakyReLUForward(x, y, n, alpha: alpha)
+        case .sigmoid: sigmoidForward(x, y, n)
+        case .tanh: tanhForward(x, y, n)
+        case .softmax:
+            let width = input.shape.last ?? 1
+            softmaxForward(x, y, rows: n / width, width: width)
+        }
+        return out
+    }
+
+    public func backward(_ outputGradient: Tensor) -> Tensor {
+        guard let output else { preconditionFailure("Activation '\(name)': backward before forward") }
+        let dx = Tensor.reusing(inputGradient, shape: output.shape)
+        inputGradient = dx
+        let (y, dy, d, n) = (output.data, outputGradient.data, dx.data, output.count)
+        switch function {
+        case .relu:
+            for i in 0..<n { d[i] = y[i] > 0 ? dy[i] : 0 }
+        case .leakyReLU(let alpha):
+            for i in 0..<n { d[i] = y[i] > 0 ? dy[i] : alpha * dy[i] }
+        case .sigmoid:
+            for i in 0..<n { d[i] = dy[i] * y[i] * (1 - y[i]) }
+        case .tanh:
+            for i in 0..<n { d[i] = dy[i] * (1 - y[i] * y[i]) }
+        case .softmax:
+            // dx = y * (dy - sum(dy * y)) per row.
+            let width = output.shape.last ?? 1
+            for r in 0..<(n / width) {
+                let o = r &* width
+                var dot: Float = 0
+                for j in 0..<width { dot += dy[o + j] * y[o + j] }
+                for j in 0..<width { d[o + j] = y[o + j] * (dy[o + j] - dot) }
+            }
+        }
+        return dx
+    }
+}

@@ -1,0 +1,143 @@
+/// Batch normalisation (Ioffe and Szegedy, 2015) over features (N x F) or channels (N x C x H x W).
+///
+///     y = gamma * (x - mean) / sqrt(var + eps) + beta
+///
+/// In training, mean and (biased) variance come from the batch, per feature or channel, and the
+/// running statistics move towards them: running = (1 - momentum) running + momentum batch, with
+/// the unbiased variance, as PyTorch's `BatchNorm1d`/`BatchNorm2d` do. In evaluation the running
+/// statistics are used. Parameter names match PyTorch: `weight` (gamma), `bias` (beta),
+/// `running_mean`, `running_var`.
+public final class BatchNorm: Layer {
+    public static let typeName = "BatchNorm"
+    public var name: String
+    public let features: Int
+    public let momentum: Float
+    public let epsilon: Float
+    public let weight: Parameter
+    public let bias: Parameter
+    public let runningMean: Parameter
+    public let runningVariance: Parameter
+
+    private var normalized: Tensor?
+    private var inverseStd: Tensor
+    private var output: Tensor?
+    private var inputGradient: Tensor?
+    private var lastWasTraining = false
+
+    /// - Parameter features: F for N x F input, C for N x C x H x W input.
+    public init(features: Int, momentum: Float = 0.1, epsilon: Float = 1e-5, name: String = "") {
+        precondition(features > 0, "BatchNorm needs features > 0")
+        self.name = name
+        self.features = features
+        self.momentum = momentum
+        self.epsilon = epsilon
+        weight = Parameter(name: "weight", value: Tensor(shape: [features], repeating: 1))
+        bias = Parameter(name: "bias", value: Tensor(shape: [features]))
+        runningMean = Parameter(name: "running_mean", value: Tensor(shape: [features]))
+        runningVariance = Parameter(name: "running_var", value: Tensor(shape: [features], repeating: 1))
+        inverseStd = Tensor(shape: [features])
+    }
+
+    public convenience init(options: LayerOptions, random: RandomGenerator) throws {
+        self.init(features: try options.int("features"), momentum: try options.float("momentum"),
+                  epsilon: try options.float("epsilon"))
+    }
+
+    public var options: LayerOptions {
+        ["features": .number(Double(features)), "momentum": .number(Double(momentum)),
+         "epsilon": .number(Double(epsilon))]
+    }
+
+    public var parameters: [Parameter] { [weight, bias] }
+    public var buffers: [Parameter] { [runningMean, runningVariance] }
+
+    public func outputShape(for inputShape: [Int]) throws -> [Int] {
+        guard inputShape.count == 1 || inputShape.count == 3, inputShape[0] == features else {
+            throw SynapseError.shape(
+                "BatchNorm '\(name)' expects (\(features)) or (\(features), H, W) per sample, got \(inputShape)")
+        }
+        return inputShape
+    }
+
+    public func forward(_ input: Tensor, training: Bool) -> Tensor {
+        precondition(input.shape.count >= 2 && input.shape[1] == features,
+                     "BatchNorm '\(name)': input \(input.shape) has no \(features) features in dimension 1")
+        let (n, c) = (input.shape[0], features)
+        let spatial = input.count / (n * c)
+        let count = n * spatial
+        let out = Tensor.reusing(output, shape: input.shape)
+        let xhat = Tensor.reusing(normalized, shape: input.shape)
+        (output, normalized) = (out, xhat)
+        lastWasTraining = training
+        let (x, y, h) = (input.data, out.data, xhat.data)
+        let (gamma, beta, inv) = (weight.value.data, bias.value.data, inverseStd.data)
+        let (rm, rv) = (runningMean.value.data, runningVariance.value.data)
+        for ch in 0..<c {
+            var mean: Float, variance: Float
+            if training {
+                var sum: Double = 0
+                for s in 0..<n { let p = x + (s &* c &+ ch) &* spatial; for i in 0..<spatial { sum += Double(p[i]) } }
+                let m = sum / Double(count)
+                var squares: Double = 0
+                for s in 0..<n {
+                    let p = x + (s &* c &+ ch) &* spatial
+                    for i in 0..<spatial { let d = Double(p[i]) - m; squares += d * d }
+                }
+                mean = Float(m)
+                variance = Float(squares / Double(count))
+                let unbiased = count > 1 ? Float(squares / Double(count - 1)) : variance
+                rm[ch] = (1 - momentum) * rm[ch] + momentum * mean
+                rv[ch] = (1 - momentum) * rv[ch] + momentum * unbiased
+            } else {
+                (mean, variance) = (rm[ch], rv[ch])
+            }
+            let invStd = 1 / (variance + epsilon).squareRoot()
+            inv[ch] = invStd
+            let (g, b) = (gamma[ch], beta[ch])
+            for s in 0..<n {
+                let o = (s &* c &+ ch) &* spatial
+                for i in 0..<spatial {
+                    let v = (x[o + i] - mean) * invStd
+                    h[o + i] = v
+                    y[o + i] = g * v + b
+                }
+            }
+        }
+        return out
+    }
+
+    /// Training mode: dx = gamma * invStd / M * (M dy - sum(dy) - xhat sum(dy xhat)), with M the
+    /// number of values per channel. Evaluation mode: dx = gamma * invStd * dy.
+    public func backward(_ outputGradient: Tensor) -> Tensor {
+        guard let normalized else { preconditionFailure("BatchNorm '\(name)': backward before forward") }
+        let (n, c) = (normalized.shape[0], features)
+        let spatial = normalized.count / (n * c)
+        let count = Float(n * spatial)
+        let dx = Tensor.reusing(inputGradient, shape: normalized.shape)
+        inputGradient = dx
+        let (dy, h, d) = (outputGradient.data, normalized.data, dx.data)
+        let (gamma, inv) = (weight.value.data, inverseStd.data)
+        let (dGamma, dBeta) = (weight.gradient.data, bias.gradient.data)
+        for ch in 0..<c {
+            var sumDy: Float = 0, sumDyH: Float = 0
+            for s in 0..<n {
+                let o = (s &* c &+ ch) &* spatial
+                for i in 0..<spatial { sumDy += dy[o + i]; sumDyH += dy[o + i] * h[o + i] }
+            }
+            dGamma[ch] += sumDyH
+            dBeta[ch] += sumDy
+            let scale = gamma[ch] * inv[ch]
+            for s in 0..<n {
+                let o = (s &* c &+ ch) &* spatial
+                if lastWasTraining {
+                    for i in 0..<spatial {
+                        d[o + i] = scale / count * (count * dy[o + i] - sumDy - h[o + i] * sumDyH)
+                    }
+                } else {
+                    for i in 0..<spatial { d[o + i] = scale * dy[o + i] }
+                }
+            }
+        }
+        return dx
+    }
+}

@@ -1,0 +1,56 @@
+/// Inverted dropout: in training each element is kept with probability 1 - rate and scaled by
+/// 1 / (1 - rate); in evaluation the layer is the identity.
+///
+/// The mask comes from the model's `RandomGenerator` (handed over by `attach(random:)`), so a
+/// seed fixes it.
+public final class Dropout: Layer {
+    public static let typeName = "Dropout"
+    public var name: String
+    public let rate: Float
+    private var random: RandomGenerator
+    private var mask: Tensor?
+    private var output: Tensor?
+    private var inputGradient: Tensor?
+    private var lastWasTraining = false
+
+    public init(rate: Float, name: String = "") {
+        precondition(rate >= 0 && rate < 1, "Dropout rate must be in [0, 1), got \(rate)")
+        self.rate = rate
+        self.name = name
+        random = RandomGenerator(seed: 0)
+    }
+
+    public convenience init(options: LayerOptions, random: RandomGenerator) throws {
+        self.init(rate: try options.float("rate"))
+        attach(random: random)
+    }
+
+    public var options: LayerOptions { ["rate": .number(Double(rate))] }
+    public func attach(random: RandomGenerator) { self.random = random }
+    public func outputShape(for inputShape: [Int]) throws -> [Int] { inputShape }
+
+    public func forward(_ input: Tensor, training: Bool) -> Tensor {
+        lastWasTraining = training && rate > 0
+        guard lastWasTraining else { return input }
+        let m = Tensor.reusing(mask, shape: input.shape)
+        let out = Tensor.reusing(output, shape: input.shape)
+        (mask, output) = (m, out)
+        let (x, y, k, n) = (input.data, out.data, m.data, input.count)
+        let (p, scale, rng) = (rate, 1 / (1 - rate), random)
+        for i in 0..<n {
+            let keep: Float = rng.uniform() >= p ? scale : 0
+            k[i] = keep
+            y[i] = x[i] * keep
+        }
+        return out
+    }
+
+    public func backward(_ outputGradient: Tensor) -> Tensor {
+        guard lastWasTraining, let mask else { return outputGradient }
+        let dx = Tensor.reusing(inputGradient, shape: outputGradient.shape)
+        inputGradient = dx
+        let (dy, k, d) = (outputGradient.data, mask.data, dx.data)
+        for i in 0..<dx.count { d[i] = dy[i] * k[i] }
+        return dx
+    }
+}

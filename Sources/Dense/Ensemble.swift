@@ -1,0 +1,62 @@
+/// Several models voting on the same inputs.
+///
+/// `.average` averages the models' class probabilities (softmax of their logits, or sigmoid for
+/// a single output); `.majority` takes the class most models predict, ties going to the lowest
+/// class index.
+public struct Ensemble {
+    public enum Voting: Sendable { case average, majority }
+
+    public let models: [Sequential]
+    public let voting: Voting
+
+    public init(_ models: [Sequential], voting: Voting = .average) throws {
+        guard let first = models.first else { throw SynapseError.invalidArgument("an ensemble needs at least one model") }
+        guard models.allSatisfy({ $0.inputShape == first.inputShape && $0.outputShape == first.outputShape }) else {
+            throw SynapseError.shape("ensemble members differ in input or output shape")
+        }
+        self.models = models
+        self.voting = voting
+    }
+
+    /// Mean class probabilities (N, C) over the members.
+    public func probabilities(_ inputs: Tensor, batchSize: Int = 256) -> Tensor {
+        var mean: Tensor?
+        for model in models {
+            let logits = model.predict(inputs, batchSize: batchSize)
+            let p = Tensor(shape: logits.shape)
+            let width = logits.shape.last ?? 1
+            if width == 1 {
+                sigmoidForward(logits.data, p.data, logits.count)
+            } else {
+                softmaxForward(logits.data, p.data, rows: logits.count / width, width: width)
+            }
+            if let mean {
+                for i in 0..<p.count { mean.data[i] += p.data[i] }
+            } else {
+                mean = p
+            }
+        }
+        let result = mean!
+        let scale = 1 / Float(models.count)
+        for i in 0..<result.count { result.data[i] *= scale }
+        return result
+    }
+
+    /// The predicted class of each sample.
+    public func predictClasses(_ inputs: Tensor, batchSize: Int = 256) -> [Int] {
+        switch voting {
+        case .average:
+            let p = probabilities(inputs, batchSize: batchSize)
+            return p.shape.last == 1 ? p.buffer.map { $0 > 0.5 ? 1 : 0 } : argmaxRows(p)
+        case .majority:
+            let classes = max(models[0].outputShape.last ?? 1, 2)
+            var votes = Array(repeating: Array(repeating: 0, count: classes), count: inputs.batchSize)
+            for model in models {
+                let logits = model.predict(inputs, batchSize: batchSize)
+                let predicted = logits.shape.last == 1 ? logits.buffer.map { $0 > 0 ? 1 : 0 } : argmaxRows(logits)
+                for (i, c) in predicted.enumerated() { votes[i][c] += 1 }
+            }
+            return votes.map { row in row.indices.max { row[$0] < row[$1] || (row[$0] == row[$1] && $0 > $1) }! }
+        }
+    }
+}

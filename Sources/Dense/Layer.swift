@@ -1,0 +1,134 @@
+/// One step of a network: maps a batch to a batch and back-propagates through it.
+///
+/// The contract, for every layer in Synapse:
+/// - `forward` maps an input batch (first dimension N) to an output batch and caches what
+///   `backward` needs. Returned tensors are the layer's own buffers, reused from call to call:
+///   they stay valid until the layer's next `forward`.
+/// - `backward` takes dLoss/dOutput of the last forward, returns dLoss/dInput, and *adds* the
+///   gradients of its parameters into their `gradient` tensors.
+/// - `outputShape(for:)` gives the output shape of one sample (batch dimension excluded) or throws
+///   a `SynapseError.shape` naming the problem, so a model is checked before it runs.
+/// - `options` and `init(options:random:)` save and rebuild the architecture (see `LayerRegistry`).
+public protocol Layer: AnyObject {
+    /// The type name in saved configurations, e.g. `Linear`.
+    static var typeName: String { get }
+    /// Unique within a model; prefixes the parameter names (`fc1.weight`).
+    var name: String { get set }
+    /// Trainable parameters, in a fixed order.
+    var parameters: [Parameter] { get }
+    /// Saved but not trained (BatchNorm's running statistics).
+    var buffers: [Parameter] { get }
+    /// What is needed to rebuild the layer, for the JSON architecture file.
+    var options: LayerOptions { get }
+    /// The type as `summary()` shows it (`ReLU` for an `Activation`); `typeName` by default.
+    var displayTypeName: String { get }
+
+    init(options: LayerOptions, random: RandomGenerator) throws
+    func outputShape(for inputShape: [Int]) throws -> [Int]
+    func forward(_ input: Tensor, training: Bool) -> Tensor
+    func backward(_ outputGradient: Tensor) -> Tensor
+    /// Hands the layer the generator behind its random draws (dropout masks).
+    func attach(random: RandomGenerator)
+}
+
+extension Layer {
+    public var parameters: [Parameter] { [] }
+    public var buffers: [Parameter] { [] }
+    public func attach(random: RandomGenerator) {}
+    public var displayTypeName: String { Self.typeName }
+    public var parameterCount: Int { parameters.reduce(0) { $0 + $1.value.count } }
+}
+
+/// A value in a layer's saved configuration.
+public enum ConfigValue: Codable, Equatable, Sendable {
+    case number(Double)
+    case string(String)
+    case bool(Bool)
+    case numbers([Double])
+
+    public init(from decoder: Decoder) throws {
+        let container = try decoder.singleValueContainer()
+        if let b = try? container.decode(Bool.self) { self = .bool(b) }
+        else if let d = try? container.decode(Double.self) { self = .number(d) }
+        else if let s = try? container.decode(String.self) { self = .string(s) }
+        else { self = .numbers(try container.decode([Double].self)) }
+    }
+
+    public func encode(to encoder: Encoder) throws {
+        var container = encoder.singleValueContainer()
+        switch self {
+        case .number(let d): try container.encode(d)
+        case .string(let s): try container.encode(s)
+        case .bool(let b): try container.encode(b)
+        case .numbers(let a): try container.encode(a)
+        }
+    }
+}
+
+public typealias LayerOptions = [String: ConfigValue]
+
+extension Dictionary where Key == String, Value == ConfigValue {
+    /// A whole number option, or an error naming the option.
+    public func int(_ key: String) throws -> Int {
+        guard case .number(let d)? = self[key], d == d.rounded(), d >= 0 else {
+            throw SynapseError.invalidArgument("layer option '\(key)' must be a non-negative whole number")
+        }
+        return Int(d)
+    }
+
+    public func float(_ key: String) throws -> Float {
+        guard case .number(let d)? = self[key] else {
+            throw SynapseError.invalidArgument("layer option '\(key)' must be a number")
+        }
+        return Float(d)
+    }
+
+    public func bool(_ key: String) throws -> Bool {
+        guard case .bool(let b)? = self[key] else {
+            throw SynapseError.invalidArgument("layer option '\(key)' must be true or false")
+        }
+        return b
+    }
+
+    public func string(_ key: String) throws -> String {
+        guard case .string(let s)? = self[key] else {
+            throw SynapseError.invalidArgument("layer option '\(key)' must be a string")
+        }
+        return s
+    }
+
+    public func ints(_ key: String) throws -> [Int] {
+        guard case .numbers(let a)? = self[key], a.allSatisfy({ $0 == $0.rounded() }) else {
+            throw SynapseError.invalidArgument("layer option '\(key)' must be a list of whole numbers")
+        }
+        return a.map { Int($0) }
+    }
+}
+
+/// The explicit table of layer types a saved architecture may name.
+///
+/// `LayerRegistry.dense` knows the core layers; Conv and Recurrent add theirs, and the umbrella
+/// module `Synapse` offers one table of them all. An unknown type name lists the known ones.
+public struct LayerRegistry {
+    public private(set) var types: [String: any Layer.Type]
+
+    public init(_ types: [any Layer.Type]) {
+        self.types = Dictionary(uniqueKeysWithValues: types.map { ($0.typeName, $0) })
+    }
+
+    public static var dense: LayerRegistry { LayerRegistry([Linear.self, Activation.self, Dropout.self, BatchNorm.self]) }
+
+    public func merging(_ other: LayerRegistry) -> LayerRegistry {
+        var result = self
+        result.types.merge(other.types) { _, new in new }
+        return result
+    }
+
+    public func makeLayer(type: String, options: LayerOptions, random: RandomGenerator) throws -> any Layer {
+        guard let layerType = types[type] else {
+            throw SynapseError.invalidArgument(
+                "unknown layer type '\(type)'; known types: \(types.keys.sorted().joined(separator: ", "))")
+        }
+        return try layerType.init(options: options, random: random)
+    }
+}

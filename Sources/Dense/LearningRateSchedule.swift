@@ -1,0 +1,66 @@
+import Foundation
+
+/// Sets the learning rate for the next epoch from the one just ended.
+///
+/// The trainer asks once per epoch, after validation; a schedule's `state` goes into training
+/// checkpoints so that a resumed run continues the same schedule.
+public protocol LearningRateSchedule: AnyObject {
+    /// The rate for epoch `epoch + 1`, given that epoch `epoch` (0-based) just ended with `logs`.
+    func rate(after epoch: Int, current: Float, logs: [String: Double]) -> Float
+    var state: [String: Double] { get set }
+}
+
+/// lr = initial * factor^floor((epoch + 1) / every): multiplies by `factor` every `every` epochs.
+public final class StepDecay: LearningRateSchedule {
+    public let initial: Float, factor: Float, every: Int
+    public init(initial: Float, factor: Float = 0.1, every: Int) {
+        precondition(every > 0, "StepDecay needs every > 0")
+        (self.initial, self.factor, self.every) = (initial, factor, every)
+    }
+    public func rate(after epoch: Int, current: Float, logs: [String: Double]) -> Float {
+        initial * powf(factor, Float((epoch + 1) / every))
+    }
+    public var state: [String: Double] { get { [:] } set {} }
+}
+
+/// lr = initial * decay^(epoch + 1).
+public final class ExponentialDecay: LearningRateSchedule {
+    public let initial: Float, decay: Float
+    public init(initial: Float, decay: Float) { (self.initial, self.decay) = (initial, decay) }
+    public func rate(after epoch: Int, current: Float, logs: [String: Double]) -> Float {
+        initial * powf(decay, Float(epoch + 1))
+    }
+    public var state: [String: Double] { get { [:] } set {} }
+}
+
+/// Multiplies the rate by `factor` when `monitor` has not improved (decreased by more than
+/// `minDelta`) for `patience` epochs, as Keras's `ReduceLROnPlateau`; never below `minimum`.
+public final class ReduceOnPlateau: LearningRateSchedule {
+    public let monitor: String, factor: Float, patience: Int, minDelta: Double, minimum: Float
+    private var best = Double.infinity
+    private var wait = 0
+
+    public init(monitor: String = "val_loss", factor: Float = 0.1, patience: Int = 10,
+                minDelta: Double = 1e-4, minimum: Float = 0) {
+        (self.monitor, self.factor, self.patience, self.minDelta, self.minimum) =
+            (monitor, factor, patience, minDelta, minimum)
+    }
+
+    public func rate(after epoch: Int, current: Float, logs: [String: Double]) -> Float {
+        guard let value = logs[monitor] else { return current }
+        if value < best - minDelta {
+            best = value
+            wait = 0
+            return current
+        }
+        wait += 1
+        guard wait >= patience else { return current }
+        wait = 0
+        return max(current * factor, minimum)
+    }
+
+    public var state: [String: Double] {
+        get { ["best": best, "wait": Double(wait)] }
+        set { best = newValue["best"] ?? .infinity; wait = Int(newValue["wait"] ?? 0) }
+    }
+}

@@ -1,0 +1,99 @@
+import Foundation
+
+/// A training objective: the mean loss over a batch and its gradient with respect to the
+/// predictions (what the model's last layer produced).
+public protocol Loss {
+    var name: String { get }
+    /// The metric reported beside the loss during training.
+    var defaultMetric: Metric { get }
+    /// Returns the mean loss and writes dLoss/dPredictions into `gradient` (same shape).
+    func compute(predictions: Tensor, targets: Tensor, gradient: Tensor) -> Float
+}
+
+/// Mean squared error over every element: mean((p - t)^2), as PyTorch's `MSELoss()`.
+public struct MeanSquaredError: Loss {
+    public init() {}
+    public var name: String { "mse" }
+    public var defaultMetric: Metric { .meanAbsoluteError }
+
+    public func compute(predictions: Tensor, targets: Tensor, gradient: Tensor) -> Float {
+        precondition(predictions.count == targets.count,
+                     "MSE: predictions \(predictions.shape) and targets \(targets.shape) differ in size")
+        let (p, t, g, n) = (predictions.data, targets.data, gradient.data, predictions.count)
+        let scale = 2 / Float(n)
+        var sum: Float = 0
+        for i in 0..<n {
+            let d = p[i] - t[i]
+            sum += d * d
+            g[i] = scale * d
+        }
+        return sum / Float(n)
+    }
+}
+
+/// Softmax followed by cross-entropy, fused and stable, from logits (N x C).
+///
+/// Targets are either class indices (shape N, values 0..<C stored as Float), or probabilities /
+/// one-hot rows (shape N x C). Loss: mean over the batch of -sum_c t_c log softmax(z)_c; gradient
+/// (softmax(z) - t) / N. Equals PyTorch's `CrossEntropyLoss()` on logits.
+public struct SoftmaxCrossEntropy: Loss {
+    public init() {}
+    public var name: String { "cross_entropy" }
+    public var defaultMetric: Metric { .accuracy }
+
+    public func compute(predictions: Tensor, targets: Tensor, gradient: Tensor) -> Float {
+        let width = predictions.shape.last ?? 1
+        let rows = predictions.count / width
+        let oneHot = targets.count == predictions.count && targets.shape.count > 1
+        precondition(oneHot || targets.count == rows,
+                     "cross-entropy: targets \(targets.shape) fit neither N = \(rows) labels nor \(predictions.shape)")
+        let (z, t, g) = (predictions.data, targets.data, gradient.data)
+        let invRows = 1 / Float(rows)
+        var total: Double = 0
+        for r in 0..<rows {
+            let zr = z + r &* width, gr = g + r &* width
+            var m = -Float.infinity
+            for j in 0..<width { m = max(m, zr[j]) }
+            var sum: Float = 0
+            for j in 0..<width { let e = expf(zr[j] - m); gr[j] = e; sum += e }
+            let logSum = logf(sum) + m
+            let inv = 1 / sum
+            if oneHot {
+                let tr = t + r &* width
+                for j in 0..<width {
+                    total -= Double(tr[j] * (zr[j] - logSum))
+                    gr[j] = (gr[j] * inv - tr[j]) * invRows
+                }
+            } else {
+                let label = Int(t[r])
+                precondition(label >= 0 && label < width, "cross-entropy: label \(t[r]) outside 0..<\(width)")
+                total -= Double(zr[label] - logSum)
+                for j in 0..<width { gr[j] = gr[j] * inv * invRows }
+                gr[label] -= invRows
+            }
+        }
+        return Float(total / Double(rows))
+    }
+}
+
+/// Binary cross-entropy from logits, stable: mean of max(z, 0) - z t + log(1 + exp(-|z|)) over
+/// every element; gradient (sigmoid(z) - t) / n. Equals PyTorch's `BCEWithLogitsLoss()`.
+public struct BinaryCrossEntropy: Loss {
+    public init() {}
+    public var name: String { "binary_cross_entropy" }
+    public var defaultMetric: Metric { .binaryAccuracy }
+
+    public func compute(predictions: Tensor, targets: Tensor, gradient: Tensor) -> Float {
+        precondition(predictions.count == targets.count,
+                     "binary cross-entropy: predictions \(predictions.shape) and targets \(targets.shape) differ in size")
+        let (z, t, g, n) = (predictions.data, targets.data, gradient.data, predictions.count)
+        let invN = 1 / Float(n)
+        var total: Double = 0
+        for i in 0..<n {
+            let zi = z[i]
+            total += Double(max(zi, 0) - zi * t[i] + log1pf(expf(-abs(zi))))
+            g[i] = (1 / (1 + expf(-zi)) - t[i]) * invN
+        }
+        return Float(total / Double(n))
+    }
+}

@@ -1,0 +1,137 @@
+import Foundation
+
+/// The per-batch metric reported beside the loss during training and evaluation.
+public enum Metric: String, Sendable {
+    /// Fraction of rows whose largest logit is the target class (targets: indices or one-hot).
+    case accuracy
+    /// Fraction of elements with (logit > 0) == (target > 0.5); predictions are logits, as fed
+    /// to `BinaryCrossEntropy`.
+    case binaryAccuracy = "binary_accuracy"
+    /// Mean absolute error over every element.
+    case meanAbsoluteError = "mae"
+
+    /// The name in logs and history (`accuracy`, `val_accuracy`, `mae`, ...).
+    public var logName: String { self == .meanAbsoluteError ? "mae" : "accuracy" }
+
+    /// The sum of the metric over the batch and how many units it is averaged over.
+    public func accumulate(predictions: Tensor, targets: Tensor) -> (sum: Double, count: Int) {
+        switch self {
+        case .accuracy:
+            let predicted = argmaxRows(predictions)
+            let actual = classLabels(targets, width: predictions.shape.last ?? 1)
+            var correct = 0
+            for i in predicted.indices where predicted[i] == actual[i] { correct += 1 }
+            return (Double(correct), predicted.count)
+        case .binaryAccuracy:
+            let (z, t) = (predictions.data, targets.data)
+            var correct = 0
+            for i in 0..<predictions.count where (z[i] > 0) == (t[i] > 0.5) { correct += 1 }
+            return (Double(correct), predictions.count)
+        case .meanAbsoluteError:
+            let (p, t) = (predictions.data, targets.data)
+            var sum: Double = 0
+            for i in 0..<predictions.count { sum += Double(abs(p[i] - t[i])) }
+            return (sum, predictions.count)
+        }
+    }
+}
+
+/// The index of the largest value in each row (over the last axis); the first one on ties.
+public func argmaxRows(_ tensor: Tensor) -> [Int] {
+    let width = tensor.shape.last ?? 1
+    let rows = tensor.count / width
+    let p = tensor.data
+    return (0..<rows).map { r in
+        let row = p + r &* width
+        var best = 0
+        for j in 1..<max(width, 1) where row[j] > row[best] { best = j }
+        return best
+    }
+}
+
+/// Class indices from targets that are indices (N) or one-hot rows (N x width).
+public func classLabels(_ targets: Tensor, width: Int) -> [Int] {
+    if targets.shape.count > 1 && targets.shape.last == width && width > 1 { return argmaxRows(targets) }
+    return targets.buffer.map { Int($0) }
+}
+
+/// Mean absolute error over every element.
+public func meanAbsoluteError(predictions: Tensor, targets: Tensor) -> Float {
+    let (sum, count) = Metric.meanAbsoluteError.accumulate(predictions: predictions, targets: targets)
+    return Float(sum / Double(max(count, 1)))
+}
+
+/// Counts of (actual, predicted) class pairs, with the metrics derived from them.
+///
+/// Rows are the actual classes, columns the predicted ones, as scikit-learn prints it.
+/// A class that is never predicted has precision 0; one that never occurs has recall 0 (the
+/// scikit-learn convention with `zero_division=0`).
+public struct ConfusionMatrix: CustomStringConvertible, Sendable {
+    public let classes: Int
+    /// counts[actual * classes + predicted]
+    public private(set) var counts: [Int]
+
+    public init(classes: Int) {
+        precondition(classes > 0)
+        self.classes = classes
+        counts = Array(repeating: 0, count: classes * classes)
+    }
+
+    public init(classes: Int, predicted: [Int], actual: [Int]) {
+        self.init(classes: classes)
+        add(predicted: predicted, actual: actual)
+    }
+
+    public mutating func add(predicted: [Int], actual: [Int]) {
+        precondition(predicted.count == actual.count, "\(predicted.count) predictions for \(actual.count) labels")
+        for (p, a) in zip(predicted, actual) {
+            precondition((0..<classes).contains(p) && (0..<classes).contains(a), "class outside 0..<\(classes)")
+            counts[a * classes + p] += 1
+        }
+    }
+
+    public subscript(actual: Int, predicted: Int) -> Int { counts[actual * classes + predicted] }
+
+    public var total: Int { counts.reduce(0, +) }
+    public var accuracy: Double {
+        total == 0 ? 0 : Double((0..<classes).reduce(0) { $0 + self[$1, $1] }) / Double(total)
+    }
+
+    public func precision(_ c: Int) -> Double {
+        let predicted = (0..<classes).reduce(0) { $0 + self[$1, c] }
+        return predicted == 0 ? 0 : Double(self[c, c]) / Double(predicted)
+    }
+
+    public func recall(_ c: Int) -> Double {
+        let actual = (0..<classes).reduce(0) { $0 + self[c, $1] }
+        return actual == 0 ? 0 : Double(self[c, c]) / Double(actual)
+    }
+
+    public func f1(_ c: Int) -> Double {
+        let (p, r) = (precision(c), recall(c))
+        return p + r == 0 ? 0 : 2 * p * r / (p + r)
+    }
+
+    public var macroPrecision: Double { (0..<classes).map(precision).reduce(0, +) / Double(classes) }
+    public var macroRecall: Double { (0..<classes).map(recall).reduce(0, +) / Double(classes) }
+    public var macroF1: Double { (0..<classes).map(f1).reduce(0, +) / Double(classes) }
+
+    /// The matrix, then precision, recall and F1 per class and their macro averages.
+    public var description: String {
+        let width = max(6, String(counts.max() ?? 0).count + 1)
+        func pad(_ s: String) -> String { String(repeating: " ", count: max(0, width - s.count)) + s }
+        var lines = ["actual \\ predicted"]
+        lines.append("      " + (0..<classes).map { pad(String($0)) }.joined())
+        for a in 0..<classes {
+            lines.append(pad(String(a)).suffix(6) + (0..<classes).map { pad(String(self[a, $0])) }.joined())
+        }
+        lines.append("")
+        lines.append("class  precision  recall      f1  support")
+        for c in 0..<classes {
+            let support = (0..<classes).reduce(0) { $0 + self[c, $1] }
+            lines.append(String(format: "%5d  %9.4f  %6.4f  %6.4f  %7d", c, precision(c), recall(c), f1(c), support))
+        }
+        lines.append(String(format: "macro  %9.4f  %6.4f  %6.4f  %7d", macroPrecision, macroRecall, macroF1, total))
+        return lines.joined(separator: "\n")
+    }
+}

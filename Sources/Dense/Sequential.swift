@@ -1,0 +1,203 @@
+import Foundation
+
+/// Layers run in order: the model container.
+///
+/// Building a model infers every layer's output shape from `inputShape` (one sample, batch
+/// dimension excluded) and rejects layers that do not fit together, naming the layer and the
+/// shapes. Layers without a name get `<type>_<k>` (`linear_1`); parameters are then named
+/// `<layer>.<parameter>` (`fc1.weight`), which are the keys of saved weight files.
+///
+///     let random = RandomGenerator(seed: 1)
+///     let model = try Sequential(inputShape: [784], [
+///         Linear(784, 128, initializer: .heNormal, random: random, name: "fc1"),  // (N, 128)
+///         Activation(.relu),                                                      // (N, 128)
+///         Linear(128, 10, random: random, name: "fc2"),                           // (N, 10)
+///     ])
+///     print(model.summary())
+public final class Sequential {
+    public let inputShape: [Int]
+    public let layers: [any Layer]
+    /// The output shape of each layer, for one sample.
+    public let outputShapes: [[Int]]
+
+    public init(inputShape: [Int], _ layers: [any Layer]) throws {
+        self.inputShape = inputShape
+        self.layers = layers
+        var counters: [String: Int] = [:]
+        var seen = Set<String>()
+        var shapes: [[Int]] = []
+        var shape = inputShape
+        for layer in layers {
+            let typeName = type(of: layer).typeName
+            if layer.name.isEmpty {
+                repeat {
+                    counters[typeName, default: 0] += 1
+                    layer.name = "\(typeName.lowercased())_\(counters[typeName]!)"
+                } while seen.contains(layer.name) || layers.contains { $0 !== layer && $0.name == layer.name }
+            }
+            guard seen.insert(layer.name).inserted else {
+                throw SynapseError.shape("two layers are named '\(layer.name)'")
+            }
+            for p in layer.parameters + layer.buffers where !p.name.contains(".") {
+                p.name = "\(layer.name).\(p.name)"
+            }
+            do { shape = try layer.outputShape(for: shape) } catch let error as SynapseError {
+                throw SynapseError.shape("layer \(shapes.count + 1) '\(layer.name)' (\(typeName)) on input \(shape): \(error)")
+            }
+            shapes.append(shape)
+        }
+        outputShapes = shapes
+    }
+
+    public var outputShape: [Int] { outputShapes.last ?? inputShape }
+
+    /// Trainable parameters of every layer, in layer order.
+    public var parameters: [Parameter] { layers.flatMap(\.parameters) }
+    /// Saved, untrained tensors (running statistics), in layer order.
+    public var buffers: [Parameter] { layers.flatMap(\.buffers) }
+    /// Everything a weight file holds: parameters and buffers, by layer.
+    public var stateTensors: [Parameter] { layers.flatMap { $0.parameters + $0.buffers } }
+
+    public func forward(_ input: Tensor, training: Bool = false) -> Tensor {
+        precondition(Array(input.shape.dropFirst()) == inputShape,
+                     "model expects samples of shape \(inputShape), got a batch of shape \(input.shape)")
+        var x = input
+        for layer in layers { x = layer.forward(x, training: training) }
+        return x
+    }
+
+    /// Back-propagates dLoss/dOutput of the last forward pass; parameter gradients accumulate.
+    @discardableResult
+    public func backward(_ outputGradient: Tensor) -> Tensor {
+        var g = outputGradient
+        for layer in layers.reversed() { g = layer.backward(g) }
+        return g
+    }
+
+    public func zeroGradients() { for p in parameters { p.zeroGradient() } }
+
+    public func attach(random: RandomGenerator) { for layer in layers { layer.attach(random: random) } }
+
+    /// A table of layers, output shapes and parameter counts with totals, as Keras prints it.
+    public func summary() -> String {
+        func grouped(_ n: Int) -> String {
+            let s = String(n)
+            return s.reversed().enumerated().map { ($0.offset > 0 && $0.offset % 3 == 0 ? "," : "") + String($0.element) }
+                .reversed().joined()
+        }
+        let rows = zip(layers, outputShapes).map { layer, shape in
+            ("\(layer.name) (\(layer.displayTypeName))",
+             "(None, " + shape.map(String.init).joined(separator: ", ") + ")",
+             grouped(layer.parameterCount + layer.buffers.reduce(0) { $0 + $1.value.count }))
+        }
+        let w0 = max(28, (rows.map(\.0.count).max() ?? 0) + 2)
+        let w1 = max(22, (rows.map(\.1.count).max() ?? 0) + 2)
+        func line(_ a: String, _ b: String, _ c: String) -> String {
+            a.padding(toLength: w0, withPad: " ", startingAt: 0) + b.padding(toLength: w1, withPad: " ", startingAt: 0) + c
+        }
+        let trainable = parameters.reduce(0) { $0 + $1.value.count }
+        let untrained = buffers.reduce(0) { $0 + $1.value.count }
+        let rule = String(repeating: "=", count: w0 + w1 + 12)
+        var out = ["Model: \"sequential\"", String(repeating: "_", count: w0 + w1 + 12),
+                   line("Layer (type)", "Output Shape", "Param #"), rule]
+        out += rows.map { line($0.0, $0.1, $0.2) }
+        out += [rule, "Total params: \(grouped(trainable + untrained))",
+                "Trainable params: \(grouped(trainable))", "Non-trainable params: \(grouped(untrained))"]
+        return out.joined(separator: "\n")
+    }
+}
+
+// MARK: - Saving and loading
+
+/// The JSON architecture file written beside the weights.
+public struct ModelConfig: Codable, Equatable {
+    public struct LayerEntry: Codable, Equatable {
+        public var type: String
+        public var name: String
+        public var options: LayerOptions
+    }
+    public var format = "synapse.sequential"
+    public var version = 1
+    public var inputShape: [Int]
+    public var layers: [LayerEntry]
+    /// Optimizer, loss, batch size and anything else the trainer was given.
+    public var training: [String: ConfigValue]
+}
+
+extension Sequential {
+    public var config: ModelConfig {
+        ModelConfig(inputShape: inputShape,
+                    layers: layers.map { .init(type: type(of: $0).typeName, name: $0.name, options: $0.options) },
+                    training: [:])
+    }
+
+    /// The architecture file that goes with a weight file: same path, `.json` extension.
+    public static func configURL(forWeights url: URL) -> URL {
+        url.deletingPathExtension().appendingPathExtension("json")
+    }
+
+    /// Writes the weights (safetensors, PyTorch `state_dict` names) to `url` and the architecture
+    /// and training settings to the `.json` beside it, each atomically.
+    public func save(to url: URL, training: [String: ConfigValue] = [:]) throws {
+        var config = self.config
+        config.training = training
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        try SafeTensors.write(stateTensors.map { ($0.name, $0.value) }, metadata: ["format": "pt"], to: url)
+        try AtomicFile.write(try encoder.encode(config), to: Sequential.configURL(forWeights: url))
+    }
+
+    /// Rebuilds a model from a weight file and the `.json` architecture beside it.
+    public static func load(from url: URL, registry: LayerRegistry = .dense) throws -> Sequential {
+        let configURL = configURL(forWeights: url)
+        let config: ModelConfig
+        do {
+            config = try JSONDecoder().decode(ModelConfig.self, from: Data(contentsOf: configURL))
+        } catch {
+            throw SynapseError.file(path: configURL.path, problem: "cannot read the model architecture: \(error)")
+        }
+        guard config.format == "synapse.sequential", config.version == 1 else {
+            throw SynapseError.file(path: configURL.path, problem: "unknown format \(config.format) version \(config.version)")
+        }
+        let random = RandomGenerator(seed: 0)
+        let layers: [any Layer]
+        do {
+            layers = try config.layers.map { entry in
+                let layer = try registry.makeLayer(type: entry.type, options: entry.options, random: random)
+                layer.name = entry.name
+                return layer
+            }
+        } catch {
+            throw SynapseError.file(path: configURL.path, problem: "\(error)")
+        }
+        let model = try Sequential(inputShape: config.inputShape, layers)
+        try model.loadWeightsOrCheckpoint(from: url)
+        return model
+    }
+
+    /// Loads weights into this model. Every name, shape and dtype is checked first and every
+    /// mismatch is listed; the model is changed only if all of them fit.
+    public func loadWeights(from url: URL) throws {
+        try loadWeights(SafeTensors.read(from: url), path: url.path)
+    }
+
+    public func loadWeights(_ contents: SafeTensors.Contents, path: String) throws {
+        var problems: [String] = []
+        let expected = stateTensors
+        let expectedNames = Set(expected.map(\.name))
+        for p in expected {
+            guard let t = contents[p.name] else { problems.append("missing tensor '\(p.name)' of shape \(p.shape)"); continue }
+            if t.shape != p.shape { problems.append("tensor '\(p.name)' has shape \(t.shape), the model needs \(p.shape)") }
+            if let dtype = contents.dtypes[p.name], !SafeTensors.floatingDtypes.contains(dtype) {
+                problems.append("tensor '\(p.name)' has dtype \(dtype), the model needs a floating type (F32)")
+            }
+        }
+        for name in contents.names where !expectedNames.contains(name) {
+            problems.append("unexpected tensor '\(name)'")
+        }
+        guard problems.isEmpty else {
+            throw SynapseError.file(path: path, problem: "weights do not fit the model:\n  " + problems.joined(separator: "\n  "))
+        }
+        for p in expected { p.value.assign(contents[p.name]!) }
+    }
+}

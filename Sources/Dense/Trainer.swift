@@ -1,0 +1,174 @@
+import Foundation
+
+/// The record of a `fit`: one dictionary of logs per epoch (`loss`, `accuracy`, `val_loss`, ...).
+public struct History: Codable, Equatable {
+    public var epochs: [[String: Double]] = []
+    public subscript(key: String) -> [Double] { epochs.compactMap { $0[key] } }
+}
+
+/// Trains, evaluates and runs a `Sequential` model. Kept apart from the model: the model only
+/// knows its layers; the trainer owns the loss, the optimizer, the schedule and the loop.
+///
+///     let trainer = Trainer(model: model, loss: SoftmaxCrossEntropy(), optimizer: Adam(), random: random)
+///     let history = try trainer.fit(train, epochs: 10, batchSize: 64,
+///                                   validation: .split(0.1, seed: 1), callbacks: [ProgressBar()])
+///     let test = trainer.evaluate(testSet)     // ["loss": ..., "accuracy": ...]
+public final class Trainer {
+    public enum Validation {
+        case none
+        /// Hold out this fraction of the training data (see `Dataset.split`).
+        case split(Double, seed: UInt64)
+        case data(Dataset)
+    }
+
+    public let model: Sequential
+    public let loss: any Loss
+    public let optimizer: any Optimizer
+    public var metric: Metric
+    public var schedule: (any LearningRateSchedule)?
+    /// Clip the global gradient norm to this before each step.
+    public var clipNorm: Float?
+    /// The generator behind shuffling and dropout; saved in checkpoints.
+    public let random: RandomGenerator
+    /// Epochs completed so far; `fit` continues from here.
+    public private(set) var epoch = 0
+    public private(set) var history = History()
+    /// Set by a callback to end `fit` after the current epoch.
+    public var stopTraining = false
+
+    private var batchInputs: Tensor?
+    private var batchTargets: Tensor?
+    private var lossGradient: Tensor?
+
+    public init(model: Sequential, loss: any Loss, optimizer: any Optimizer, random: RandomGenerator,
+                metric: Metric? = nil, schedule: (any LearningRateSchedule)? = nil) {
+        self.model = model
+        self.loss = loss
+        self.optimizer = optimizer
+        self.random = random
+        self.metric = metric ?? loss.defaultMetric
+        self.schedule = schedule
+        model.attach(random: random)
+    }
+
+    /// Trains until `epochs` epochs in all are complete (continuing from `epoch`, so a resumed
+    /// trainer runs only the rest) or a callback stops it. Returns the history of every epoch.
+    @discardableResult
+    public func fit(_ data: Dataset, epochs: Int, batchSize: Int = 32, validation: Validation = .none,
+                    shuffle: Bool = true, callbacks: [any Callback] = []) throws -> History {
+        guard batchSize > 0 else { throw SynapseError.invalidArgument("batch size must be positive") }
+        guard data.sampleShape == model.inputShape else {
+            throw SynapseError.shape("data samples have shape \(data.sampleShape), the model takes \(model.inputShape)")
+        }
+        var training = data
+        var validationSet: Dataset?
+        switch validation {
+        case .none: break
+        case .split(let fraction, let seed): (training, validationSet) = try data.split(validationFraction: fraction, seed: seed)
+        case .data(let set): validationSet = set
+        }
+        guard training.count > 0 else { throw SynapseError.invalidArgument("no training samples") }
+        let batches = (training.count + batchSize - 1) / batchSize
+        stopTraining = false
+        callbacks.forEach { $0.trainingBegan(self, epochs: epochs, batchesPerEpoch: batches) }
+        let parameters = model.parameters
+        while epoch < epochs && !stopTraining {
+            callbacks.forEach { $0.epochBegan(self, epoch: epoch) }
+            let order = shuffle ? random.permutation(training.count) : Array(0..<training.count)
+            var lossSum = 0.0, metricSum = 0.0, metricCount = 0, seen = 0
+            for b in 0..<batches {
+                let indices = order[(b * batchSize)..<min((b + 1) * batchSize, training.count)]
+                let (x, y) = batch(of: training, indices)
+                model.zeroGradients()
+                let output = model.forward(x, training: true)
+                let gradient = Tensor.reusing(lossGradient, shape: output.shape)
+                lossGradient = gradient
+                let value = loss.compute(predictions: output, targets: y, gradient: gradient)
+                guard value.isFinite else {
+                    throw SynapseError.invalidArgument("the loss became \(value) in epoch \(epoch + 1), batch \(b + 1): lower the learning rate or clip gradients")
+                }
+                let m = metric.accumulate(predictions: output, targets: y)
+                model.backward(gradient)
+                if let clipNorm { clipGradientNorm(parameters, maxNorm: clipNorm) }
+                optimizer.step(parameters)
+                lossSum += Double(value) * Double(indices.count)
+                metricSum += m.sum
+                metricCount += m.count
+                seen += indices.count
+                if !callbacks.isEmpty {
+                    let logs = ["loss": lossSum / Double(seen), metric.logName: metricSum / Double(metricCount),
+                                "samples": Double(seen)]
+                    callbacks.forEach { $0.batchEnded(self, batch: b, logs: logs) }
+                }
+            }
+            var logs = ["loss": lossSum / Double(seen), metric.logName: metricSum / Double(metricCount),
+                        "samples": Double(seen), "lr": Double(optimizer.learningRate)]
+            if let validationSet {
+                for (key, value) in evaluate(validationSet, batchSize: max(batchSize, 256)) { logs["val_" + key] = value }
+            }
+            if let schedule {
+                optimizer.learningRate = schedule.rate(after: epoch, current: optimizer.learningRate, logs: logs)
+            }
+            history.epochs.append(logs)
+            epoch += 1
+            for callback in callbacks { try callback.epochEnded(self, epoch: epoch - 1, logs: logs) }
+        }
+        callbacks.forEach { $0.trainingEnded(self) }
+        return history
+    }
+
+    /// Mean loss and metric over `data`, in evaluation mode (no dropout, running statistics).
+    public func evaluate(_ data: Dataset, batchSize: Int = 256) -> [String: Double] {
+        var lossSum = 0.0, metricSum = 0.0, metricCount = 0
+        for start in stride(from: 0, to: data.count, by: batchSize) {
+            let indices = Array(start..<min(start + batchSize, data.count))
+            let (x, y) = batch(of: data, indices[...])
+            let output = model.forward(x, training: false)
+            let gradient = Tensor.reusing(lossGradient, shape: output.shape)
+            lossGradient = gradient
+            lossSum += Double(loss.compute(predictions: output, targets: y, gradient: gradient)) * Double(indices.count)
+            let m = metric.accumulate(predictions: output, targets: y)
+            metricSum += m.sum
+            metricCount += m.count
+        }
+        let n = Double(max(data.count, 1))
+        return ["loss": lossSum / n, metric.logName: metricSum / Double(max(metricCount, 1))]
+    }
+
+    /// The model's outputs for every sample of `inputs` (N, ...), in evaluation mode.
+    public func predict(_ inputs: Tensor, batchSize: Int = 256) -> Tensor {
+        model.predict(inputs, batchSize: batchSize)
+    }
+
+    func restore(epoch: Int, history: History) {
+        self.epoch = epoch
+        self.history = history
+    }
+
+    private func batch(of data: Dataset, _ indices: ArraySlice<Int>) -> (Tensor, Tensor) {
+        let x = Tensor.reusing(batchInputs, shape: [indices.count] + data.inputs.sampleShape)
+        let y = Tensor.reusing(batchTargets, shape: [indices.count] + data.targets.sampleShape)
+        (batchInputs, batchTargets) = (x, y)
+        data.gather(indices, inputs: x, targets: y)
+        return (x, y)
+    }
+}
+
+extension Sequential {
+    /// The outputs for every sample of `inputs` (N, ...), in evaluation mode, `batchSize` at a time.
+    public func predict(_ inputs: Tensor, batchSize: Int = 256) -> Tensor {
+        let n = inputs.batchSize
+        let result = Tensor(shape: [n] + outputShape)
+        let (inCount, outCount) = (inputs.sampleCount, Tensor.elementCount(outputShape))
+        var x: Tensor?
+        for start in stride(from: 0, to: n, by: batchSize) {
+            let rows = min(batchSize, n - start)
+            let batch = Tensor.reusing(x, shape: [rows] + inputs.sampleShape)
+            x = batch
+            batch.data.update(from: inputs.data + start * inCount, count: rows * inCount)
+            let output = forward(batch, training: false)
+            (result.data + start * outCount).update(from: output.data, count: rows * outCount)
+        }
+        return result
+    }
+}

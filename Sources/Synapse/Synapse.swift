@@ -1,0 +1,10 @@
+// The umbrella module: `import Synapse` brings every part of the toolkit.
+@_exported import Augment
+@_exported import Conv
+@_exported import Dense
+@_exported import Recurrent
+
+extension LayerRegistry {
+    /// Every layer type Synapse defines, for `Sequential.load`.
+    public static var all: LayerRegistry { LayerRegistry.dense }
+}
