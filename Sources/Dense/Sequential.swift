@@ -81,9 +81,10 @@ public final class Sequential {
     /// A table of layers, output shapes and parameter counts with totals, as Keras prints it.
     public func summary() -> String {
         func grouped(_ n: Int) -> String {
-            let s = String(n)
-            return s.reversed().enumerated().map { ($0.offset > 0 && $0.offset % 3 == 0 ? "," : "") + String($0.element) }
-                .reversed().joined()
+            let digits = Array(String(n))
+            return String(digits.enumerated().flatMap { i, d in
+                i > 0 && (digits.count - i) % 3 == 0 ? [",", d] : [d]
+            })
         }
         let rows = zip(layers, outputShapes).map { layer, shape in
             ("\(layer.name) (\(layer.displayTypeName))",

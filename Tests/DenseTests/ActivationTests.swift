@@ -1,0 +1,30 @@
+import Dense
+import XCTest
+
+final class ActivationTests: XCTestCase {
+    let functions: [(String, Activation.Function)] = [
+        ("relu", .relu), ("leaky_relu", .leakyReLU(alpha: 0.1)), ("sigmoid", .sigmoid), ("tanh", .tanh), ("softmax", .softmax),
+    ]
+
+    func testActivationsMatchPyTorch() {
+        for (name, function) in functions {
+            let layer = Activation(function)
+            let y = layer.forward(Golden.tensor("act_\(name).x"), training: true)
+            assertClose(y, Golden.tensor("act_\(name).y"), "\(name) output")
+            let dx = layer.backward(Golden.tensor("act_\(name).dy"))
+            assertClose(dx, Golden.tensor("act_\(name).dx"), "\(name) input gradient")
+        }
+    }
+
+    func testActivationGradients() {
+        for (_, function) in functions {
+            let input = Golden.tensor("act_relu.x")  // kept away from zero, where ReLU has a kink
+            checkGradients(Activation(function), input: input, epsilon: 1e-3)
+        }
+    }
+
+    func testSoftmaxIsStableForLargeLogits() {
+        let y = Activation(.softmax).forward(Tensor(shape: [1, 3], values: [1000, 1000, -1000]), training: false)
+        XCTAssertEqual(y.array, [0.5, 0.5, 0])
+    }
+}

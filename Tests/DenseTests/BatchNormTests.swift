@@ -1,0 +1,38 @@
+import Dense
+import XCTest
+
+final class BatchNormTests: XCTestCase {
+    func golden(_ prefix: String, features: Int) {
+        let layer = BatchNorm(features: features)
+        layer.weight.value.assign(Golden.tensor("\(prefix).weight"))
+        layer.bias.value.assign(Golden.tensor("\(prefix).bias"))
+        let y = layer.forward(Golden.tensor("\(prefix).x"), training: true)
+        assertClose(y, Golden.tensor("\(prefix).y"), "\(prefix) output")
+        let dx = layer.backward(Golden.tensor("\(prefix).dy"))
+        assertClose(dx, Golden.tensor("\(prefix).dx"), relative: 1e-4, absolute: 1e-5, "\(prefix) input gradient")
+        assertClose(layer.weight.gradient, Golden.tensor("\(prefix).dweight"), "\(prefix) gamma gradient")
+        assertClose(layer.bias.gradient, Golden.tensor("\(prefix).dbias"), "\(prefix) beta gradient")
+        assertClose(layer.runningMean.value, Golden.tensor("\(prefix).running_mean"), "\(prefix) running mean")
+        assertClose(layer.runningVariance.value, Golden.tensor("\(prefix).running_var"), "\(prefix) running variance")
+        let yEval = layer.forward(Golden.tensor("\(prefix).x_eval"), training: false)
+        assertClose(yEval, Golden.tensor("\(prefix).y_eval"), "\(prefix) evaluation output")
+    }
+
+    func testBatchNormOverFeaturesMatchesPyTorch() { golden("bn1d", features: 4) }
+    func testBatchNormOverChannelsMatchesPyTorch() { golden("bn2d", features: 2) }
+
+    func testBatchNormGradients() {
+        let random = RandomGenerator(seed: 8)
+        for shape in [[6, 3], [2, 3, 2, 2]] {
+            let layer = BatchNorm(features: 3)
+            for p in layer.parameters { for i in 0..<p.value.count { p.value[i] = random.uniform(0.5, 1.5) } }
+            checkGradients(layer, input: randomTensor(shape, random, scale: 2), epsilon: 1e-2, tolerance: 2e-2)
+            checkGradients(layer, input: randomTensor(shape, random, scale: 2), training: false)
+        }
+    }
+
+    func testBatchNormRejectsWrongChannelCount() {
+        XCTAssertThrowsError(try BatchNorm(features: 3).outputShape(for: [4, 5, 5]))
+        XCTAssertEqual(try BatchNorm(features: 3).outputShape(for: [3, 5, 5]), [3, 5, 5])
+    }
+}
