@@ -17,6 +17,12 @@ public enum SafeTensors {
         /// The dtype each tensor had in the file, before conversion to Float32.
         public var dtypes: [String: String]
 
+        public init(tensors: [(name: String, tensor: Tensor)], metadata: [String: String] = [:], dtypes: [String: String] = [:]) {
+            self.tensors = tensors
+            self.metadata = metadata
+            self.dtypes = dtypes
+        }
+
         public subscript(name: String) -> Tensor? { tensors.first { $0.name == name }?.tensor }
         public var names: [String] { tensors.map(\.name) }
     }
@@ -85,8 +91,11 @@ public enum SafeTensors {
             guard let size = elementSize[dtype] else {
                 throw fail("tensor '\(name)' has dtype \(dtype); supported: \(elementSize.keys.sorted().joined(separator: ", "))")
             }
-            guard shape.allSatisfy({ $0 >= 0 }), offsets[0] >= 0, offsets[0] <= offsets[1], offsets[1] <= payload else {
-                throw fail("tensor '\(name)' has offsets \(offsets) outside the \(payload) data bytes")
+            guard shape.allSatisfy({ $0 >= 0 }), offsets[0] >= 0, offsets[0] <= offsets[1] else {
+                throw fail("tensor '\(name)' has invalid shape \(shape) or offsets \(offsets)")
+            }
+            guard offsets[1] <= payload else {
+                throw fail("truncated: tensor '\(name)' needs data bytes \(offsets[0])..<\(offsets[1]), the file has \(payload)")
             }
             let (product, overflow) = shape.reduce((1, false)) { acc, d in
                 let r = acc.0.multipliedReportingOverflow(by: d); return (r.partialValue, acc.1 || r.overflow)

@@ -1,0 +1,125 @@
+import Dense
+import Foundation
+import XCTest
+
+final class SequentialTests: XCTestCase {
+    var folder: URL!
+
+    override func setUpWithError() throws {
+        folder = FileManager.default.temporaryDirectory.appendingPathComponent("synapse-seq-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+    }
+
+    override func tearDownWithError() throws { try? FileManager.default.removeItem(at: folder) }
+
+    func mlp(seed: UInt64 = 1) throws -> Sequential {
+        let random = RandomGenerator(seed: seed)
+        return try Sequential(inputShape: [6], [
+            Linear(6, 5, random: random, name: "fc1"), Activation(.relu), Linear(5, 3, random: random, name: "fc2"),
+        ])
+    }
+
+    func testWholeModelMatchesPyTorch() throws {
+        let model = try mlp()
+        try model.loadWeights(from: fixtureURL("pytorch_mlp", "safetensors"))
+        let logits = model.forward(Golden.tensor("mlp.x"), training: true)
+        let gradient = Tensor(shape: logits.shape)
+        let loss = SoftmaxCrossEntropy().compute(predictions: logits, targets: Golden.tensor("mlp.labels"), gradient: gradient)
+        model.zeroGradients()
+        model.backward(gradient)
+        assertClose(Tensor(shape: [1], values: [loss]), Golden.tensor("mlp.loss"), "loss")
+        for p in model.parameters {
+            assertClose(p.gradient, Golden.tensor("mlp.grad_" + p.name.replacingOccurrences(of: ".", with: "_")), p.name)
+        }
+    }
+
+    func testSummaryListsLayersShapesAndParameterCounts() throws {
+        let random = RandomGenerator(seed: 1)
+        let model = try Sequential(inputShape: [784], [
+            Linear(784, 256, random: random, name: "fc1"), Activation(.relu), BatchNorm(features: 256),
+            Dropout(rate: 0.2), Linear(256, 10, random: random, name: "fc2"),
+        ])
+        let summary = model.summary()
+        XCTAssertTrue(summary.contains("fc1 (Linear)"), summary)
+        XCTAssertTrue(summary.contains("activation_1 (ReLU)"), summary)
+        XCTAssertTrue(summary.contains("(None, 256)"), summary)
+        XCTAssertTrue(summary.contains("200,960"), summary)
+        // 200,960 + 512 (gamma, beta) + 2,570 trainable; 512 running statistics.
+        XCTAssertTrue(summary.contains("Total params: 204,554"), summary)
+        XCTAssertTrue(summary.contains("Trainable params: 204,042"), summary)
+        XCTAssertTrue(summary.contains("Non-trainable params: 512"), summary)
+    }
+
+    func testMismatchedLayersAreRejectedWhenBuilt() {
+        let random = RandomGenerator(seed: 1)
+        XCTAssertThrowsError(try Sequential(inputShape: [4], [
+            Linear(4, 8, random: random, name: "a"), Linear(9, 2, random: random, name: "b"),
+        ])) { error in
+            let message = "\(error)"
+            XCTAssertTrue(message.contains("'b'") && message.contains("[8]") && message.contains("9"), message)
+        }
+        XCTAssertThrowsError(try Sequential(inputShape: [4], [
+            Linear(4, 4, random: random, name: "x"), Linear(4, 4, random: random, name: "x"),
+        ]))
+    }
+
+    func testSaveAndLoadRestoreArchitectureAndOutputs() throws {
+        let random = RandomGenerator(seed: 2)
+        let model = try Sequential(inputShape: [6], [
+            Linear(6, 5, initializer: .heNormal, random: random, name: "fc1"), BatchNorm(features: 5),
+            Activation(.leakyReLU(alpha: 0.2)), Dropout(rate: 0.1), Linear(5, 3, random: random, name: "fc2"),
+        ])
+        let x = randomTensor([4, 6], random)
+        _ = model.forward(x, training: true)  // move the running statistics off their start
+        let url = folder.appendingPathComponent("m.safetensors")
+        try model.save(to: url, training: ["epochs": .number(3)])
+        XCTAssertTrue(FileManager.default.fileExists(atPath: folder.appendingPathComponent("m.json").path))
+        let loaded = try Sequential.load(from: url)
+        XCTAssertEqual(loaded.layers.map(\.name), model.layers.map(\.name))
+        XCTAssertEqual(loaded.config.layers, model.config.layers)
+        XCTAssertEqual(loaded.forward(x, training: false).array, model.forward(x, training: false).array)
+        let names = try SafeTensors.read(from: url).names
+        XCTAssertEqual(Set(names), ["fc1.weight", "fc1.bias", "batchnorm_1.weight", "batchnorm_1.bias",
+                                    "batchnorm_1.running_mean", "batchnorm_1.running_var", "fc2.weight", "fc2.bias"])
+        // No temporary files are left behind.
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: folder.path).sorted(), ["m.json", "m.safetensors"])
+    }
+
+    func testLoadingMismatchedWeightsNamesEveryProblemAndChangesNothing() throws {
+        let url = folder.appendingPathComponent("bad.safetensors")
+        try SafeTensors.write([
+            ("fc1.weight", Tensor(shape: [5, 7])), ("fc1.bias", Tensor(shape: [5])),
+            ("fc2.weight", Tensor(shape: [3, 5])), ("extra", Tensor(shape: [1])),
+        ], to: url)
+        let model = try mlp()
+        let before = model.parameters.map { $0.value.array }
+        XCTAssertThrowsError(try model.loadWeights(from: url)) { error in
+            let message = "\(error)"
+            XCTAssertTrue(message.contains(url.path), message)
+            XCTAssertTrue(message.contains("'fc1.weight' has shape [5, 7], the model needs [5, 6]"), message)
+            XCTAssertTrue(message.contains("missing tensor 'fc2.bias'"), message)
+            XCTAssertTrue(message.contains("unexpected tensor 'extra'"), message)
+        }
+        XCTAssertEqual(model.parameters.map { $0.value.array }, before)
+    }
+
+    func testLoadingIntegerWeightsIsRefused() throws {
+        let contents = SafeTensors.Contents(
+            tensors: try mlp().stateTensors.map { ($0.name, $0.value) }, metadata: [:],
+            dtypes: ["fc1.weight": "I64"])
+        XCTAssertThrowsError(try mlp().loadWeights(contents, path: "ints.safetensors")) { error in
+            XCTAssertTrue("\(error)".contains("dtype I64"), "\(error)")
+        }
+    }
+
+    func testUnknownLayerTypeListsTheKnownOnes() throws {
+        let url = folder.appendingPathComponent("m.safetensors")
+        try mlp().save(to: url)
+        let configURL = Sequential.configURL(forWeights: url)
+        let text = try String(contentsOf: configURL, encoding: .utf8).replacingOccurrences(of: "\"Linear\"", with: "\"Dense9\"")
+        try text.write(to: configURL, atomically: true, encoding: .utf8)
+        XCTAssertThrowsError(try Sequential.load(from: url)) { error in
+            XCTAssertTrue("\(error)".contains("unknown layer type 'Dense9'") && "\(error)".contains("Linear"), "\(error)")
+        }
+    }
+}
