@@ -54,7 +54,7 @@ struct MLPMNIST: ParsableCommand {
              "batchSize": .number(Double(batchSize)), "seed": .number(Double(common.seed))]) { a, _ in a })
         print("model saved to \(url.path) and \(Sequential.configURL(forWeights: url).path)")
         print(String(format: "time: %.1f s", Date().timeIntervalSince(start)))
-        print(String(format: "test accuracy: %.2f%%", 100 * matrix.accuracy))
+        try common.report(testAccuracy: matrix.accuracy)
     }
 
     /// MNIST images (N, 1, 28, 28) as vectors (N, 784).

