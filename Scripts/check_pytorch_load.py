@@ -1,0 +1,56 @@
+#!/usr/bin/env python3
+"""Loads a model saved by `mlp-mnist` into PyTorch and prints its MNIST test accuracy.
+
+Proves that Synapse's safetensors files and key names load into PyTorch unchanged.
+Needs Debian's python3-torch and python3-numpy, and `pip install safetensors`:
+
+    /usr/bin/python3 Scripts/check_pytorch_load.py runs/mlp-mnist/model.safetensors --data "$SYNAPSE_DATA"
+"""
+import argparse
+import gzip
+import os
+from collections import OrderedDict
+
+import numpy as np
+import torch
+from safetensors.torch import load_file
+
+
+def read_idx(folder, name):
+    for candidate in (name, name + ".gz"):
+        path = os.path.join(folder, candidate)
+        if os.path.exists(path):
+            opener = gzip.open if path.endswith(".gz") else open
+            with opener(path, "rb") as f:
+                data = f.read()
+            rank = data[3]
+            dims = [int.from_bytes(data[4 + 4 * i:8 + 4 * i], "big") for i in range(rank)]
+            return np.frombuffer(data, dtype=np.uint8, offset=4 + 4 * rank).reshape(dims)
+    raise SystemExit(f"{name} not found in {folder}")
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("weights")
+    parser.add_argument("--data", default=os.environ.get("SYNAPSE_DATA", os.path.expanduser("~/.cache/synapse")))
+    args = parser.parse_args()
+
+    model = torch.nn.Sequential(OrderedDict(
+        fc1=torch.nn.Linear(784, 256), relu1=torch.nn.ReLU(),
+        fc2=torch.nn.Linear(256, 128), relu2=torch.nn.ReLU(),
+        fc3=torch.nn.Linear(128, 10)))
+    model.load_state_dict(load_file(args.weights), strict=True)
+    model.eval()
+
+    folder = os.path.join(args.data, "mnist")
+    images = torch.from_numpy(read_idx(folder, "t10k-images-idx3-ubyte").astype(np.float32) / 255).reshape(-1, 784)
+    labels = torch.from_numpy(read_idx(folder, "t10k-labels-idx1-ubyte").astype(np.int64))
+    with torch.no_grad():
+        predicted = model(images).argmax(dim=1)
+    accuracy = (predicted == labels).float().mean().item()
+    print(f"PyTorch {torch.__version__}, strict load of {args.weights}")
+    print(f"test accuracy: {100 * accuracy:.2f}%")
+
+
+if __name__ == "__main__":
+    main()
