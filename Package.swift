@@ -17,7 +17,7 @@ let package = Package(
         .library(name: "Augment", targets: ["Augment"]),
         .executable(name: "xor", targets: ["XOR"]),
         .executable(name: "mlp-mnist", targets: ["MLPMNIST"]),
-        .executable(name: "linear-benchmark", targets: ["LinearBenchmark"]),
+        .executable(name: "dense-benchmark", targets: ["DenseBenchmark"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -61,9 +61,9 @@ let package = Package(
 
         // Benchmarks: run in release mode, print ratios against their peers.
         .executableTarget(
-            name: "LinearBenchmark",
+            name: "DenseBenchmark",
             dependencies: ["Dense", .product(name: "ArgumentParser", package: "swift-argument-parser")],
-            path: "Benchmarks/LinearBenchmark"),
+            path: "Benchmarks/DenseBenchmark"),
 
         .testTarget(name: "DenseTests", dependencies: ["Dense"], resources: [.copy("Fixtures")]),
         .testTarget(name: "ConvTests", dependencies: ["Conv"]),

@@ -17,11 +17,17 @@ public enum Metric: String, Sendable {
     public func accumulate(predictions: Tensor, targets: Tensor) -> (sum: Double, count: Int) {
         switch self {
         case .accuracy:
-            let predicted = argmaxRows(predictions)
-            let actual = classLabels(targets, width: predictions.shape.last ?? 1)
+            let width = predictions.shape.last ?? 1
+            let rows = predictions.count / width
+            let oneHot = targets.shape.count > 1 && targets.count == predictions.count && width > 1
+            let (p, t) = (predictions.data, targets.data)
             var correct = 0
-            for i in predicted.indices where predicted[i] == actual[i] { correct += 1 }
-            return (Double(correct), predicted.count)
+            for r in 0..<rows {
+                let predicted = argmax(p + r &* width, width)
+                let actual = oneHot ? argmax(t + r &* width, width) : Int(t[r])
+                if predicted == actual { correct += 1 }
+            }
+            return (Double(correct), rows)
         case .binaryAccuracy:
             let (z, t) = (predictions.data, targets.data)
             var correct = 0
@@ -36,17 +42,18 @@ public enum Metric: String, Sendable {
     }
 }
 
+/// The index of the largest of `width` values; the first one on ties.
+@inline(__always) func argmax(_ row: UnsafePointer<Float>, _ width: Int) -> Int {
+    var best = 0
+    for j in 1..<max(width, 1) where row[j] > row[best] { best = j }
+    return best
+}
+
 /// The index of the largest value in each row (over the last axis); the first one on ties.
 public func argmaxRows(_ tensor: Tensor) -> [Int] {
     let width = tensor.shape.last ?? 1
-    let rows = tensor.count / width
     let p = tensor.data
-    return (0..<rows).map { r in
-        let row = p + r &* width
-        var best = 0
-        for j in 1..<max(width, 1) where row[j] > row[best] { best = j }
-        return best
-    }
+    return (0..<(tensor.count / width)).map { argmax(p + $0 &* width, width) }
 }
 
 /// Class indices from targets that are indices (N) or one-hot rows (N x width).

@@ -47,16 +47,19 @@ public final class Sequential {
             shapes.append(shape)
         }
         outputShapes = shapes
+        parameters = layers.flatMap(\.parameters)
+        buffers = layers.flatMap(\.buffers)
+        stateTensors = layers.flatMap { $0.parameters + $0.buffers }
     }
 
     public var outputShape: [Int] { outputShapes.last ?? inputShape }
 
     /// Trainable parameters of every layer, in layer order.
-    public var parameters: [Parameter] { layers.flatMap(\.parameters) }
+    public let parameters: [Parameter]
     /// Saved, untrained tensors (running statistics), in layer order.
-    public var buffers: [Parameter] { layers.flatMap(\.buffers) }
+    public let buffers: [Parameter]
     /// Everything a weight file holds: parameters and buffers, by layer.
-    public var stateTensors: [Parameter] { layers.flatMap { $0.parameters + $0.buffers } }
+    public let stateTensors: [Parameter]
 
     public func forward(_ input: Tensor, training: Bool = false) -> Tensor {
         precondition(Array(input.shape.dropFirst()) == inputShape,
