@@ -2,10 +2,6 @@
 // Synapse: CNN/RNN training on the CPU, in Swift, on OpenBLAS and libpng.
 import PackageDescription
 
-// Release builds are what users train with; -Ounchecked is not used so that
-// precondition failures (shape mismatches) still report instead of corrupting memory.
-let kernelSettings: [SwiftSetting] = [.unsafeFlags(["-enforce-exclusivity=unchecked"])]
-
 let package = Package(
     name: "Synapse",
     platforms: [.macOS(.v13)],
@@ -36,11 +32,10 @@ let package = Package(
                 "COpenBLAS", "CZlibSystem",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "ZIPFoundation", package: "ZIPFoundation"),
-            ],
-            swiftSettings: kernelSettings),
-        .target(name: "Conv", dependencies: ["Dense"], swiftSettings: kernelSettings),
-        .target(name: "Recurrent", dependencies: ["Dense"], swiftSettings: kernelSettings),
-        .target(name: "Augment", dependencies: ["Dense"], swiftSettings: kernelSettings),
+            ]),
+        .target(name: "Conv", dependencies: ["Dense"]),
+        .target(name: "Recurrent", dependencies: ["Dense"]),
+        .target(name: "Augment", dependencies: ["Dense"]),
         .target(name: "Synapse", dependencies: ["Dense", "Conv", "Recurrent", "Augment"]),
 
         // Samples: one executable per job a user runs.

@@ -182,7 +182,7 @@ public final class Adam: Optimizer {
         stepCount += 1
         let t = Double(stepCount)
         let correction1 = Float(1 - pow(Double(beta1), t))
-        let correction2Root = Float((1 - pow(Double(beta2), t)).squareRoot())
+        let inverseCorrection2Root = Float(1 / (1 - pow(Double(beta2), t)).squareRoot())
         let stepSize = learningRate / correction1
         let (b1, b2, eps, wd) = (beta1, beta2, epsilon, weightDecay)
         for p in parameters {
@@ -193,7 +193,7 @@ public final class Adam: Optimizer {
                 let gi = g[i] + wd * w[i]
                 m[i] = b1 * m[i] + (1 - b1) * gi
                 v[i] = b2 * v[i] + (1 - b2) * gi * gi
-                w[i] -= stepSize * m[i] / (v[i].squareRoot() / correction2Root + eps)
+                w[i] -= stepSize * m[i] / (v[i].squareRoot() * inverseCorrection2Root + eps)
             }
         }
     }

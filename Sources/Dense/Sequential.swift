@@ -47,8 +47,8 @@ public final class Sequential {
             shapes.append(shape)
         }
         outputShapes = shapes
-        parameters = layers.flatMap(\.parameters)
-        buffers = layers.flatMap(\.buffers)
+        parameters = layers.flatMap { $0.parameters }
+        buffers = layers.flatMap { $0.buffers }
         stateTensors = layers.flatMap { $0.parameters + $0.buffers }
     }
 

@@ -10,14 +10,16 @@ public final class TensorStorage: @unchecked Sendable {
 
     public init(capacity: Int) {
         precondition(capacity >= 0, "negative tensor capacity \(capacity)")
-        let raw = UnsafeMutableRawPointer.allocate(
-            byteCount: max(capacity, 1) * MemoryLayout<Float>.stride, alignment: 64)
+        var raw: UnsafeMutableRawPointer?
+        guard posix_memalign(&raw, 64, max(capacity, 1) * MemoryLayout<Float>.stride) == 0, let raw else {
+            fatalError("out of memory allocating a tensor of \(capacity) floats")
+        }
         pointer = raw.bindMemory(to: Float.self, capacity: max(capacity, 1))
         pointer.initialize(repeating: 0, count: max(capacity, 1))
         self.capacity = capacity
     }
 
-    deinit { pointer.deallocate() }
+    deinit { free(pointer) }
 }
 
 /// A dense, row-major, contiguous Float32 tensor: a storage plus a shape.
