@@ -20,17 +20,22 @@ import Foundation
     for i in 0..<n { y[i] = tanhf(x[i]) }
 }
 
-/// Softmax over each row of `rows x width`, stable (the row maximum is subtracted first).
+/// Softmax of one row of `width` values, stable (the maximum is subtracted first).
+/// Returns log(sum(exp(x))), which cross-entropy needs.
+@inline(__always) @discardableResult
+func softmaxRow(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, width: Int) -> Float {
+    var m = -Float.infinity
+    for j in 0..<width { m = max(m, x[j]) }
+    var sum: Float = 0
+    for j in 0..<width { let e = expf(x[j] - m); y[j] = e; sum += e }
+    let inv = 1 / sum
+    for j in 0..<width { y[j] *= inv }
+    return logf(sum) + m
+}
+
+/// Softmax over each row of `rows x width`.
 func softmaxForward(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, rows: Int, width: Int) {
-    for r in 0..<rows {
-        let xr = x + r &* width, yr = y + r &* width
-        var m = -Float.infinity
-        for j in 0..<width { m = max(m, xr[j]) }
-        var sum: Float = 0
-        for j in 0..<width { let e = expf(xr[j] - m); yr[j] = e; sum += e }
-        let inv = 1 / sum
-        for j in 0..<width { yr[j] *= inv }
-    }
+    for r in 0..<rows { softmaxRow(x + r &* width, y + r &* width, width: width) }
 }
 
 /// An elementwise activation (or softmax over the last axis) as a layer.

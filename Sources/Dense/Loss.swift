@@ -52,23 +52,18 @@ public struct SoftmaxCrossEntropy: Loss {
         var total: Double = 0
         for r in 0..<rows {
             let zr = z + r &* width, gr = g + r &* width
-            var m = -Float.infinity
-            for j in 0..<width { m = max(m, zr[j]) }
-            var sum: Float = 0
-            for j in 0..<width { let e = expf(zr[j] - m); gr[j] = e; sum += e }
-            let logSum = logf(sum) + m
-            let inv = 1 / sum
+            let logSum = softmaxRow(zr, gr, width: width)  // gr = softmax(zr)
             if oneHot {
                 let tr = t + r &* width
                 for j in 0..<width {
                     total -= Double(tr[j] * (zr[j] - logSum))
-                    gr[j] = (gr[j] * inv - tr[j]) * invRows
+                    gr[j] = (gr[j] - tr[j]) * invRows
                 }
             } else {
                 let label = Int(t[r])
                 precondition(label >= 0 && label < width, "cross-entropy: label \(t[r]) outside 0..<\(width)")
                 total -= Double(zr[label] - logSum)
-                for j in 0..<width { gr[j] = gr[j] * inv * invRows }
+                for j in 0..<width { gr[j] *= invRows }
                 gr[label] -= invRows
             }
         }

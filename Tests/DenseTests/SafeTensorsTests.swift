@@ -2,16 +2,7 @@ import Dense
 import Foundation
 import XCTest
 
-final class SafeTensorsTests: XCTestCase {
-    var folder: URL!
-
-    override func setUpWithError() throws {
-        folder = FileManager.default.temporaryDirectory.appendingPathComponent("synapse-st-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
-    }
-
-    override func tearDownWithError() throws { try? FileManager.default.removeItem(at: folder) }
-
+final class SafeTensorsTests: FolderTestCase {
     func testFilesWrittenByPyTorchLoad() throws {
         let contents = try SafeTensors.read(from: fixtureURL("pytorch_mlp", "safetensors"))
         XCTAssertEqual(Set(contents.names), ["fc1.weight", "fc1.bias", "fc2.weight", "fc2.bias"])

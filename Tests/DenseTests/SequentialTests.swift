@@ -2,16 +2,7 @@ import Dense
 import Foundation
 import XCTest
 
-final class SequentialTests: XCTestCase {
-    var folder: URL!
-
-    override func setUpWithError() throws {
-        folder = FileManager.default.temporaryDirectory.appendingPathComponent("synapse-seq-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
-    }
-
-    override func tearDownWithError() throws { try? FileManager.default.removeItem(at: folder) }
-
+final class SequentialTests: FolderTestCase {
     func mlp(seed: UInt64 = 1) throws -> Sequential {
         let random = RandomGenerator(seed: seed)
         return try Sequential(inputShape: [6], [

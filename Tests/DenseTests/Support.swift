@@ -83,3 +83,15 @@ func checkGradients(_ layer: any Layer, input: Tensor, training: Bool = true, ep
         }
     }
 }
+
+/// A test case with a fresh temporary folder per test, removed afterwards.
+class FolderTestCase: XCTestCase {
+    var folder: URL!
+
+    override func setUpWithError() throws {
+        folder = FileManager.default.temporaryDirectory.appendingPathComponent("synapse-test-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+    }
+
+    override func tearDownWithError() throws { try? FileManager.default.removeItem(at: folder) }
+}

@@ -2,16 +2,7 @@ import Dense
 import Foundation
 import XCTest
 
-final class TrainerTests: XCTestCase {
-    var folder: URL!
-
-    override func setUpWithError() throws {
-        folder = FileManager.default.temporaryDirectory.appendingPathComponent("synapse-fit-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
-    }
-
-    override func tearDownWithError() throws { try? FileManager.default.removeItem(at: folder) }
-
+final class TrainerTests: FolderTestCase {
     /// Three Gaussian blobs in 4 dimensions, 3 classes.
     func blobs(_ n: Int, seed: UInt64) throws -> Dataset {
         let random = RandomGenerator(seed: seed)
