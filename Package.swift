@@ -60,7 +60,8 @@ let package = Package(
             dependencies: ["Dense", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             path: "Benchmarks/DenseBenchmark"),
 
-        .testTarget(name: "DenseTests", dependencies: ["Dense"], resources: [.copy("Fixtures")]),
-        .testTarget(name: "ConvTests", dependencies: ["Conv"]),
+        .target(name: "TestSupport", dependencies: ["Dense"], path: "Tests/TestSupport"),
+        .testTarget(name: "DenseTests", dependencies: ["Dense", "TestSupport"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "ConvTests", dependencies: ["Conv", "TestSupport"], resources: [.copy("Fixtures")]),
     ]
 )

@@ -6,5 +6,5 @@
 
 extension LayerRegistry {
     /// Every layer type Synapse defines, for `Sequential.load`.
-    public static var all: LayerRegistry { LayerRegistry.dense }
+    public static var all: LayerRegistry { LayerRegistry.dense.merging(.conv) }
 }

@@ -9,16 +9,16 @@ final class ActivationTests: XCTestCase {
     func testActivationsMatchPyTorch() {
         for (name, function) in functions {
             let layer = Activation(function)
-            let y = layer.forward(Golden.tensor("act_\(name).x"), training: true)
-            assertClose(y, Golden.tensor("act_\(name).y"), "\(name) output")
-            let dx = layer.backward(Golden.tensor("act_\(name).dy"))
-            assertClose(dx, Golden.tensor("act_\(name).dx"), "\(name) input gradient")
+            let y = layer.forward(fixture("act_\(name).x"), training: true)
+            assertClose(y, fixture("act_\(name).y"), "\(name) output")
+            let dx = layer.backward(fixture("act_\(name).dy"))
+            assertClose(dx, fixture("act_\(name).dx"), "\(name) input gradient")
         }
     }
 
     func testActivationGradients() {
         for (_, function) in functions {
-            let input = Golden.tensor("act_relu.x")  // kept away from zero, where ReLU has a kink
+            let input = fixture("act_relu.x")  // kept away from zero, where ReLU has a kink
             checkGradients(Activation(function), input: input, epsilon: 1e-3)
         }
     }

@@ -4,18 +4,18 @@ import XCTest
 final class BatchNormTests: XCTestCase {
     func golden(_ prefix: String, features: Int) {
         let layer = BatchNorm(features: features)
-        layer.weight.value.assign(Golden.tensor("\(prefix).weight"))
-        layer.bias.value.assign(Golden.tensor("\(prefix).bias"))
-        let y = layer.forward(Golden.tensor("\(prefix).x"), training: true)
-        assertClose(y, Golden.tensor("\(prefix).y"), "\(prefix) output")
-        let dx = layer.backward(Golden.tensor("\(prefix).dy"))
-        assertClose(dx, Golden.tensor("\(prefix).dx"), "\(prefix) input gradient")
-        assertClose(layer.weight.gradient, Golden.tensor("\(prefix).dweight"), "\(prefix) gamma gradient")
-        assertClose(layer.bias.gradient, Golden.tensor("\(prefix).dbias"), "\(prefix) beta gradient")
-        assertClose(layer.runningMean.value, Golden.tensor("\(prefix).running_mean"), "\(prefix) running mean")
-        assertClose(layer.runningVariance.value, Golden.tensor("\(prefix).running_var"), "\(prefix) running variance")
-        let yEval = layer.forward(Golden.tensor("\(prefix).x_eval"), training: false)
-        assertClose(yEval, Golden.tensor("\(prefix).y_eval"), "\(prefix) evaluation output")
+        layer.weight.value.assign(fixture("\(prefix).weight"))
+        layer.bias.value.assign(fixture("\(prefix).bias"))
+        let y = layer.forward(fixture("\(prefix).x"), training: true)
+        assertClose(y, fixture("\(prefix).y"), "\(prefix) output")
+        let dx = layer.backward(fixture("\(prefix).dy"))
+        assertClose(dx, fixture("\(prefix).dx"), "\(prefix) input gradient")
+        assertClose(layer.weight.gradient, fixture("\(prefix).dweight"), "\(prefix) gamma gradient")
+        assertClose(layer.bias.gradient, fixture("\(prefix).dbias"), "\(prefix) beta gradient")
+        assertClose(layer.runningMean.value, fixture("\(prefix).running_mean"), "\(prefix) running mean")
+        assertClose(layer.runningVariance.value, fixture("\(prefix).running_var"), "\(prefix) running variance")
+        let yEval = layer.forward(fixture("\(prefix).x_eval"), training: false)
+        assertClose(yEval, fixture("\(prefix).y_eval"), "\(prefix) evaluation output")
     }
 
     func testBatchNormOverFeaturesMatchesPyTorch() { golden("bn1d", features: 4) }

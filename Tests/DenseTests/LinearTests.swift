@@ -3,17 +3,17 @@ import XCTest
 
 final class LinearTests: XCTestCase {
     func golden(_ prefix: String) {
-        let x = Golden.tensor("\(prefix).x")
+        let x = fixture("\(prefix).x")
         let layer = Linear(5, 3, random: RandomGenerator(seed: 1))
-        layer.weight.value.assign(Golden.tensor("\(prefix).weight"))
-        layer.bias!.value.assign(Golden.tensor("\(prefix).bias"))
+        layer.weight.value.assign(fixture("\(prefix).weight"))
+        layer.bias!.value.assign(fixture("\(prefix).bias"))
         let y = layer.forward(x, training: true)
-        XCTAssertEqual(y.shape, Golden.tensor("\(prefix).y").shape)
-        assertClose(y, Golden.tensor("\(prefix).y"), "\(prefix) output")
-        let dx = layer.backward(Golden.tensor("\(prefix).dy"))
-        assertClose(dx, Golden.tensor("\(prefix).dx"), "\(prefix) input gradient")
-        assertClose(layer.weight.gradient, Golden.tensor("\(prefix).dweight"), "\(prefix) weight gradient")
-        assertClose(layer.bias!.gradient, Golden.tensor("\(prefix).dbias"), "\(prefix) bias gradient")
+        XCTAssertEqual(y.shape, fixture("\(prefix).y").shape)
+        assertClose(y, fixture("\(prefix).y"), "\(prefix) output")
+        let dx = layer.backward(fixture("\(prefix).dy"))
+        assertClose(dx, fixture("\(prefix).dx"), "\(prefix) input gradient")
+        assertClose(layer.weight.gradient, fixture("\(prefix).dweight"), "\(prefix) weight gradient")
+        assertClose(layer.bias!.gradient, fixture("\(prefix).dbias"), "\(prefix) bias gradient")
     }
 
     func testLinearMatchesPyTorch() { golden("linear") }

@@ -9,18 +9,18 @@ final class LossTests: XCTestCase {
 
     func testLossesMatchPyTorch() {
         for (name, loss) in cases {
-            let p = Golden.tensor("loss_\(name).predictions")
+            let p = fixture("loss_\(name).predictions")
             let gradient = Tensor(shape: p.shape)
-            let value = loss.compute(predictions: p, targets: Golden.tensor("loss_\(name).targets"), gradient: gradient)
-            assertClose(Tensor(shape: [1], values: [value]), Golden.tensor("loss_\(name).value"), "\(name) value")
-            assertClose(gradient, Golden.tensor("loss_\(name).gradient"), "\(name) gradient")
+            let value = loss.compute(predictions: p, targets: fixture("loss_\(name).targets"), gradient: gradient)
+            assertClose(Tensor(shape: [1], values: [value]), fixture("loss_\(name).value"), "\(name) value")
+            assertClose(gradient, fixture("loss_\(name).gradient"), "\(name) gradient")
         }
     }
 
     func testLossGradientsByFiniteDifferences() {
         for (name, loss) in cases {
-            let p = Golden.tensor("loss_\(name).predictions").copy()
-            let targets = Golden.tensor("loss_\(name).targets")
+            let p = fixture("loss_\(name).predictions").copy()
+            let targets = fixture("loss_\(name).targets")
             let gradient = Tensor(shape: p.shape), scratch = Tensor(shape: p.shape)
             _ = loss.compute(predictions: p, targets: targets, gradient: gradient)
             let h: Float = 1e-2

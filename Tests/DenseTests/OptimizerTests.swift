@@ -3,9 +3,9 @@ import XCTest
 
 final class OptimizerTests: XCTestCase {
     func run(_ optimizer: any Optimizer, _ name: String) {
-        let p = Parameter(name: "p", value: Golden.tensor("opt.p0").copy())
-        let grads = Golden.tensor("opt.grads")
-        let expected = Golden.tensor("opt_\(name).steps")
+        let p = Parameter(name: "p", value: fixture("opt.p0").copy())
+        let grads = fixture("opt.grads")
+        let expected = fixture("opt_\(name).steps")
         let n = p.value.count
         for step in 0..<3 {
             p.gradient.data.update(from: grads.data + step * n, count: n)

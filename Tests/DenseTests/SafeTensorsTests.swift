@@ -7,7 +7,7 @@ final class SafeTensorsTests: FolderTestCase {
         let contents = try SafeTensors.read(from: fixtureURL("pytorch_mlp", "safetensors"))
         XCTAssertEqual(Set(contents.names), ["fc1.weight", "fc1.bias", "fc2.weight", "fc2.bias"])
         XCTAssertEqual(contents["fc1.weight"]?.shape, [5, 6])
-        assertClose(contents["fc2.bias"]!, Golden.tensor("mlp.fc2_bias"), relative: 0, absolute: 0, "fc2.bias")
+        assertClose(contents["fc2.bias"]!, fixture("mlp.fc2_bias"), relative: 0, absolute: 0, "fc2.bias")
     }
 
     func testRoundTripKeepsNamesShapesValuesAndMetadata() throws {

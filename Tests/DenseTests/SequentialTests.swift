@@ -13,14 +13,14 @@ final class SequentialTests: FolderTestCase {
     func testWholeModelMatchesPyTorch() throws {
         let model = try mlp()
         try model.loadWeights(from: fixtureURL("pytorch_mlp", "safetensors"))
-        let logits = model.forward(Golden.tensor("mlp.x"), training: true)
+        let logits = model.forward(fixture("mlp.x"), training: true)
         let gradient = Tensor(shape: logits.shape)
-        let loss = SoftmaxCrossEntropy().compute(predictions: logits, targets: Golden.tensor("mlp.labels"), gradient: gradient)
+        let loss = SoftmaxCrossEntropy().compute(predictions: logits, targets: fixture("mlp.labels"), gradient: gradient)
         model.zeroGradients()
         model.backward(gradient)
-        assertClose(Tensor(shape: [1], values: [loss]), Golden.tensor("mlp.loss"), "loss")
+        assertClose(Tensor(shape: [1], values: [loss]), fixture("mlp.loss"), "loss")
         for p in model.parameters {
-            assertClose(p.gradient, Golden.tensor("mlp.grad_" + p.name.replacingOccurrences(of: ".", with: "_")), p.name)
+            assertClose(p.gradient, fixture("mlp.grad_" + p.name.replacingOccurrences(of: ".", with: "_")), p.name)
         }
     }
 

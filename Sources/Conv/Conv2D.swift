@@ -1,0 +1,225 @@
+import Dense
+
+/// How much zero padding a convolution or pooling window gets on each side.
+public enum Padding: Equatable, Sendable {
+    /// No padding.
+    case valid
+    /// (k - 1) / 2 on each side, so that stride 1 keeps the size; odd kernels only.
+    case same
+    /// Explicit padding (height, width).
+    case explicit(Int, Int)
+
+    func amounts(kernelHeight: Int, kernelWidth: Int) throws -> (Int, Int) {
+        switch self {
+        case .valid: return (0, 0)
+        case .explicit(let h, let w): return (h, w)
+        case .same:
+            guard kernelHeight % 2 == 1, kernelWidth % 2 == 1 else {
+                throw SynapseError.invalidArgument("'same' padding needs odd kernel sizes, got \(kernelHeight)x\(kernelWidth)")
+            }
+            return ((kernelHeight - 1) / 2, (kernelWidth - 1) / 2)
+        }
+    }
+}
+
+/// A 2-D convolution (cross-correlation, as in PyTorch's `nn.Conv2d`) over N x C x H x W batches.
+///
+///     y[n, o, i, j] = b[o] + sum_{c, u, v} w[o, c, u, v] x[n, c, i sh - ph + u, j sw - pw + v]
+///
+/// Shapes: input (N, C, H, W), weight (O, C, kH, kW), bias (O), output (N, O, oH, oW) with
+/// oH = floor((H + 2 ph - kH) / sh) + 1 (see `windowOutputSize`).
+///
+/// Computed as im2col + GEMM: the images of a batch are unfolded side by side into one column
+/// matrix (C kH kW rows, N oH oW columns) and multiplied by the weight in one `cblas_sgemm`.
+/// Backward is two more GEMMs (dW += dY col^T, dCol = W^T dY) and col2im. Batches whose column
+/// matrix would exceed `columnBudget` floats are processed in chunks of images.
+public final class Conv2D: Layer {
+    public static let typeName = "Conv2D"
+    public var name: String
+    public let inputChannels: Int, outputChannels: Int
+    public let kernelSize: (height: Int, width: Int)
+    public let stride: (height: Int, width: Int)
+    public let padding: (height: Int, width: Int)
+    public let weight: Parameter
+    public let bias: Parameter?
+    private let initializer: Initializer
+
+    /// The largest column matrix kept, in floats (64 MiB); larger batches go in chunks.
+    public static let columnBudget = 16 << 20
+
+    private var geometry: WindowGeometry?
+    private var input: Tensor?
+    private var columns: Tensor?
+    private var columnsCoverBatch = false
+    private var product: Tensor?
+    private var output: Tensor?
+    private var inputGradient: Tensor?
+
+    /// - Parameters:
+    ///   - initializer: fills the weight (fanIn = C kH kW, fanOut = O kH kW); bias starts at 0.
+    ///     Default He uniform, for ReLU networks.
+    public init(inputChannels: Int, outputChannels: Int, kernelSize: (Int, Int), stride: (Int, Int) = (1, 1),
+                padding: Padding = .valid, bias: Bool = true, initializer: Initializer = .heUniform,
+                random: RandomGenerator, name: String = "") throws {
+        guard inputChannels > 0, outputChannels > 0, kernelSize.0 > 0, kernelSize.1 > 0, stride.0 > 0, stride.1 > 0 else {
+            throw SynapseError.invalidArgument("Conv2D needs positive channels, kernel size and stride")
+        }
+        let pad = try padding.amounts(kernelHeight: kernelSize.0, kernelWidth: kernelSize.1)
+        guard pad.0 >= 0, pad.1 >= 0 else { throw SynapseError.invalidArgument("Conv2D padding must be >= 0") }
+        self.name = name
+        self.inputChannels = inputChannels
+        self.outputChannels = outputChannels
+        self.kernelSize = kernelSize
+        self.stride = stride
+        self.padding = pad
+        self.initializer = initializer
+        let area = kernelSize.0 * kernelSize.1
+        weight = Parameter(name: "weight", value: Tensor(shape: [outputChannels, inputChannels, kernelSize.0, kernelSize.1]))
+        initializer.fill(weight.value, fanIn: inputChannels * area, fanOut: outputChannels * area, random: random)
+        self.bias = bias ? Parameter(name: "bias", value: Tensor(shape: [outputChannels])) : nil
+    }
+
+    public convenience init(_ inputChannels: Int, _ outputChannels: Int, kernelSize: Int, stride: Int = 1,
+                            padding: Padding = .valid, bias: Bool = true, initializer: Initializer = .heUniform,
+                            random: RandomGenerator, name: String = "") throws {
+        try self.init(inputChannels: inputChannels, outputChannels: outputChannels, kernelSize: (kernelSize, kernelSize),
+                      stride: (stride, stride), padding: padding, bias: bias, initializer: initializer,
+                      random: random, name: name)
+    }
+
+    public convenience init(options: LayerOptions, random: RandomGenerator) throws {
+        let k = try options.ints("kernelSize"), s = try options.ints("stride"), p = try options.ints("padding")
+        guard k.count == 2, s.count == 2, p.count == 2 else {
+            throw SynapseError.invalidArgument("Conv2D kernelSize, stride and padding need two numbers each")
+        }
+        let initName = (try? options.string("initializer")) ?? "he_uniform"
+        guard let initializer = Initializer(configName: initName) else {
+            throw SynapseError.invalidArgument("unknown initializer '\(initName)'")
+        }
+        try self.init(inputChannels: try options.int("inputChannels"), outputChannels: try options.int("outputChannels"),
+                      kernelSize: (k[0], k[1]), stride: (s[0], s[1]), padding: .explicit(p[0], p[1]),
+                      bias: try options.bool("bias"), initializer: initializer, random: random)
+    }
+
+    public var options: LayerOptions {
+        ["inputChannels": .number(Double(inputChannels)), "outputChannels": .number(Double(outputChannels)),
+         "kernelSize": .numbers([Double(kernelSize.height), Double(kernelSize.width)]),
+         "stride": .numbers([Double(stride.height), Double(stride.width)]),
+         "padding": .numbers([Double(padding.height), Double(padding.width)]),
+         "bias": .bool(bias != nil), "initializer": .string(initializer.configName)]
+    }
+
+    public var parameters: [Parameter] { bias.map { [weight, $0] } ?? [weight] }
+
+    func geometry(for inputShape: [Int]) throws -> WindowGeometry {
+        guard inputShape.count == 3, inputShape[0] == inputChannels else {
+            throw SynapseError.shape("Conv2D '\(name)' expects (\(inputChannels), H, W) per sample, got \(inputShape)")
+        }
+        guard let oh = windowOutputSize(inputShape[1], kernel: kernelSize.height, stride: stride.height, padding: padding.height),
+              let ow = windowOutputSize(inputShape[2], kernel: kernelSize.width, stride: stride.width, padding: padding.width)
+        else {
+            throw SynapseError.shape("Conv2D '\(name)': a \(kernelSize.height)x\(kernelSize.width) kernel with padding "
+                                     + "\(padding.height),\(padding.width) does not fit a \(inputShape[1])x\(inputShape[2]) input")
+        }
+        return WindowGeometry(channels: inputChannels, height: inputShape[1], width: inputShape[2],
+                              kernelHeight: kernelSize.height, kernelWidth: kernelSize.width,
+                              strideHeight: stride.height, strideWidth: stride.width,
+                              paddingHeight: padding.height, paddingWidth: padding.width,
+                              outputHeight: oh, outputWidth: ow)
+    }
+
+    public func outputShape(for inputShape: [Int]) throws -> [Int] {
+        let g = try geometry(for: inputShape)
+        return [outputChannels, g.outputHeight, g.outputWidth]
+    }
+
+    /// Images per GEMM: the whole batch when its column matrix fits the budget.
+    private func chunkSize(_ g: WindowGeometry, batch: Int) -> Int {
+        max(1, min(batch, Conv2D.columnBudget / max(g.patchSize * g.outputArea, 1)))
+    }
+
+    public func forward(_ input: Tensor, training: Bool) -> Tensor {
+        let sample = input.sampleShape
+        if geometry.map({ [$0.channels, $0.height, $0.width] != sample }) ?? true {
+            geometry = try! geometry(for: sample)  // the model checked the shapes when it was built
+        }
+        let g = geometry!
+        let n = input.batchSize
+        let (o, area, patch) = (outputChannels, g.outputArea, g.patchSize)
+        let chunk = chunkSize(g, batch: n)
+        let out = Tensor.reusing(output, shape: [n, o, g.outputHeight, g.outputWidth])
+        let cols = Tensor.reusing(columns, shape: [patch, chunk * area])
+        let y = Tensor.reusing(product, shape: [o, chunk * area])
+        (output, columns, product, self.input) = (out, cols, y, input)
+        columnsCoverBatch = chunk == n
+        let inputSize = input.sampleCount
+        for start in Swift.stride(from: 0, to: n, by: chunk) {
+            let count = min(chunk, n - start)
+            let width = count * area
+            for i in 0..<count {
+                im2col(input.data + (start + i) * inputSize, g, into: cols.data + i * area, rowStride: width)
+            }
+            // y (O x count*area) = W (O x patch) * cols (patch x count*area)
+            BLAS.gemm(m: o, n: width, k: patch, weight.value.data, cols.data, y.data)
+            // Scatter to N x O x oH x oW, adding the bias.
+            for i in 0..<count {
+                let destination = out.data + (start + i) * o * area
+                for c in 0..<o {
+                    let d = destination + c * area, s = y.data + c * width + i * area
+                    let b = bias?.value.data[c] ?? 0
+                    for p in 0..<area { d[p] = s[p] + b }
+                }
+            }
+        }
+        return out
+    }
+
+    public func backward(_ outputGradient: Tensor) -> Tensor {
+        guard let input, let g = geometry, let cols = columns, let y = product else {
+            preconditionFailure("Conv2D '\(name)': backward before forward")
+        }
+        let n = input.batchSize
+        let (o, area, patch) = (outputChannels, g.outputArea, g.patchSize)
+        let chunk = chunkSize(g, batch: n)
+        let dx = Tensor.reusing(inputGradient, shape: input.shape)
+        inputGradient = dx
+        dx.fill(0)
+        let inputSize = input.sampleCount
+        let dy = outputGradient.data
+        for start in Swift.stride(from: 0, to: n, by: chunk) {
+            let count = min(chunk, n - start)
+            let width = count * area
+            if !columnsCoverBatch {
+                for i in 0..<count {
+                    im2col(input.data + (start + i) * inputSize, g, into: cols.data + i * area, rowStride: width)
+                }
+            }
+            // Gather dY into O x count*area (reusing the forward product buffer), summing db.
+            for i in 0..<count {
+                let source = dy + (start + i) * o * area
+                for c in 0..<o {
+                    (y.data + c * width + i * area).update(from: source + c * area, count: area)
+                }
+            }
+            if let bias {
+                let db = bias.gradient.data
+                for c in 0..<o {
+                    let row = y.data + c * width
+                    var sum: Float = 0
+                    for p in 0..<width { sum += row[p] }
+                    db[c] += sum
+                }
+            }
+            // dW (O x patch) += dY (O x width) * cols^T (width x patch)
+            BLAS.gemm(transposeB: true, m: o, n: patch, k: width, y.data, cols.data, beta: 1, weight.gradient.data)
+            // dCols (patch x width) = W^T (patch x O) * dY (O x width), written over the columns.
+            BLAS.gemm(transposeA: true, m: patch, n: width, k: o, weight.value.data, y.data, cols.data)
+            for i in 0..<count {
+                col2im(cols.data + i * area, rowStride: width, g, into: dx.data + (start + i) * inputSize)
+            }
+        }
+        // The columns now hold gradients; a second backward would need the forward columns again.
+        columnsCoverBatch = false
+        return dx
+    }
+}

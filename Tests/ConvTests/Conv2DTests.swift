@@ -1,0 +1,110 @@
+import Conv
+import Dense
+import XCTest
+
+final class Conv2DTests: XCTestCase {
+    /// (fixture case, C, O, kernel, stride, padding)
+    let cases: [(String, Int, Int, (Int, Int), (Int, Int), (Int, Int))] = [
+        ("conv_k5_p2", 1, 3, (5, 5), (1, 1), (2, 2)),
+        ("conv_k3_s2_p1", 3, 4, (3, 3), (2, 2), (1, 1)),
+        ("conv_k3x2_s21_p01", 2, 2, (3, 2), (2, 1), (0, 1)),
+        ("conv_k5", 2, 3, (5, 5), (1, 1), (0, 0)),
+    ]
+
+    func testConv2DMatchesPyTorch() throws {
+        for (name, c, o, k, s, p) in cases {
+            let conv = try Conv2D(inputChannels: c, outputChannels: o, kernelSize: k, stride: s,
+                                  padding: .explicit(p.0, p.1), random: RandomGenerator(seed: 1))
+            conv.weight.value.assign(fixture("\(name).weight"))
+            conv.bias!.value.assign(fixture("\(name).bias"))
+            let x = fixture("\(name).x")
+            XCTAssertEqual(try conv.outputShape(for: x.sampleShape), fixture("\(name).y").sampleShape, name)
+            assertClose(conv.forward(x, training: true), fixture("\(name).y"), "\(name) output")
+            assertClose(conv.backward(fixture("\(name).dy")), fixture("\(name).dx"), "\(name) input gradient")
+            assertClose(conv.weight.gradient, fixture("\(name).dweight"), "\(name) weight gradient")
+            assertClose(conv.bias!.gradient, fixture("\(name).dbias"), "\(name) bias gradient")
+        }
+    }
+
+    func testConv2DGradient() throws {
+        let random = RandomGenerator(seed: 4)
+        for (_, c, o, k, s, p) in cases {
+            let conv = try Conv2D(inputChannels: c, outputChannels: o, kernelSize: k, stride: s,
+                                  padding: .explicit(p.0, p.1), random: random)
+            checkGradients(conv, input: randomTensor([2, c, 7, 6], random), epsilon: 1e-2)
+        }
+    }
+
+    func testChunkedBatchesGiveTheSameResult() throws {
+        // 64 images of 3 x 40 x 40 with a 3x3 kernel: 27 x 1,600 floats per image, so the
+        // 16 Mi-float budget holds the whole batch; 700 images do not fit and go in chunks.
+        let random = RandomGenerator(seed: 5)
+        let conv = try Conv2D(3, 4, kernelSize: 3, padding: .same, random: random)
+        let n = 700
+        let x = randomTensor([n, 3, 40, 40], random)
+        let y = conv.forward(x, training: true).copy()
+        let dy = randomTensor(y.shape, random)
+        let dx = conv.backward(dy).copy()
+        let dw = conv.weight.gradient.copy()
+        for (i, start) in [0, 350, 699].enumerated() {
+            let one = try Conv2D(3, 4, kernelSize: 3, padding: .same, random: RandomGenerator(seed: 9))
+            one.weight.value.assign(conv.weight.value)
+            let xi = Tensor(shape: [1, 3, 40, 40], values: Array(x.buffer[(start * 4800)..<((start + 1) * 4800)]))
+            let yi = one.forward(xi, training: true)
+            XCTAssertEqual(yi.array, Array(y.buffer[(start * 6400)..<((start + 1) * 6400)]), "image \(i)")
+            let dyi = Tensor(shape: [1, 4, 40, 40], values: Array(dy.buffer[(start * 6400)..<((start + 1) * 6400)]))
+            XCTAssertEqual(one.backward(dyi).array, Array(dx.buffer[(start * 4800)..<((start + 1) * 4800)]), "image \(i)")
+        }
+        XCTAssertTrue(dw.buffer.contains { $0 != 0 })
+    }
+
+    /// <im2col(x), c> == <x, col2im(c)> for any x and c: col2im is the adjoint, for every stride and padding.
+    func testCol2ImIsTheAdjointOfIm2Col() {
+        let random = RandomGenerator(seed: 6)
+        for (k, s, p) in [(3, 1, 1), (3, 2, 1), (5, 2, 2), (2, 3, 0), (4, 1, 3)] {
+            let (c, h, w) = (2, 9, 7)
+            let oh = windowOutputSize(h, kernel: k, stride: s, padding: p)!
+            let ow = windowOutputSize(w, kernel: k, stride: s, padding: p)!
+            let g = WindowGeometry(channels: c, height: h, width: w, kernelHeight: k, kernelWidth: k,
+                                   strideHeight: s, strideWidth: s, paddingHeight: p, paddingWidth: p,
+                                   outputHeight: oh, outputWidth: ow)
+            let x = randomTensor([c, h, w], random)
+            let columns = randomTensor([g.patchSize, g.outputArea], random)
+            let unfolded = Tensor(shape: columns.shape)
+            im2col(x.data, g, into: unfolded.data, rowStride: g.outputArea)
+            let folded = Tensor(shape: x.shape)
+            col2im(columns.data, rowStride: g.outputArea, g, into: folded.data)
+            let left = dot(unfolded, columns), right = dot(x, folded)
+            XCTAssertEqual(left, right, accuracy: 1e-4 * max(1, abs(left)), "k\(k) s\(s) p\(p)")
+        }
+    }
+
+    func dot(_ a: Tensor, _ b: Tensor) -> Double {
+        var sum = 0.0
+        for i in 0..<a.count { sum += Double(a[i]) * Double(b[i]) }
+        return sum
+    }
+
+    func testOutputSizeRule() {
+        XCTAssertEqual(windowOutputSize(39, kernel: 5, stride: 2, padding: 0), 18)
+        XCTAssertEqual(windowOutputSize(28, kernel: 5, stride: 1, padding: 2), 28)
+        XCTAssertEqual(windowOutputSize(56, kernel: 3, stride: 2, padding: 1), 28)
+        XCTAssertEqual(windowOutputSize(4, kernel: 5, stride: 1, padding: 0), nil)
+        XCTAssertEqual(windowOutputSize(4, kernel: 5, stride: 1, padding: 1), 2)
+    }
+
+    func testMismatchedModelIsRejectedWithLayerAndShapes() throws {
+        let random = RandomGenerator(seed: 1)
+        XCTAssertThrowsError(try Sequential(inputShape: [1, 28, 28], [
+            try Conv2D(1, 6, kernelSize: 5, random: random, name: "conv1"),
+            try Conv2D(3, 16, kernelSize: 5, random: random, name: "conv2"),
+        ])) { error in
+            let message = "\(error)"
+            XCTAssertTrue(message.contains("conv2") && message.contains("[6, 24, 24]") && message.contains("(3, H, W)"), message)
+        }
+        XCTAssertThrowsError(try Sequential(inputShape: [1, 4, 4], [try Conv2D(1, 2, kernelSize: 5, random: random, name: "big")])) {
+            XCTAssertTrue("\($0)".contains("does not fit a 4x4 input"), "\($0)")
+        }
+        XCTAssertThrowsError(try Conv2D(1, 2, kernelSize: 4, padding: .same, random: random))
+    }
+}
