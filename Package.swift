@@ -13,7 +13,9 @@ let package = Package(
         .library(name: "Augment", targets: ["Augment"]),
         .executable(name: "xor", targets: ["XOR"]),
         .executable(name: "mlp-mnist", targets: ["MLPMNIST"]),
+        .executable(name: "lenet", targets: ["LeNet"]),
         .executable(name: "dense-benchmark", targets: ["DenseBenchmark"]),
+        .executable(name: "conv-benchmark", targets: ["ConvBenchmark"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -54,11 +56,21 @@ let package = Package(
                            .product(name: "ArgumentParser", package: "swift-argument-parser")],
             path: "Samples/MLPMNIST"),
 
+        .executableTarget(
+            name: "LeNet",
+            dependencies: ["Synapse", "SampleOptions",
+                           .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            path: "Samples/LeNet"),
+
         // Benchmarks: run in release mode, print ratios against their peers.
         .executableTarget(
             name: "DenseBenchmark",
             dependencies: ["Dense", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             path: "Benchmarks/DenseBenchmark"),
+        .executableTarget(
+            name: "ConvBenchmark",
+            dependencies: ["Conv", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            path: "Benchmarks/ConvBenchmark"),
 
         .target(name: "TestSupport", dependencies: ["Dense"], path: "Tests/TestSupport"),
         .testTarget(name: "DenseTests", dependencies: ["Dense", "TestSupport"], resources: [.copy("Fixtures")]),

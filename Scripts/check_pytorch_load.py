@@ -1,10 +1,11 @@
 #!/usr/bin/env python3
-"""Loads a model saved by `mlp-mnist` into PyTorch and prints its MNIST test accuracy.
+"""Loads a model saved by `mlp-mnist` or `lenet` into PyTorch and prints its MNIST test accuracy.
 
 Proves that Synapse's safetensors files and key names load into PyTorch unchanged.
 Needs Debian's python3-torch and python3-numpy, and `pip install safetensors`:
 
     /usr/bin/python3 Scripts/check_pytorch_load.py runs/mlp-mnist/model.safetensors --data "$SYNAPSE_DATA"
+    /usr/bin/python3 Scripts/check_pytorch_load.py runs/lenet/model.safetensors --model lenet
 """
 import argparse
 import gzip
@@ -33,17 +34,25 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("weights")
     parser.add_argument("--data", default=os.environ.get("SYNAPSE_DATA", os.path.expanduser("~/.cache/synapse")))
+    parser.add_argument("--model", choices=["mlp", "lenet"], default="mlp")
+    parser.add_argument("--dataset", choices=["mnist", "fashion-mnist"], default="mnist")
     args = parser.parse_args()
 
-    model = torch.nn.Sequential(OrderedDict(
-        fc1=torch.nn.Linear(784, 256), relu1=torch.nn.ReLU(),
-        fc2=torch.nn.Linear(256, 128), relu2=torch.nn.ReLU(),
-        fc3=torch.nn.Linear(128, 10)))
+    nn = torch.nn
+    if args.model == "mlp":
+        model = nn.Sequential(OrderedDict(
+            fc1=nn.Linear(784, 256), relu1=nn.ReLU(), fc2=nn.Linear(256, 128), relu2=nn.ReLU(), fc3=nn.Linear(128, 10)))
+    else:
+        model = nn.Sequential(OrderedDict(
+            conv1=nn.Conv2d(1, 6, 5, padding=2), relu1=nn.ReLU(), pool1=nn.MaxPool2d(2),
+            conv2=nn.Conv2d(6, 16, 5), relu2=nn.ReLU(), pool2=nn.MaxPool2d(2), flatten=nn.Flatten(),
+            fc1=nn.Linear(400, 120), relu3=nn.ReLU(), fc2=nn.Linear(120, 84), relu4=nn.ReLU(), fc3=nn.Linear(84, 10)))
     model.load_state_dict(load_file(args.weights), strict=True)
     model.eval()
 
-    folder = os.path.join(args.data, "mnist")
-    images = torch.from_numpy(read_idx(folder, "t10k-images-idx3-ubyte").astype(np.float32) / 255).reshape(-1, 784)
+    folder = os.path.join(args.data, args.dataset)
+    images = torch.from_numpy(read_idx(folder, "t10k-images-idx3-ubyte").astype(np.float32) / 255)
+    images = images.reshape(-1, 784) if args.model == "mlp" else images.reshape(-1, 1, 28, 28)
     labels = torch.from_numpy(read_idx(folder, "t10k-labels-idx1-ubyte").astype(np.int64))
     with torch.no_grad():
         predicted = model(images).argmax(dim=1)

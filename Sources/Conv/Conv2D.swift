@@ -175,15 +175,22 @@ public final class Conv2D: Layer {
     }
 
     public func backward(_ outputGradient: Tensor) -> Tensor {
+        backward(outputGradient, inputGradient: true)!
+    }
+
+    public func backwardParameters(_ outputGradient: Tensor) {
+        _ = backward(outputGradient, inputGradient: false)
+    }
+
+    private func backward(_ outputGradient: Tensor, inputGradient wanted: Bool) -> Tensor? {
         guard let input, let g = geometry, let cols = columns, let y = product else {
             preconditionFailure("Conv2D '\(name)': backward before forward")
         }
         let n = input.batchSize
         let (o, area, patch) = (outputChannels, g.outputArea, g.patchSize)
         let chunk = chunkSize(g, batch: n)
-        let dx = Tensor.reusing(inputGradient, shape: input.shape)
-        inputGradient = dx
-        dx.fill(0)
+        let dx = wanted ? Tensor.reusing(inputGradient, shape: input.shape) : nil
+        if let dx { inputGradient = dx; dx.fill(0) }
         let inputSize = input.sampleCount
         let dy = outputGradient.data
         for start in Swift.stride(from: 0, to: n, by: chunk) {
@@ -212,14 +219,15 @@ public final class Conv2D: Layer {
             }
             // dW (O x patch) += dY (O x width) * cols^T (width x patch)
             BLAS.gemm(transposeB: true, m: o, n: patch, k: width, y.data, cols.data, beta: 1, weight.gradient.data)
+            guard let dx else { continue }
             // dCols (patch x width) = W^T (patch x O) * dY (O x width), written over the columns.
             BLAS.gemm(transposeA: true, m: patch, n: width, k: o, weight.value.data, y.data, cols.data)
             for i in 0..<count {
                 col2im(cols.data + i * area, rowStride: width, g, into: dx.data + (start + i) * inputSize)
             }
+            // The columns now hold gradients; another backward needs the forward columns again.
+            columnsCoverBatch = false
         }
-        // The columns now hold gradients; a second backward would need the forward columns again.
-        columnsCoverBatch = false
         return dx
     }
 }

@@ -69,7 +69,8 @@ public func im2col(_ image: UnsafePointer<Float>, _ g: WindowGeometry,
                     let source = plane + (iy &* g.width &- g.paddingWidth &+ kw)
                     for x in 0..<valid.lowerBound { d[x] = 0 }
                     if g.strideWidth == 1 {
-                        (d + valid.lowerBound).update(from: source + valid.lowerBound, count: valid.count)
+                        // A plain loop: rows are short (tens of floats), too short to pay for a memmove call.
+                        for x in valid { d[x] = source[x] }
                     } else {
                         let s = g.strideWidth
                         for x in valid { d[x] = source[x &* s] }
@@ -100,7 +101,11 @@ public func col2im(_ columns: UnsafePointer<Float>, rowStride: Int, _ g: WindowG
                     let s = source + y &* ow
                     let d = plane + (iy &* g.width &- g.paddingWidth &+ kw)
                     let stride = g.strideWidth
-                    for x in valid { d[x &* stride] += s[x] }
+                    if stride == 1 {
+                        for x in valid { d[x] += s[x] }
+                    } else {
+                        for x in valid { d[x &* stride] += s[x] }
+                    }
                 }
                 row += 1
             }

@@ -87,6 +87,10 @@ public final class MaxPool2D: Layer {
         let (kh, kw, sh, sw, ph, pw) = (window.kernel.height, window.kernel.width, window.stride.height,
                                         window.stride.width, window.padding.height, window.padding.width)
         let (x, y) = (input.data, out.data)
+        if kh == 2 && kw == 2 && sh == 2 && sw == 2 && ph == 0 && pw == 0 {
+            forward2x2(x, y, planes: n * c, height: h, width: w, outputHeight: oh, outputWidth: ow)
+            return out
+        }
         argmax.withUnsafeMutableBufferPointer { index in
             for plane in 0..<(n * c) {
                 let xp = x + plane &* h &* w
@@ -112,6 +116,34 @@ public final class MaxPool2D: Layer {
             }
         }
         return out
+    }
+
+    /// The common 2x2, stride 2, unpadded case, without the general window bookkeeping.
+    private func forward2x2(_ x: UnsafeMutablePointer<Float>, _ y: UnsafeMutablePointer<Float>, planes: Int,
+                            height h: Int, width w: Int, outputHeight oh: Int, outputWidth ow: Int) {
+        argmax.withUnsafeMutableBufferPointer { index in
+            let index = index.baseAddress!
+            for plane in 0..<planes {
+                let xp = x + plane &* h &* w
+                let base = plane &* oh &* ow
+                for i in 0..<oh {
+                    let top = 2 &* i &* w
+                    for j in 0..<ow {
+                        // Scan order (0,0), (0,1), (1,0), (1,1); strict > keeps the first maximum.
+                        // Written as selects, not branches: the winner is data-dependent.
+                        let a = top &+ 2 &* j
+                        var best = Int32(truncatingIfNeeded: a), value = xp[a]
+                        for (offset, candidate) in [(1, xp[a &+ 1]), (w, xp[a &+ w]), (w &+ 1, xp[a &+ w &+ 1])] {
+                            let wins = candidate > value || candidate != candidate
+                            best = wins ? Int32(truncatingIfNeeded: a &+ offset) : best
+                            value = wins ? candidate : value
+                        }
+                        y[base &+ i &* ow &+ j] = value
+                        index[base &+ i &* ow &+ j] = best
+                    }
+                }
+            }
+        }
     }
 
     public func backward(_ outputGradient: Tensor) -> Tensor {

@@ -125,10 +125,12 @@ public final class Activation: Layer {
         inputGradient = dx
         let (y, dy, d, n) = (output.data, outputGradient.data, dx.data, output.count)
         switch function {
+        // The gradient is loaded unconditionally so the compiler can turn the choice into a
+        // vector select.
         case .relu:
-            for i in 0..<n { d[i] = y[i] > 0 ? dy[i] : 0 }
+            for i in 0..<n { let g = dy[i]; d[i] = y[i] > 0 ? g : 0 }
         case .leakyReLU(let alpha):
-            for i in 0..<n { d[i] = y[i] > 0 ? dy[i] : alpha * dy[i] }
+            for i in 0..<n { let g = dy[i]; d[i] = y[i] > 0 ? g : alpha * g }
         case .sigmoid:
             for i in 0..<n { d[i] = dy[i] * y[i] * (1 - y[i]) }
         case .tanh:

@@ -27,6 +27,9 @@ public protocol Layer: AnyObject {
     func outputShape(for inputShape: [Int]) throws -> [Int]
     func forward(_ input: Tensor, training: Bool) -> Tensor
     func backward(_ outputGradient: Tensor) -> Tensor
+    /// Backward for a model's first layer, whose input gradient nobody needs: accumulates the
+    /// parameter gradients only. Defaults to `backward`; layers that can skip work override it.
+    func backwardParameters(_ outputGradient: Tensor)
     /// Hands the layer the generator behind its random draws (dropout masks).
     func attach(random: RandomGenerator)
 }
@@ -35,6 +38,7 @@ extension Layer {
     public var parameters: [Parameter] { [] }
     public var buffers: [Parameter] { [] }
     public func attach(random: RandomGenerator) {}
+    public func backwardParameters(_ outputGradient: Tensor) { _ = backward(outputGradient) }
     public var displayTypeName: String { Self.typeName }
     public var parameterCount: Int { parameters.reduce(0) { $0 + $1.value.count } }
 }

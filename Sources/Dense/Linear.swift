@@ -77,6 +77,19 @@ public final class Linear: Layer {
     }
 
     public func backward(_ outputGradient: Tensor) -> Tensor {
+        accumulateParameterGradients(outputGradient)
+        guard let input else { preconditionFailure("Linear '\(name)': backward before forward") }
+        // dX (rows x k) = dY (rows x n) * W (n x k)
+        let dx = Tensor.reusing(inputGradient, shape: input.shape)
+        inputGradient = dx
+        BLAS.gemm(m: input.count / inputFeatures, n: inputFeatures, k: outputFeatures,
+                  outputGradient.data, weight.value.data, dx.data)
+        return dx
+    }
+
+    public func backwardParameters(_ outputGradient: Tensor) { accumulateParameterGradients(outputGradient) }
+
+    private func accumulateParameterGradients(_ outputGradient: Tensor) {
         guard let input else { preconditionFailure("Linear '\(name)': backward before forward") }
         let rows = input.count / inputFeatures
         let (n, k) = (outputFeatures, inputFeatures)
@@ -90,10 +103,5 @@ public final class Linear: Layer {
                 for j in 0..<n { db[j] += row[j] }
             }
         }
-        // dX (rows x k) = dY (rows x n) * W (n x k)
-        let dx = Tensor.reusing(inputGradient, shape: input.shape)
-        inputGradient = dx
-        BLAS.gemm(m: rows, n: k, k: n, dy, weight.value.data, dx.data)
-        return dx
     }
 }

@@ -70,11 +70,12 @@ public final class Sequential {
     }
 
     /// Back-propagates dLoss/dOutput of the last forward pass; parameter gradients accumulate.
-    @discardableResult
-    public func backward(_ outputGradient: Tensor) -> Tensor {
+    /// The gradient with respect to the model's input is not computed.
+    public func backward(_ outputGradient: Tensor) {
+        guard let first = layers.first else { return }
         var g = outputGradient
-        for layer in layers.reversed() { g = layer.backward(g) }
-        return g
+        for layer in layers.dropFirst().reversed() { g = layer.backward(g) }
+        first.backwardParameters(g)
     }
 
     public func zeroGradients() { for p in parameters { p.zeroGradient() } }

@@ -68,17 +68,17 @@ final class IDXTests: XCTestCase {
 
     func testMNISTDecodingChecksCountsAndLabels() throws {
         let images = try IDX.decode(idx([3, 2, 2]), path: "images")
-        XCTAssertThrowsError(try MNIST.decode(images: images, imagesPath: "images",
+        XCTAssertThrowsError(try IDXImageDataset.decode(images: images, imagesPath: "images",
                                               labels: IDX.decode(idx([2]), path: "labels"), labelsPath: "labels")) { error in
             XCTAssertTrue("\(error)".contains("labels: 2 labels for 3 images"), "\(error)")
         }
         var badLabels = idx([3])
         badLabels[badLabels.count - 1] = 12
-        XCTAssertThrowsError(try MNIST.decode(images: images, imagesPath: "images",
+        XCTAssertThrowsError(try IDXImageDataset.decode(images: images, imagesPath: "images",
                                               labels: IDX.decode(badLabels, path: "labels"), labelsPath: "labels")) { error in
             XCTAssertTrue("\(error)".contains("label 12 at index 2"), "\(error)")
         }
-        let data = try MNIST.decode(images: images, imagesPath: "images", labels: IDX.decode(idx([3]), path: "labels"), labelsPath: "labels")
+        let data = try IDXImageDataset.decode(images: images, imagesPath: "images", labels: IDX.decode(idx([3]), path: "labels"), labelsPath: "labels")
         XCTAssertEqual(data.inputs.shape, [3, 1, 2, 2])
         XCTAssertEqual(data.inputs[1], 1 / 255, accuracy: 1e-7)
         XCTAssertEqual(data.targets.array, [0, 1, 2])

@@ -1,0 +1,115 @@
+// Convolution and LeNet-5 speed, in release mode:
+//   1. LeNet-5 training images/s (batch 64, Adam, softmax cross-entropy) and inference images/s
+//      (batch 1000), on random 1 x 28 x 28 inputs;
+//   2. each benchmark convolution's forward and forward + backward GFLOP/s, beside cblas_sgemm on
+//      the GEMM of the same shape (O x CkHkW times CkHkW x N oH oW);
+//   3. peak resident memory of the process.
+// Scripts/bench/conv_vs_pytorch.py runs this and the same work in PyTorch, and prints the ratios.
+import ArgumentParser
+import Conv
+import Dense
+import Foundation
+
+struct ConvBenchmark: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "conv-benchmark", abstract: "LeNet-5 and Conv2D speed against raw sgemm.")
+
+    @Option(help: "OpenBLAS threads to measure (comma-separated).") var threads = "1,2"
+    @Option(help: "Seconds per measurement.") var seconds = 2.0
+    @Flag(help: "Tab-separated lines (name, threads, value) for scripts.") var tsv = false
+
+    /// (name, N, C, H, W, O, kernel, stride, padding)
+    static let layers = [
+        ("conv_64x1x28x28_k5p2_o6", 64, 1, 28, 28, 6, 5, 1, 2),
+        ("conv_64x6x14x14_k5_o16", 64, 6, 14, 14, 16, 5, 1, 0),
+        ("conv_32x64x56x56_k3p1_o64", 32, 64, 56, 56, 64, 3, 1, 1),
+        ("conv_32x64x56x56_k3p1s2_o128", 32, 64, 56, 56, 128, 3, 2, 1),
+    ]
+
+    func run() throws {
+        for t in threads.split(separator: ",").compactMap({ Int($0) }) {
+            BLAS.threads = t
+            emit("lenet_train_images_per_s", t, try lenetTraining())
+            emit("lenet_inference_images_per_s", t, try lenetInference())
+            for (name, n, c, h, w, o, k, s, p) in ConvBenchmark.layers {
+                let (forward, both, gemm) = try convolution(n, c, h, w, o, k, s, p)
+                emit("\(name)_forward_gflops", t, forward)
+                emit("\(name)_forward_backward_gflops", t, both)
+                emit("\(name)_sgemm_gflops", t, gemm)
+            }
+        }
+        var usage = rusage()
+        getrusage(RUSAGE_SELF.rawValue, &usage)
+        emit("peak_rss_mb", 0, Double(usage.ru_maxrss) / 1024)
+    }
+
+    func emit(_ name: String, _ threads: Int, _ value: Double) {
+        print(tsv ? "\(name)\t\(threads)\t\(value)" : String(format: "%-46@ threads %d  %10.1f", name, threads, value))
+    }
+
+    func lenetTraining() throws -> Double {
+        let random = RandomGenerator(seed: 1)
+        let model = try LeNet5.make(random: random)
+        let x = Tensor(shape: [64, 1, 28, 28])
+        for i in 0..<x.count { x[i] = random.uniform() }
+        let y = Tensor(shape: [64], values: (0..<64).map { Float($0 % 10) })
+        let loss = SoftmaxCrossEntropy(), optimizer = Adam()
+        let gradient = Tensor(shape: [64, 10])
+        let parameters = model.parameters
+        return 64 / time {
+            model.zeroGradients()
+            let output = model.forward(x, training: true)
+            _ = loss.compute(predictions: output, targets: y, gradient: gradient)
+            model.backward(gradient)
+            optimizer.step(parameters)
+        }
+    }
+
+    func lenetInference() throws -> Double {
+        let random = RandomGenerator(seed: 2)
+        let model = try LeNet5.make(random: random)
+        let x = Tensor(shape: [1000, 1, 28, 28])
+        for i in 0..<x.count { x[i] = random.uniform() }
+        return 1000 / time { _ = model.forward(x, training: false) }
+    }
+
+    func convolution(_ n: Int, _ c: Int, _ h: Int, _ w: Int, _ o: Int, _ k: Int, _ s: Int, _ p: Int) throws -> (Double, Double, Double) {
+        let random = RandomGenerator(seed: 3)
+        let conv = try Conv2D(c, o, kernelSize: k, stride: s, padding: .explicit(p, p), random: random)
+        let x = Tensor(shape: [n, c, h, w])
+        for i in 0..<x.count { x[i] = random.uniform(-1, 1) }
+        let outShape = try conv.outputShape(for: [c, h, w])
+        let area = outShape[1] * outShape[2]
+        let flops = 2 * Double(n * o * area * c * k * k)
+        let dy = Tensor(shape: [n] + outShape, repeating: 0.01)
+        let forward = flops / time { _ = conv.forward(x, training: true) } / 1e9
+        let both = 3 * flops / time {
+            conv.weight.zeroGradient()
+            conv.bias?.zeroGradient()
+            _ = conv.forward(x, training: true)
+            _ = conv.backward(dy)
+        } / 1e9
+        // The forward GEMM alone, on buffers of the same shape.
+        let (m, cols, depth) = (o, n * area, c * k * k)
+        let a = Tensor(shape: [m, depth], repeating: 0.01), b = Tensor(shape: [depth, cols], repeating: 0.01)
+        let product = Tensor(shape: [m, cols])
+        let gemm = flops / time { BLAS.gemm(m: m, n: cols, k: depth, a.data, b.data, product.data) } / 1e9
+        return (forward, both, gemm)
+    }
+
+    /// Seconds per call of `body`, after a warm-up, timed over about `seconds`.
+    func time(_ body: () -> Void) -> Double {
+        for _ in 0..<3 { body() }
+        var iterations = 0
+        let start = DispatchTime.now().uptimeNanoseconds
+        var elapsed = 0.0
+        repeat {
+            body()
+            iterations += 1
+            elapsed = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+        } while elapsed < seconds
+        return elapsed / Double(iterations)
+    }
+}
+
+ConvBenchmark.main()

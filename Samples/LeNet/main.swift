@@ -1,0 +1,81 @@
+// LeNet-5 on MNIST (or Fashion-MNIST): the toolkit's main job. Trains with a progress bar and
+// per-epoch validation, prints the test accuracy and confusion matrix, and writes the model
+// (safetensors with PyTorch's names + JSON), a CSV log and an SVG of the training curves.
+// `--evaluate PATH` scores a saved model instead.
+import ArgumentParser
+import Foundation
+import SampleOptions
+import Synapse
+
+struct LeNet: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "lenet", abstract: "Train LeNet-5 on MNIST or Fashion-MNIST, or evaluate a saved one.")
+
+    enum DataSetName: String, ExpressibleByArgument, CaseIterable { case mnist, fashionMNIST = "fashion-mnist" }
+    enum OptimizerName: String, ExpressibleByArgument, CaseIterable { case adam, sgd, rmsprop }
+
+    @OptionGroup var common: TrainingOptions
+    @Option(help: "Data set: \(DataSetName.allCases.map(\.rawValue).joined(separator: ", ")).") var dataset = DataSetName.mnist
+    @Option(help: "LeNet variant: modern (ReLU, max pooling) or original (tanh, average pooling).") var variant = "modern"
+    @Option(help: "Epochs.") var epochs = 10
+    @Option(help: "Mini-batch size.") var batchSize = 64
+    @Option(help: "Optimizer: adam, sgd (momentum 0.9, Nesterov) or rmsprop.") var optimizer = OptimizerName.adam
+    @Option(help: "Learning rate (default: 0.001 for adam and rmsprop, 0.05 for sgd).") var lr: Float?
+    @Option(help: "Multiply the learning rate by this after every epoch.") var decay: Float = 0.8
+    @Option(help: "Folder for model.safetensors, model.json, log.csv and curves.svg.") var output = "runs/lenet"
+    @Option(help: "Evaluate this saved model (.safetensors with its .json beside it) on the test set; no training.")
+    var evaluate: String?
+
+    func run() throws {
+        let directory = common.prepare()
+        let load = dataset == .mnist ? MNIST.load : FashionMNIST.load
+        let test = try load(.test, directory, note)
+        if let evaluate {
+            let model = try Sequential.load(from: URL(fileURLWithPath: evaluate), registry: .all)
+            return try report(model: model, test: test)
+        }
+        let train = try load(.training, directory, note)
+        note("\(dataset.rawValue): \(train.count) training, \(test.count) test images")
+        guard let variant = LeNet5.Variant(rawValue: variant) else {
+            throw ValidationError("--variant must be one of \(LeNet5.Variant.allCases.map(\.rawValue))")
+        }
+        let random = RandomGenerator(seed: common.seed)
+        let model = try LeNet5.make(variant, random: random)
+        print(model.summary())
+
+        let rate = lr ?? (optimizer == .sgd ? 0.05 : 1e-3)
+        let optimizer: any Optimizer = switch self.optimizer {
+        case .adam: Adam(learningRate: rate)
+        case .sgd: SGD(learningRate: rate, momentum: 0.9, nesterov: true)
+        case .rmsprop: RMSprop(learningRate: rate)
+        }
+        let folder = URL(fileURLWithPath: output, isDirectory: true)
+        let trainer = Trainer(model: model, loss: SoftmaxCrossEntropy(), optimizer: optimizer, random: random,
+                              schedule: ExponentialDecay(initial: rate, decay: decay))
+        let start = Date()
+        let history = try trainer.fit(train, epochs: epochs, batchSize: batchSize,
+                                      validation: .split(1.0 / 12, seed: common.seed),
+                                      callbacks: common.progressCallbacks + [CSVLogger(url: folder.appendingPathComponent("log.csv"))])
+        let seconds = Date().timeIntervalSince(start)
+        print(String(format: "trained %d epochs in %.1f s (%.0f images/s)", history.epochs.count, seconds,
+                     Double(history.epochs.count * (train.count - train.count / 12)) / seconds))
+
+        let weights = folder.appendingPathComponent("model.safetensors")
+        try model.save(to: weights, training: optimizer.settings.merging(
+            ["loss": .string("cross_entropy"), "epochs": .number(Double(epochs)), "batchSize": .number(Double(batchSize)),
+             "seed": .number(Double(common.seed)), "dataset": .string(dataset.rawValue), "variant": .string(variant.rawValue)]) { a, _ in a })
+        try AtomicFile.write(Data(CurvePlot.svg(history, title: "LeNet-5 on \(dataset.rawValue)").utf8),
+                             to: folder.appendingPathComponent("curves.svg"))
+        print("wrote \(weights.path), model.json, log.csv and curves.svg in \(folder.path)")
+        try report(model: model, test: test)
+    }
+
+    func report(model: Sequential, test: Dataset) throws {
+        let predicted = argmaxRows(model.predict(test.inputs, batchSize: 1000))
+        let matrix = ConfusionMatrix(classes: 10, predicted: predicted, actual: classLabels(test.targets, width: 10))
+        print(matrix)
+        try common.report(testAccuracy: matrix.accuracy)
+    }
+}
+
+LeNet.main()

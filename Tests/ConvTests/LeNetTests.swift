@@ -1,0 +1,51 @@
+import Conv
+import Dense
+import Foundation
+import XCTest
+
+final class LeNetTests: FolderTestCase {
+    func testLeNetHasThePublishedShapeAndParameterCount() throws {
+        for variant in LeNet5.Variant.allCases {
+            let model = try LeNet5.make(variant, random: RandomGenerator(seed: 1))
+            XCTAssertEqual(model.outputShapes.map { $0 }, [
+                [6, 28, 28], [6, 28, 28], [6, 14, 14], [16, 10, 10], [16, 10, 10], [16, 5, 5], [400],
+                [120], [120], [84], [84], [10],
+            ])
+            let summary = model.summary()
+            XCTAssertTrue(summary.contains("Total params: 61,706"), summary)
+            XCTAssertEqual(model.parameters.map(\.name), [
+                "conv1.weight", "conv1.bias", "conv2.weight", "conv2.bias", "fc1.weight", "fc1.bias",
+                "fc2.weight", "fc2.bias", "fc3.weight", "fc3.bias",
+            ])
+        }
+    }
+
+    func testLeNetSavesAndLoadsThroughTheLayerTable() throws {
+        let random = RandomGenerator(seed: 2)
+        let model = try LeNet5.make(random: random)
+        let x = randomTensor([3, 1, 28, 28], random)
+        let url = folder.appendingPathComponent("lenet.safetensors")
+        try model.save(to: url)
+        XCTAssertThrowsError(try Sequential.load(from: url)) { error in
+            XCTAssertTrue("\(error)".contains("unknown layer type 'Conv2D'"), "\(error)")
+        }
+        let loaded = try Sequential.load(from: url, registry: LayerRegistry.dense.merging(.conv))
+        XCTAssertEqual(loaded.forward(x).array, model.forward(x).array)
+    }
+
+    func testLeNetTrainsOnAFewHundredRealDigits() throws {
+        let environment = ProcessInfo.processInfo.environment
+        guard let root = environment["SYNAPSE_DATA"], FileManager.default.fileExists(atPath: root + "/mnist") else {
+            if environment["CI"] == "true" { XCTFail("CI=true but SYNAPSE_DATA does not point at a folder holding mnist/") }
+            throw XCTSkip("set SYNAPSE_DATA to a folder holding mnist/")
+        }
+        let data = try MNIST.load(.training, from: DataDirectory(root: URL(fileURLWithPath: root))).prefix(512)
+        let random = RandomGenerator(seed: 3)
+        let trainer = Trainer(model: try LeNet5.make(random: random), loss: SoftmaxCrossEntropy(),
+                              optimizer: Adam(learningRate: 2e-3), random: random)
+        let before = trainer.evaluate(data)["loss"]!
+        let history = try trainer.fit(data, epochs: 3, batchSize: 32)
+        XCTAssertLessThan(history["loss"].last!, history["loss"].first!)
+        XCTAssertLessThan(trainer.evaluate(data)["loss"]!, 0.5 * before)
+    }
+}
