@@ -18,7 +18,7 @@ struct LeNet: ParsableCommand {
     @Option(help: "Data set: \(DataSetName.allCases.map(\.rawValue).joined(separator: ", ")).") var dataset = DataSetName.mnist
     @Option(help: "LeNet variant: modern (ReLU, max pooling) or original (tanh, average pooling).") var variant = "modern"
     @Option(help: "Epochs.") var epochs = 10
-    @Option(help: "Mini-batch size.") var batchSize = 64
+    @Option(help: "Mini-batch size (32 reached higher accuracy than 64 in 10 epochs, and trains as fast).") var batchSize = 32
     @Option(help: "Optimizer: adam, sgd (momentum 0.9, Nesterov) or rmsprop.") var optimizer = OptimizerName.adam
     @Option(help: "Learning rate (default: 0.001 for adam and rmsprop, 0.05 for sgd).") var lr: Float?
     @Option(help: "Multiply the learning rate by this after every epoch.") var decay: Float = 0.8

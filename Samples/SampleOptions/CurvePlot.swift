@@ -6,7 +6,7 @@ import Synapse
 public enum CurvePlot {
     public static func svg(_ history: History, title: String) -> String {
         let panels = [("loss", ["loss", "val_loss"]), ("accuracy", ["accuracy", "val_accuracy"])]
-        let (width, height, margin) = (420.0, 300.0, 48.0)
+        let (width, height, margin) = (420.0, 300.0, 64.0)
         var body = ""
         for (p, (label, keys)) in panels.enumerated() {
             let x0 = Double(p) * width

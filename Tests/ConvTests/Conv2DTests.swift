@@ -36,8 +36,9 @@ final class Conv2DTests: XCTestCase {
     }
 
     func testChunkedBatchesGiveTheSameResult() throws {
-        // 64 images of 3 x 40 x 40 with a 3x3 kernel: 27 x 1,600 floats per image, so the
-        // 16 Mi-float budget holds the whole batch; 700 images do not fit and go in chunks.
+        // 700 images of 3 x 40 x 40 with a 3x3 kernel: 27 x 1,600 column floats each, far over
+        // the column budget, so the batch goes through in chunks; each image must come out as
+        // if it were alone.
         let random = RandomGenerator(seed: 5)
         let conv = try Conv2D(3, 4, kernelSize: 3, padding: .same, random: random)
         let n = 700
