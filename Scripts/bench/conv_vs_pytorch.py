@@ -11,11 +11,11 @@ Peak memory is each process's maximum resident set (ru_maxrss) after all of its 
 import argparse
 import os
 import resource
-import subprocess
-import time
 from collections import OrderedDict
 
 import torch
+
+from common import run_synapse, timed
 
 LAYERS = [
     ("conv_64x1x28x28_k5p2_o6", 64, 1, 28, 28, 6, 5, 1, 2),
@@ -25,16 +25,6 @@ LAYERS = [
 ]
 
 
-def timed(body, seconds):
-    for _ in range(3):
-        body()
-    iterations, start = 0, time.perf_counter()
-    while True:
-        body()
-        iterations += 1
-        elapsed = time.perf_counter() - start
-        if elapsed >= seconds:
-            return elapsed / iterations
 
 
 def lenet():
@@ -89,12 +79,7 @@ def main():
     parser.add_argument("--seconds", type=float, default=2.0)
     args = parser.parse_args()
 
-    out = subprocess.run([args.binary, "--tsv", "--seconds", str(args.seconds)], check=True,
-                         capture_output=True, text=True).stdout
-    synapse = {}
-    for line in out.splitlines():
-        name, threads, value = line.split("\t")
-        synapse[(name, int(threads))] = float(value)
+    synapse = run_synapse(args.binary, args.seconds)
 
     print(f"Synapse vs PyTorch {torch.__version__}, same machine, same run")
     print(f"{'measure':48} {'thr':>3} {'Synapse':>10} {'PyTorch':>10} {'ratio':>6}  Synapse/sgemm")

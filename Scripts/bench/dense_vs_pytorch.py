@@ -10,23 +10,12 @@ GFLOP/s (three GEMMs' worth of flops), and a training step of the mlp-mnist netw
 """
 import argparse
 import os
-import subprocess
-import time
 
 import torch
 
+from common import run_synapse, timed
 
-def timed(body, seconds):
-    for _ in range(10):
-        body()
-    iterations, start = 0, time.perf_counter()
-    while True:
-        for _ in range(10):
-            body()
-        iterations += 10
-        elapsed = time.perf_counter() - start
-        if elapsed >= seconds:
-            return elapsed / iterations
+
 
 
 def pytorch_figures(threads, seconds, batch=256, n_in=784, n_out=256, mlp_batch=64):
@@ -67,12 +56,7 @@ def main():
     parser.add_argument("--seconds", type=float, default=2.0)
     args = parser.parse_args()
 
-    out = subprocess.run([args.binary, "--tsv", "--seconds", str(args.seconds)], check=True,
-                         capture_output=True, text=True).stdout
-    synapse = {}
-    for line in out.splitlines():
-        name, threads, value = line.split("\t")
-        synapse[(name, int(threads))] = float(value)
+    synapse = run_synapse(args.binary, args.seconds)
 
     print(f"PyTorch {torch.__version__} vs Synapse, same machine, same run")
     print("threads  Linear GFLOP/s: Synapse  PyTorch  ratio | MLP train samples/s: Synapse  PyTorch  ratio | Synapse Linear/sgemm")

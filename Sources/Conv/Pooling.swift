@@ -1,10 +1,10 @@
 import Dense
 
 /// The geometry shared by the pooling layers: a kernel sliding over each channel.
-struct PoolingWindow {
-    let kernel: (height: Int, width: Int)
-    let stride: (height: Int, width: Int)
-    let padding: (height: Int, width: Int)
+public struct PoolingWindow: Sendable {
+    public let kernel: (height: Int, width: Int)
+    public let stride: (height: Int, width: Int)
+    public let padding: (height: Int, width: Int)
 
     var options: LayerOptions {
         ["kernelSize": .numbers([Double(kernel.height), Double(kernel.width)]),
@@ -43,13 +43,32 @@ struct PoolingWindow {
     }
 }
 
+/// What the pooling layers share: a window, its saved options and its output shape.
+public protocol PoolingLayer: Layer {
+    var window: PoolingWindow { get }
+    init(kernelSize: (Int, Int), stride: (Int, Int)?, padding: (Int, Int), name: String) throws
+}
+
+extension PoolingLayer {
+    /// A square window: `MaxPool2D(2)`, `AvgPool2D(3, stride: 2, padding: 1)`.
+    public init(_ kernelSize: Int, stride: Int? = nil, padding: Int = 0, name: String = "") throws {
+        try self.init(kernelSize: (kernelSize, kernelSize), stride: stride.map { ($0, $0) }, padding: (padding, padding), name: name)
+    }
+
+    public var options: LayerOptions { window.options }
+
+    public func outputShape(for inputShape: [Int]) throws -> [Int] {
+        try window.outputShape(for: inputShape, layer: "\(Self.typeName) '\(name)'")
+    }
+}
+
 /// Max pooling over each channel of N x C x H x W batches, as PyTorch's `nn.MaxPool2d`:
 /// windows may overlap (stride < kernel); padding counts as -infinity; on ties the first maximum
 /// in the window (row by row) wins and receives the gradient.
-public final class MaxPool2D: Layer {
+public final class MaxPool2D: PoolingLayer {
     public static let typeName = "MaxPool2D"
     public var name: String
-    let window: PoolingWindow
+    public let window: PoolingWindow
     private var inputShape: [Int] = []
     private var argmax: [Int32] = []
     private var output: Tensor?
@@ -61,19 +80,9 @@ public final class MaxPool2D: Layer {
         self.name = name
     }
 
-    public convenience init(_ kernelSize: Int, stride: Int? = nil, padding: Int = 0, name: String = "") throws {
-        try self.init(kernelSize: (kernelSize, kernelSize), stride: stride.map { ($0, $0) }, padding: (padding, padding), name: name)
-    }
-
     public init(options: LayerOptions, random: RandomGenerator) throws {
         window = try PoolingWindow(options: options)
         name = ""
-    }
-
-    public var options: LayerOptions { window.options }
-
-    public func outputShape(for inputShape: [Int]) throws -> [Int] {
-        try window.outputShape(for: inputShape, layer: "MaxPool2D '\(name)'")
     }
 
     public func forward(_ input: Tensor, training: Bool) -> Tensor {
@@ -165,10 +174,10 @@ public final class MaxPool2D: Layer {
 
 /// Average pooling over each channel, as PyTorch's `nn.AvgPool2d` with its defaults: padding
 /// counts as zeros and is included in the divisor (kH kW).
-public final class AvgPool2D: Layer {
+public final class AvgPool2D: PoolingLayer {
     public static let typeName = "AvgPool2D"
     public var name: String
-    let window: PoolingWindow
+    public let window: PoolingWindow
     private var inputShape: [Int] = []
     private var output: Tensor?
     private var inputGradient: Tensor?
@@ -178,19 +187,9 @@ public final class AvgPool2D: Layer {
         self.name = name
     }
 
-    public convenience init(_ kernelSize: Int, stride: Int? = nil, padding: Int = 0, name: String = "") throws {
-        try self.init(kernelSize: (kernelSize, kernelSize), stride: stride.map { ($0, $0) }, padding: (padding, padding), name: name)
-    }
-
     public init(options: LayerOptions, random: RandomGenerator) throws {
         window = try PoolingWindow(options: options)
         name = ""
-    }
-
-    public var options: LayerOptions { window.options }
-
-    public func outputShape(for inputShape: [Int]) throws -> [Int] {
-        try window.outputShape(for: inputShape, layer: "AvgPool2D '\(name)'")
     }
 
     /// Calls `body(outputIndex, inputIndex)` for every (output, input) pair of every window.
