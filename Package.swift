@@ -26,6 +26,7 @@ let package = Package(
         // C libraries from Debian packages (Scripts/setup installs them).
         .systemLibrary(name: "COpenBLAS", path: "Sources/COpenBLAS"),
         .systemLibrary(name: "CZlibSystem", path: "Sources/CZlibSystem"),
+        .target(name: "CPNG", path: "Sources/CPNG", linkerSettings: [.linkedLibrary("png")]),
 
         // The core: tensors, layers, losses, optimizers, training loop, files, data cache.
         .target(
@@ -37,7 +38,7 @@ let package = Package(
             ]),
         .target(name: "Conv", dependencies: ["Dense"]),
         .target(name: "Recurrent", dependencies: ["Dense"]),
-        .target(name: "Augment", dependencies: ["Dense"]),
+        .target(name: "Augment", dependencies: ["Dense", "CPNG"]),
         .target(name: "Synapse", dependencies: ["Dense", "Conv", "Recurrent", "Augment"]),
 
         // Samples: one executable per job a user runs.
@@ -75,5 +76,6 @@ let package = Package(
         .target(name: "TestSupport", dependencies: ["Dense"], path: "Tests/TestSupport"),
         .testTarget(name: "DenseTests", dependencies: ["Dense", "TestSupport"], resources: [.copy("Fixtures")]),
         .testTarget(name: "ConvTests", dependencies: ["Conv", "TestSupport"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "AugmentTests", dependencies: ["Augment", "TestSupport"], resources: [.copy("Fixtures")]),
     ]
 )

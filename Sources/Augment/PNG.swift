@@ -1,0 +1,101 @@
+import CPNG
+import Dense
+import Foundation
+
+/// PNG files through libpng.
+///
+/// Reads every PNG: gray at 1, 2, 4, 8 or 16 bits, gray + alpha, RGB and RGBA at 8 or 16 bits,
+/// palette images (as RGB, or RGBA with tRNS transparency), interlaced (Adam7) files. Low-depth
+/// gray becomes 8-bit; tRNS on gray or RGB becomes an alpha channel. Writes gray, gray + alpha, RGB
+/// and RGBA at 8 or 16 bits. Every libpng error becomes a `SynapseError.file` with the file's path
+/// and libpng's message; images larger than a pixel limit are refused from their header, before
+/// any pixel memory is allocated.
+public enum PNG {
+    /// The default largest image read, in pixels (100 megapixels).
+    public static let defaultPixelLimit = 100_000_000
+
+    /// zlib level and filter choice for writing.
+    public enum Compression: String, Sendable, CaseIterable {
+        /// zlib level 1, no filtering: fastest, largest files.
+        case fast
+        /// libpng's defaults: zlib level 6, adaptive filtering.
+        case `default`
+        /// zlib level 9, adaptive filtering.
+        case best
+
+        var settings: (level: Int32, filters: Int32) {
+            switch self {
+            case .fast: return (1, 0x08)  // PNG_FILTER_NONE
+            case .default: return (-1, -1)
+            case .best: return (9, -1)
+            }
+        }
+    }
+
+    public struct Decoded {
+        public var image: Image
+        /// libpng's warnings (a damaged ancillary chunk, say): the image decoded nonetheless.
+        public var warnings: [String]
+    }
+
+    public static func read(_ url: URL, pixelLimit: Int = defaultPixelLimit) throws -> Image {
+        try decode(readBytes(url), path: url.path, pixelLimit: pixelLimit).image
+    }
+
+    /// Decodes the bytes of a PNG file; `path` names it in errors.
+    public static func decode(_ data: Data, path: String, pixelLimit: Int = defaultPixelLimit) throws -> Decoded {
+        var info = cpng_info()
+        var message = [CChar](repeating: 0, count: Int(CPNG_MESSAGE_SIZE))
+        var warnings = [CChar](repeating: 0, count: Int(CPNG_MESSAGE_SIZE))
+        func fail(_ text: String) -> SynapseError { .file(path: path, problem: "not a readable PNG: \(text)") }
+        let header = data.withUnsafeBytes { raw in
+            cpng_read_header(raw.bindMemory(to: UInt8.self).baseAddress, raw.count, &info, &message)
+        }
+        guard header == 0 else { throw fail(String(cString: message)) }
+        let pixels = Int(info.width) * Int(info.height)
+        guard pixels <= pixelLimit else {
+            throw SynapseError.file(path: path, problem:
+                "image of \(info.width)x\(info.height) pixels exceeds the limit of \(pixelLimit) pixels")
+        }
+        var bytes = [UInt8](repeating: 0, count: pixels * Int(info.channels) * Int(info.bit_depth) / 8)
+        let status = data.withUnsafeBytes { raw in
+            bytes.withUnsafeMutableBytes { out in
+                cpng_decode(raw.bindMemory(to: UInt8.self).baseAddress, raw.count, UInt64(pixelLimit), &info,
+                            out.baseAddress, out.count, &message, &warnings)
+            }
+        }
+        guard status == 0 else { throw fail(String(cString: message)) }
+        let image = try Image(width: Int(info.width), height: Int(info.height), channels: Int(info.channels),
+                              bitDepth: Int(info.bit_depth), bytes: bytes)
+        let warningText = String(cString: warnings)
+        return Decoded(image: image, warnings: warningText.isEmpty ? [] : warningText.components(separatedBy: "\n"))
+    }
+
+    /// The PNG file of `image`, keeping its channels and bit depth.
+    public static func encode(_ image: Image, compression: Compression = .default) throws -> Data {
+        var output: UnsafeMutablePointer<UInt8>?
+        var size = 0
+        var message = [CChar](repeating: 0, count: Int(CPNG_MESSAGE_SIZE))
+        let (level, filters) = compression.settings
+        let status = image.bytes.withUnsafeBytes { raw in
+            cpng_encode(raw.baseAddress, UInt32(image.width), UInt32(image.height), Int32(image.channels),
+                        Int32(image.bitDepth), level, filters, &output, &size, &message)
+        }
+        guard status == 0, let output else {
+            throw SynapseError.invalidArgument("cannot encode PNG: \(String(cString: message))")
+        }
+        defer { cpng_free(output) }
+        return Data(bytes: output, count: size)
+    }
+
+    /// Writes `image` atomically (temporary file, then rename).
+    public static func write(_ image: Image, to url: URL, compression: Compression = .default) throws {
+        try AtomicFile.write(encode(image, compression: compression), to: url)
+    }
+
+    static func readBytes(_ url: URL) throws -> Data {
+        do { return try Data(contentsOf: url) } catch {
+            throw SynapseError.file(path: url.path, problem: "cannot read: \(error.localizedDescription)")
+        }
+    }
+}
