@@ -99,3 +99,20 @@ final class PNGTests: FolderTestCase {
         XCTAssertEqual(try PNG.read(url, pixelLimit: 100).width, 10)
     }
 }
+
+final class PNGVariantTests: XCTestCase {
+    /// Palette (with and without tRNS), 1/2/4-bit gray, tRNS on gray and RGB, and Adam7-interlaced
+    /// files of every plain kind at 8 and 16 bits, written by pypng; each must decode to the pixels
+    /// of its `.expected.png` (Scripts/fixtures/make_png_variants.py).
+    func testEveryColourTypeAndLayoutDecodes() throws {
+        let names = ["gray1", "gray2", "gray4", "palette8", "palette4_trns", "gray8_trns", "rgb8_trns"]
+            + ["l", "la", "rgb", "rgba"].flatMap { ["\($0)8_interlaced", "\($0)16_interlaced"] }
+        for name in names {
+            let url = Bundle.module.url(forResource: name, withExtension: "png", subdirectory: "Fixtures/variants")!
+            let expected = url.deletingPathExtension().appendingPathExtension("expected.png")
+            XCTAssertEqual(try PNG.read(url), try PNG.read(expected), name)
+        }
+        let palette = try PNG.read(Bundle.module.url(forResource: "palette4_trns", withExtension: "png", subdirectory: "Fixtures/variants")!)
+        XCTAssertEqual(palette.channels, 4, "tRNS on a palette becomes an alpha channel")
+    }
+}
