@@ -46,3 +46,19 @@ final class ExactTransformTests: XCTestCase {
         XCTAssertThrowsError(try image.centerCropped(width: 7, height: 1))
     }
 }
+
+final class ImageTensorTests: XCTestCase {
+    func testTensorRoundTripAndLayout() throws {
+        let rgb = try PNG.read(fixtureURL("rgb"))
+        let t = rgb.tensor()
+        XCTAssertEqual(t.shape, [3, 23, 37])
+        // Channel-major: the green sample of pixel (x 5, y 2).
+        XCTAssertEqual(t[1 * 23 * 37 + 2 * 37 + 5], Float(rgb.sample(x: 5, y: 2, channel: 1)) / 255, accuracy: 1e-7)
+        XCTAssertEqual(try Image(tensor: t), rgb)
+        let deep = try Image(width: 2, height: 1, channels: 1, bitDepth: 16, bytes: [0xff, 0xff, 0x00, 0x80])
+        XCTAssertEqual(deep.tensor().array, [1, Float(0x8000) / 65535])
+        XCTAssertEqual(try Image(tensor: deep.tensor(), bitDepth: 16), deep)
+        XCTAssertEqual(try Image(tensor: Tensor(shape: [1, 1, 2], values: [-0.5, 1.5])).bytes, [0, 255], "clamped")
+        XCTAssertThrowsError(try Image(tensor: Tensor(shape: [5, 1, 1])))
+    }
+}
