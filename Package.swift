@@ -14,6 +14,7 @@ let package = Package(
         .executable(name: "xor", targets: ["XOR"]),
         .executable(name: "mlp-mnist", targets: ["MLPMNIST"]),
         .executable(name: "lenet", targets: ["LeNet"]),
+        .executable(name: "augment", targets: ["AugmentFolder"]),
         .executable(name: "dense-benchmark", targets: ["DenseBenchmark"]),
         .executable(name: "conv-benchmark", targets: ["ConvBenchmark"]),
     ],
@@ -62,6 +63,12 @@ let package = Package(
             dependencies: ["Synapse", "SampleOptions",
                            .product(name: "ArgumentParser", package: "swift-argument-parser")],
             path: "Samples/LeNet"),
+
+        .executableTarget(
+            name: "AugmentFolder",
+            dependencies: ["Synapse", "SampleOptions",
+                           .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            path: "Samples/Augment"),
 
         // Benchmarks: run in release mode, print ratios against their peers.
         .executableTarget(

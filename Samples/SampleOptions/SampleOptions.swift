@@ -40,7 +40,8 @@ public struct TrainingOptions: ParsableArguments {
     public var progressCallbacks: [any Callback] { quiet ? [] : [ProgressBar()] }
 }
 
-/// Prints to standard error (progress and notes; standard output carries the results).
-public func note(_ text: String) {
-    FileHandle.standardError.write(Data((text + "\n").utf8))
-}
+/// Prints a line to standard error (progress and notes; standard output carries the results).
+public func note(_ text: String) { noteInPlace(text + "\n") }
+
+/// Prints to standard error without a line break (for progress redrawn with "\r").
+public func noteInPlace(_ text: String) { FileHandle.standardError.write(Data(text.utf8)) }

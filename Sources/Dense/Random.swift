@@ -58,6 +58,13 @@ public final class RandomGenerator: RandomNumberGenerator {
         return mean + standardDeviation * Float(z)
     }
 
+    /// Uniform in 0..<n (unbiased).
+    public func below(_ n: Int) -> Int {
+        precondition(n > 0, "below(\(n)): n must be positive")
+        var generator = self
+        return Int(generator.next(upperBound: UInt64(n)))
+    }
+
     /// A uniformly random permutation of 0..<n (Fisher-Yates).
     public func permutation(_ n: Int) -> [Int] {
         var indices = Array(0..<n)
@@ -67,9 +74,8 @@ public final class RandomGenerator: RandomNumberGenerator {
 
     public func shuffle(_ values: inout [Int]) {
         guard values.count > 1 else { return }
-        var generator = self
         for i in stride(from: values.count - 1, to: 0, by: -1) {
-            let j = Int(generator.next(upperBound: UInt64(i + 1)))
+            let j = below(i + 1)
             values.swapAt(i, j)
         }
     }

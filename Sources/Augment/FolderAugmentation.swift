@@ -1,0 +1,146 @@
+import Dense
+import Foundation
+
+/// Augments a folder of PNG images into another: `copies` outputs per image, named
+/// `<stem>_aug<k>.png` in the same relative subfolder (class labels survive), plus a manifest.
+///
+/// Safe by construction: the output folder may not be, or lie inside, the input folder; an
+/// existing output is never replaced unless `overwrite` is set, so an interrupted run is resumed
+/// by running it again; every file is written to a temporary name and renamed; files that are
+/// not PNG are skipped and counted; a PNG that cannot be read is reported with its reason and
+/// the run goes on.
+public struct FolderAugmentation: Sendable {
+    public var input: URL
+    public var output: URL
+    public var copies: Int
+    public var pipeline: Pipeline
+    public var overwrite = false
+    public var compression = PNG.Compression.default
+    public var jobs = 1
+    public var pixelLimit = PNG.defaultPixelLimit
+
+    public init(input: URL, output: URL, copies: Int, pipeline: Pipeline) {
+        (self.input, self.output, self.copies, self.pipeline) = (input, output, copies, pipeline)
+    }
+
+    public struct Failure: Sendable { public let path: String; public let reason: String }
+
+    public struct Report: Sendable {
+        public var sources = 0
+        public var written = 0
+        /// Outputs that existed already and were kept.
+        public var kept = 0
+        public var notPNG = 0
+        public var failures: [Failure] = []
+        public var seconds = 0.0
+        public var imagesPerSecond: Double { seconds > 0 ? Double(written) / seconds : 0 }
+        public var summary: String {
+            String(format: "processed %d images: %d written, %d kept, %d skipped (not PNG), %d failed, %.1f images/s",
+                   sources, written, kept, notPNG, failures.count, imagesPerSecond)
+        }
+    }
+
+    /// The manifest's rows: source, output, transforms.
+    struct Row { let source: String, output: String, transforms: String }
+
+    public func run(progress: @escaping @Sendable (Int, Int) -> Void = { _, _ in }) throws -> Report {
+        let start = Date()
+        let (inputRoot, outputRoot) = (input.standardizedFileURL.resolvingSymlinksInPath(),
+                                       output.standardizedFileURL.resolvingSymlinksInPath())
+        var isFolder: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: inputRoot.path, isDirectory: &isFolder), isFolder.boolValue else {
+            throw SynapseError.file(path: input.path, problem: "not a folder")
+        }
+        guard outputRoot.path != inputRoot.path, !outputRoot.path.hasPrefix(inputRoot.path + "/") else {
+            throw SynapseError.invalidArgument("the output folder \(output.path) lies inside the input folder \(input.path)")
+        }
+        guard copies > 0 else { throw SynapseError.invalidArgument("copies must be positive") }
+        try FileManager.default.createDirectory(at: outputRoot, withIntermediateDirectories: true)
+
+        var found: [String] = []
+        var report = Report()
+        let enumerator = FileManager.default.enumerator(atPath: inputRoot.path)
+        while let relative = enumerator?.nextObject() as? String {
+            var folder: ObjCBool = false
+            FileManager.default.fileExists(atPath: inputRoot.appendingPathComponent(relative).path, isDirectory: &folder)
+            if folder.boolValue { continue }
+            if relative.lowercased().hasSuffix(".png") { found.append(relative) } else { report.notPNG += 1 }
+        }
+        let files = found.sorted()
+        report.sources = files.count
+
+        final class Shared: @unchecked Sendable {
+            let lock = NSLock()
+            var rows: [[Row]]
+            var written = 0, kept = 0, done = 0
+            var failures: [Failure] = []
+            init(count: Int) { rows = Array(repeating: [], count: count) }
+        }
+        let shared = Shared(count: files.count)
+        let work: @Sendable (Int) -> Void = { index in
+            let relative = files[index]
+            let source = inputRoot.appendingPathComponent(relative)
+            var rows: [Row] = []
+            var (written, kept) = (0, 0)
+            var failure: Failure?
+            do {
+                let image = try PNG.read(source, pixelLimit: self.pixelLimit)
+                let stem = (relative as NSString).deletingPathExtension
+                for k in 0..<self.copies {
+                    let outputRelative = "\(stem)_aug\(k).png"
+                    let target = outputRoot.appendingPathComponent(outputRelative)
+                    let (augmented, applied) = try self.pipeline.apply(image, random: self.pipeline.random(for: relative, copy: k))
+                    if !self.overwrite && FileManager.default.fileExists(atPath: target.path) {
+                        kept += 1
+                    } else {
+                        try PNG.write(augmented, to: target, compression: self.compression)
+                        written += 1
+                    }
+                    rows.append(Row(source: relative, output: outputRelative, transforms: applied.joined(separator: "; ")))
+                }
+            } catch {
+                failure = Failure(path: source.path, reason: "\(error)")
+            }
+            shared.lock.lock()
+            shared.rows[index] = rows
+            shared.written += written
+            shared.kept += kept
+            if let failure { shared.failures.append(failure) }
+            shared.done += 1
+            let done = shared.done
+            shared.lock.unlock()
+            progress(done, files.count)
+        }
+        if jobs <= 1 {
+            for index in files.indices { work(index) }
+        } else {
+            // `jobs` workers take the files in turn; each output depends only on its file and
+            // copy index, so the order does not matter.
+            let next = Shared(count: 0)
+            DispatchQueue.concurrentPerform(iterations: jobs) { _ in
+                while true {
+                    next.lock.lock()
+                    let index = next.done
+                    next.done += 1
+                    next.lock.unlock()
+                    guard index < files.count else { return }
+                    work(index)
+                }
+            }
+        }
+        report.written = shared.written
+        report.kept = shared.kept
+        report.failures = shared.failures.sorted { $0.path < $1.path }
+        try writeManifest(shared.rows.flatMap { $0 }, to: outputRoot.appendingPathComponent("manifest.csv"))
+        report.seconds = Date().timeIntervalSince(start)
+        return report
+    }
+
+    func writeManifest(_ rows: [Row], to url: URL) throws {
+        func field(_ s: String) -> String {
+            s.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" }) ? "\"" + s.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : s
+        }
+        let lines = ["source,output,transforms"] + rows.map { [field($0.source), field($0.output), field($0.transforms)].joined(separator: ",") }
+        try AtomicFile.write(Data((lines.joined(separator: "\n") + "\n").utf8), to: url)
+    }
+}

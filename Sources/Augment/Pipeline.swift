@@ -1,0 +1,136 @@
+import Dense
+import Foundation
+
+/// One augmentation step with the ranges its parameters are drawn from.
+public enum Transform: Codable, Equatable, Sendable {
+    case flipHorizontal
+    case flipVertical
+    /// A random quarter turn (0, 90, 180 or 270 degrees).
+    case rotate90
+    /// An angle drawn uniformly from `degrees` (positive = counter-clockwise).
+    case rotate(degrees: ClosedRange<Double>, interpolation: Interpolation, fill: FillMode, expand: Bool)
+    /// A random `width` x `height` box, after padding each side by `padding` pixels (zeros).
+    case randomCrop(width: Int, height: Int, padding: Int)
+    case centerCrop(width: Int, height: Int)
+    /// torchvision's RandomResizedCrop: a box of a random area (fraction `scale` of the image)
+    /// and aspect ratio (`ratio`, drawn log-uniformly), resized to `width` x `height`.
+    case randomResizedCrop(width: Int, height: Int, scale: ClosedRange<Double>, ratio: ClosedRange<Double>)
+    case resize(width: Int, height: Int)
+
+    /// The `Fill` modes by name, for JSON.
+    public enum FillMode: String, Codable, Sendable { case black, white, edge, reflect, wrap
+        var fill: Fill {
+            switch self {
+            case .black: return .constant(0)
+            case .white: return .constant(1)
+            case .edge: return .edge
+            case .reflect: return .reflect
+            case .wrap: return .wrap
+            }
+        }
+    }
+}
+
+extension Interpolation: Codable {}
+
+/// An ordered list of transforms, each applied with its probability.
+///
+/// Seeded so that each output depends only on (seed, the file's relative path, copy index): the
+/// generator for one output is seeded from a 64-bit FNV-1a hash of those three, so the same bytes
+/// come out whatever the number of jobs or the order of files. Describable as JSON:
+///
+///     {"seed": 42, "steps": [{"probability": 0.5, "transform": {"flipHorizontal": {}}},
+///                            {"probability": 1, "transform": {"rotate": {"degrees": [-15, 15], ...}}}]}
+public struct Pipeline: Codable, Equatable, Sendable {
+    public struct Step: Codable, Equatable, Sendable {
+        public var transform: Transform
+        public var probability: Double
+        public init(_ transform: Transform, probability: Double = 1) {
+            (self.transform, self.probability) = (transform, probability)
+        }
+    }
+
+    public var seed: UInt64
+    public var steps: [Step]
+
+    public init(seed: UInt64, steps: [Step]) { (self.seed, self.steps) = (seed, steps) }
+
+    /// The generator for copy `copy` of the file at `relativePath`.
+    public func random(for relativePath: String, copy: Int) -> RandomGenerator {
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+        for byte in "\(seed)\u{0}\(relativePath)\u{0}\(copy)".utf8 {
+            hash = (hash ^ UInt64(byte)) &* 0x0000_0100_0000_01b3
+        }
+        return RandomGenerator(seed: hash)
+    }
+
+    /// Applies the steps; returns the image and, per step applied, its drawn parameters.
+    public func apply(_ image: Image, random: RandomGenerator) throws -> (Image, [String]) {
+        var current = image
+        var applied: [String] = []
+        for step in steps {
+            // The coin is always drawn, so a skipped step does not shift later draws.
+            let coin = Double(random.uniform())
+            guard coin < step.probability else { continue }
+            let (next, description) = try apply(step.transform, to: current, random: random)
+            current = next
+            applied.append(description)
+        }
+        return (current, applied)
+    }
+
+    func apply(_ transform: Transform, to image: Image, random: RandomGenerator) throws -> (Image, String) {
+        switch transform {
+        case .flipHorizontal:
+            return (image.flippedHorizontally(), "flip_horizontal")
+        case .flipVertical:
+            return (image.flippedVertically(), "flip_vertical")
+        case .rotate90:
+            let turns = random.below(4)
+            return (image.rotated(quarterTurns: turns), "rotate90 \(turns * 90)")
+        case .rotate(let range, let interpolation, let fill, let expand):
+            let angle = range.lowerBound + (range.upperBound - range.lowerBound) * Double(random.uniform())
+            return (image.rotated(degrees: angle, interpolation: interpolation, fill: fill.fill, expand: expand),
+                    String(format: "rotate %.3f", angle))
+        case .randomCrop(let w, let h, let padding):
+            let (pw, ph) = (image.width + 2 * padding, image.height + 2 * padding)
+            guard w <= pw, h <= ph else {
+                throw SynapseError.invalidArgument("crop \(w)x\(h) is larger than the \(image.width)x\(image.height) image (padding \(padding))")
+            }
+            let x = random.below(pw - w + 1) - padding
+            let y = random.below(ph - h + 1) - padding
+            let cropped = padding == 0
+                ? try image.cropped(x: x, y: y, width: w, height: h)
+                : image.resampled(width: w, height: h, interpolation: .nearest, fill: .constant(0)) { px, py in
+                    (Double(x) + px + 0.5, Double(y) + py + 0.5)
+                }
+            return (cropped, "crop \(x),\(y) \(w)x\(h)")
+        case .centerCrop(let w, let h):
+            return (try image.centerCropped(width: w, height: h), "center_crop \(w)x\(h)")
+        case .randomResizedCrop(let w, let h, let scale, let ratio):
+            let area = Double(image.width * image.height)
+            // torchvision's procedure: ten tries at a box inside the image, else the centred
+            // largest box of an allowed ratio.
+            for _ in 0..<10 {
+                let target = area * (scale.lowerBound + (scale.upperBound - scale.lowerBound) * Double(random.uniform()))
+                let logRatio = log(ratio.lowerBound) + (log(ratio.upperBound) - log(ratio.lowerBound)) * Double(random.uniform())
+                let aspect = exp(logRatio)
+                let bw = Int((target * aspect).squareRoot().rounded()), bh = Int((target / aspect).squareRoot().rounded())
+                if bw > 0, bh > 0, bw <= image.width, bh <= image.height {
+                    let x = random.below(image.width - bw + 1)
+                    let y = random.below(image.height - bh + 1)
+                    let box = try image.cropped(x: x, y: y, width: bw, height: bh)
+                    return (try box.resized(width: w, height: h), "resized_crop \(x),\(y) \(bw)x\(bh) -> \(w)x\(h)")
+                }
+            }
+            let imageRatio = Double(image.width) / Double(image.height)
+            var (bw, bh) = (image.width, image.height)
+            if imageRatio < ratio.lowerBound { bh = Int((Double(bw) / ratio.lowerBound).rounded()) }
+            else if imageRatio > ratio.upperBound { bw = Int((Double(bh) * ratio.upperBound).rounded()) }
+            let box = try image.centerCropped(width: bw, height: bh)
+            return (try box.resized(width: w, height: h), "resized_crop center \(bw)x\(bh) -> \(w)x\(h)")
+        case .resize(let w, let h):
+            return (try image.resized(width: w, height: h), "resize \(w)x\(h)")
+        }
+    }
+}
