@@ -17,6 +17,7 @@ let package = Package(
         .executable(name: "augment", targets: ["AugmentFolder"]),
         .executable(name: "dense-benchmark", targets: ["DenseBenchmark"]),
         .executable(name: "conv-benchmark", targets: ["ConvBenchmark"]),
+        .executable(name: "augment-benchmark", targets: ["AugmentBenchmark"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -79,6 +80,10 @@ let package = Package(
             name: "ConvBenchmark",
             dependencies: ["Conv", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             path: "Benchmarks/ConvBenchmark"),
+        .executableTarget(
+            name: "AugmentBenchmark",
+            dependencies: ["Augment", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            path: "Benchmarks/AugmentBenchmark"),
 
         .target(name: "TestSupport", dependencies: ["Dense"], path: "Tests/TestSupport"),
         .testTarget(name: "DenseTests", dependencies: ["Dense", "TestSupport"], resources: [.copy("Fixtures")]),

@@ -101,9 +101,8 @@ public struct Pipeline: Codable, Equatable, Sendable {
             let y = random.below(ph - h + 1) - padding
             let cropped = padding == 0
                 ? try image.cropped(x: x, y: y, width: w, height: h)
-                : image.resampled(width: w, height: h, interpolation: .nearest, fill: .constant(0)) { px, py in
-                    (Double(x) + px + 0.5, Double(y) + py + 0.5)
-                }
+                : image.resampled(width: w, height: h, interpolation: .nearest, fill: .constant(0),
+                                  AffineMap(xx: 1, xy: 0, x0: Double(x) + 0.5, yx: 0, yy: 1, y0: Double(y) + 0.5))
             return (cropped, "crop \(x),\(y) \(w)x\(h)")
         case .centerCrop(let w, let h):
             return (try image.centerCropped(width: w, height: h), "center_crop \(w)x\(h)")

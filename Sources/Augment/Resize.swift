@@ -9,8 +9,7 @@ extension Image {
             throw SynapseError.invalidArgument("resize to \(newWidth)x\(newHeight): sizes must be positive")
         }
         let (sx, sy) = (Double(width) / Double(newWidth), Double(height) / Double(newHeight))
-        return resampled(width: newWidth, height: newHeight, interpolation: .bilinear, fill: .edge) { x, y in
-            ((x + 0.5) * sx, (y + 0.5) * sy)
-        }
+        return resampled(width: newWidth, height: newHeight, interpolation: .bilinear, fill: .edge,
+                         AffineMap(xx: sx, xy: 0, x0: 0.5 * sx, yx: 0, yy: sy, y0: 0.5 * sy))
     }
 }

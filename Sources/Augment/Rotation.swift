@@ -39,6 +39,12 @@ public enum Fill: Equatable, Sendable {
     }
 }
 
+/// An affine map from output pixel indices (x, y) to continuous input coordinates:
+/// (xx x + xy y + x0, yx x + yy y + y0).
+struct AffineMap {
+    var xx, xy, x0, yx, yy, y0: Double
+}
+
 extension Image {
     /// Rotated by `degrees` counter-clockwise (positive = counter-clockwise, as Pillow's
     /// `Image.rotate` and torchvision) about the image centre.
@@ -75,55 +81,88 @@ extension Image {
             outHeight = extent(corners.map(\.1))
         }
         let (outCx, outCy) = (Double(outWidth) / 2, Double(outHeight) / 2)
-        return resampled(width: outWidth, height: outHeight, interpolation: interpolation, fill: fill) { x, y in
-            let (dx, dy) = (x + 0.5 - outCx, y + 0.5 - outCy)
-            return (c * dx - s * dy + inCx, s * dx + c * dy + inCy)
-        }
+        // Output centre (x + 0.5, y + 0.5), relative to the output centre, turned back by the angle.
+        let (dx0, dy0) = (0.5 - outCx, 0.5 - outCy)
+        let map = AffineMap(xx: c, xy: -s, x0: c * dx0 - s * dy0 + inCx,
+                            yx: s, yy: c, y0: s * dx0 + c * dy0 + inCy)
+        return resampled(width: outWidth, height: outHeight, interpolation: interpolation, fill: fill, map)
     }
 
-    /// A new image whose pixel centre (x + 0.5, y + 0.5) takes the input's value at `source(x, y)`
-    /// (continuous coordinates, pixel centres at half-integers).
+    /// A new image whose output pixel (x, y) takes the input's value at the continuous point
+    /// `map(x, y)` (pixel centres at half-integers), for an affine `map`.
     func resampled(width newWidth: Int, height newHeight: Int, interpolation: Interpolation, fill: Fill,
-                   _ source: (Double, Double) -> (Double, Double)) -> Image {
-        let channels = self.channels
-        let top = bitDepth == 8 ? 255.0 : 65535.0
-        var constant = 0.0
-        if case .constant(let value) = fill { constant = min(max(value, 0), 1) * top }
-        var samples = [Double](repeating: 0, count: newWidth * newHeight * channels)
-        let (w, h) = (width, height)
-        withSamples { read in
-            for y in 0..<newHeight {
-                for x in 0..<newWidth {
-                    let (sx, sy) = source(Double(x), Double(y))
-                    let base = (y * newWidth + x) * channels
-                    switch interpolation {
-                    case .nearest:
-                        let (ix, iy) = (Int(sx.rounded(.down)), Int(sy.rounded(.down)))
-                        if let px = fill.resolve(ix, w), let py = fill.resolve(iy, h) {
-                            for k in 0..<channels { samples[base + k] = read(px, py, k) }
-                        } else {
-                            for k in 0..<channels { samples[base + k] = constant }
-                        }
-                    case .bilinear:
-                        let (u, v) = (sx - 0.5, sy - 0.5)
-                        let (x0, y0) = (Int(u.rounded(.down)), Int(v.rounded(.down)))
-                        let (fx, fy) = (u - Double(x0), v - Double(y0))
-                        let xs = (fill.resolve(x0, w), fill.resolve(x0 + 1, w))
-                        let ys = (fill.resolve(y0, h), fill.resolve(y0 + 1, h))
-                        for k in 0..<channels {
-                            func at(_ px: Int?, _ py: Int?) -> Double {
-                                guard let px, let py else { return constant }
-                                return read(px, py, k)
+                   _ map: AffineMap) -> Image {
+        var out = [UInt8](repeating: 0, count: newWidth * newHeight * pixelSize)
+        if bitDepth == 8 {
+            resample(UInt8.self, into: &out, width: newWidth, height: newHeight, interpolation, fill, map)
+        } else {
+            resample(UInt16.self, into: &out, width: newWidth, height: newHeight, interpolation, fill, map)
+        }
+        return try! Image(width: newWidth, height: newHeight, channels: channels, bitDepth: bitDepth, bytes: out)
+    }
+
+    /// The resampling loop, specialised per sample type: the affine map is stepped along each
+    /// row, points whose neighbours are all inside take a branch-free path, and only border
+    /// points consult the fill mode.
+    private func resample<T: FixedWidthInteger & UnsignedInteger>(
+        _: T.Type, into out: inout [UInt8], width newWidth: Int, height newHeight: Int,
+        _ interpolation: Interpolation, _ fill: Fill, _ map: AffineMap
+    ) {
+        let (w, h, c) = (width, height, channels)
+        let top = Float(T.max)
+        var constant: Float = 0
+        if case .constant(let value) = fill { constant = Float(min(max(value, 0), 1)) * top }
+        // Conversions go through Int: the generic Float -> T initializer is not inlined.
+        bytes.withUnsafeBytes { rawIn in
+            out.withUnsafeMutableBytes { rawOut in
+                let src = rawIn.bindMemory(to: T.self).baseAddress!
+                let dst = rawOut.bindMemory(to: T.self).baseAddress!
+                @inline(__always) func sample(_ x: Int, _ y: Int, _ k: Int) -> Float {
+                    guard let px = fill.resolve(x, w), let py = fill.resolve(y, h) else { return constant }
+                    return Float(src[(py &* w &+ px) &* c &+ k])
+                }
+                for y in 0..<newHeight {
+                    var sx = map.xy * Double(y) + map.x0
+                    var sy = map.yy * Double(y) + map.y0
+                    var o = y &* newWidth &* c
+                    for _ in 0..<newWidth {
+                        switch interpolation {
+                        case .nearest:
+                            let (ix, iy) = (Int(sx.rounded(.down)), Int(sy.rounded(.down)))
+                            if ix >= 0 && ix < w && iy >= 0 && iy < h {
+                                let i = (iy &* w &+ ix) &* c
+                                for k in 0..<c { dst[o &+ k] = src[i &+ k] }
+                            } else {
+                                for k in 0..<c { dst[o &+ k] = T(truncatingIfNeeded: Int(sample(ix, iy, k) + 0.5)) }
                             }
-                            let top = at(xs.0, ys.0) * (1 - fx) + at(xs.1, ys.0) * fx
-                            let bottom = at(xs.0, ys.1) * (1 - fx) + at(xs.1, ys.1) * fx
-                            samples[base + k] = top * (1 - fy) + bottom * fy
+                        case .bilinear:
+                            let (u, v) = (sx - 0.5, sy - 0.5)
+                            let (fu, fv) = (u.rounded(.down), v.rounded(.down))
+                            let (x0, y0) = (Int(fu), Int(fv))
+                            let (fx, fy) = (Float(u - fu), Float(v - fv))
+                            let (w00, w01, w10, w11) = ((1 - fx) * (1 - fy), fx * (1 - fy), (1 - fx) * fy, fx * fy)
+                            if x0 >= 0 && x0 &+ 1 < w && y0 >= 0 && y0 &+ 1 < h {
+                                let i = (y0 &* w &+ x0) &* c, below = w &* c
+                                for k in 0..<c {
+                                    let value = Float(src[i &+ k]) * w00 + Float(src[i &+ c &+ k]) * w01
+                                        + Float(src[i &+ below &+ k]) * w10 + Float(src[i &+ below &+ c &+ k]) * w11
+                                    dst[o &+ k] = T(truncatingIfNeeded: Int(min(value + 0.5, top)))
+                                }
+                            } else {
+                                for k in 0..<c {
+                                    let value = sample(x0, y0, k) * w00 + sample(x0 &+ 1, y0, k) * w01
+                                        + sample(x0, y0 &+ 1, k) * w10 + sample(x0 &+ 1, y0 &+ 1, k) * w11
+                                    dst[o &+ k] = T(truncatingIfNeeded: Int(min(max(value + 0.5, 0), top)))
+                                }
+                            }
                         }
+                        sx += map.xx
+                        sy += map.yx
+                        o &+= c
                     }
                 }
             }
         }
-        return Image(levels: samples, width: newWidth, height: newHeight, channels: channels, bitDepth: bitDepth)
     }
 
     /// Calls `body` with a reader of sample levels: read(x, y, channel).
@@ -135,18 +174,5 @@ extension Image {
                 return deep ? Double(raw.loadUnaligned(fromByteOffset: 2 * index, as: UInt16.self)) : Double(raw[index])
             }
         }
-    }
-
-    /// An image from sample levels (rounded to the nearest level, clamped to the depth's range).
-    init(levels: [Double], width: Int, height: Int, channels: Int, bitDepth: Int) {
-        let top = bitDepth == 8 ? 255.0 : 65535.0
-        var bytes = [UInt8](repeating: 0, count: levels.count * bitDepth / 8)
-        bytes.withUnsafeMutableBytes { raw in
-            for (i, level) in levels.enumerated() {
-                let v = min(max(level.rounded(), 0), top)
-                if bitDepth == 8 { raw[i] = UInt8(v) } else { raw.storeBytes(of: UInt16(v), toByteOffset: 2 * i, as: UInt16.self) }
-            }
-        }
-        try! self.init(width: width, height: height, channels: channels, bitDepth: bitDepth, bytes: bytes)
     }
 }
