@@ -23,6 +23,8 @@ struct LeNet: ParsableCommand {
     @Option(help: "Learning rate (default: 0.001 for adam and rmsprop, 0.05 for sgd).") var lr: Float?
     @Option(help: "Multiply the learning rate by this after every epoch.") var decay: Float = 0.8
     @Option(help: "Folder for model.safetensors, model.json, log.csv and curves.svg.") var output = "runs/lenet"
+    @Flag(help: "Augment training batches on the fly: rotation of -10 to 10 degrees and shifts of up to 2 pixels per image (no flips).")
+    var augment = false
     @Option(help: "Evaluate this saved model (.safetensors with its .json beside it) on the test set; no training.")
     var evaluate: String?
 
@@ -52,6 +54,10 @@ struct LeNet: ParsableCommand {
         let folder = URL(fileURLWithPath: output, isDirectory: true)
         let trainer = Trainer(model: model, loss: SoftmaxCrossEntropy(), optimizer: optimizer, random: random,
                               schedule: ExponentialDecay(initial: rate, decay: decay))
+        if augment {
+            let augmentation = BatchAugmentation(degrees: -10...10, maxShift: 2)
+            trainer.augmentBatch = { batch, random in augmentation(batch, random: random) }
+        }
         let start = Date()
         let history = try trainer.fit(train, epochs: epochs, batchSize: batchSize,
                                       validation: .split(1.0 / 12, seed: common.seed),
@@ -63,7 +69,8 @@ struct LeNet: ParsableCommand {
         let weights = folder.appendingPathComponent("model.safetensors")
         try model.save(to: weights, training: optimizer.settings.merging(
             ["loss": .string("cross_entropy"), "epochs": .number(Double(epochs)), "batchSize": .number(Double(batchSize)),
-             "seed": .number(Double(common.seed)), "dataset": .string(dataset.rawValue), "variant": .string(variant.rawValue)]) { a, _ in a })
+             "seed": .number(Double(common.seed)), "dataset": .string(dataset.rawValue), "variant": .string(variant.rawValue),
+             "augment": .bool(augment)]) { a, _ in a })
         try AtomicFile.write(Data(CurvePlot.svg(history, title: "LeNet-5 on \(dataset.rawValue)").utf8),
                              to: folder.appendingPathComponent("curves.svg"))
         print("wrote \(weights.path), model.json, log.csv and curves.svg in \(folder.path)")

@@ -35,6 +35,9 @@ public final class Trainer {
     public private(set) var history = History()
     /// Set by a callback to end `fit` after the current epoch.
     public var stopTraining = false
+    /// Applied to each training batch's inputs, in place, before the forward pass (random
+    /// augmentation); draws from `random`. Not applied in evaluation or prediction.
+    public var augmentBatch: ((Tensor, RandomGenerator) -> Void)?
 
     private var batchInputs: Tensor?
     private var batchTargets: Tensor?
@@ -79,6 +82,7 @@ public final class Trainer {
             for b in 0..<batches {
                 let indices = order[(b * batchSize)..<min((b + 1) * batchSize, training.count)]
                 let (x, y) = batch(of: training, indices)
+                augmentBatch?(x, random)
                 model.zeroGradients()
                 let output = model.forward(x, training: true)
                 let gradient = Tensor.reusing(lossGradient, shape: output.shape)

@@ -125,3 +125,29 @@ final class PipelineTests: FolderTestCase {
         XCTAssertEqual(try image.resized(width: 21, height: 17), image, "resizing to the same size is the identity")
     }
 }
+
+final class BatchAugmentationTests: XCTestCase {
+    func testEachSampleDrawsItsOwnParametersAndZeroStaysZero() {
+        let random = RandomGenerator(seed: 1)
+        // Two identical samples: a bright square in the middle of a dark 1 x 12 x 12 image.
+        let batch = Tensor(shape: [2, 1, 12, 12])
+        for s in 0..<2 { for y in 4..<8 { for x in 4..<8 { batch[s * 144 + y * 12 + x] = 1 } } }
+        let augment = BatchAugmentation(degrees: -10...10, maxShift: 2)
+        augment(batch, random: random)
+        let first = Array(batch.buffer[0..<144]), second = Array(batch.buffer[144..<288])
+        XCTAssertNotEqual(first, second, "the two samples were moved differently")
+        XCTAssertTrue(batch.buffer.allSatisfy { $0 >= 0 && $0 <= 1.0001 })
+        XCTAssertEqual(first.reduce(0, +), 16, accuracy: 2.5, "the square's mass is about kept")
+        let zeros = Tensor(shape: [1, 1, 5, 5])
+        augment(zeros, random: random)
+        XCTAssertEqual(zeros.array, [Float](repeating: 0, count: 25))
+    }
+
+    func testNoRotationNoShiftIsTheIdentity() {
+        let random = RandomGenerator(seed: 2)
+        let batch = Tensor(shape: [1, 2, 6, 5], values: (0..<60).map { Float($0) })
+        let before = batch.array
+        BatchAugmentation(degrees: 0...0, maxShift: 0)(batch, random: random)
+        for (a, b) in zip(batch.array, before) { XCTAssertEqual(a, b, accuracy: 1e-4) }
+    }
+}

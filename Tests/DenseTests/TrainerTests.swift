@@ -142,6 +142,20 @@ final class TrainerTests: FolderTestCase {
         XCTAssertEqual(evaluation.evaluate(validation)["accuracy"]!, best, accuracy: 1e-9, "the checkpoint holds the best epoch")
     }
 
+    func testBatchAugmentationRunsOnTrainingBatchesOnly() throws {
+        let trainer = try makeTrainer()
+        final class Count { var batches = 0, samples = 0 }
+        let count = Count()
+        trainer.augmentBatch = { batch, _ in count.batches += 1; count.samples += batch.batchSize }
+        let data = try blobs(100, seed: 7)
+        try trainer.fit(data, epochs: 2, batchSize: 32, validation: .split(0.2, seed: 1))
+        XCTAssertEqual(count.batches, 2 * 3)
+        XCTAssertEqual(count.samples, 2 * 80)
+        _ = trainer.evaluate(data)
+        _ = trainer.predict(data.inputs)
+        XCTAssertEqual(count.batches, 6, "evaluation and prediction are not augmented")
+    }
+
     func testDivergingLossIsReportedNotTrainedOn() throws {
         let random = RandomGenerator(seed: 1)
         let model = try Sequential(inputShape: [1], [Linear(1, 1, random: random)])
