@@ -2,6 +2,14 @@
 // Synapse: CNN/RNN training on the CPU, in Swift, on OpenBLAS and libpng.
 import PackageDescription
 
+/// A sample: one executable per job a user runs, on the umbrella module and the shared options.
+func sample(_ name: String, folder: String) -> Target {
+    .executableTarget(
+        name: name,
+        dependencies: ["Synapse", "SampleOptions", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+        path: "Samples/\(folder)")
+}
+
 let package = Package(
     name: "Synapse",
     platforms: [.macOS(.v13)],
@@ -48,28 +56,10 @@ let package = Package(
             name: "SampleOptions",
             dependencies: ["Synapse", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             path: "Samples/SampleOptions"),
-        .executableTarget(
-            name: "XOR",
-            dependencies: ["Synapse", "SampleOptions",
-                           .product(name: "ArgumentParser", package: "swift-argument-parser")],
-            path: "Samples/XOR"),
-        .executableTarget(
-            name: "MLPMNIST",
-            dependencies: ["Synapse", "SampleOptions",
-                           .product(name: "ArgumentParser", package: "swift-argument-parser")],
-            path: "Samples/MLPMNIST"),
-
-        .executableTarget(
-            name: "LeNet",
-            dependencies: ["Synapse", "SampleOptions",
-                           .product(name: "ArgumentParser", package: "swift-argument-parser")],
-            path: "Samples/LeNet"),
-
-        .executableTarget(
-            name: "AugmentFolder",
-            dependencies: ["Synapse", "SampleOptions",
-                           .product(name: "ArgumentParser", package: "swift-argument-parser")],
-            path: "Samples/Augment"),
+        sample("XOR", folder: "XOR"),
+        sample("MLPMNIST", folder: "MLPMNIST"),
+        sample("LeNet", folder: "LeNet"),
+        sample("AugmentFolder", folder: "Augment"),
 
         // Benchmarks: run in release mode, print ratios against their peers.
         .executableTarget(
