@@ -62,8 +62,8 @@ public struct FolderAugmentation: Sendable {
         let enumerator = FileManager.default.enumerator(atPath: inputRoot.path)
         while let relative = enumerator?.nextObject() as? String {
             var folder: ObjCBool = false
-            FileManager.default.fileExists(atPath: inputRoot.appendingPathComponent(relative).path, isDirectory: &folder)
-            if folder.boolValue { continue }
+            let exists = FileManager.default.fileExists(atPath: inputRoot.appendingPathComponent(relative).path, isDirectory: &folder)
+            if !exists || folder.boolValue { continue }
             if relative.lowercased().hasSuffix(".png") { found.append(relative) } else { report.notPNG += 1 }
         }
         let files = found.sorted()

@@ -51,7 +51,7 @@ public enum PNG {
         let header = data.withUnsafeBytes { raw in
             cpng_read_header(raw.bindMemory(to: UInt8.self).baseAddress, raw.count, &info, &message)
         }
-        guard header == 0 else { throw fail(String(cString: message)) }
+        guard header == 0 else { throw fail(text(message)) }
         let pixels = Int(info.width) * Int(info.height)
         guard pixels <= pixelLimit else {
             throw SynapseError.file(path: path, problem:
@@ -64,10 +64,10 @@ public enum PNG {
                             out.baseAddress, out.count, &message, &warnings)
             }
         }
-        guard status == 0 else { throw fail(String(cString: message)) }
+        guard status == 0 else { throw fail(text(message)) }
         let image = try Image(width: Int(info.width), height: Int(info.height), channels: Int(info.channels),
                               bitDepth: Int(info.bit_depth), bytes: bytes)
-        let warningText = String(cString: warnings)
+        let warningText = text(warnings)
         return Decoded(image: image, warnings: warningText.isEmpty ? [] : warningText.components(separatedBy: "\n"))
     }
 
@@ -82,7 +82,7 @@ public enum PNG {
                         Int32(image.bitDepth), level, filters, &output, &size, &message)
         }
         guard status == 0, let output else {
-            throw SynapseError.invalidArgument("cannot encode PNG: \(String(cString: message))")
+            throw SynapseError.invalidArgument("cannot encode PNG: \(text(message))")
         }
         defer { cpng_free(output) }
         return Data(bytes: output, count: size)
@@ -91,6 +91,11 @@ public enum PNG {
     /// Writes `image` atomically (temporary file, then rename).
     public static func write(_ image: Image, to url: URL, compression: Compression = .default) throws {
         try AtomicFile.write(encode(image, compression: compression), to: url)
+    }
+
+    /// The text of a NUL-terminated C message buffer.
+    static func text(_ buffer: [CChar]) -> String {
+        String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 
     static func readBytes(_ url: URL) throws -> Data {
