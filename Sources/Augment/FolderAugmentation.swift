@@ -89,6 +89,8 @@ public struct FolderAugmentation: Sendable {
                 for k in 0..<self.copies {
                     let outputRelative = "\(stem)_aug\(k).png"
                     let target = outputRoot.appendingPathComponent(outputRelative)
+                    // Drawn even for an output that is kept, so its manifest row lists the same
+                    // parameters the first run used (the draws depend only on file and copy).
                     let (augmented, applied) = try self.pipeline.apply(image, random: self.pipeline.random(for: relative, copy: k))
                     if !self.overwrite && FileManager.default.fileExists(atPath: target.path) {
                         kept += 1

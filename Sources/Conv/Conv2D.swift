@@ -45,9 +45,10 @@ public final class Conv2D: Layer {
     private let initializer: Initializer
 
     /// The largest column matrix built at once, in floats (1 MiB). Larger batches go through in
-    /// chunks of images, so each chunk's columns are still in cache when the GEMM reads them:
-    /// measured on LeNet-5 at batch 64, one thread, about 10,400 training images/s against 9,500
-    /// with the whole batch in one matrix, and inference at batch 1000 about 1.5x faster.
+    /// chunks of images, so each chunk's columns are still in cache when the GEMM reads them.
+    /// Chosen with conv-benchmark (single runs on a noisy machine): LeNet-5 at batch 64, one
+    /// thread, about 10,400 training images/s against 9,500 with the whole batch in one matrix,
+    /// and inference at batch 1000 about 1.5x faster.
     public static let columnBudget = 1 << 18
 
     private var geometry: WindowGeometry?

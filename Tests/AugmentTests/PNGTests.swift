@@ -44,14 +44,12 @@ final class PNGTests: FolderTestCase {
         XCTAssertEqual([rgba.width, rgba.height, rgba.channels, rgba.bitDepth], [19, 31, 4, 8])
     }
 
-    func testReadsTheSharedImagesWhenPresent() throws {
-        guard let root = ProcessInfo.processInfo.environment["SYNAPSE_DATA"],
-              let names = try? FileManager.default.contentsOfDirectory(atPath: root + "/images") else {
-            throw XCTSkip("set SYNAPSE_DATA to a folder holding images/")
-        }
+    func testReadsTheSharedImages() throws {
+        let images = try dataRoot(holding: "images").appendingPathComponent("images")
+        let names = try FileManager.default.contentsOfDirectory(atPath: images.path)
         var sixteen = 0
         for name in names where name.hasSuffix(".png") {
-            let image = try PNG.read(URL(fileURLWithPath: root + "/images/" + name))
+            let image = try PNG.read(images.appendingPathComponent(name))
             XCTAssertGreaterThan(image.width, 0, name)
             if image.bitDepth == 16 { sixteen += 1 }
         }

@@ -34,12 +34,7 @@ final class LeNetTests: FolderTestCase {
     }
 
     func testLeNetTrainsOnAFewHundredRealDigits() throws {
-        let environment = ProcessInfo.processInfo.environment
-        guard let root = environment["SYNAPSE_DATA"], FileManager.default.fileExists(atPath: root + "/mnist") else {
-            if environment["CI"] == "true" { XCTFail("CI=true but SYNAPSE_DATA does not point at a folder holding mnist/") }
-            throw XCTSkip("set SYNAPSE_DATA to a folder holding mnist/")
-        }
-        let data = try MNIST.load(.training, from: DataDirectory(root: URL(fileURLWithPath: root))).prefix(512)
+        let data = try MNIST.load(.training, from: DataDirectory(root: dataRoot(holding: "mnist"))).prefix(512)
         let random = RandomGenerator(seed: 3)
         let trainer = Trainer(model: try LeNet5.make(random: random), loss: SoftmaxCrossEntropy(),
                               optimizer: Adam(learningRate: 2e-3), random: random)

@@ -1,22 +1,13 @@
 import Conv
 import Dense
 import Foundation
+import TestSupport
 import XCTest
 
 /// Tests on the real MNIST files. They read the data root from SYNAPSE_DATA; without it they
 /// skip on a developer's machine but fail under CI=true, where the data must be there.
 final class MNISTTests: XCTestCase {
-    func dataDirectory() throws -> DataDirectory {
-        let environment = ProcessInfo.processInfo.environment
-        guard let root = environment["SYNAPSE_DATA"],
-              FileManager.default.fileExists(atPath: root + "/mnist") else {
-            if environment["CI"] == "true" {
-                XCTFail("CI=true but SYNAPSE_DATA does not point at a folder holding mnist/")
-            }
-            throw XCTSkip("set SYNAPSE_DATA to a folder holding mnist/ to run the MNIST tests")
-        }
-        return DataDirectory(root: URL(fileURLWithPath: root))
-    }
+    func dataDirectory() throws -> DataDirectory { DataDirectory(root: try dataRoot(holding: "mnist")) }
 
     func testLoadsTheRealTestSet() throws {
         let test = try MNIST.load(.test, from: dataDirectory())

@@ -1,16 +1,13 @@
 import Conv
 import Dense
 import Foundation
+import TestSupport
 import XCTest
 
 /// The README's tour, step by step, on the first 2,000 MNIST images, so its example cannot rot.
 final class ReadmeTests: XCTestCase {
     func testTheTourRuns() throws {
-        let environment = ProcessInfo.processInfo.environment
-        guard let root = environment["SYNAPSE_DATA"], FileManager.default.fileExists(atPath: root + "/mnist") else {
-            if environment["CI"] == "true" { XCTFail("CI=true but SYNAPSE_DATA does not point at a folder holding mnist/") }
-            throw XCTSkip("set SYNAPSE_DATA to a folder holding mnist/")
-        }
+        let root = try dataRoot(holding: "mnist")
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("synapse-readme-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: folder) }
@@ -24,7 +21,7 @@ final class ReadmeTests: XCTestCase {
         ])
         XCTAssertTrue(model.summary().contains("Total params: 101,770"))
 
-        let mnist = try MNIST.load(.training, from: DataDirectory(root: URL(fileURLWithPath: root))).prefix(2000)
+        let mnist = try MNIST.load(.training, from: DataDirectory(root: root)).prefix(2000)
         let train = try Dataset(inputs: mnist.inputs.reshaped([mnist.count, 784]), targets: mnist.targets)
 
         let trainer = Trainer(model: model, loss: SoftmaxCrossEntropy(), optimizer: Adam(learningRate: 1e-3),

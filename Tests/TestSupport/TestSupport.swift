@@ -94,3 +94,17 @@ public final class Fixture: @unchecked Sendable {
         return t
     }
 }
+
+/// The data root (`SYNAPSE_DATA`) when it holds the folder `dataset` (`mnist`, `images`, ...).
+/// Without it the test is skipped on a developer's machine but fails under `CI=true`, where the
+/// data must be there.
+public func dataRoot(holding dataset: String, file: StaticString = #filePath, line: UInt = #line) throws -> URL {
+    let environment = ProcessInfo.processInfo.environment
+    guard let root = environment["SYNAPSE_DATA"], FileManager.default.fileExists(atPath: root + "/" + dataset) else {
+        if environment["CI"] == "true" {
+            XCTFail("CI=true but SYNAPSE_DATA does not point at a folder holding \(dataset)/", file: file, line: line)
+        }
+        throw XCTSkip("set SYNAPSE_DATA to a folder holding \(dataset)/")
+    }
+    return URL(fileURLWithPath: root, isDirectory: true)
+}
