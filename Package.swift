@@ -78,6 +78,7 @@ let package = Package(
         .target(name: "TestSupport", dependencies: ["Dense"], path: "Tests/TestSupport"),
         .testTarget(name: "DenseTests", dependencies: ["Dense", "TestSupport"], resources: [.copy("Fixtures")]),
         .testTarget(name: "ConvTests", dependencies: ["Conv", "TestSupport"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "RecurrentTests", dependencies: ["Recurrent", "TestSupport"], resources: [.copy("Fixtures")]),
         .testTarget(name: "AugmentTests", dependencies: ["Augment", "TestSupport"], resources: [.copy("Fixtures")]),
     ]
 )

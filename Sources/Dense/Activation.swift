@@ -16,7 +16,8 @@ import Foundation
     for i in 0..<n { y[i] = 1 / (1 + expf(-x[i])) }
 }
 
-@inline(__always) func tanhForward(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ n: Int) {
+/// y = tanh(x) over `n` values; `x` and `y` may be the same buffer.
+@inlinable public func tanhForward(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ n: Int) {
     for i in 0..<n { y[i] = tanhf(x[i]) }
 }
 

@@ -13,6 +13,9 @@ public enum Initializer: Equatable, Sendable {
     case heUniform
     /// N(0, s^2), s = sqrt(2 / fanIn), for ReLU layers.
     case heNormal
+    /// A (semi-)orthogonal matrix: Gram-Schmidt on rows of N(0, 1) draws (Saxe et al., 2014),
+    /// for recurrent weights. The tensor is read as rows x columns (first dimension x the rest).
+    case orthogonal
     case zeros
     case constant(Float)
 
@@ -31,6 +34,8 @@ public enum Initializer: Equatable, Sendable {
         case .heNormal:
             let s = Float((2.0 / Double(fanIn)).squareRoot())
             for i in values.indices { values[i] = random.normal(standardDeviation: s) }
+        case .orthogonal:
+            fillOrthogonal(tensor, random: random)
         case .zeros:
             tensor.fill(0)
         case .constant(let value):
@@ -45,6 +50,7 @@ public enum Initializer: Equatable, Sendable {
         case .glorotNormal: return "glorot_normal"
         case .heUniform: return "he_uniform"
         case .heNormal: return "he_normal"
+        case .orthogonal: return "orthogonal"
         case .zeros: return "zeros"
         case .constant(let v): return "constant:\(v)"
         }
@@ -56,10 +62,45 @@ public enum Initializer: Equatable, Sendable {
         case "glorot_normal": self = .glorotNormal
         case "he_uniform": self = .heUniform
         case "he_normal": self = .heNormal
+        case "orthogonal": self = .orthogonal
         case "zeros": self = .zeros
         default:
             guard configName.hasPrefix("constant:"), let v = Float(configName.dropFirst(9)) else { return nil }
             self = .constant(v)
+        }
+    }
+}
+
+/// Orthonormal rows (or columns, when there are more rows than columns), in Double for accuracy.
+private func fillOrthogonal(_ tensor: Tensor, random: RandomGenerator) {
+    let rows = tensor.shape.first ?? 1
+    let columns = tensor.count / max(rows, 1)
+    // Orthonormalise the shorter side: vectors of length `length`, `vectors` of them.
+    let (vectors, length) = rows <= columns ? (rows, columns) : (columns, rows)
+    var q = [Double](repeating: 0, count: vectors * length)
+    for v in 0..<vectors {
+        while true {
+            for i in 0..<length { q[v * length + i] = Double(random.normal()) }
+            for _ in 0..<2 {  // twice is enough (Giraud et al.)
+                for u in 0..<v {
+                    var dot = 0.0
+                    for i in 0..<length { dot += q[v * length + i] * q[u * length + i] }
+                    for i in 0..<length { q[v * length + i] -= dot * q[u * length + i] }
+                }
+            }
+            var norm = 0.0
+            for i in 0..<length { norm += q[v * length + i] * q[v * length + i] }
+            norm = norm.squareRoot()
+            if norm > 1e-6 {
+                for i in 0..<length { q[v * length + i] /= norm }
+                break
+            }
+        }
+    }
+    let out = tensor.data
+    for r in 0..<rows {
+        for c in 0..<columns {
+            out[r * columns + c] = Float(rows <= columns ? q[r * length + c] : q[c * length + r])
         }
     }
 }

@@ -43,6 +43,17 @@ extension Layer {
     public var parameterCount: Int { parameters.reduce(0) { $0 + $1.value.count } }
 }
 
+/// A layer of a sequence model that takes or hands on a padding mask (Keras's `mask_zero`).
+///
+/// A mask is N x T: 1 for a real time step, 0 for padding. `Sequential` sets each masking layer's
+/// `inputMask` to the mask in force before calling its `forward`, and after it takes the layer's
+/// `outputMask` as the mask in force; layers that do not mask pass it on unchanged. An `Embedding`
+/// with a padding index starts a mask; a many-to-one `SimpleRNN` ends it.
+public protocol SequenceMasking: AnyObject {
+    var inputMask: Tensor? { get set }
+    var outputMask: Tensor? { get }
+}
+
 /// A value in a layer's saved configuration.
 public enum ConfigValue: Codable, Equatable, Sendable {
     case number(Double)

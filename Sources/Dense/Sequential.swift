@@ -65,7 +65,16 @@ public final class Sequential {
         precondition(Array(input.shape.dropFirst()) == inputShape,
                      "model expects samples of shape \(inputShape), got a batch of shape \(input.shape)")
         var x = input
-        for layer in layers { x = layer.forward(x, training: training) }
+        var mask: Tensor?
+        for layer in layers {
+            guard let masking = layer as? SequenceMasking else {
+                x = layer.forward(x, training: training)
+                continue
+            }
+            masking.inputMask = mask
+            x = layer.forward(x, training: training)
+            mask = masking.outputMask
+        }
         return x
     }
 

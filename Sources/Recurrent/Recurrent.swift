@@ -1,1 +1,6 @@
 @_exported import Dense
+
+extension LayerRegistry {
+    /// The recurrent layers: `SimpleRNN` and `Embedding`.
+    public static var recurrent: LayerRegistry { LayerRegistry([SimpleRNN.self, Embedding.self]) }
+}

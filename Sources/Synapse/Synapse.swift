@@ -6,5 +6,5 @@
 
 extension LayerRegistry {
     /// Every layer type Synapse defines, for `Sequential.load`.
-    public static var all: LayerRegistry { LayerRegistry.dense.merging(.conv) }
+    public static var all: LayerRegistry { LayerRegistry.dense.merging(.conv).merging(.recurrent) }
 }

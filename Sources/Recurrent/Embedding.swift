@@ -1,0 +1,103 @@
+/// A lookup table: token ids (N, T) -> vectors (N, T, D), PyTorch's `nn.Embedding`.
+///
+/// Ids are stored as Float (exact up to 2^24, far above any vocabulary here). The weight is
+/// (vocabulary, D), initialised N(0, 1) as in PyTorch; its gradient is accumulated only into the
+/// rows of the ids seen. With a `paddingIndex`, that row is never trained and the layer starts a
+/// padding mask (1 where the id is not padding) that a following `SimpleRNN` honours.
+public final class Embedding: Layer, SequenceMasking {
+    public static let typeName = "Embedding"
+    public var name: String
+    public let vocabularySize: Int
+    public let dimension: Int
+    public let paddingIndex: Int?
+    public let weight: Parameter
+
+    public var inputMask: Tensor?
+    public var outputMask: Tensor? { paddingIndex == nil ? nil : mask }
+
+    private var ids: Tensor?
+    private var output: Tensor?
+    private var mask: Tensor?
+    private var inputGradient: Tensor?
+
+    public init(_ vocabularySize: Int, _ dimension: Int, paddingIndex: Int? = nil,
+                random: RandomGenerator, name: String = "") {
+        precondition(vocabularySize > 0 && dimension > 0, "Embedding needs positive sizes")
+        precondition(paddingIndex.map { (0..<vocabularySize).contains($0) } ?? true,
+                     "Embedding: padding index outside the vocabulary")
+        self.name = name
+        self.vocabularySize = vocabularySize
+        self.dimension = dimension
+        self.paddingIndex = paddingIndex
+        weight = Parameter(name: "weight", value: Tensor(shape: [vocabularySize, dimension]))
+        let w = weight.value.buffer
+        for i in w.indices { w[i] = random.normal() }
+        if let paddingIndex { (weight.value.data + paddingIndex * dimension).update(repeating: 0, count: dimension) }
+    }
+
+    public convenience init(options: LayerOptions, random: RandomGenerator) throws {
+        let (v, d) = (try options.int("vocabularySize"), try options.int("dimension"))
+        let padding = options["paddingIndex"] == nil ? nil : try options.int("paddingIndex")
+        guard v > 0, d > 0, padding.map({ $0 < v }) ?? true else {
+            throw SynapseError.invalidArgument("Embedding needs positive sizes and a padding index inside the vocabulary")
+        }
+        self.init(v, d, paddingIndex: padding, random: random)
+    }
+
+    public var options: LayerOptions {
+        var o: LayerOptions = ["vocabularySize": .number(Double(vocabularySize)), "dimension": .number(Double(dimension))]
+        if let paddingIndex { o["paddingIndex"] = .number(Double(paddingIndex)) }
+        return o
+    }
+
+    public var parameters: [Parameter] { [weight] }
+
+    public func outputShape(for inputShape: [Int]) throws -> [Int] {
+        guard !inputShape.isEmpty else {
+            throw SynapseError.shape("Embedding '\(name)' expects token ids per sample, got shape \(inputShape)")
+        }
+        return inputShape + [dimension]
+    }
+
+    public func forward(_ input: Tensor, training: Bool) -> Tensor {
+        let d = dimension
+        let out = Tensor.reusing(output, shape: input.shape + [d])
+        output = out
+        ids = input
+        let (x, y, w) = (input.data, out.data, weight.value.data)
+        for i in 0..<input.count {
+            let id = Int(exactly: x[i]) ?? -1
+            precondition(id >= 0 && id < vocabularySize,
+                         "Embedding '\(name)': token id \(x[i]) outside 0..<\(vocabularySize)")
+            (y + i &* d).update(from: w + id &* d, count: d)
+        }
+        if let paddingIndex {
+            let m = Tensor.reusing(mask, shape: input.shape)
+            mask = m
+            let pad = Float(paddingIndex)
+            for i in 0..<input.count { m.data[i] = x[i] == pad ? 0 : 1 }
+        }
+        return out
+    }
+
+    /// Ids have no gradient: returns zeros of the input's shape (an embedding comes first).
+    public func backward(_ outputGradient: Tensor) -> Tensor {
+        backwardParameters(outputGradient)
+        let dx = Tensor.reusing(inputGradient, shape: ids!.shape)
+        inputGradient = dx
+        dx.fill(0)
+        return dx
+    }
+
+    public func backwardParameters(_ outputGradient: Tensor) {
+        guard let ids else { preconditionFailure("Embedding '\(name)': backward before forward") }
+        let d = dimension
+        let (x, dy, dw) = (ids.data, outputGradient.data, weight.gradient.data)
+        for i in 0..<ids.count {
+            let id = Int(x[i])
+            if id == paddingIndex { continue }
+            let row = dw + id &* d, g = dy + i &* d
+            for j in 0..<d { row[j] += g[j] }
+        }
+    }
+}

@@ -1,0 +1,71 @@
+import Dense
+import Foundation
+import Recurrent
+import XCTest
+
+final class EmbeddingTests: FolderTestCase {
+    func testEmbeddingMatchesPyTorch() {
+        let embedding = Embedding(10, 4, paddingIndex: 0, random: RandomGenerator(seed: 1))
+        embedding.weight.value.assign(fixture("embedding.weight"))
+        let ids = fixture("embedding.ids")
+        assertClose(embedding.forward(ids, training: true), fixture("embedding.y"), "output")
+        embedding.backwardParameters(fixture("embedding.dy"))
+        assertClose(embedding.weight.gradient, fixture("embedding.dweight"), "weight gradient")
+        XCTAssertEqual(embedding.outputMask?.array, [0, 1, 1, 1, 1, 0, 1, 1])
+    }
+
+    func testEmbeddingGradientTouchesOnlyTheRowsUsed() {
+        let random = RandomGenerator(seed: 2)
+        let embedding = Embedding(12, 3, paddingIndex: 0, random: random)
+        let ids = Tensor(shape: [2, 5], values: [0, 4, 4, 9, 1, 2, 0, 0, 11, 4])
+        // The padding row is frozen (as in PyTorch), so finite differences run on a table without one.
+        checkGradients(Embedding(12, 3, random: random), input: ids, checkInput: false)
+        embedding.weight.zeroGradient()
+        _ = embedding.forward(ids, training: true)
+        embedding.backwardParameters(Tensor(shape: [2, 5, 3], repeating: 1))
+        for row in 0..<12 {
+            let touched = (0..<3).contains { embedding.weight.gradient[row * 3 + $0] != 0 }
+            XCTAssertEqual(touched, [1, 2, 4, 9, 11].contains(row), "row \(row)")
+        }
+    }
+
+    /// Embedding(padding 0) -> SimpleRNN in a model: the RNN gets the padding mask, so a review
+    /// padded on the left scores the same as the review alone.
+    func testModelPassesThePaddingMaskToTheRNN() throws {
+        func model(steps: Int) throws -> Sequential {
+            let random = RandomGenerator(seed: 3)
+            return try Sequential(inputShape: [steps], [
+                Embedding(20, 4, paddingIndex: 0, random: random, name: "embedding"),
+                SimpleRNN(4, 6, random: random, name: "rnn"),
+                Linear(6, 1, random: random, name: "fc"),
+            ])
+        }
+        let short = try model(steps: 3).forward(Tensor(shape: [1, 3], values: [5, 7, 2]))
+        let padded = try model(steps: 6).forward(Tensor(shape: [1, 6], values: [0, 0, 0, 5, 7, 2]))
+        XCTAssertEqual(short[0], padded[0], accuracy: 1e-6)
+        let unmasked = try Sequential(inputShape: [6], [
+            Embedding(20, 4, random: RandomGenerator(seed: 3)), SimpleRNN(4, 6, random: RandomGenerator(seed: 3)),
+        ])
+        XCTAssertNil((unmasked.layers[0] as! Embedding).outputMask)
+    }
+
+    func testRecurrentModelSavesAndLoads() throws {
+        let random = RandomGenerator(seed: 4)
+        let model = try Sequential(inputShape: [8], [
+            Embedding(30, 5, paddingIndex: 0, random: random, name: "embedding"),
+            SimpleRNN(5, 7, mode: .manyToMany, nonlinearity: .relu, truncation: 4, random: random, name: "rnn"),
+            Linear(7, 30, random: random, name: "head"),
+        ])
+        let url = folder.appendingPathComponent("model.safetensors")
+        try model.save(to: url)
+        let loaded = try Sequential.load(from: url, registry: LayerRegistry.dense.merging(.recurrent))
+        XCTAssertEqual(loaded.config, model.config)
+        XCTAssertEqual(loaded.parameters.map(\.name),
+                       ["embedding.weight", "rnn.weight_ih", "rnn.weight_hh", "rnn.bias", "head.weight", "head.bias"])
+        let x = Tensor(shape: [2, 8], values: [0, 0, 3, 4, 5, 6, 7, 8, 1, 2, 3, 29, 0, 0, 0, 0])
+        XCTAssertEqual(loaded.forward(x).array, model.forward(x).array)
+        let rnn = loaded.layers[1] as! SimpleRNN
+        XCTAssertEqual(rnn.truncation, 4)
+        XCTAssertEqual(rnn.nonlinearity, .relu)
+    }
+}
