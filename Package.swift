@@ -23,14 +23,18 @@ let package = Package(
         .executable(name: "mlp-mnist", targets: ["MLPMNIST"]),
         .executable(name: "lenet", targets: ["LeNet"]),
         .executable(name: "augment", targets: ["AugmentFolder"]),
+        .executable(name: "sentiment", targets: ["Sentiment"]),
+        .executable(name: "charrnn", targets: ["CharRNN"]),
         .executable(name: "dense-benchmark", targets: ["DenseBenchmark"]),
         .executable(name: "conv-benchmark", targets: ["ConvBenchmark"]),
         .executable(name: "augment-benchmark", targets: ["AugmentBenchmark"]),
+        .executable(name: "rnn-benchmark", targets: ["RNNBenchmark"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
         .package(url: "https://github.com/weichsel/ZIPFoundation", from: "0.9.20"),
+        .package(url: "https://github.com/swiftcsv/SwiftCSV", from: "0.10.0"),
     ],
     targets: [
         // C libraries from Debian packages (Scripts/setup installs them).
@@ -47,7 +51,13 @@ let package = Package(
                 .product(name: "ZIPFoundation", package: "ZIPFoundation"),
             ]),
         .target(name: "Conv", dependencies: ["Dense"]),
-        .target(name: "Recurrent", dependencies: ["Dense"]),
+        .target(
+            name: "Recurrent",
+            dependencies: [
+                "Dense",
+                .product(name: "SwiftCSV", package: "SwiftCSV"),
+                .product(name: "ZIPFoundation", package: "ZIPFoundation"),
+            ]),
         .target(name: "Augment", dependencies: ["Dense", "CPNG"]),
         .target(name: "Synapse", dependencies: ["Dense", "Conv", "Recurrent", "Augment"]),
 
@@ -60,6 +70,8 @@ let package = Package(
         sample("MLPMNIST", folder: "MLPMNIST"),
         sample("LeNet", folder: "LeNet"),
         sample("AugmentFolder", folder: "Augment"),
+        sample("Sentiment", folder: "Sentiment"),
+        sample("CharRNN", folder: "CharRNN"),
 
         // Benchmarks: run in release mode, print ratios against their peers.
         .executableTarget(
@@ -74,6 +86,11 @@ let package = Package(
             name: "AugmentBenchmark",
             dependencies: ["Augment", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             path: "Benchmarks/AugmentBenchmark"),
+
+        .executableTarget(
+            name: "RNNBenchmark",
+            dependencies: ["Recurrent", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            path: "Benchmarks/RNNBenchmark"),
 
         .target(name: "TestSupport", dependencies: ["Dense"], path: "Tests/TestSupport"),
         .testTarget(name: "DenseTests", dependencies: ["Dense", "TestSupport"], resources: [.copy("Fixtures")]),

@@ -16,6 +16,9 @@ public enum Initializer: Equatable, Sendable {
     /// A (semi-)orthogonal matrix: Gram-Schmidt on rows of N(0, 1) draws (Saxe et al., 2014),
     /// for recurrent weights. The tensor is read as rows x columns (first dimension x the rest).
     case orthogonal
+    /// Ones on the diagonal, zeros elsewhere (Le et al., 2015: ReLU recurrent networks started as
+    /// identity maps carry their state unchanged until trained otherwise).
+    case identity
     case zeros
     case constant(Float)
 
@@ -36,6 +39,11 @@ public enum Initializer: Equatable, Sendable {
             for i in values.indices { values[i] = random.normal(standardDeviation: s) }
         case .orthogonal:
             fillOrthogonal(tensor, random: random)
+        case .identity:
+            tensor.fill(0)
+            let rows = tensor.shape.first ?? 1
+            let columns = tensor.count / max(rows, 1)
+            for i in 0..<min(rows, columns) { tensor.data[i * columns + i] = 1 }
         case .zeros:
             tensor.fill(0)
         case .constant(let value):
@@ -51,6 +59,7 @@ public enum Initializer: Equatable, Sendable {
         case .heUniform: return "he_uniform"
         case .heNormal: return "he_normal"
         case .orthogonal: return "orthogonal"
+        case .identity: return "identity"
         case .zeros: return "zeros"
         case .constant(let v): return "constant:\(v)"
         }
@@ -63,6 +72,7 @@ public enum Initializer: Equatable, Sendable {
         case "he_uniform": self = .heUniform
         case "he_normal": self = .heNormal
         case "orthogonal": self = .orthogonal
+        case "identity": self = .identity
         case "zeros": self = .zeros
         default:
             guard configName.hasPrefix("constant:"), let v = Float(configName.dropFirst(9)) else { return nil }

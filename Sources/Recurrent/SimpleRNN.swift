@@ -17,6 +17,9 @@ import Foundation
 /// index, or by hand), a padded step keeps the previous state and takes no gradient, so left
 /// padding, right padding and no padding give the same states on the real steps.
 ///
+/// Initialisation: `weight_ih` Glorot uniform, `weight_hh` orthogonal (`recurrentInitializer`;
+/// `.identity` with ReLU gives Le et al.'s IRNN), bias zero.
+///
 /// Speed: internally time-major. The input projection of all steps is one GEMM, each step's
 /// recurrent product one GEMM, and the weight gradients two GEMMs over all steps at the end of
 /// backward. Buffers are sized once per batch shape.
@@ -74,6 +77,7 @@ public final class SimpleRNN: Layer, SequenceMasking {
 
     public init(_ inputFeatures: Int, _ hiddenSize: Int, mode: Mode = .manyToOne,
                 nonlinearity: Nonlinearity = .tanh, truncation: Int? = nil,
+                recurrentInitializer: Initializer = .orthogonal,
                 random: RandomGenerator, name: String = "") {
         precondition(inputFeatures > 0 && hiddenSize > 0, "SimpleRNN needs positive sizes")
         if case .oneToMany(let steps, let feedback) = mode {
@@ -92,7 +96,7 @@ public final class SimpleRNN: Layer, SequenceMasking {
         weightHH = Parameter(name: "weight_hh", value: Tensor(shape: [hiddenSize, hiddenSize]))
         bias = Parameter(name: "bias", value: Tensor(shape: [hiddenSize]))
         Initializer.glorotUniform.fill(weightIH.value, fanIn: inputFeatures, fanOut: hiddenSize, random: random)
-        Initializer.orthogonal.fill(weightHH.value, fanIn: hiddenSize, fanOut: hiddenSize, random: random)
+        recurrentInitializer.fill(weightHH.value, fanIn: hiddenSize, fanOut: hiddenSize, random: random)
     }
 
     public convenience init(options: LayerOptions, random: RandomGenerator) throws {

@@ -1,0 +1,157 @@
+// Character-level language model: a many-to-many simple RNN learns to predict the next
+// character of a corpus (default: the first few MB of the IMDB reviews), then generates text one
+// character at a time (one-to-many) from a seed string, sampling with a temperature. Prints a
+// sample after each epoch.
+import ArgumentParser
+import Foundation
+import SampleOptions
+import Synapse
+
+struct CharRNN: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "charrnn", abstract: "Train a character-level simple RNN and generate text from it.")
+
+    @OptionGroup var common: TrainingOptions
+    @Option(help: "A UTF-8 text file to learn from (default: IMDB reviews from the data directory).") var corpus: String?
+    @Option(help: "Characters of the corpus to use.") var characters = 3_000_000
+    @Option(help: "Epochs.") var epochs = 5
+    @Option(help: "Characters per training sequence.") var steps = 100
+    @Option(help: "Mini-batch size.") var batchSize = 64
+    @Option(help: "Embedding dimension of a character.") var embedding = 32
+    @Option(help: "Hidden state size.") var hidden = 256
+    @Option(help: "Adam learning rate.") var lr: Float = 2e-3
+    @Option(help: "Clip the global gradient norm to this.") var clip: Float = 5
+    @Option(help: "Sampling temperature: lower is safer, higher more varied.") var temperature: Float = 0.7
+    @Option(help: "Text the generated samples start from.") var seedText = "this movie was "
+    @Option(help: "Characters to generate per sample.") var sampleLength = 300
+    @Option(help: "Folder for model.safetensors, model.json and alphabet.json.") var output = "runs/charrnn"
+
+    func run() throws {
+        let directory = common.prepare()
+        let text = try loadCorpus(directory)
+        let alphabet = Array(Set(text)).sorted()
+        let index = Dictionary(uniqueKeysWithValues: alphabet.enumerated().map { ($1, $0) })
+        let ids = text.map { index[$0]! }
+        note("corpus: \(ids.count) characters, alphabet of \(alphabet.count)")
+        guard seedText.allSatisfy({ index[$0] != nil }) else {
+            throw ValidationError("--seed-text uses characters the corpus lacks")
+        }
+
+        // Sequences of `steps` characters; the targets are the same text shifted by one.
+        let count = (ids.count - 1) / steps
+        let inputs = Tensor(shape: [count, steps]), targets = Tensor(shape: [count, steps])
+        for i in 0..<(count * steps) {
+            inputs.data[i] = Float(ids[i])
+            targets.data[i] = Float(ids[i + 1])
+        }
+        let data = try Dataset(inputs: inputs, targets: targets)
+
+        let random = RandomGenerator(seed: common.seed)
+        let rnn = SimpleRNN(embedding, hidden, mode: .manyToMany, random: random, name: "rnn")
+        let model = try Sequential(inputShape: [steps], [
+            Embedding(alphabet.count, embedding, random: random, name: "embedding"),
+            rnn,
+            Linear(hidden, alphabet.count, random: random, name: "head"),
+        ])
+        print(model.summary())
+        let trainer = Trainer(model: model, loss: SoftmaxCrossEntropy(), optimizer: Adam(learningRate: lr), random: random)
+        trainer.clipNorm = clip
+        let generator = RandomGenerator(seed: common.seed &+ 1)
+        let sampler = Sampler(model: model, alphabet: alphabet, index: index)
+        let start = Date()
+        try trainer.fit(data, epochs: epochs, batchSize: batchSize, validation: .split(0.05, seed: common.seed),
+                        callbacks: common.progressCallbacks + [EpochEnd { epoch in
+            print("--- sample after epoch \(epoch + 1) (temperature \(temperature)):")
+            print(sampler.generate(from: seedText, count: sampleLength, temperature: temperature, random: generator))
+        }])
+        let seconds = Date().timeIntervalSince(start)
+        print(String(format: "trained in %.1f s (%.0f characters/s)", seconds,
+                     Double(trainer.epoch) * Double(count - Int((0.05 * Double(count)).rounded())) * Double(steps) / seconds))
+        let folder = URL(fileURLWithPath: output, isDirectory: true)
+        try model.save(to: folder.appendingPathComponent("model.safetensors"))
+        try AtomicFile.write(try JSONEncoder().encode(alphabet.map(String.init)), to: folder.appendingPathComponent("alphabet.json"))
+        print("wrote model.safetensors, model.json and alphabet.json in \(folder.path)")
+    }
+
+    func loadCorpus(_ directory: DataDirectory) throws -> [Character] {
+        let raw: String
+        if let corpus {
+            guard let data = FileManager.default.contents(atPath: corpus) else {
+                throw SynapseError.file(path: corpus, problem: "cannot read the corpus")
+            }
+            raw = String(decoding: data, as: UTF8.self)
+        } else {
+            let imdb = try IMDB.load(from: directory, log: note)
+            var joined = ""
+            for review in imdb.train {
+                joined += review.text.replacingOccurrences(of: "<br />", with: " ")
+                joined += "\n"
+                if joined.utf8.count >= characters { break }
+            }
+            raw = joined
+        }
+        // Printable ASCII and newlines only: a handful of rare characters would each cost a
+        // softmax column and teach nothing.
+        let kept = raw.lowercased().unicodeScalars.filter { $0 == "\n" || (32..<127).contains($0.value) }
+        let text = Array(String(String.UnicodeScalarView(kept)).prefix(characters))
+        guard text.count > steps * 2 else {
+            throw SynapseError.invalidArgument("the corpus has \(text.count) usable characters; it needs more than \(steps * 2)")
+        }
+        return text
+    }
+}
+
+/// Generates text: feeds the seed through the trained cell, then samples each next character
+/// from softmax(logits / temperature) and feeds it back (one-to-many).
+struct Sampler {
+    let embedding: Embedding
+    let rnn: SimpleRNN
+    let head: Linear
+    let alphabet: [Character]
+    let index: [Character: Int]
+
+    init(model: Sequential, alphabet: [Character], index: [Character: Int]) {
+        embedding = model.layers[0] as! Embedding
+        rnn = model.layers[1] as! SimpleRNN
+        head = model.layers[2] as! Linear
+        self.alphabet = alphabet
+        self.index = index
+    }
+
+    func generate(from seed: String, count: Int, temperature: Float, random: RandomGenerator) -> String {
+        let state = Tensor(shape: [1, rnn.hiddenSize])
+        let x = Tensor(shape: [1, embedding.dimension])
+        var text = seed
+        var next = 0
+        func feed(_ id: Int) {
+            x.data.update(from: embedding.weight.value.data + id * embedding.dimension, count: embedding.dimension)
+            rnn.step(input: x, state: state, into: state)
+            let logits = head.forward(state, training: false)
+            // Sample from softmax(logits / temperature).
+            var weights = (0..<alphabet.count).map { Double(logits[$0] / temperature) }
+            let top = weights.max()!
+            weights = weights.map { exp($0 - top) }
+            var u = Double(random.uniform()) * weights.reduce(0, +)
+            next = weights.count - 1
+            for (i, w) in weights.enumerated() {
+                u -= w
+                if u <= 0 { next = i; break }
+            }
+        }
+        for c in seed { feed(index[c]!) }
+        for _ in 0..<count {
+            text.append(alphabet[next])
+            feed(next)
+        }
+        return text
+    }
+}
+
+/// Runs a closure after every epoch.
+final class EpochEnd: Callback {
+    let action: (Int) -> Void
+    init(_ action: @escaping (Int) -> Void) { self.action = action }
+    func epochEnded(_ trainer: Trainer, epoch: Int, logs: [String: Double]) throws { action(epoch) }
+}
+
+CharRNN.main()

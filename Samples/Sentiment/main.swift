@@ -1,0 +1,102 @@
+// A many-to-one simple RNN on IMDB movie reviews: Embedding -> SimpleRNN -> Linear -> sigmoid,
+// binary cross-entropy. Trains with a progress bar and per-epoch validation, prints the test
+// accuracy, precision, recall and confusion matrix, and saves the model with its vocabulary.
+// `--predict "text"` prints the probability that a review is positive, from the saved model.
+import ArgumentParser
+import Foundation
+import SampleOptions
+import Synapse
+
+struct Sentiment: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "sentiment", abstract: "Train a simple RNN on IMDB reviews, or score a review with a saved one.")
+
+    @OptionGroup var common: TrainingOptions
+    @Option(help: "Epochs.") var epochs = 5
+    @Option(help: "Mini-batch size.") var batchSize = 64
+    @Option(help: "Vocabulary size, including <pad> and <unk>.") var vocabulary = 20_000
+    @Option(help: "Words per review: the last N are kept, shorter reviews are padded (and masked).") var length = 200
+    @Option(help: "Embedding dimension.") var embedding = 64
+    @Option(help: "Hidden state size.") var hidden = 64
+    @Option(help: "Recurrent nonlinearity: tanh or relu.") var nonlinearity = "tanh"
+    @Option(help: "Recurrent weight initialisation: orthogonal or identity.") var recurrentInit = "orthogonal"
+    @Option(help: "Adam learning rate.") var lr: Float = 1e-3
+    @Option(help: "Clip the global gradient norm to this.") var clip: Float = 1
+    @Option(help: "Folder for model.safetensors, model.json, vocabulary.json, log.csv and curves.svg.")
+    var output = "runs/sentiment"
+    @Option(help: "Score this review with the model saved in --output; no training.") var predict: String?
+
+    func run() throws {
+        let folder = URL(fileURLWithPath: output, isDirectory: true)
+        if let predict { return try score(predict, folder: folder) }
+        let directory = common.prepare()
+        var start = Date()
+        let imdb = try IMDB.load(from: directory, log: note)
+        note("IMDB from \(imdb.source): \(imdb.train.count) training, \(imdb.test.count) test reviews" +
+             (imdb.skipped.isEmpty ? "" : ", \(imdb.skipped.count) skipped (first: \(imdb.skipped[0]))"))
+        let trainWords = imdb.train.map { Tokenizer.words($0.text) }
+        let testWords = imdb.test.map { Tokenizer.words($0.text) }
+        let vocabulary = try Vocabulary(documents: trainWords, size: self.vocabulary)
+        let train = try Dataset(inputs: vocabulary.encode(trainWords, length: length),
+                                targets: Tensor(shape: [imdb.train.count, 1], values: imdb.train.map { $0.positive ? 1 : 0 }))
+        let test = try Dataset(inputs: vocabulary.encode(testWords, length: length),
+                               targets: Tensor(shape: [imdb.test.count, 1], values: imdb.test.map { $0.positive ? 1 : 0 }))
+        note(String(format: "tokenised and encoded in %.1f s; vocabulary %d words", Date().timeIntervalSince(start), vocabulary.count))
+
+        guard let nonlinearity = SimpleRNN.Nonlinearity(rawValue: nonlinearity) else {
+            throw ValidationError("--nonlinearity must be tanh or relu")
+        }
+        guard let recurrentInit = Initializer(configName: recurrentInit) else {
+            throw ValidationError("--recurrent-init must be orthogonal or identity")
+        }
+        let random = RandomGenerator(seed: common.seed)
+        let model = try Sequential(inputShape: [length], [
+            Embedding(vocabulary.count, embedding, paddingIndex: Vocabulary.padding, random: random, name: "embedding"),
+            SimpleRNN(embedding, hidden, nonlinearity: nonlinearity, recurrentInitializer: recurrentInit,
+                      random: random, name: "rnn"),
+            Linear(hidden, 1, random: random, name: "fc"),
+        ])
+        print(model.summary())
+        let optimizer = Adam(learningRate: lr)
+        let trainer = Trainer(model: model, loss: BinaryCrossEntropy(), optimizer: optimizer, random: random)
+        trainer.clipNorm = clip
+        start = Date()
+        let history = try trainer.fit(train, epochs: epochs, batchSize: batchSize,
+                                      validation: .split(0.1, seed: common.seed),
+                                      callbacks: common.progressCallbacks + [CSVLogger(url: folder.appendingPathComponent("log.csv"))])
+        let seconds = Date().timeIntervalSince(start)
+        let trained = Double(history.epochs.count * (train.count - Int((0.1 * Double(train.count)).rounded())))
+        print(String(format: "trained %d epochs in %.1f s (%.0f reviews/s, %.0f tokens/s)", history.epochs.count, seconds,
+                     trained / seconds, trained * Double(length) / seconds))
+
+        let weights = folder.appendingPathComponent("model.safetensors")
+        try model.save(to: weights, training: optimizer.settings.merging(
+            ["loss": .string("binary_cross_entropy"), "epochs": .number(Double(epochs)),
+             "batchSize": .number(Double(batchSize)), "seed": .number(Double(common.seed)),
+             "length": .number(Double(length)), "truncating": .string("left"), "padding": .string("left")]) { a, _ in a })
+        try vocabulary.save(to: folder.appendingPathComponent("vocabulary.json"))
+        try AtomicFile.write(Data(CurvePlot.svg(history, title: "SimpleRNN on IMDB").utf8),
+                             to: folder.appendingPathComponent("curves.svg"))
+        print("wrote \(weights.path), model.json, vocabulary.json, log.csv and curves.svg in \(folder.path)")
+
+        let probabilities = model.predict(test.inputs, batchSize: 500)
+        let predicted = probabilities.array.map { $0 > 0 ? 1 : 0 }  // logits: > 0 means p > 0.5
+        let matrix = ConfusionMatrix(classes: 2, predicted: predicted, actual: test.targets.array.map { Int($0) })
+        print("classes: 0 = negative, 1 = positive")
+        print(matrix)
+        print(String(format: "positive class: precision %.2f%%, recall %.2f%%", 100 * matrix.precision(1), 100 * matrix.recall(1)))
+        try common.report(testAccuracy: matrix.accuracy)
+    }
+
+    func score(_ text: String, folder: URL) throws {
+        let model = try Sequential.load(from: folder.appendingPathComponent("model.safetensors"), registry: .all)
+        let vocabulary = try Vocabulary.load(from: folder.appendingPathComponent("vocabulary.json"))
+        guard let length = model.inputShape.first else { throw ValidationError("the saved model takes no sequence") }
+        let words = Tokenizer.words(text)
+        let logit = model.forward(vocabulary.encode([words], length: length))[0]
+        let known = words.filter { vocabulary.id($0) != Vocabulary.unknown }.count
+        print(String(format: "P(positive) = %.4f  (%d words, %d in the vocabulary)", 1 / (1 + exp(-Double(logit))), words.count, known))
+    }
+}
+
+Sentiment.main()
