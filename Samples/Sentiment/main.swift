@@ -12,15 +12,18 @@ struct Sentiment: ParsableCommand {
         commandName: "sentiment", abstract: "Train a simple RNN on IMDB reviews, or score a review with a saved one.")
 
     @OptionGroup var common: TrainingOptions
-    @Option(help: "Epochs.") var epochs = 5
+    @Option(help: "Epochs at most: training stops when the validation loss stops falling, and keeps the best epoch's weights.") var epochs = 5
     @Option(help: "Mini-batch size.") var batchSize = 64
     @Option(help: "Vocabulary size, including <pad> and <unk>.") var vocabulary = 20_000
     @Option(help: "Words per review: the last N are kept, shorter reviews are padded (and masked).") var length = 200
     @Option(help: "Embedding dimension.") var embedding = 64
+    @Option(help: "Word vectors start uniform in -a...a for this a.") var embeddingScale: Float = 0.05
     @Option(help: "Hidden state size.") var hidden = 64
-    @Option(help: "Recurrent nonlinearity: tanh or relu.") var nonlinearity = "tanh"
-    @Option(help: "Recurrent weight initialisation: orthogonal or identity.") var recurrentInit = "orthogonal"
+    @Option(help: "Recurrent nonlinearity: relu (with identity recurrent weights: an IRNN) or tanh.") var nonlinearity = "relu"
+    @Option(help: "Recurrent weight initialisation: identity or orthogonal.") var recurrentInit = "identity"
     @Option(help: "Adam learning rate.") var lr: Float = 1e-3
+    @Option(help: "Multiply the learning rate by this after every epoch.") var decay: Float = 1
+    @Option(help: "Dropout rate on the word vectors (0: none).") var dropout: Float = 0
     @Option(help: "Clip the global gradient norm to this.") var clip: Float = 1
     @Option(help: "Folder for model.safetensors, model.json, vocabulary.json, log.csv and curves.svg.")
     var output = "runs/sentiment"
@@ -51,19 +54,24 @@ struct Sentiment: ParsableCommand {
         }
         let random = RandomGenerator(seed: common.seed)
         let model = try Sequential(inputShape: [length], [
-            Embedding(vocabulary.count, embedding, paddingIndex: Vocabulary.padding, random: random, name: "embedding"),
+            Embedding(vocabulary.count, embedding, paddingIndex: Vocabulary.padding,
+                      initializer: .uniform(embeddingScale), random: random, name: "embedding")]
+            + (dropout > 0 ? [Dropout(rate: dropout, name: "dropout")] : []) + [
             SimpleRNN(embedding, hidden, nonlinearity: nonlinearity, recurrentInitializer: recurrentInit,
                       random: random, name: "rnn"),
             Linear(hidden, 1, random: random, name: "fc"),
         ])
         print(model.summary())
         let optimizer = Adam(learningRate: lr)
-        let trainer = Trainer(model: model, loss: BinaryCrossEntropy(), optimizer: optimizer, random: random)
+        let trainer = Trainer(model: model, loss: BinaryCrossEntropy(), optimizer: optimizer, random: random,
+                              schedule: ExponentialDecay(initial: lr, decay: decay))
         trainer.clipNorm = clip
         start = Date()
         let history = try trainer.fit(train, epochs: epochs, batchSize: batchSize,
                                       validation: .split(0.1, seed: common.seed),
-                                      callbacks: common.progressCallbacks + [CSVLogger(url: folder.appendingPathComponent("log.csv"))])
+                                      callbacks: common.progressCallbacks + [
+                                          EarlyStopping(monitor: "val_loss", patience: 1, restoreBestWeights: true),
+                                          CSVLogger(url: folder.appendingPathComponent("log.csv"))])
         let seconds = Date().timeIntervalSince(start)
         let trained = Double(history.epochs.count * (train.count - Int((0.1 * Double(train.count)).rounded())))
         print(String(format: "trained %d epochs in %.1f s (%.0f reviews/s, %.0f tokens/s)", history.epochs.count, seconds,

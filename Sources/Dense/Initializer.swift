@@ -19,6 +19,10 @@ public enum Initializer: Equatable, Sendable {
     /// Ones on the diagonal, zeros elsewhere (Le et al., 2015: ReLU recurrent networks started as
     /// identity maps carry their state unchanged until trained otherwise).
     case identity
+    /// U(-a, a) for a given a (Keras's `RandomUniform`; its embeddings use a = 0.05).
+    case uniform(Float)
+    /// N(0, s^2) for a given s (PyTorch's embeddings use s = 1).
+    case normal(Float)
     case zeros
     case constant(Float)
 
@@ -44,6 +48,10 @@ public enum Initializer: Equatable, Sendable {
             let rows = tensor.shape.first ?? 1
             let columns = tensor.count / max(rows, 1)
             for i in 0..<min(rows, columns) { tensor.data[i * columns + i] = 1 }
+        case .uniform(let limit):
+            for i in values.indices { values[i] = random.uniform(-limit, limit) }
+        case .normal(let s):
+            for i in values.indices { values[i] = random.normal(standardDeviation: s) }
         case .zeros:
             tensor.fill(0)
         case .constant(let value):
@@ -61,6 +69,8 @@ public enum Initializer: Equatable, Sendable {
         case .orthogonal: return "orthogonal"
         case .identity: return "identity"
         case .zeros: return "zeros"
+        case .uniform(let a): return "uniform:\(a)"
+        case .normal(let s): return "normal:\(s)"
         case .constant(let v): return "constant:\(v)"
         }
     }
@@ -75,8 +85,14 @@ public enum Initializer: Equatable, Sendable {
         case "identity": self = .identity
         case "zeros": self = .zeros
         default:
-            guard configName.hasPrefix("constant:"), let v = Float(configName.dropFirst(9)) else { return nil }
-            self = .constant(v)
+            let parts = configName.split(separator: ":", maxSplits: 1)
+            guard parts.count == 2, let v = Float(parts[1]) else { return nil }
+            switch parts[0] {
+            case "constant": self = .constant(v)
+            case "uniform": self = .uniform(v)
+            case "normal": self = .normal(v)
+            default: return nil
+            }
         }
     }
 }

@@ -1,7 +1,8 @@
 /// A lookup table: token ids (N, T) -> vectors (N, T, D), PyTorch's `nn.Embedding`.
 ///
 /// Ids are stored as Float (exact up to 2^24, far above any vocabulary here). The weight is
-/// (vocabulary, D), initialised N(0, 1) as in PyTorch; its gradient is accumulated only into the
+/// (vocabulary, D), initialised N(0, 1) as in PyTorch unless told otherwise (Keras uses
+/// U(-0.05, 0.05), `.uniform(0.05)`); its gradient is accumulated only into the
 /// rows of the ids seen. With a `paddingIndex`, that row is never trained and the layer starts a
 /// padding mask (1 where the id is not padding) that a following `SimpleRNN` honours.
 public final class Embedding: Layer, SequenceMasking {
@@ -21,7 +22,7 @@ public final class Embedding: Layer, SequenceMasking {
     private var inputGradient: Tensor?
 
     public init(_ vocabularySize: Int, _ dimension: Int, paddingIndex: Int? = nil,
-                random: RandomGenerator, name: String = "") {
+                initializer: Initializer = .normal(1), random: RandomGenerator, name: String = "") {
         precondition(vocabularySize > 0 && dimension > 0, "Embedding needs positive sizes")
         precondition(paddingIndex.map { (0..<vocabularySize).contains($0) } ?? true,
                      "Embedding: padding index outside the vocabulary")
@@ -30,8 +31,7 @@ public final class Embedding: Layer, SequenceMasking {
         self.dimension = dimension
         self.paddingIndex = paddingIndex
         weight = Parameter(name: "weight", value: Tensor(shape: [vocabularySize, dimension]))
-        let w = weight.value.buffer
-        for i in w.indices { w[i] = random.normal() }
+        initializer.fill(weight.value, fanIn: vocabularySize, fanOut: dimension, random: random)
         if let paddingIndex { (weight.value.data + paddingIndex * dimension).update(repeating: 0, count: dimension) }
     }
 
