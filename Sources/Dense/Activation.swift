@@ -18,7 +18,26 @@ import Foundation
 
 /// y = tanh(x) over `n` values; `x` and `y` may be the same buffer.
 @inlinable public func tanhForward(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ n: Int) {
-    for i in 0..<n { y[i] = tanhf(x[i]) }
+    for i in 0..<n { y[i] = rationalTanh(x[i]) }
+}
+
+/// tanh(x) as the ratio of an odd degree-13 and an even degree-6 polynomial on [-9, 9] (outside,
+/// tanh is +-1 in Float): the minimax-style interpolant Eigen uses, within a few ulp of the true
+/// value. Branch-free, so loops over it vectorise; libm's `tanhf` is several times slower.
+@inlinable @inline(__always) public func rationalTanh(_ value: Float) -> Float {
+    let x = min(max(value, -9), 9)
+    let x2 = x * x
+    var p: Float = x2 * -2.76076847742355e-16 + 2.00018790482477e-13
+    p = x2 * p + -8.60467152213735e-11
+    p = x2 * p + 5.12229709037114e-08
+    p = x2 * p + 1.48572235717979e-05
+    p = x2 * p + 6.37261928875436e-04
+    p = x2 * p + 4.89352455891786e-03
+    p = x * p
+    var q: Float = x2 * 1.19825839466702e-06 + 1.18534705686654e-04
+    q = x2 * q + 2.26843463243900e-03
+    q = x2 * q + 4.89352518554385e-03
+    return p / q
 }
 
 /// Softmax of one row of `width` values, stable (the maximum is subtracted first).

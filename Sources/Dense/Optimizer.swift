@@ -189,12 +189,37 @@ public final class Adam: Optimizer {
             let (w, g, n) = (p.value.data, p.gradient.data, p.value.count)
             let slots = state.tensors(for: p)
             let (m, v) = (slots[0].data, slots[1].data)
-            for i in 0..<n {
+            // Sixteen lanes at a time (the buffers may alias as far as the compiler knows, so it
+            // would not vectorise the loop by itself), then the rest one by one.
+            typealias Lanes = SIMD16<Float>
+            var i = 0
+            while i + Lanes.scalarCount <= n {
+                let gi = Lanes(load: g + i) + wd * Lanes(load: w + i)
+                let mi = b1 * Lanes(load: m + i) + (1 - b1) * gi
+                let vi = b2 * Lanes(load: v + i) + (1 - b2) * gi * gi
+                mi.store(to: m + i)
+                vi.store(to: v + i)
+                (Lanes(load: w + i) - stepSize * mi / (vi.squareRoot() * inverseCorrection2Root + eps)).store(to: w + i)
+                i += Lanes.scalarCount
+            }
+            while i < n {
                 let gi = g[i] + wd * w[i]
                 m[i] = b1 * m[i] + (1 - b1) * gi
                 v[i] = b2 * v[i] + (1 - b2) * gi * gi
                 w[i] -= stepSize * m[i] / (v[i].squareRoot() * inverseCorrection2Root + eps)
+                i += 1
             }
         }
+    }
+}
+
+extension SIMD16 where Scalar == Float {
+    /// Sixteen floats from `pointer` (no alignment needed).
+    @inline(__always) init(load pointer: UnsafePointer<Float>) {
+        self = UnsafeRawPointer(pointer).loadUnaligned(as: SIMD16<Float>.self)
+    }
+
+    @inline(__always) func store(to pointer: UnsafeMutablePointer<Float>) {
+        UnsafeMutableRawPointer(pointer).storeBytes(of: self, as: SIMD16<Float>.self)
     }
 }
