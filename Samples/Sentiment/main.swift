@@ -101,6 +101,7 @@ struct Sentiment: ParsableCommand {
         let vocabulary = try Vocabulary.load(from: folder.appendingPathComponent("vocabulary.json"))
         guard let length = model.inputShape.first else { throw ValidationError("the saved model takes no sequence") }
         let words = Tokenizer.words(text)
+        guard !words.isEmpty else { throw ValidationError("the review has no words to score") }
         let logit = model.forward(vocabulary.encode([words], length: length))[0]
         let known = words.filter { vocabulary.id($0) != Vocabulary.unknown }.count
         print(String(format: "P(positive) = %.4f  (%d words, %d in the vocabulary)", 1 / (1 + exp(-Double(logit))), words.count, known))

@@ -165,6 +165,9 @@ extension Sequential {
     public static func load(from url: URL, registry: LayerRegistry = .dense) throws -> Sequential {
         let configURL = configURL(forWeights: url)
         let config: ModelConfig
+        guard FileManager.default.fileExists(atPath: configURL.path) else {
+            throw SynapseError.file(path: configURL.path, problem: "no such file: a saved model is a .safetensors file with its .json beside it")
+        }
         do {
             config = try JSONDecoder().decode(ModelConfig.self, from: Data(contentsOf: configURL))
         } catch {
