@@ -8,9 +8,8 @@ import XCTest
 /// it must run, and training must lower the loss.
 final class ReadmeTests: XCTestCase {
     func testTheSentimentExampleRuns() throws {
-        let root = try dataRoot(holding: "imdb")
         let random = RandomGenerator(seed: 1)
-        let imdb = try IMDB.load(from: DataDirectory(root: root))
+        let imdb = try realIMDB()
         let reviews = Array(imdb.train.prefix(2000))
         let words = reviews.map { Tokenizer.words($0.text) }
         let vocabulary = try Vocabulary(documents: words, size: 20_000)

@@ -143,8 +143,7 @@ final class IMDBTests: FolderTestCase {
 
     /// The shared copy of the 50k-review CSV: 25,000 / 25,000, nothing skipped, both labels.
     func testRealIMDBCSV() throws {
-        let root = try dataRoot(holding: "imdb")
-        let splits = try IMDB.load(from: DataDirectory(root: root))
+        let splits = try realIMDB()
         XCTAssertEqual(splits.train.count, 25_000)
         XCTAssertEqual(splits.test.count, 25_000)
         XCTAssertEqual(splits.skipped, [])
