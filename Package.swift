@@ -41,12 +41,13 @@ let package = Package(
         .systemLibrary(name: "COpenBLAS", path: "Sources/COpenBLAS"),
         .systemLibrary(name: "CZlibSystem", path: "Sources/CZlibSystem"),
         .target(name: "CPNG", path: "Sources/CPNG", linkerSettings: [.linkedLibrary("png")]),
+        .target(name: "CFloatEnvironment", path: "Sources/CFloatEnvironment"),
 
         // The core: tensors, layers, losses, optimizers, training loop, files, data cache.
         .target(
             name: "Dense",
             dependencies: [
-                "COpenBLAS", "CZlibSystem",
+                "COpenBLAS", "CZlibSystem", "CFloatEnvironment",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "ZIPFoundation", package: "ZIPFoundation"),
             ]),

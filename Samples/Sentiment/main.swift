@@ -25,6 +25,7 @@ struct Sentiment: ParsableCommand {
     @Option(help: "Multiply the learning rate by this after every epoch.") var decay: Float = 1
     @Option(help: "Dropout rate on the word vectors (0: none).") var dropout: Float = 0
     @Option(help: "Clip the global gradient norm to this.") var clip: Float = 1
+    @Flag(help: "Flush denormal floats to zero while training (x86 FTZ/DAZ).") var flushDenormals = false
     @Option(help: "Folder for model.safetensors, model.json, vocabulary.json, log.csv and curves.svg.")
     var output = "runs/sentiment"
     @Option(help: "Score this review with the model saved in --output; no training.") var predict: String?
@@ -66,6 +67,7 @@ struct Sentiment: ParsableCommand {
         let trainer = Trainer(model: model, loss: BinaryCrossEntropy(), optimizer: optimizer, random: random,
                               schedule: ExponentialDecay(initial: lr, decay: decay))
         trainer.clipNorm = clip
+        trainer.flushDenormals = flushDenormals
         start = Date()
         let history = try trainer.fit(train, epochs: epochs, batchSize: batchSize,
                                       validation: .split(0.1, seed: common.seed),

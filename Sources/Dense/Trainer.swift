@@ -38,6 +38,10 @@ public final class Trainer {
     /// Applied to each training batch's inputs, in place, before the forward pass (random
     /// augmentation); draws from `random`. Not applied in evaluation or prediction.
     public var augmentBatch: ((Tensor, RandomGenerator) -> Void)?
+    /// Flush denormal floats to zero while `fit` runs (see `FloatingPointMode`). Off by default:
+    /// on the sentiment and charrnn samples it changed neither speed nor results (measured), and
+    /// off keeps exact IEEE arithmetic; turn it on for long tanh sequences whose gradients fade.
+    public var flushDenormals = false
 
     private var batchInputs: Tensor?
     private var batchTargets: Tensor?
@@ -59,6 +63,14 @@ public final class Trainer {
     @discardableResult
     public func fit(_ data: Dataset, epochs: Int, batchSize: Int = 32, validation: Validation = .none,
                     shuffle: Bool = true, callbacks: [any Callback] = []) throws -> History {
+        try FloatingPointMode.withDenormalsFlushed(flushDenormals) {
+            try train(data, epochs: epochs, batchSize: batchSize, validation: validation, shuffle: shuffle,
+                      callbacks: callbacks)
+        }
+    }
+
+    private func train(_ data: Dataset, epochs: Int, batchSize: Int, validation: Validation,
+                       shuffle: Bool, callbacks: [any Callback]) throws -> History {
         guard batchSize > 0 else { throw SynapseError.invalidArgument("batch size must be positive") }
         guard data.sampleShape == model.inputShape else {
             throw SynapseError.shape("data samples have shape \(data.sampleShape), the model takes \(model.inputShape)")

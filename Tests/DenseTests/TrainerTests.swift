@@ -180,3 +180,18 @@ final class SnapshotAtBest: Callback {
         }
     }
 }
+
+final class FloatingPointModeTests: XCTestCase {
+    @inline(never) func halve(_ x: Float) -> Float { x * 0.5 }
+
+    func testDenormalsFlushOnlyInsideAndTheModeComesBack() {
+        let smallest = Float.leastNormalMagnitude
+        XCTAssertTrue(halve(smallest).isSubnormal)
+        let inside = FloatingPointMode.withDenormalsFlushed { halve(smallest) }
+        #if arch(x86_64) || arch(arm64)
+        XCTAssertEqual(inside, 0)
+        #endif
+        XCTAssertTrue(halve(smallest).isSubnormal, "the previous mode is restored")
+        XCTAssertTrue(FloatingPointMode.withDenormalsFlushed(false) { halve(smallest) }.isSubnormal)
+    }
+}
