@@ -36,8 +36,9 @@ struct Sentiment: ParsableCommand {
         let directory = common.prepare()
         var start = Date()
         let imdb = try IMDB.load(from: directory, log: note)
-        note("IMDB from \(imdb.source): \(imdb.train.count) training, \(imdb.test.count) test reviews" +
+        note("IMDB from \(imdb.source) in \(String(format: "%.1f", Date().timeIntervalSince(start))) s: \(imdb.train.count) training, \(imdb.test.count) test reviews" +
              (imdb.skipped.isEmpty ? "" : ", \(imdb.skipped.count) skipped (first: \(imdb.skipped[0]))"))
+        start = Date()
         let trainWords = imdb.train.map { Tokenizer.words($0.text) }
         let testWords = imdb.test.map { Tokenizer.words($0.text) }
         let vocabulary = try Vocabulary(documents: trainWords, size: self.vocabulary)

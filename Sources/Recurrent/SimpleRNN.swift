@@ -261,6 +261,7 @@ public final class SimpleRNN: Layer, SequenceMasking {
     }
 
     private var maskInForce = false
+    private var stepScratch: Tensor?
 
     private func activate(_ z: UnsafeMutablePointer<Float>, _ count: Int) {
         switch nonlinearity {
@@ -373,7 +374,8 @@ public final class SimpleRNN: Layer, SequenceMasking {
         let (n, h) = (x.batchSize, hiddenSize)
         precondition(x.shape == [n, inputFeatures] && state.shape == [n, h] && result.shape == [n, h],
                      "SimpleRNN '\(name)': step shapes \(x.shape), \(state.shape), \(result.shape)")
-        let scratch = Tensor(shape: [n, h])
+        let scratch = Tensor.reusing(stepScratch, shape: [n, h])
+        stepScratch = scratch
         fillRows(scratch.data, rows: n, with: bias.value.data, width: h)
         BLAS.gemm(transposeB: true, m: n, n: h, k: inputFeatures, x.data, weightIH.value.data, beta: 1, scratch.data)
         BLAS.gemm(transposeB: true, m: n, n: h, k: h, state.data, weightHH.value.data, beta: 1, scratch.data)
