@@ -37,15 +37,9 @@ extension Image {
     func copyingRows(width newWidth: Int, height newHeight: Int, sourceRow: (Int) -> Int = { $0 }, offset: Int = 0,
                      _ body: (UnsafePointer<UInt8>, UnsafeMutablePointer<UInt8>, Int) -> Void) -> Image {
         let (inRow, outRow) = (width * pixelSize, newWidth * pixelSize)
-        var out = [UInt8](repeating: 0, count: newHeight * outRow)
-        bytes.withUnsafeBufferPointer { src in
-            out.withUnsafeMutableBufferPointer { dst in
-                for y in 0..<newHeight {
-                    body(src.baseAddress! + sourceRow(y) * inRow + offset, dst.baseAddress! + y * outRow, y)
-                }
-            }
+        return making(width: newWidth, height: newHeight) { src, dst in
+            for y in 0..<newHeight { body(src + sourceRow(y) * inRow + offset, dst + y * outRow, y) }
         }
-        return try! Image(width: newWidth, height: newHeight, channels: channels, bitDepth: bitDepth, bytes: out)
     }
 
     /// Rotated by `quarterTurns` x 90 degrees counter-clockwise (positive = counter-clockwise,

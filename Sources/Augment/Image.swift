@@ -36,21 +36,29 @@ public struct Image: Equatable, Sendable {
         return bytes.withUnsafeBytes { Int($0.loadUnaligned(fromByteOffset: offset, as: UInt16.self)) }
     }
 
+    /// A new image of the same kind, `width` x `height`, whose bytes `body` writes, every one of
+    /// them: the storage is not zeroed first.
+    func making(width newWidth: Int, height newHeight: Int,
+                _ body: (UnsafePointer<UInt8>, UnsafeMutablePointer<UInt8>) -> Void) -> Image {
+        let count = newWidth * newHeight * pixelSize
+        let out = [UInt8](unsafeUninitializedCapacity: count) { buffer, initialized in
+            bytes.withUnsafeBufferPointer { body($0.baseAddress!, buffer.baseAddress!) }
+            initialized = count
+        }
+        return try! Image(width: newWidth, height: newHeight, channels: channels, bitDepth: bitDepth, bytes: out)
+    }
+
     /// A new image of the same kind whose pixel (x, y) is this image's pixel `source(x, y)`.
     func remapped(width newWidth: Int, height newHeight: Int, _ source: (Int, Int) -> (Int, Int)) -> Image {
         let size = pixelSize
-        var out = [UInt8](repeating: 0, count: newWidth * newHeight * size)
-        bytes.withUnsafeBufferPointer { src in
-            out.withUnsafeMutableBufferPointer { dst in
-                for y in 0..<newHeight {
-                    for x in 0..<newWidth {
-                        let (sx, sy) = source(x, y)
-                        let from = (sy * width + sx) * size, to = (y * newWidth + x) * size
-                        for k in 0..<size { dst[to + k] = src[from + k] }
-                    }
+        return making(width: newWidth, height: newHeight) { src, dst in
+            for y in 0..<newHeight {
+                for x in 0..<newWidth {
+                    let (sx, sy) = source(x, y)
+                    let from = (sy * width + sx) * size, to = (y * newWidth + x) * size
+                    for k in 0..<size { dst[to + k] = src[from + k] }
                 }
             }
         }
-        return try! Image(width: newWidth, height: newHeight, channels: channels, bitDepth: bitDepth, bytes: out)
     }
 }
