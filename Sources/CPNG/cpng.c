@@ -137,7 +137,7 @@ int cpng_decode(const uint8_t *data, size_t size, uint64_t max_pixels, cpng_info
 }
 
 int cpng_encode(const void *pixels, uint32_t width, uint32_t height, int channels, int bit_depth,
-                int level, int filters, uint8_t **out, size_t *out_size, char *message) {
+                int level, int filters, int strategy, uint8_t **out, size_t *out_size, char *message) {
     static const int types[] = {0, PNG_COLOR_TYPE_GRAY, PNG_COLOR_TYPE_GRAY_ALPHA, PNG_COLOR_TYPE_RGB,
                                 PNG_COLOR_TYPE_RGB_ALPHA};
     context c = {.message = message};
@@ -165,6 +165,7 @@ int cpng_encode(const void *pixels, uint32_t width, uint32_t height, int channel
                  PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
     if (level >= 0) png_set_compression_level(png, level);
     if (filters >= 0) png_set_filter(png, PNG_FILTER_TYPE_BASE, filters);
+    if (strategy >= 0) png_set_compression_strategy(png, strategy);
     png_write_info(png, header);
 #if !defined(__BIG_ENDIAN__) && !(defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__)
     if (bit_depth == 16) png_set_swap(png);

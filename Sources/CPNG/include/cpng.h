@@ -31,10 +31,11 @@ int cpng_decode(const uint8_t *data, size_t size, uint64_t max_pixels, cpng_info
                 void *pixels, size_t pixels_size, char *message, char *warnings);
 
 // Encodes 8- or 16-bit gray, gray+alpha, RGB or RGBA pixels (16-bit in host byte order).
-// `level` is the zlib level 0-9 (-1 for libpng's default); `filters` a PNG_FILTER_* mask or -1
-// for libpng's default choice. On success *out holds a malloc'd buffer for cpng_free.
+// `level` is the zlib level 0-9, `filters` a PNG_FILTER_* mask, `strategy` a zlib strategy
+// (Z_FILTERED, Z_RLE, ...); -1 for libpng's default choice of each. On success *out holds a
+// malloc'd buffer for cpng_free.
 int cpng_encode(const void *pixels, uint32_t width, uint32_t height, int channels, int bit_depth,
-                int level, int filters, uint8_t **out, size_t *out_size, char *message);
+                int level, int filters, int strategy, uint8_t **out, size_t *out_size, char *message);
 
 void cpng_free(void *buffer);
 
