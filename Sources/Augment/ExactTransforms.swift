@@ -6,50 +6,66 @@ import Dense
 extension Image {
     /// Mirror left to right (Pillow's FLIP_LEFT_RIGHT).
     public func flippedHorizontally() -> Image {
-        let (size, w) = (pixelSize, width)
-        return copyingRows(width: width, height: height) { source, target, _ in
-            switch size {
-            case 1: for x in 0..<w { target[x] = source[w - 1 - x] }
-            case 3:
-                for x in 0..<w {
-                    let (from, to) = (source + (w - 1 - x) * 3, target + x * 3)
-                    to[0] = from[0]; to[1] = from[1]; to[2] = from[2]
-                }
-            case 4:
-                let (from, to) = (UnsafeRawPointer(source), UnsafeMutableRawPointer(target))
-                for x in 0..<w { to.storeBytes(of: from.loadUnaligned(fromByteOffset: (w - 1 - x) * 4, as: UInt32.self), toByteOffset: x * 4, as: UInt32.self) }
-            default:
-                for x in 0..<w { (target + x * size).update(from: source + (w - 1 - x) * size, count: size) }
-            }
-        }
+        gathered(width: width, height: height, start: width - 1, xStep: -1, yStep: width)
     }
 
     /// Mirror top to bottom (Pillow's FLIP_TOP_BOTTOM).
     public func flippedVertically() -> Image {
-        let rowBytes = width * pixelSize
-        return copyingRows(width: width, height: height, sourceRow: { height - 1 - $0 }) { source, target, _ in
-            target.update(from: source, count: rowBytes)
-        }
-    }
-
-    /// A new image built row by row: `body(sourceRow, targetRow, y)` fills output row y from
-    /// input row `sourceRow(y)` (by default y) starting at byte offset `offset` within it.
-    func copyingRows(width newWidth: Int, height newHeight: Int, sourceRow: (Int) -> Int = { $0 }, offset: Int = 0,
-                     _ body: (UnsafePointer<UInt8>, UnsafeMutablePointer<UInt8>, Int) -> Void) -> Image {
-        let (inRow, outRow) = (width * pixelSize, newWidth * pixelSize)
-        return making(width: newWidth, height: newHeight) { src, dst in
-            for y in 0..<newHeight { body(src + sourceRow(y) * inRow + offset, dst + y * outRow, y) }
-        }
+        gathered(width: width, height: height, start: (height - 1) * width, xStep: 1, yStep: -width)
     }
 
     /// Rotated by `quarterTurns` x 90 degrees counter-clockwise (positive = counter-clockwise,
     /// as Pillow's ROTATE_90 and torchvision); a negative count turns clockwise.
     public func rotated(quarterTurns: Int) -> Image {
         switch ((quarterTurns % 4) + 4) % 4 {
-        case 1: return remapped(width: height, height: width) { x, y in (width - 1 - y, x) }
-        case 2: return remapped(width: width, height: height) { x, y in (width - 1 - x, height - 1 - y) }
-        case 3: return remapped(width: height, height: width) { x, y in (y, height - 1 - x) }
+        // Output (x, y) shows input (W - 1 - y, x), (W - 1 - x, H - 1 - y) and (y, H - 1 - x).
+        case 1: return gathered(width: height, height: width, start: width - 1, xStep: width, yStep: -1)
+        case 2: return gathered(width: width, height: height, start: width * height - 1, xStep: -1, yStep: -width)
+        case 3: return gathered(width: height, height: width, start: (height - 1) * width, xStep: -width, yStep: 1)
         default: return self
+        }
+    }
+
+    /// A new image of the same kind whose pixel (x, y) is this image's pixel number
+    /// `start + x * xStep + y * yStep`, counting pixels row by row: every flip, quarter turn and
+    /// crop is one of these.
+    func gathered(width newWidth: Int, height newHeight: Int, start: Int, xStep: Int, yStep: Int) -> Image {
+        let size = pixelSize
+        return making(width: newWidth, height: newHeight) { src, dst in
+            for y in 0..<newHeight {
+                let (from, to) = (src + (start + y * yStep) * size, dst + y * newWidth * size)
+                if xStep == 1 {
+                    to.update(from: from, count: newWidth * size)
+                    continue
+                }
+                switch size {
+                case 1:
+                    var x = 0
+                    if xStep == -1 {
+                        // Eight pixels at a time: a mirrored run of bytes is a byte swap.
+                        let (input, output) = (UnsafeRawPointer(from), UnsafeMutableRawPointer(to))
+                        while x + 8 <= newWidth {
+                            let word = input.loadUnaligned(fromByteOffset: -x - 7, as: UInt64.self)
+                            output.storeBytes(of: word.byteSwapped, toByteOffset: x, as: UInt64.self)
+                            x += 8
+                        }
+                    }
+                    while x < newWidth { to[x] = from[x * xStep]; x += 1 }
+                case 3:
+                    for x in 0..<newWidth {
+                        let (source, target) = (from + x * xStep * 3, to + x * 3)
+                        target[0] = source[0]; target[1] = source[1]; target[2] = source[2]
+                    }
+                case 4:
+                    let (input, output) = (UnsafeRawPointer(from), UnsafeMutableRawPointer(to))
+                    for x in 0..<newWidth {
+                        output.storeBytes(of: input.loadUnaligned(fromByteOffset: x * xStep * 4, as: UInt32.self),
+                                          toByteOffset: x * 4, as: UInt32.self)
+                    }
+                default:
+                    for x in 0..<newWidth { (to + x * size).update(from: from + x * xStep * size, count: size) }
+                }
+            }
         }
     }
 
@@ -58,10 +74,7 @@ extension Image {
         guard w > 0, h > 0, x >= 0, y >= 0, x + w <= width, y + h <= height else {
             throw SynapseError.invalidArgument("crop box (\(x), \(y), \(w)x\(h)) is not inside the \(width)x\(height) image")
         }
-        let rowBytes = w * pixelSize
-        return copyingRows(width: w, height: h, sourceRow: { y + $0 }, offset: x * pixelSize) { source, target, _ in
-            target.update(from: source, count: rowBytes)
-        }
+        return gathered(width: w, height: h, start: y * width + x, xStep: 1, yStep: width)
     }
 
     /// The centred box of `width` x `height` pixels: its top-left corner is

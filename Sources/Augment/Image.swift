@@ -47,18 +47,4 @@ public struct Image: Equatable, Sendable {
         }
         return try! Image(width: newWidth, height: newHeight, channels: channels, bitDepth: bitDepth, bytes: out)
     }
-
-    /// A new image of the same kind whose pixel (x, y) is this image's pixel `source(x, y)`.
-    func remapped(width newWidth: Int, height newHeight: Int, _ source: (Int, Int) -> (Int, Int)) -> Image {
-        let size = pixelSize
-        return making(width: newWidth, height: newHeight) { src, dst in
-            for y in 0..<newHeight {
-                for x in 0..<newWidth {
-                    let (sx, sy) = source(x, y)
-                    let from = (sy * width + sx) * size, to = (y * newWidth + x) * size
-                    for k in 0..<size { dst[to + k] = src[from + k] }
-                }
-            }
-        }
-    }
 }

@@ -8,8 +8,7 @@ extension Image {
         guard newWidth > 0, newHeight > 0 else {
             throw SynapseError.invalidArgument("resize to \(newWidth)x\(newHeight): sizes must be positive")
         }
-        let (sx, sy) = (Double(width) / Double(newWidth), Double(height) / Double(newHeight))
         return resampled(width: newWidth, height: newHeight, interpolation: .bilinear, fill: .edge,
-                         AffineMap(xx: sx, xy: 0, x0: 0.5 * sx, yx: 0, yy: sy, y0: 0.5 * sy))
+                         .resize(width: width, height: height, to: newWidth, newHeight))
     }
 }

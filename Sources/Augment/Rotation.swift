@@ -41,28 +41,21 @@ public enum Fill: Equatable, Sendable {
 
 /// An affine map from output pixel indices (x, y) to continuous input coordinates:
 /// (xx x + xy y + x0, yx x + yy y + y0).
-struct AffineMap {
+struct AffineMap: Equatable {
     var xx, xy, x0, yx, yy, y0: Double
-}
 
-extension Image {
-    /// Rotated by `degrees` counter-clockwise (positive = counter-clockwise, as Pillow's
-    /// `Image.rotate` and torchvision) about the image centre.
-    ///
-    /// Pixel-centre convention (Pillow's): pixel (i, j) covers the square [i, i + 1) x [j, j + 1)
-    /// and its centre is (i + 0.5, j + 0.5); the rotation centre is (W / 2, H / 2). Each output
-    /// pixel centre is mapped back into the input and sampled there.
-    ///
-    /// Bilinear sampling blends the fill into the border pixels (as OpenCV and torchvision do);
-    /// Pillow instead clamps to the edge inside the image and truncates to the level below. On
-    /// the test images the two differ by 1.5-3.5 levels on average (8-bit); nearest sampling is
-    /// bit-identical to Pillow's.
-    ///
-    /// - Parameters:
-    ///   - expand: grow the canvas to hold the whole rotated image (Pillow's size rule: the
-    ///     rotated corners' ceil(max) - floor(min) per axis); otherwise keep the size.
-    public func rotated(degrees: Double, interpolation: Interpolation = .bilinear, fill: Fill = .constant(0),
-                        expand: Bool = false) -> Image {
+    /// The map that applies `inner` first, then this one.
+    func after(_ inner: AffineMap) -> AffineMap {
+        AffineMap(xx: xx * inner.xx + xy * inner.yx, xy: xx * inner.xy + xy * inner.yy, x0: xx * inner.x0 + xy * inner.y0 + x0,
+                  yx: yx * inner.xx + yy * inner.yx, yy: yx * inner.xy + yy * inner.yy, y0: yx * inner.x0 + yy * inner.y0 + y0)
+    }
+
+    /// Moves every point by (d, d).
+    static func shift(_ d: Double) -> AffineMap { AffineMap(xx: 1, xy: 0, x0: d, yx: 0, yy: 1, y0: d) }
+
+    /// The output size and the map of a turn by `degrees` counter-clockwise about the centre of a
+    /// `width` x `height` image: see `Image.rotated(degrees:interpolation:fill:expand:)`.
+    static func rotation(width: Int, height: Int, degrees: Double, expand: Bool) -> (width: Int, height: Int, map: AffineMap) {
         let radians = degrees * .pi / 180
         let (c, s) = (cos(radians), sin(radians))
         var (outWidth, outHeight) = (width, height)
@@ -83,8 +76,37 @@ extension Image {
         let (outCx, outCy) = (Double(outWidth) / 2, Double(outHeight) / 2)
         // Output centre (x + 0.5, y + 0.5), relative to the output centre, turned back by the angle.
         let (dx0, dy0) = (0.5 - outCx, 0.5 - outCy)
-        let map = AffineMap(xx: c, xy: -s, x0: c * dx0 - s * dy0 + inCx,
-                            yx: s, yy: c, y0: s * dx0 + c * dy0 + inCy)
+        return (outWidth, outHeight, AffineMap(xx: c, xy: -s, x0: c * dx0 - s * dy0 + inCx,
+                                               yx: s, yy: c, y0: s * dx0 + c * dy0 + inCy))
+    }
+
+    /// The map of a bilinear resize from `width` x `height` to `newWidth` x `newHeight`, pixel
+    /// centres aligned (PyTorch's `align_corners=False`).
+    static func resize(width: Int, height: Int, to newWidth: Int, _ newHeight: Int) -> AffineMap {
+        let (sx, sy) = (Double(width) / Double(newWidth), Double(height) / Double(newHeight))
+        return AffineMap(xx: sx, xy: 0, x0: 0.5 * sx, yx: 0, yy: sy, y0: 0.5 * sy)
+    }
+}
+
+extension Image {
+    /// Rotated by `degrees` counter-clockwise (positive = counter-clockwise, as Pillow's
+    /// `Image.rotate` and torchvision) about the image centre.
+    ///
+    /// Pixel-centre convention (Pillow's): pixel (i, j) covers the square [i, i + 1) x [j, j + 1)
+    /// and its centre is (i + 0.5, j + 0.5); the rotation centre is (W / 2, H / 2). Each output
+    /// pixel centre is mapped back into the input and sampled there.
+    ///
+    /// Bilinear sampling blends the fill into the border pixels (as OpenCV and torchvision do);
+    /// Pillow instead clamps to the edge inside the image and truncates to the level below. On
+    /// the test images the two differ by 1.5-3.5 levels on average (8-bit); nearest sampling is
+    /// bit-identical to Pillow's.
+    ///
+    /// - Parameters:
+    ///   - expand: grow the canvas to hold the whole rotated image (Pillow's size rule: the
+    ///     rotated corners' ceil(max) - floor(min) per axis); otherwise keep the size.
+    public func rotated(degrees: Double, interpolation: Interpolation = .bilinear, fill: Fill = .constant(0),
+                        expand: Bool = false) -> Image {
+        let (outWidth, outHeight, map) = AffineMap.rotation(width: width, height: height, degrees: degrees, expand: expand)
         return resampled(width: outWidth, height: outHeight, interpolation: interpolation, fill: fill, map)
     }
 
