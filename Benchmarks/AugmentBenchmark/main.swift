@@ -1,6 +1,7 @@
 // The augmentation pipeline's speed, in release mode, on a folder of PNG images repeated to a
 // fixed count: load -> horizontal flip -> rotate 15 degrees bilinear -> random crop of 80 % of
-// each side -> save, end to end with 1 and 2 jobs, time per stage, and transform-only images/s.
+// each side -> save, end to end with 1 and 2 jobs, time per stage, and transform-only images/s,
+// as three calls and as a Pipeline (which folds the three into one pass).
 // Scripts/bench/augment_vs_pillow.py runs this and the same work in Pillow, and prints the ratios.
 import ArgumentParser
 import Augment
@@ -68,6 +69,18 @@ struct AugmentBenchmark: ParsableCommand {
         let start = DispatchTime.now().uptimeNanoseconds
         for i in 0..<count { _ = try transform(decoded[i % decoded.count], random) }
         emit("transform_only_images_per_s", Double(count) / (Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9))
+
+        // The same three steps as a Pipeline, which folds them into one resampling of the box.
+        let pipelines = decoded.map { image in
+            Pipeline(seed: 1, steps: [
+                .init(.flipHorizontal),
+                .init(.rotate(degrees: 15...15, interpolation: .bilinear, fill: .black, expand: false)),
+                .init(.randomCrop(width: Int(Double(image.width) * 0.8), height: Int(Double(image.height) * 0.8), padding: 0)),
+            ])
+        }
+        let foldedStart = DispatchTime.now().uptimeNanoseconds
+        for i in 0..<count { _ = try pipelines[i % decoded.count].apply(decoded[i % decoded.count], random: random) }
+        emit("transform_only_fused_images_per_s", Double(count) / (Double(DispatchTime.now().uptimeNanoseconds - foldedStart) / 1e9))
 
         // End to end with two jobs.
         let twoStart = DispatchTime.now().uptimeNanoseconds

@@ -65,33 +65,39 @@ public struct Pipeline: Codable, Equatable, Sendable {
     }
 
     /// Applies the steps; returns the image and, per step applied, its drawn parameters.
+    ///
+    /// The geometry of consecutive steps is carried out in as few passes over the pixels as it
+    /// allows (see `DeferredImage`): flip -> rotate -> crop resamples only the cropped box, once.
     public func apply(_ image: Image, random: RandomGenerator) throws -> (Image, [String]) {
-        var current = image
+        var current = DeferredImage(image)
         var applied: [String] = []
         for step in steps {
             // The coin is always drawn, so a skipped step does not shift later draws.
             let coin = Double(random.uniform())
             guard coin < step.probability else { continue }
-            let (next, description) = try apply(step.transform, to: current, random: random)
-            current = next
-            applied.append(description)
+            applied.append(try apply(step.transform, to: &current, random: random))
         }
-        return (current, applied)
+        return (current.image(), applied)
     }
 
-    func apply(_ transform: Transform, to image: Image, random: RandomGenerator) throws -> (Image, String) {
+    /// Records one step on `image`; returns its drawn parameters.
+    func apply(_ transform: Transform, to image: inout DeferredImage, random: RandomGenerator) throws -> String {
         switch transform {
         case .flipHorizontal:
-            return (image.flippedHorizontally(), "flip_horizontal")
+            image.flipHorizontally()
+            return "flip_horizontal"
         case .flipVertical:
-            return (image.flippedVertically(), "flip_vertical")
+            image.flipVertically()
+            return "flip_vertical"
         case .rotate90:
             let turns = random.below(4)
-            return (image.rotated(quarterTurns: turns), "rotate90 \(turns * 90)")
+            image.rotate(quarterTurns: turns)
+            return "rotate90 \(turns * 90)"
         case .rotate(let range, let interpolation, let fill, let expand):
             let angle = range.lowerBound + (range.upperBound - range.lowerBound) * Double(random.uniform())
-            return (image.rotated(degrees: angle, interpolation: interpolation, fill: fill.fill, expand: expand),
-                    String(format: "rotate %.3f", angle))
+            let (w, h, map) = AffineMap.rotation(width: image.width, height: image.height, degrees: angle, expand: expand)
+            image.resample(width: w, height: h, interpolation: interpolation, fill: fill.fill, map)
+            return String(format: "rotate %.3f", angle)
         case .randomCrop(let w, let h, let padding):
             let (pw, ph) = (image.width + 2 * padding, image.height + 2 * padding)
             guard w <= pw, h <= ph else {
@@ -99,13 +105,16 @@ public struct Pipeline: Codable, Equatable, Sendable {
             }
             let x = random.below(pw - w + 1) - padding
             let y = random.below(ph - h + 1) - padding
-            let cropped = padding == 0
-                ? try image.cropped(x: x, y: y, width: w, height: h)
-                : image.resampled(width: w, height: h, interpolation: .nearest, fill: .constant(0),
-                                  AffineMap(xx: 1, xy: 0, x0: Double(x) + 0.5, yx: 0, yy: 1, y0: Double(y) + 0.5))
-            return (cropped, "crop \(x),\(y) \(w)x\(h)")
+            if padding == 0 {
+                try image.crop(x: x, y: y, width: w, height: h)
+            } else {
+                image.resample(width: w, height: h, interpolation: .nearest, fill: .constant(0),
+                               AffineMap(xx: 1, xy: 0, x0: Double(x) + 0.5, yx: 0, yy: 1, y0: Double(y) + 0.5))
+            }
+            return "crop \(x),\(y) \(w)x\(h)"
         case .centerCrop(let w, let h):
-            return (try image.centerCropped(width: w, height: h), "center_crop \(w)x\(h)")
+            try image.crop(x: (image.width - w) / 2, y: (image.height - h) / 2, width: w, height: h)
+            return "center_crop \(w)x\(h)"
         case .randomResizedCrop(let w, let h, let scale, let ratio):
             let area = Double(image.width * image.height)
             // torchvision's procedure: ten tries at a box inside the image, else the centred
@@ -118,18 +127,21 @@ public struct Pipeline: Codable, Equatable, Sendable {
                 if bw > 0, bh > 0, bw <= image.width, bh <= image.height {
                     let x = random.below(image.width - bw + 1)
                     let y = random.below(image.height - bh + 1)
-                    let box = try image.cropped(x: x, y: y, width: bw, height: bh)
-                    return (try box.resized(width: w, height: h), "resized_crop \(x),\(y) \(bw)x\(bh) -> \(w)x\(h)")
+                    try image.crop(x: x, y: y, width: bw, height: bh)
+                    try image.resize(width: w, height: h)
+                    return "resized_crop \(x),\(y) \(bw)x\(bh) -> \(w)x\(h)"
                 }
             }
             let imageRatio = Double(image.width) / Double(image.height)
             var (bw, bh) = (image.width, image.height)
             if imageRatio < ratio.lowerBound { bh = Int((Double(bw) / ratio.lowerBound).rounded()) }
             else if imageRatio > ratio.upperBound { bw = Int((Double(bh) * ratio.upperBound).rounded()) }
-            let box = try image.centerCropped(width: bw, height: bh)
-            return (try box.resized(width: w, height: h), "resized_crop center \(bw)x\(bh) -> \(w)x\(h)")
+            try image.crop(x: (image.width - bw) / 2, y: (image.height - bh) / 2, width: bw, height: bh)
+            try image.resize(width: w, height: h)
+            return "resized_crop center \(bw)x\(bh) -> \(w)x\(h)"
         case .resize(let w, let h):
-            return (try image.resized(width: w, height: h), "resize \(w)x\(h)")
+            try image.resize(width: w, height: h)
+            return "resize \(w)x\(h)"
         }
     }
 }
