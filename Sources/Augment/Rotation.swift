@@ -187,10 +187,11 @@ extension Image {
             ((u >> (32 - bits)) & (one - 1), (v >> (32 - bits)) & (one - 1))
         }
         /// The level blended from the four neighbours' levels (upper left, upper right, lower
-        /// left, lower right), rounded to nearest.
+        /// left, lower right), rounded to nearest. a (1 - f) + b f is written a + (b - a) f: the
+        /// same integer, one multiplication instead of two.
         @inline(__always) func blend(_ p00: Int, _ p01: Int, _ p10: Int, _ p11: Int, _ fx: Int, _ fy: Int) -> T {
-            let upper = p00 &* (one &- fx) &+ p01 &* fx, lower = p10 &* (one &- fx) &+ p11 &* fx
-            return T(truncatingIfNeeded: (upper &* (one &- fy) &+ lower &* fy &+ (1 << (2 * bits - 1))) >> (2 * bits))
+            let upper = p00 &<< bits &+ (p01 &- p00) &* fx, lower = p10 &<< bits &+ (p11 &- p10) &* fx
+            return T(truncatingIfNeeded: (upper &<< bits &+ (lower &- upper) &* fy &+ (1 << (2 * bits - 1))) >> (2 * bits))
         }
 
         for y in 0..<newHeight {
@@ -251,14 +252,13 @@ extension Image {
                 while t < last {
                     let i = (v >> 32) &* stride &+ (u >> 32) &* c
                     let (fx, fy) = fractions(u, v)
-                    let (gx, gy) = (Int32(truncatingIfNeeded: one &- fx), Int32(truncatingIfNeeded: one &- fy))
                     let (hx, hy) = (Int32(truncatingIfNeeded: fx), Int32(truncatingIfNeeded: fy))
                     let p00 = lanes(input.loadUnaligned(fromByteOffset: i, as: UInt32.self))
                     let p01 = lanes(input.loadUnaligned(fromByteOffset: i &+ c, as: UInt32.self))
                     let p10 = lanes(input.loadUnaligned(fromByteOffset: i &+ lowerOffset, as: UInt32.self) >> lowerShift)
                     let p11 = lanes(input.loadUnaligned(fromByteOffset: i &+ lowerOffset &+ c, as: UInt32.self) >> lowerShift)
-                    let upper = p00 &* gx &+ p01 &* hx, lower = p10 &* gx &+ p11 &* hx
-                    let levels = SIMD4<UInt8>(truncatingIfNeeded: (upper &* gy &+ lower &* hy &+ (1 << 21)) &>> 22)
+                    let upper = p00 &<< 11 &+ (p01 &- p00) &* hx, lower = p10 &<< 11 &+ (p11 &- p10) &* hx
+                    let levels = SIMD4<UInt8>(truncatingIfNeeded: (upper &<< 11 &+ (lower &- upper) &* hy &+ (1 << 21)) &>> 22)
                     output.storeBytes(of: unsafeBitCast(levels, to: UInt32.self), toByteOffset: o, as: UInt32.self)
                     u &+= du; v &+= dv; o &+= c; t &+= 1
                 }
