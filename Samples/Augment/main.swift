@@ -29,7 +29,7 @@ struct Augment: ParsableCommand {
     @Option(help: "Write the pipeline the flags describe as JSON to this file.") var savePipeline: String?
     @Option(help: "Random seed: each output depends only on the seed, the file's path and the copy index.") var seed: UInt64 = 1
     @Option(help: "Parallel jobs.") var jobs = 1
-    @Option(help: "PNG compression: fast, default or best.") var compression = "default"
+    @Option(help: "PNG compression: fast (Sub filter, zlib run-length), default (adaptive filters, zlib run-length) or best (adaptive filters, zlib level 9).") var compression = "default"
     @Option(help: "Largest image read, in pixels.") var pixelLimit = PNG.defaultPixelLimit
     @Option(help: "Write a contact sheet (originals beside their copies) to this PNG file.") var preview: String?
     @Flag(help: "Replace outputs that exist already (by default they are kept, so a rerun resumes).") var overwrite = false
