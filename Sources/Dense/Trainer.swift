@@ -43,6 +43,10 @@ public final class Trainer {
     /// off keeps exact IEEE arithmetic; turn it on for long tanh sequences whose gradients fade.
     public var flushDenormals = false
 
+    /// Cores that share each batch (see `DataParallel`); set with `use(workers:)`.
+    public var workers: Int { group.workers }
+
+    private var group: DataParallel
     private var batchInputs: Tensor?
     private var batchTargets: Tensor?
     private var lossGradient: Tensor?
@@ -55,6 +59,7 @@ public final class Trainer {
         self.random = random
         self.metric = metric ?? loss.defaultMetric
         self.schedule = schedule
+        group = DataParallel(model: model)
         model.attach(random: random)
     }
 
@@ -95,16 +100,10 @@ public final class Trainer {
                 let indices = order[(b * batchSize)..<min((b + 1) * batchSize, training.count)]
                 let (x, y) = batch(of: training, indices)
                 augmentBatch?(x, random)
-                model.zeroGradients()
-                let output = model.forward(x, training: true)
-                let gradient = Tensor.reusing(lossGradient, shape: output.shape)
-                lossGradient = gradient
-                let value = loss.compute(predictions: output, targets: y, gradient: gradient)
+                let (value, m) = group.computeGradients(inputs: x, targets: y, loss: loss, metric: metric, random: random)
                 guard value.isFinite else {
                     throw SynapseError.invalidArgument("the loss became \(value) in epoch \(epoch + 1), batch \(b + 1): lower the learning rate or clip gradients")
                 }
-                let m = metric.accumulate(predictions: output, targets: y)
-                model.backward(gradient)
                 if let clipNorm { clipGradientNorm(parameters, maxNorm: clipNorm) }
                 optimizer.step(parameters)
                 lossSum += Double(value) * Double(indices.count)
@@ -133,13 +132,20 @@ public final class Trainer {
         return history
     }
 
+    /// Splits every training and evaluation batch across `workers` replicas of the model, one
+    /// core each (see `DataParallel`); 1, the default, runs on the calling thread. With more than
+    /// one, keep `BLAS.threads` at 1.
+    public func use(workers: Int) throws {
+        group = workers == 1 ? DataParallel(model: model) : try DataParallel(model: model, workers: workers)
+    }
+
     /// Mean loss and metric over `data`, in evaluation mode (no dropout, running statistics).
     public func evaluate(_ data: Dataset, batchSize: Int = 256) -> [String: Double] {
         var lossSum = 0.0, metricSum = 0.0, metricCount = 0
         for start in stride(from: 0, to: data.count, by: batchSize) {
             let indices = Array(start..<min(start + batchSize, data.count))
             let (x, y) = batch(of: data, indices[...])
-            let output = model.forward(x, training: false)
+            let output = group.predict(x)
             let gradient = Tensor.reusing(lossGradient, shape: output.shape)
             lossGradient = gradient
             lossSum += Double(loss.compute(predictions: output, targets: y, gradient: gradient)) * Double(indices.count)

@@ -1,0 +1,119 @@
+import Dense
+import TestSupport
+import XCTest
+
+final class DataParallelTests: XCTestCase {
+    func makeModel(seed: UInt64, batchNorm: Bool = false) throws -> Sequential {
+        let random = RandomGenerator(seed: seed)
+        var layers: [any Layer] = [Linear(5, 12, random: random, name: "fc1")]
+        if batchNorm { layers.append(BatchNorm(features: 12, name: "bn")) }
+        layers += [Activation(.tanh), Linear(12, 3, random: random, name: "fc2")]
+        return try Sequential(inputShape: [5], layers)
+    }
+
+    func batch(_ n: Int, seed: UInt64) -> (Tensor, Tensor) {
+        let random = RandomGenerator(seed: seed)
+        return (randomTensor([n, 5], random), Tensor(shape: [n], values: (0..<n).map { Float($0 % 3) }))
+    }
+
+    /// The gradient of the batch's mean loss does not depend on how many workers share the batch,
+    /// including uneven slices (7 rows over 3 workers: 2, 2, 3) and more workers than rows.
+    func testGradientsEqualOneWorkersForAnySplit() throws {
+        for (rows, workers) in [(8, 2), (7, 3), (2, 4), (1, 2)] {
+            let (x, y) = batch(rows, seed: UInt64(rows))
+            let reference = try makeModel(seed: 1)
+            let single = DataParallel(model: reference)
+            let expected = single.computeGradients(inputs: x, targets: y, loss: SoftmaxCrossEntropy(), metric: .accuracy,
+                                                   random: RandomGenerator(seed: 2))
+            let model = try makeModel(seed: 1)
+            let parallel = try DataParallel(model: model, workers: workers)
+            // Twice: the second batch must not see the first one's gradients.
+            for _ in 0..<2 {
+                let result = parallel.computeGradients(inputs: x, targets: y, loss: SoftmaxCrossEntropy(), metric: .accuracy,
+                                                       random: RandomGenerator(seed: 2))
+                XCTAssertEqual(result.loss, expected.loss, accuracy: 1e-6, "\(rows) rows, \(workers) workers")
+                XCTAssertEqual(result.metric.count, expected.metric.count)
+                XCTAssertEqual(result.metric.sum, expected.metric.sum)
+                for (p, q) in zip(model.parameters, reference.parameters) {
+                    assertClose(p.gradient, q.gradient, relative: 1e-5, absolute: 1e-7, "\(p.name), \(rows) rows / \(workers)")
+                }
+            }
+        }
+    }
+
+    func testReplicasFollowTheModelBetweenBatches() throws {
+        let (x, y) = batch(6, seed: 3)
+        let model = try makeModel(seed: 4), reference = try makeModel(seed: 4)
+        let parallel = try DataParallel(model: model, workers: 2), single = DataParallel(model: reference)
+        let (a, b) = (SGD(learningRate: 0.5), SGD(learningRate: 0.5))
+        for _ in 0..<3 {
+            _ = parallel.computeGradients(inputs: x, targets: y, loss: SoftmaxCrossEntropy(), metric: .accuracy,
+                                          random: RandomGenerator(seed: 1))
+            a.step(model.parameters)
+            _ = single.computeGradients(inputs: x, targets: y, loss: SoftmaxCrossEntropy(), metric: .accuracy,
+                                        random: RandomGenerator(seed: 1))
+            b.step(reference.parameters)
+        }
+        for (p, q) in zip(model.parameters, reference.parameters) {
+            assertClose(p.value, q.value, relative: 1e-5, absolute: 1e-6, p.name)
+        }
+        let predicted = parallel.predict(x)
+        assertClose(predicted, reference.forward(x, training: false), relative: 1e-6, absolute: 1e-7, "predict")
+    }
+
+    func testReplicaSharesNoStorage() throws {
+        let model = try makeModel(seed: 5, batchNorm: true)
+        let copy = try model.replica()
+        XCTAssertEqual(copy.stateTensors.map(\.name), model.stateTensors.map(\.name))
+        for (p, q) in zip(copy.stateTensors, model.stateTensors) {
+            XCTAssertEqual(p.value.array, q.value.array, p.name)
+            XCTAssertFalse(p.value.storage === q.value.storage, p.name)
+            XCTAssertFalse(p.gradient.storage === q.gradient.storage, p.name)
+        }
+    }
+
+    /// BatchNorm's running mean after a two-worker batch is the average of the slices' updates:
+    /// the same as one worker's, since the mean of the slice means is the batch mean.
+    func testBatchNormRunningMeanIsAveragedOverReplicas() throws {
+        let (x, y) = batch(10, seed: 6)
+        let model = try makeModel(seed: 7, batchNorm: true), reference = try makeModel(seed: 7, batchNorm: true)
+        _ = try DataParallel(model: model, workers: 2).computeGradients(
+            inputs: x, targets: y, loss: SoftmaxCrossEntropy(), metric: .accuracy, random: RandomGenerator(seed: 1))
+        _ = DataParallel(model: reference).computeGradients(
+            inputs: x, targets: y, loss: SoftmaxCrossEntropy(), metric: .accuracy, random: RandomGenerator(seed: 1))
+        let mean = model.buffers.first { $0.name.hasSuffix("running_mean") }!
+        let expected = reference.buffers.first { $0.name.hasSuffix("running_mean") }!
+        XCTAssertNotEqual(mean.value.array, Array(repeating: 0, count: 12), "the running mean moved")
+        assertClose(mean.value, expected.value, relative: 1e-5, absolute: 1e-6, "running mean")
+    }
+
+    func testTrainerWithTwoWorkersIsDeterministicAndLearns() throws {
+        func run() throws -> (History, [Float]) {
+            let random = RandomGenerator(seed: 8)
+            let model = try Sequential(inputShape: [5], [
+                Linear(5, 16, random: random), Activation(.relu), Dropout(rate: 0.3), Linear(16, 3, random: random),
+            ])
+            let trainer = Trainer(model: model, loss: SoftmaxCrossEntropy(), optimizer: Adam(learningRate: 0.02), random: random)
+            try trainer.use(workers: 2)
+            XCTAssertEqual(trainer.workers, 2)
+            // Class c has feature c shifted up: learnable.
+            let (x, y) = batch(240, seed: 9)
+            for i in 0..<240 { x[i * 5 + Int(y[i])] += 2 }
+            let history = try trainer.fit(try Dataset(inputs: x, targets: y), epochs: 6, batchSize: 16)
+            return (history, model.parameters.flatMap(\.value.array))
+        }
+        let (first, weights) = try run()
+        let (second, again) = try run()
+        XCTAssertEqual(first, second)
+        XCTAssertEqual(weights, again, "same seed, same workers: the same weights")
+        XCTAssertLessThan(first["loss"].last!, 0.5 * first["loss"].first!)
+        XCTAssertGreaterThan(first["accuracy"].last!, 0.9)
+    }
+
+    func testZeroWorkersIsAnError() throws {
+        let model = try makeModel(seed: 1)
+        XCTAssertThrowsError(try DataParallel(model: model, workers: 0)) { error in
+            XCTAssertTrue("\(error)".contains("workers"), "\(error)")
+        }
+    }
+}
