@@ -142,11 +142,15 @@ public final class MaxPool2D: PoolingLayer {
                         // Written as selects, not branches: the winner is data-dependent.
                         let a = top &+ 2 &* j
                         var best = Int32(truncatingIfNeeded: a), value = xp[a]
-                        for (offset, candidate) in [(1, xp[a &+ 1]), (w, xp[a &+ w]), (w &+ 1, xp[a &+ w &+ 1])] {
+                        @inline(__always) func challenge(_ offset: Int) {
+                            let candidate = xp[a &+ offset]
                             let wins = candidate > value || candidate != candidate
                             best = wins ? Int32(truncatingIfNeeded: a &+ offset) : best
                             value = wins ? candidate : value
                         }
+                        challenge(1)
+                        challenge(w)
+                        challenge(w &+ 1)
                         y[base &+ i &* ow &+ j] = value
                         index[base &+ i &* ow &+ j] = best
                     }
