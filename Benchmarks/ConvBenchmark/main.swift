@@ -1,6 +1,6 @@
 // Convolution and LeNet-5 speed, in release mode:
 //   1. LeNet-5 training images/s (batch 64, Adam, softmax cross-entropy) and inference images/s
-//      (batch 1000), on random 1 x 28 x 28 inputs;
+//      (batch 1000), on random 1 x 28 x 28 inputs, with 1 and 2 data-parallel workers;
 //   2. each benchmark convolution's forward and forward + backward GFLOP/s, beside cblas_sgemm on
 //      the GEMM of the same shape (O x CkHkW times CkHkW x N oH oW);
 //   3. peak resident memory of the process.
@@ -14,9 +14,11 @@ struct ConvBenchmark: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "conv-benchmark", abstract: "LeNet-5 and Conv2D speed against raw sgemm.")
 
-    @Option(help: "OpenBLAS threads to measure (comma-separated).") var threads = "1,2"
+    @Option(help: "Thread counts to measure (comma-separated): LeNet-5 runs that many data-parallel workers of one OpenBLAS thread each, as `lenet` does; the single convolutions run that many OpenBLAS threads.")
+    var threads = "1,2"
     @Option(help: "Seconds per measurement.") var seconds = 2.0
     @Flag(help: "Tab-separated lines (name, threads, value) for scripts.") var tsv = false
+    @Flag(help: "Only the LeNet-5 measurements (for profiling).") var lenetOnly = false
 
     /// (name, N, C, H, W, O, kernel, stride, padding)
     static let layers = [
@@ -28,9 +30,12 @@ struct ConvBenchmark: ParsableCommand {
 
     func run() throws {
         for t in threads.split(separator: ",").compactMap({ Int($0) }) {
+            // LeNet runs as `lenet` trains: t data-parallel workers, one OpenBLAS thread each.
+            BLAS.threads = 1
+            emit("lenet_train_images_per_s", t, try lenetTraining(workers: t))
+            emit("lenet_inference_images_per_s", t, try lenetInference(workers: t))
             BLAS.threads = t
-            emit("lenet_train_images_per_s", t, try lenetTraining())
-            emit("lenet_inference_images_per_s", t, try lenetInference())
+            if lenetOnly { continue }
             for (name, n, c, h, w, o, k, s, p) in ConvBenchmark.layers {
                 let (forward, both, gemm) = try convolution(n, c, h, w, o, k, s, p)
                 emit("\(name)_forward_gflops", t, forward)
@@ -47,30 +52,28 @@ struct ConvBenchmark: ParsableCommand {
         print(tsv ? "\(name)\t\(threads)\t\(value)" : String(format: "%-46@ threads %d  %10.1f", name, threads, value))
     }
 
-    func lenetTraining() throws -> Double {
+    func lenetTraining(workers: Int) throws -> Double {
         let random = RandomGenerator(seed: 1)
         let model = try LeNet5.make(random: random)
         let x = Tensor(shape: [64, 1, 28, 28])
         for i in 0..<x.count { x[i] = random.uniform() }
         let y = Tensor(shape: [64], values: (0..<64).map { Float($0 % 10) })
         let loss = SoftmaxCrossEntropy(), optimizer = Adam()
-        let gradient = Tensor(shape: [64, 10])
         let parameters = model.parameters
+        let parallel = try DataParallel(model: model, workers: workers)
         return 64 / time {
-            model.zeroGradients()
-            let output = model.forward(x, training: true)
-            _ = loss.compute(predictions: output, targets: y, gradient: gradient)
-            model.backward(gradient)
+            _ = parallel.computeGradients(inputs: x, targets: y, loss: loss, metric: .accuracy, random: random)
             optimizer.step(parameters)
         }
     }
 
-    func lenetInference() throws -> Double {
+    func lenetInference(workers: Int) throws -> Double {
         let random = RandomGenerator(seed: 2)
         let model = try LeNet5.make(random: random)
         let x = Tensor(shape: [1000, 1, 28, 28])
         for i in 0..<x.count { x[i] = random.uniform() }
-        return 1000 / time { _ = model.forward(x, training: false) }
+        let parallel = try DataParallel(model: model, workers: workers)
+        return 1000 / time { _ = parallel.predict(x) }
     }
 
     func convolution(_ n: Int, _ c: Int, _ h: Int, _ w: Int, _ o: Int, _ k: Int, _ s: Int, _ p: Int) throws -> (Double, Double, Double) {
