@@ -56,6 +56,7 @@ struct CharRNN: ParsableCommand {
         print(model.summary())
         let trainer = Trainer(model: model, loss: SoftmaxCrossEntropy(), optimizer: Adam(learningRate: lr), random: random)
         trainer.clipNorm = clip
+        try common.configure(trainer)
         let generator = RandomGenerator(seed: common.seed &+ 1)
         let sampler = Sampler(model: model, alphabet: alphabet, index: index)
         let start = Date()

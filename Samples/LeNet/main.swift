@@ -17,11 +17,11 @@ struct LeNet: ParsableCommand {
     @OptionGroup var common: TrainingOptions
     @Option(help: "Data set: \(DataSetName.allCases.map(\.rawValue).joined(separator: ", ")).") var dataset = DataSetName.mnist
     @Option(help: "LeNet variant: modern (ReLU, max pooling) or original (tanh, average pooling).") var variant = "modern"
-    @Option(help: "Epochs.") var epochs = 10
+    @Option(help: "Epochs (default: 10; 15 with --augment, whose varied images take longer to fit).") var epochs: Int?
     @Option(help: "Mini-batch size (32 reached higher accuracy than 64 in 10 epochs, and trains as fast).") var batchSize = 32
     @Option(help: "Optimizer: adam, sgd (momentum 0.9, Nesterov) or rmsprop.") var optimizer = OptimizerName.adam
-    @Option(help: "Learning rate (default: 0.001 for adam and rmsprop, 0.05 for sgd).") var lr: Float?
-    @Option(help: "Multiply the learning rate by this after every epoch.") var decay: Float = 0.8
+    @Option(help: "Learning rate (default: 0.002 for adam, 0.001 for rmsprop, 0.05 for sgd).") var lr: Float?
+    @Option(help: "Multiply the learning rate by this after every epoch (default: 0.6; 0.8 with --augment).") var decay: Float?
     @Option(help: "Folder for model.safetensors, model.json, log.csv and curves.svg.") var output = "runs/lenet"
     @Flag(help: "Augment training batches on the fly: rotation of -10 to 10 degrees and shifts of up to 2 pixels per image (no flips).")
     var augment = false
@@ -45,7 +45,12 @@ struct LeNet: ParsableCommand {
         let model = try LeNet5.make(variant, random: random)
         print(model.summary())
 
-        let rate = lr ?? (optimizer == .sgd ? 0.05 : 1e-3)
+        // Defaults measured over seeds 1-3 with two workers: Adam 0.002 with decay 0.6 reached
+        // 99.11-99.16 % in 10 epochs (0.001 with 0.8: 98.93-99.16 %); with --augment, 10 epochs
+        // gave 99.16-99.29 %, 15 epochs with decay 0.8 99.29-99.31 %.
+        let rate = lr ?? (optimizer == .sgd ? 0.05 : optimizer == .adam ? 2e-3 : 1e-3)
+        let epochs = self.epochs ?? (augment ? 15 : 10)
+        let decay = self.decay ?? (augment ? 0.8 : 0.6)
         let optimizer: any Optimizer = switch self.optimizer {
         case .adam: Adam(learningRate: rate)
         case .sgd: SGD(learningRate: rate, momentum: 0.9, nesterov: true)
@@ -54,6 +59,8 @@ struct LeNet: ParsableCommand {
         let folder = URL(fileURLWithPath: output, isDirectory: true)
         let trainer = Trainer(model: model, loss: SoftmaxCrossEntropy(), optimizer: optimizer, random: random,
                               schedule: ExponentialDecay(initial: rate, decay: decay))
+        // Two workers train about 1.8x faster than one on two cores (conv-benchmark).
+        try common.configure(trainer, defaultWorkers: min(2, ProcessInfo.processInfo.activeProcessorCount))
         if augment {
             let augmentation = BatchAugmentation(degrees: -10...10, maxShift: 2)
             trainer.augmentBatch = { batch, random in augmentation(batch, random: random) }

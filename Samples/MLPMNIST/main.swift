@@ -37,6 +37,7 @@ struct MLPMNIST: ParsableCommand {
         let optimizer = Adam(learningRate: lr)
         let trainer = Trainer(model: model, loss: SoftmaxCrossEntropy(), optimizer: optimizer, random: random,
                               schedule: ExponentialDecay(initial: lr, decay: decay))
+        try common.configure(trainer)
         let history = try trainer.fit(train, epochs: epochs, batchSize: batchSize,
                                       validation: .split(1.0 / 12, seed: common.seed),
                                       callbacks: common.progressCallbacks)

@@ -13,6 +13,9 @@ public struct TrainingOptions: ParsableArguments {
     @Option(help: "OpenBLAS threads (1 is fastest for small batches on two cores).")
     public var threads: Int = 1
 
+    @Option(help: "Cores that share each batch, one model replica and one OpenBLAS thread each (default: the sample's own; 1 unless it says otherwise).")
+    public var workers: Int?
+
     @Flag(help: "No progress bar.")
     public var quiet = false
 
@@ -25,6 +28,15 @@ public struct TrainingOptions: ParsableArguments {
     public func prepare() -> DataDirectory {
         BLAS.threads = threads
         return DataDirectory.resolve(data)
+    }
+
+    /// Splits the trainer's batches across `--workers` cores, else `defaultWorkers`. With more than
+    /// one worker, OpenBLAS runs one thread per worker whatever `--threads` says.
+    public func configure(_ trainer: Trainer, defaultWorkers: Int = 1) throws {
+        let count = workers ?? defaultWorkers
+        guard count >= 1 else { throw ValidationError("--workers must be at least 1") }
+        if count > 1 { BLAS.threads = 1 }
+        try trainer.use(workers: count)
     }
 
     /// Prints the closing `test accuracy: NN.NN%` line, then fails if `--require-accuracy` is unmet.

@@ -68,6 +68,7 @@ struct Sentiment: ParsableCommand {
         let trainer = Trainer(model: model, loss: BinaryCrossEntropy(), optimizer: optimizer, random: random,
                               schedule: ExponentialDecay(initial: lr, decay: decay))
         trainer.clipNorm = clip
+        try common.configure(trainer)
         trainer.flushDenormals = flushDenormals
         start = Date()
         let history = try trainer.fit(train, epochs: epochs, batchSize: batchSize,
