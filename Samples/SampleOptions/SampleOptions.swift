@@ -35,7 +35,6 @@ public struct TrainingOptions: ParsableArguments {
     public func configure(_ trainer: Trainer, defaultWorkers: Int = 1) throws {
         let count = workers ?? defaultWorkers
         guard count >= 1 else { throw ValidationError("--workers must be at least 1") }
-        if count > 1 { BLAS.threads = 1 }
         try trainer.use(workers: count)
     }
 

@@ -7,8 +7,8 @@ import Foundation
 /// as with one worker, up to the order of the float additions. PyTorch's DistributedDataParallel
 /// does the same across processes.
 ///
-/// - Each worker calls OpenBLAS from its own thread: keep `BLAS.threads` at 1 when `workers` > 1
-///   (the samples do), or the two kinds of threads compete for the same cores.
+/// - Each worker calls OpenBLAS from its own thread, so while the workers run, OpenBLAS is held to
+///   one thread (and given back its setting after): the cores are never oversubscribed.
 /// - A replica is rebuilt from its layers' `options` and receives the model's parameters and
 ///   buffers before every batch; layer settings outside `options` (an RNN's `initialState`) are
 ///   not carried over.
@@ -117,6 +117,10 @@ public final class DataParallel {
     /// slot and its share of `rows` rows. Worker k writes only to its own slot (and to its own rows
     /// of an output), so no two threads write the same memory.
     private func forEachWorker(_ active: Int, rows n: Int, _ body: (Slot, Range<Int>) -> Void) {
+        // One OpenBLAS thread per worker: the workers already fill the cores.
+        let blasThreads = BLAS.threads
+        if blasThreads != 1 { BLAS.threads = 1 }
+        defer { if blasThreads != 1 { BLAS.threads = blasThreads } }
         withoutActuallyEscaping(body) { body in
             let job = Job(slots: slots, body: body)
             DispatchQueue.concurrentPerform(iterations: active) { k in

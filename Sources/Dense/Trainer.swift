@@ -134,7 +134,7 @@ public final class Trainer {
 
     /// Splits every training and evaluation batch across `workers` replicas of the model, one
     /// core each (see `DataParallel`); 1, the default, runs on the calling thread. With more than
-    /// one, keep `BLAS.threads` at 1.
+    /// one, OpenBLAS runs one thread per worker.
     public func use(workers: Int) throws {
         group = workers == 1 ? DataParallel(model: model) : try DataParallel(model: model, workers: workers)
     }

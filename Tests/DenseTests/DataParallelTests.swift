@@ -110,6 +110,23 @@ final class DataParallelTests: XCTestCase {
         XCTAssertGreaterThan(first["accuracy"].last!, 0.9)
     }
 
+    /// While the workers run OpenBLAS is held to one thread; the caller's setting comes back after.
+    func testOpenBLASThreadSettingIsRestored() throws {
+        let saved = BLAS.threads
+        defer { BLAS.threads = saved }
+        BLAS.threads = 2
+        let (x, y) = batch(6, seed: 10)
+        let model = try makeModel(seed: 11), reference = try makeModel(seed: 11)
+        _ = try DataParallel(model: model, workers: 2).computeGradients(
+            inputs: x, targets: y, loss: SoftmaxCrossEntropy(), metric: .accuracy, random: RandomGenerator(seed: 1))
+        XCTAssertEqual(BLAS.threads, 2)
+        _ = DataParallel(model: reference).computeGradients(
+            inputs: x, targets: y, loss: SoftmaxCrossEntropy(), metric: .accuracy, random: RandomGenerator(seed: 1))
+        for (p, q) in zip(model.parameters, reference.parameters) {
+            assertClose(p.gradient, q.gradient, relative: 1e-5, absolute: 1e-7, p.name)
+        }
+    }
+
     func testZeroWorkersIsAnError() throws {
         let model = try makeModel(seed: 1)
         XCTAssertThrowsError(try DataParallel(model: model, workers: 0)) { error in
