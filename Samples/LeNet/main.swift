@@ -59,7 +59,7 @@ struct LeNet: ParsableCommand {
         let folder = URL(fileURLWithPath: output, isDirectory: true)
         let trainer = Trainer(model: model, loss: SoftmaxCrossEntropy(), optimizer: optimizer, random: random,
                               schedule: ExponentialDecay(initial: rate, decay: decay))
-        // Two workers train about 1.8x faster than one on two cores (conv-benchmark).
+        // Two workers trained 1.4-1.8x faster than one on two cores (conv-benchmark, three runs).
         try common.configure(trainer, defaultWorkers: min(2, ProcessInfo.processInfo.activeProcessorCount))
         if augment {
             let augmentation = BatchAugmentation(degrees: -10...10, maxShift: 2)

@@ -13,7 +13,7 @@ public struct TrainingOptions: ParsableArguments {
     @Option(help: "OpenBLAS threads (1 is fastest for small batches on two cores).")
     public var threads: Int = 1
 
-    @Option(help: "Cores that share each batch, one model replica and one OpenBLAS thread each (default: the sample's own; 1 unless it says otherwise).")
+    @Option(help: "Cores that share each batch, one model replica and one OpenBLAS thread each (default: 1; lenet uses 2 where there are two or more cores).")
     public var workers: Int?
 
     @Flag(help: "No progress bar.")

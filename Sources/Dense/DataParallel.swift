@@ -53,9 +53,10 @@ public final class DataParallel {
         let active = max(1, min(slots.count, n))
         if active == 1 {
             slots[0].run(inputs: inputs, targets: targets, weight: 1, loss: loss, metric: metric)
-            return (slots[0].loss, slots[0].metric)
+            return (slots[0].lossShare, slots[0].metric)
         }
-        for slot in slots[1..<active] { slot.random?.state = RandomGenerator(seed: random.next()).state }
+        let replicas = slots[1..<active]
+        for slot in replicas { slot.random?.state = RandomGenerator(seed: random.next()).state }
         synchronizeReplicas(active)
         forEachWorker(active, rows: n) { slot, rows in
             let x = slot.slice(of: inputs, rows: rows, keeping: \.inputs)
@@ -63,27 +64,17 @@ public final class DataParallel {
             slot.run(inputs: x, targets: y, weight: Float(rows.count) / Float(n), loss: loss, metric: metric)
         }
         // Fixed order of summation: the result does not depend on which worker finished first.
-        for slot in slots[1..<active] {
-            for (primary, mine) in zip(model.parameters, slot.model.parameters) {
-                let (g, h) = (primary.gradient.data, mine.gradient.data)
-                for i in 0..<primary.gradient.count { g[i] += h[i] }
-            }
+        for slot in replicas {
+            for (primary, mine) in zip(model.parameters, slot.model.parameters) { primary.gradient.add(mine.gradient) }
         }
-        if !model.buffers.isEmpty {
-            let scale = 1 / Float(active)
-            for (b, primary) in model.buffers.enumerated() {
-                let p = primary.value.data
-                for i in 0..<primary.value.count {
-                    var sum: Float = 0
-                    for slot in slots[0..<active] { sum += slot.model.buffers[b].value.data[i] }
-                    p[i] = sum * scale
-                }
-            }
+        // Running statistics: the mean over the workers.
+        for (b, primary) in model.buffers.enumerated() {
+            for slot in replicas { primary.value.add(slot.model.buffers[b].value) }
+            primary.value.scale(by: 1 / Float(active))
         }
         var total: Float = 0, sum = 0.0, count = 0
-        for (k, slot) in slots[0..<active].enumerated() {
-            let rows = (k + 1) * n / active - k * n / active
-            total += slot.loss * Float(rows) / Float(n)
+        for slot in slots[0..<active] {
+            total += slot.lossShare
             sum += slot.metric.sum
             count += slot.metric.count
         }
@@ -139,7 +130,8 @@ public final class DataParallel {
         let model: Sequential
         let random: RandomGenerator?
         var inputs: Tensor?, targets: Tensor?, lossGradient: Tensor?
-        var loss: Float = 0
+        /// The slice's mean loss times its share of the batch: the shares add up to the batch's mean.
+        var lossShare: Float = 0
         var metric: (sum: Double, count: Int) = (0, 0)
 
         init(model: Sequential, random: RandomGenerator?) {
@@ -161,11 +153,9 @@ public final class DataParallel {
             let output = model.forward(inputs, training: true)
             let gradient = Tensor.reusing(lossGradient, shape: output.shape)
             lossGradient = gradient
-            self.loss = loss.compute(predictions: output, targets: targets, gradient: gradient)
+            lossShare = weight * loss.compute(predictions: output, targets: targets, gradient: gradient)
             self.metric = metric.accumulate(predictions: output, targets: targets)
-            if weight != 1 {
-                for i in 0..<gradient.count { gradient.data[i] *= weight }
-            }
+            if weight != 1 { gradient.scale(by: weight) }
             model.backward(gradient)
         }
     }

@@ -30,15 +30,10 @@ public struct Ensemble {
             } else {
                 softmaxForward(logits.data, p.data, rows: logits.count / width, width: width)
             }
-            if let mean {
-                for i in 0..<p.count { mean.data[i] += p.data[i] }
-            } else {
-                mean = p
-            }
+            if let mean { mean.add(p) } else { mean = p }
         }
         let result = mean!
-        let scale = 1 / Float(models.count)
-        for i in 0..<result.count { result.data[i] *= scale }
+        result.scale(by: 1 / Float(models.count))
         return result
     }
 

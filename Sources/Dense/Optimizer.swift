@@ -47,10 +47,7 @@ public func clipGradientNorm(_ parameters: [Parameter], maxNorm: Float) -> Float
     let norm = Float(sumSquares.squareRoot())
     let coefficient = maxNorm / (norm + 1e-6)
     if coefficient < 1 {
-        for p in parameters {
-            let g = p.gradient.data
-            for i in 0..<p.gradient.count { g[i] *= coefficient }
-        }
+        for p in parameters { p.gradient.scale(by: coefficient) }
     }
     return norm
 }

@@ -104,6 +104,19 @@ public struct Tensor: @unchecked Sendable {
 
     public func fill(_ value: Float) { data.update(repeating: value, count: count) }
 
+    /// Adds `other`'s values elementwise; the element counts must agree.
+    public func add(_ other: Tensor) {
+        precondition(other.count == count, "cannot add \(other.shape) to \(shape)")
+        let (a, b) = (data, other.data)
+        for i in 0..<count { a[i] += b[i] }
+    }
+
+    /// Multiplies every value by `factor`.
+    public func scale(by factor: Float) {
+        let a = data
+        for i in 0..<count { a[i] *= factor }
+    }
+
     /// Size of the first (batch) dimension.
     public var batchSize: Int { shape.first ?? 1 }
 
