@@ -1,5 +1,8 @@
 """Helpers shared by the side-by-side benchmark scripts."""
+import json
+import os
 import subprocess
+import sys
 import time
 
 
@@ -25,3 +28,26 @@ def run_synapse(binary, seconds):
         name, threads, value = line.split("\t")
         figures[(name, int(threads))] = float(value)
     return figures
+
+
+def pinned_peer(script, threads, seconds):
+    """The PyTorch side's figures for `threads` threads, measured in a process of its own.
+
+    Debian's PyTorch runs nn.Linear and friends through OpenBLAS, whose threads
+    torch.set_num_threads does not limit, and OpenBLAS reads its thread count once, when it is
+    loaded. So each thread count runs `script --peer-threads N` in a new process with
+    OMP_NUM_THREADS and OPENBLAS_NUM_THREADS set to N before torch is imported; the script
+    measures (see `serve_peer`) and prints its figures as JSON.
+    """
+    env = dict(os.environ, OMP_NUM_THREADS=str(threads), OPENBLAS_NUM_THREADS=str(threads))
+    out = subprocess.run([sys.executable, script, "--peer-threads", str(threads), "--seconds", str(seconds)],
+                         env=env, check=True, capture_output=True, text=True).stdout
+    return json.loads(out)
+
+
+def serve_peer(threads, measure, seconds):
+    """In the peer process: pins torch's own threads too, measures and prints the figures as JSON."""
+    import torch
+    assert os.environ.get("OPENBLAS_NUM_THREADS") == str(threads), "start the peer through pinned_peer"
+    torch.set_num_threads(threads)
+    print(json.dumps(measure(threads, seconds)))

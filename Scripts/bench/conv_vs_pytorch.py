@@ -7,9 +7,12 @@
 For 1 and 2 threads: LeNet-5 training images/s (batch 64, Adam, cross-entropy), inference
 images/s (batch 1000), and each benchmark convolution's forward and forward + backward GFLOP/s.
 Synapse's LeNet-5 uses its threads as `lenet` does: that many data-parallel workers of one
-OpenBLAS thread each; PyTorch uses them as torch.set_num_threads does (within each operator).
+OpenBLAS thread each; PyTorch uses them within each operator, in a process of its own per thread
+count with OMP_NUM_THREADS and OPENBLAS_NUM_THREADS set before torch is imported (its own
+OpenBLAS would otherwise use every core whatever torch.set_num_threads says).
 The best thread count of each side is compared at the end.
-Peak memory is each process's maximum resident set (ru_maxrss) after all of its measurements.
+Peak memory is each process's maximum resident set (ru_maxrss) after all of its measurements
+(PyTorch's: the larger of its two processes).
 """
 import argparse
 import os
@@ -18,7 +21,7 @@ from collections import OrderedDict
 
 import torch
 
-from common import run_synapse, timed
+from common import pinned_peer, run_synapse, serve_peer, timed
 
 LAYERS = [
     ("conv_64x1x28x28_k5p2_o6", 64, 1, 28, 28, 6, 5, 1, 2),
@@ -72,6 +75,7 @@ def pytorch_figures(threads, seconds):
         with torch.no_grad():
             figures[f"{name}_forward_gflops"] = flops / timed(lambda: conv(xc), seconds) / 1e9
         figures[f"{name}_forward_backward_gflops"] = 3 * flops / timed(both, seconds) / 1e9
+    figures["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     return figures
 
 
@@ -80,15 +84,19 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--binary", default=os.path.join(here, "..", "..", ".build", "release", "conv-benchmark"))
     parser.add_argument("--seconds", type=float, default=2.0)
+    parser.add_argument("--peer-threads", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.peer_threads:
+        return serve_peer(args.peer_threads, pytorch_figures, args.seconds)
 
     synapse = run_synapse(args.binary, args.seconds)
 
     print(f"Synapse vs PyTorch {torch.__version__}, same machine, same run")
     print(f"{'measure':48} {'thr':>3} {'Synapse':>10} {'PyTorch':>10} {'ratio':>6}  Synapse/sgemm")
-    best = {}
+    best, peak = {}, 0
     for threads in (1, 2):
-        theirs = pytorch_figures(threads, args.seconds)
+        theirs = pinned_peer(__file__, threads, args.seconds)
+        peak = max(peak, theirs.pop("peak_rss_mb"))
         for name in ("lenet_train_images_per_s", "lenet_inference_images_per_s"):
             ours, peer = best.get(name, (0, 0))
             best[name] = (max(ours, synapse[(name, threads)]), max(peer, theirs[name]))
@@ -100,7 +108,6 @@ def main():
             print(f"{name:48} {threads:3d} {ours:10.1f} {value:10.1f} {ours / value:6.2f}  {gemm}")
     for name, (ours, peer) in best.items():
         print(f"{name + ', best thread count of each':52} {ours:10.1f} {peer:10.1f} {ours / peer:6.2f}")
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"{'peak resident memory, MB':48} {'':3} {synapse[('peak_rss_mb', 0)]:10.0f} {peak:10.0f} "
           f"{synapse[('peak_rss_mb', 0)] / peak:6.2f}")
 

@@ -6,14 +6,15 @@
 
 Measured for each thread count (1 and 2): Linear 784 -> 256 forward + backward at batch 256 in
 GFLOP/s (three GEMMs' worth of flops), and a training step of the mlp-mnist network
-(784-256-128-10 ReLU, cross-entropy, Adam) at batch 64 in samples/s.
+(784-256-128-10 ReLU, cross-entropy, Adam) at batch 64 in samples/s. PyTorch runs each thread count in a process of its own with OMP_NUM_THREADS
+and OPENBLAS_NUM_THREADS pinned before torch is imported.
 """
 import argparse
 import os
 
 import torch
 
-from common import run_synapse, timed
+from common import pinned_peer, run_synapse, serve_peer, timed
 
 
 
@@ -54,14 +55,17 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--binary", default=os.path.join(here, "..", "..", ".build", "release", "dense-benchmark"))
     parser.add_argument("--seconds", type=float, default=2.0)
+    parser.add_argument("--peer-threads", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.peer_threads:
+        return serve_peer(args.peer_threads, pytorch_figures, args.seconds)
 
     synapse = run_synapse(args.binary, args.seconds)
 
     print(f"PyTorch {torch.__version__} vs Synapse, same machine, same run")
     print("threads  Linear GFLOP/s: Synapse  PyTorch  ratio | MLP train samples/s: Synapse  PyTorch  ratio | Synapse Linear/sgemm")
     for threads in (1, 2):
-        linear, mlp = pytorch_figures(threads, args.seconds)
+        linear, mlp = pinned_peer(__file__, threads, args.seconds)
         s_linear, s_mlp = synapse[("linear_gflops", threads)], synapse[("mlp_samples_per_s", threads)]
         print(f"{threads:7d}  {s_linear:23.1f}  {linear:7.1f}  {s_linear / linear:5.2f} | "
               f"{s_mlp:28.0f}  {mlp:7.0f}  {s_mlp / mlp:5.2f} | {s_linear / synapse[('sgemm_gflops', threads)]:20.3f}")

@@ -6,14 +6,15 @@
 
 The model is the sentiment sample's: Embedding(20,000, 64) -> nn.RNN(64, 64, tanh, batch_first)
 -> last state -> Linear(64, 1) -> BCEWithLogitsLoss, Adam, batch 64 x 200 random token ids.
-Figures are training tokens (batch x steps) per second, for 1 and 2 threads.
+Figures are training tokens (batch x steps) per second, for 1 and 2 threads; PyTorch runs each thread count in a process of its own with
+OMP_NUM_THREADS and OPENBLAS_NUM_THREADS pinned before torch is imported.
 """
 import argparse
 import os
 
 import torch
 
-from common import run_synapse, timed
+from common import pinned_peer, run_synapse, serve_peer, timed
 
 
 class Model(torch.nn.Module):
@@ -50,13 +51,16 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--binary", default=os.path.join(here, "..", "..", ".build", "release", "rnn-benchmark"))
     parser.add_argument("--seconds", type=float, default=3.0)
+    parser.add_argument("--peer-threads", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.peer_threads:
+        return serve_peer(args.peer_threads, pytorch_tokens_per_second, args.seconds)
 
     synapse = run_synapse(args.binary, args.seconds)
     print(f"PyTorch {torch.__version__} nn.RNN vs Synapse SimpleRNN, same machine, same run")
     print("threads  training tokens/s: Synapse  PyTorch  ratio")
     for threads in (1, 2):
-        theirs = pytorch_tokens_per_second(threads, args.seconds)
+        theirs = pinned_peer(__file__, threads, args.seconds)
         ours = synapse[("train_tokens_per_s", threads)]
         print(f"{threads:7d}  {ours:26.0f}  {theirs:7.0f}  {ours / theirs:5.2f}")
 

@@ -30,6 +30,7 @@ final class LeNetTests: FolderTestCase {
             XCTAssertTrue("\(error)".contains("unknown layer type 'Conv2D'"), "\(error)")
         }
         let loaded = try Sequential.load(from: url, registry: LayerRegistry.dense.merging(.conv))
+        // Bit for bit: the same weights through the same products, one after the other in one process.
         XCTAssertEqual(loaded.forward(x).array, model.forward(x).array)
     }
 

@@ -68,6 +68,7 @@ final class SequentialTests: FolderTestCase {
         let loaded = try Sequential.load(from: url)
         XCTAssertEqual(loaded.layers.map(\.name), model.layers.map(\.name))
         XCTAssertEqual(loaded.config.layers, model.config.layers)
+        // Bit for bit: the same weights through the same products, one after the other in one process.
         XCTAssertEqual(loaded.forward(x, training: false).array, model.forward(x, training: false).array)
         let names = try SafeTensors.read(from: url).names
         XCTAssertEqual(Set(names), ["fc1.weight", "fc1.bias", "batchnorm_1.weight", "batchnorm_1.bias",

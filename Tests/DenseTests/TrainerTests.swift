@@ -48,7 +48,13 @@ final class TrainerTests: FolderTestCase {
         XCTAssertEqual(trainer.evaluate(data)["accuracy"], 1)
     }
 
+    /// Bit for bit: both runs make the same products in the same order, in one process with
+    /// OpenBLAS pinned to one thread (another thread count may split a product differently).
     func testResumedRunEqualsUninterruptedRun() throws {
+        try withBLASThreads(1) { try resumedRunEqualsUninterruptedRun() }
+    }
+
+    func resumedRunEqualsUninterruptedRun() throws {
         let data = try blobs(200, seed: 4)
         func schedule() -> ReduceOnPlateau { ReduceOnPlateau(monitor: "loss", factor: 0.5, patience: 1) }
         let straight = try makeTrainer(schedule: schedule())

@@ -5,6 +5,14 @@ import Foundation
 import XCTest
 
 /// |a - b| <= max(relative * |b|, absolute) elementwise, with the worst element in the message.
+///
+/// The defaults are for comparisons with the PyTorch fixtures: both sides are float32 sums of at
+/// most about a hundred products of values of order one, added in orders neither side fixes. The
+/// worst-case bound of such a sum is 2 * K * u (u = 2^-24, about 1.2e-5 for K = 100), and rounding
+/// errors of different orders add up like a random walk, about sqrt(K) * u in practice; 1e-5
+/// relative with a floor of 1e-6 (for values near zero, where the terms cancel) holds with a wide
+/// margin. Checked with OpenBLAS's Haswell, SkylakeX, Zen, Sandybridge and Prescott kernels
+/// (`OPENBLAS_CORETYPE`), each with one and two threads.
 public func assertClose(_ actual: Tensor, _ expected: Tensor, relative: Float = 1e-5, absolute: Float = 1e-6,
                  _ what: String = "", file: StaticString = #filePath, line: UInt = #line) {
     XCTAssertEqual(actual.count, expected.count, "\(what): element count", file: file, line: line)
@@ -19,6 +27,54 @@ public func assertClose(_ actual: Tensor, _ expected: Tensor, relative: Float = 
         XCTFail("\(what): element \(worst.index) is \(actual[worst.index]), expected \(expected[worst.index])",
                 file: file, line: line)
     }
+}
+
+/// Float32's unit roundoff, 2^-24: one rounding moves a value by at most this fraction of it.
+public let unitRoundoff = Float(0x1p-24)
+
+/// Asserts that two float32 evaluations of the same sums of products, added in different orders,
+/// agree as closely as rounding allows.
+///
+/// Another OpenBLAS kernel (Haswell, SkylakeX, Zen, ...), another thread split, another GEMM
+/// shape (a batch cut into chunks or slices) all add the terms of each element in another order,
+/// and OpenBLAS promises no particular order. Each order lands within `terms * u * m` of the exact
+/// sum, where `m` is the sum of the terms' absolute values (the bound for recursive summation,
+/// Higham, Accuracy and Stability of Numerical Algorithms, section 3.1; blocked and pairwise orders
+/// are tighter), so two orders differ by at most twice that. `magnitudes` holds `m` per element:
+/// for a linear map it is the same map applied to the absolute values of its operands.
+public func assertWithinRounding(_ actual: Tensor, _ expected: Tensor, terms: Int, magnitudes: Tensor,
+                                 _ what: String = "", file: StaticString = #filePath, line: UInt = #line) {
+    XCTAssertEqual(actual.count, expected.count, "\(what): element count", file: file, line: line)
+    XCTAssertEqual(magnitudes.count, expected.count, "\(what): magnitude count", file: file, line: line)
+    guard actual.count == expected.count, magnitudes.count == expected.count else { return }
+    let factor = 2 * Float(terms) * unitRoundoff
+    for i in 0..<actual.count {
+        let bound = factor * magnitudes[i]
+        guard abs(actual[i] - expected[i]) <= bound else {
+            XCTFail("\(what): element \(i) is \(actual[i]), expected \(expected[i]) within \(bound) (\(terms) terms of total magnitude \(magnitudes[i]))",
+                    file: file, line: line)
+            return
+        }
+    }
+}
+
+/// The tensor of absolute values, for the magnitudes of `assertWithinRounding`.
+public func absolute(_ t: Tensor) -> Tensor {
+    let result = t.copy()
+    for i in 0..<result.count { result[i] = abs(result[i]) }
+    return result
+}
+
+/// Runs `body` with OpenBLAS held to `threads` threads and restores the setting after.
+///
+/// A test that demands bit-identical results between two runs of the same products pins the
+/// thread count: OpenBLAS splits a product between threads, and another split adds in another
+/// order.
+public func withBLASThreads<T>(_ threads: Int, _ body: () throws -> T) rethrows -> T {
+    let saved = BLAS.threads
+    BLAS.threads = threads
+    defer { BLAS.threads = saved }
+    return try body()
 }
 
 public func randomTensor(_ shape: [Int], _ random: RandomGenerator, scale: Float = 1) -> Tensor {
