@@ -25,6 +25,7 @@ let package = Package(
         .executable(name: "augment", targets: ["AugmentFolder"]),
         .executable(name: "sentiment", targets: ["Sentiment"]),
         .executable(name: "charrnn", targets: ["CharRNN"]),
+        .executable(name: "classify", targets: ["Classify"]),
         .executable(name: "dense-benchmark", targets: ["DenseBenchmark"]),
         .executable(name: "conv-benchmark", targets: ["ConvBenchmark"]),
         .executable(name: "augment-benchmark", targets: ["AugmentBenchmark"]),
@@ -73,6 +74,7 @@ let package = Package(
         sample("AugmentFolder", folder: "Augment"),
         sample("Sentiment", folder: "Sentiment"),
         sample("CharRNN", folder: "CharRNN"),
+        sample("Classify", folder: "Classify"),
 
         // Benchmarks: run in release mode, print ratios against their peers.
         .executableTarget(
@@ -97,6 +99,6 @@ let package = Package(
         .testTarget(name: "DenseTests", dependencies: ["Dense", "TestSupport"], resources: [.copy("Fixtures")]),
         .testTarget(name: "ConvTests", dependencies: ["Conv", "TestSupport"], resources: [.copy("Fixtures")]),
         .testTarget(name: "RecurrentTests", dependencies: ["Recurrent", "TestSupport"], resources: [.copy("Fixtures")]),
-        .testTarget(name: "AugmentTests", dependencies: ["Augment", "TestSupport"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "AugmentTests", dependencies: ["Augment", "Conv", "TestSupport"], resources: [.copy("Fixtures")]),
     ]
 )

@@ -124,21 +124,26 @@ public struct ConfusionMatrix: CustomStringConvertible, Sendable {
     public var macroF1: Double { (0..<classes).map(f1).reduce(0, +) / Double(classes) }
 
     /// The matrix, then precision, recall and F1 per class and their macro averages.
-    public var description: String {
-        let width = max(6, String(counts.max() ?? 0).count + 1)
-        func pad(_ s: String) -> String { String(repeating: " ", count: max(0, width - s.count)) + s }
+    public var description: String { table(names: (0..<classes).map(String.init)) }
+
+    /// The matrix and the per-class figures with the classes called by `names`.
+    public func table(names: [String]) -> String {
+        precondition(names.count == classes, "\(names.count) names for \(classes) classes")
+        let label = max(5, names.map(\.count).max() ?? 0)
+        let width = max(6, String(counts.max() ?? 0).count + 1, (names.map(\.count).max() ?? 0) + 1)
+        func pad(_ s: String, _ n: Int) -> String { String(repeating: " ", count: max(0, n - s.count)) + s }
         var lines = ["actual \\ predicted"]
-        lines.append("      " + (0..<classes).map { pad(String($0)) }.joined())
+        lines.append(pad("", label) + names.map { pad($0, width) }.joined())
         for a in 0..<classes {
-            lines.append(pad(String(a)).suffix(6) + (0..<classes).map { pad(String(self[a, $0])) }.joined())
+            lines.append(pad(names[a], label) + (0..<classes).map { pad(String(self[a, $0]), width) }.joined())
         }
         lines.append("")
-        lines.append("class  precision  recall      f1  support")
+        lines.append(pad("class", label) + "  precision  recall      f1  support")
         for c in 0..<classes {
             let support = (0..<classes).reduce(0) { $0 + self[c, $1] }
-            lines.append(String(format: "%5d  %9.4f  %6.4f  %6.4f  %7d", c, precision(c), recall(c), f1(c), support))
+            lines.append(pad(names[c], label) + String(format: "  %9.4f  %6.4f  %6.4f  %7d", precision(c), recall(c), f1(c), support))
         }
-        lines.append(String(format: "macro  %9.4f  %6.4f  %6.4f  %7d", macroPrecision, macroRecall, macroF1, total))
+        lines.append(pad("macro", label) + String(format: "  %9.4f  %6.4f  %6.4f  %7d", macroPrecision, macroRecall, macroF1, total))
         return lines.joined(separator: "\n")
     }
 }

@@ -16,9 +16,9 @@ public struct History: Codable, Equatable {
 public final class Trainer {
     public enum Validation {
         case none
-        /// Hold out this fraction of the training data (see `Dataset.split`).
+        /// Hold out this fraction of the training data (see `DataSource.split`).
         case split(Double, seed: UInt64)
-        case data(Dataset)
+        case data(any DataSource)
     }
 
     public let model: Sequential
@@ -66,7 +66,7 @@ public final class Trainer {
     /// Trains until `epochs` epochs in all are complete (continuing from `epoch`, so a resumed
     /// trainer runs only the rest) or a callback stops it. Returns the history of every epoch.
     @discardableResult
-    public func fit(_ data: Dataset, epochs: Int, batchSize: Int = 32, validation: Validation = .none,
+    public func fit(_ data: any DataSource, epochs: Int, batchSize: Int = 32, validation: Validation = .none,
                     shuffle: Bool = true, callbacks: [any Callback] = []) throws -> History {
         try FloatingPointMode.withDenormalsFlushed(flushDenormals) {
             try train(data, epochs: epochs, batchSize: batchSize, validation: validation, shuffle: shuffle,
@@ -74,14 +74,14 @@ public final class Trainer {
         }
     }
 
-    private func train(_ data: Dataset, epochs: Int, batchSize: Int, validation: Validation,
+    private func train(_ data: any DataSource, epochs: Int, batchSize: Int, validation: Validation,
                        shuffle: Bool, callbacks: [any Callback]) throws -> History {
         guard batchSize > 0 else { throw SynapseError.invalidArgument("batch size must be positive") }
         guard data.sampleShape == model.inputShape else {
             throw SynapseError.shape("data samples have shape \(data.sampleShape), the model takes \(model.inputShape)")
         }
         var training = data
-        var validationSet: Dataset?
+        var validationSet: (any DataSource)?
         switch validation {
         case .none: break
         case .split(let fraction, let seed): (training, validationSet) = try data.split(validationFraction: fraction, seed: seed)
@@ -96,9 +96,10 @@ public final class Trainer {
             callbacks.forEach { $0.epochBegan(self, epoch: epoch) }
             let order = shuffle ? random.permutation(training.count) : Array(0..<training.count)
             var lossSum = 0.0, metricSum = 0.0, metricCount = 0, seen = 0
-            for b in 0..<batches {
-                let indices = order[(b * batchSize)..<min((b + 1) * batchSize, training.count)]
-                let (x, y) = batch(of: training, indices)
+            let stream = training.batches(order: order, batchSize: batchSize, epoch: epoch, training: true)
+            var b = 0
+            while let (x, y) = try nextBatch(of: stream, from: training, batchSize: batchSize) {
+                defer { b += 1 }
                 augmentBatch?(x, random)
                 let (value, m) = group.computeGradients(inputs: x, targets: y, loss: loss, metric: metric, random: random)
                 guard value.isFinite else {
@@ -106,10 +107,10 @@ public final class Trainer {
                 }
                 if let clipNorm { clipGradientNorm(parameters, maxNorm: clipNorm) }
                 optimizer.step(parameters)
-                lossSum += Double(value) * Double(indices.count)
+                lossSum += Double(value) * Double(x.batchSize)
                 metricSum += m.sum
                 metricCount += m.count
-                seen += indices.count
+                seen += x.batchSize
                 if !callbacks.isEmpty {
                     let logs = ["loss": lossSum / Double(seen), metric.logName: metricSum / Double(metricCount),
                                 "samples": Double(seen)]
@@ -119,7 +120,7 @@ public final class Trainer {
             var logs = ["loss": lossSum / Double(seen), metric.logName: metricSum / Double(metricCount),
                         "samples": Double(seen), "lr": Double(optimizer.learningRate)]
             if let validationSet {
-                for (key, value) in evaluate(validationSet, batchSize: max(batchSize, 256)) { logs["val_" + key] = value }
+                for (key, value) in try evaluate(validationSet, batchSize: max(batchSize, 256)) { logs["val_" + key] = value }
             }
             if let schedule {
                 optimizer.learningRate = schedule.rate(after: epoch, current: optimizer.learningRate, logs: logs)
@@ -141,20 +142,26 @@ public final class Trainer {
 
     /// Mean loss and metric over `data`, in evaluation mode (no dropout, running statistics).
     public func evaluate(_ data: Dataset, batchSize: Int = 256) -> [String: Double] {
-        var lossSum = 0.0, metricSum = 0.0, metricCount = 0
-        for start in stride(from: 0, to: data.count, by: batchSize) {
-            let indices = Array(start..<min(start + batchSize, data.count))
-            let (x, y) = batch(of: data, indices[...])
+        // Memory never fails to hand out a batch.
+        try! evaluate(data as any DataSource, batchSize: batchSize)
+    }
+
+    /// Mean loss and metric over a source's samples, in evaluation mode; throws what the source
+    /// throws.
+    public func evaluate(_ data: any DataSource, batchSize: Int = 256) throws -> [String: Double] {
+        var lossSum = 0.0, metricSum = 0.0, metricCount = 0, seen = 0
+        let stream = data.batches(order: Array(0..<data.count), batchSize: batchSize, epoch: 0, training: false)
+        while let (x, y) = try nextBatch(of: stream, from: data, batchSize: batchSize) {
             let output = group.predict(x)
             let gradient = Tensor.reusing(lossGradient, shape: output.shape)
             lossGradient = gradient
-            lossSum += Double(loss.compute(predictions: output, targets: y, gradient: gradient)) * Double(indices.count)
+            lossSum += Double(loss.compute(predictions: output, targets: y, gradient: gradient)) * Double(x.batchSize)
             let m = metric.accumulate(predictions: output, targets: y)
             metricSum += m.sum
             metricCount += m.count
+            seen += x.batchSize
         }
-        let n = Double(max(data.count, 1))
-        return ["loss": lossSum / n, metric.logName: metricSum / Double(max(metricCount, 1))]
+        return ["loss": lossSum / Double(max(seen, 1)), metric.logName: metricSum / Double(max(metricCount, 1))]
     }
 
     /// The model's outputs for every sample of `inputs` (N, ...), in evaluation mode.
@@ -167,12 +174,13 @@ public final class Trainer {
         self.history = history
     }
 
-    private func batch(of data: Dataset, _ indices: ArraySlice<Int>) -> (Tensor, Tensor) {
-        let x = Tensor.reusing(batchInputs, shape: [indices.count] + data.inputs.sampleShape)
-        let y = Tensor.reusing(batchTargets, shape: [indices.count] + data.targets.sampleShape)
+    /// The stream's next batch in the trainer's reused buffers, shaped to the rows it filled.
+    private func nextBatch(of stream: any BatchStream, from data: any DataSource, batchSize: Int) throws -> (Tensor, Tensor)? {
+        let x = Tensor.reusing(batchInputs, shape: [batchSize] + data.sampleShape)
+        let y = Tensor.reusing(batchTargets, shape: [batchSize] + data.targetShape)
         (batchInputs, batchTargets) = (x, y)
-        data.gather(indices, inputs: x, targets: y)
-        return (x, y)
+        guard let rows = try stream.next(inputs: x, targets: y) else { return nil }
+        return (Tensor.reusing(x, shape: [rows] + data.sampleShape), Tensor.reusing(y, shape: [rows] + data.targetShape))
     }
 }
 

@@ -1,0 +1,262 @@
+// Image classification on your own folders: `root/<class>/**/*.png`, one subfolder per class.
+// `train` streams the PNG files (decoded and augmented on loader threads) into LeNet-5 or a small
+// VGG; `evaluate` scores a saved model on a folder; `predict` classifies files; `export` writes
+// MNIST or Fashion-MNIST as such a folder.
+import ArgumentParser
+import Foundation
+import SampleOptions
+import Synapse
+
+struct Classify: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "classify", abstract: "Train and use image classifiers on folders of PNG files (one subfolder per class).",
+        subcommands: [Train.self, Evaluate.self, Predict.self, Export.self])
+}
+
+/// What `train` records in model.json, so that `evaluate` and `predict` prepare images the same way.
+enum SavedFormat {
+    static func settings(_ format: ImageFormat) -> [String: ConfigValue] {
+        ["image_width": .number(Double(format.width)), "image_height": .number(Double(format.height)),
+         "image_channels": .number(Double(format.channels)), "image_fit": .string(format.fit.rawValue),
+         "image_alpha": .string(format.alpha.rawValue)]
+    }
+
+    /// The model, its class names (`classes.json` beside it) and its image format.
+    static func load(_ path: String) throws -> (Sequential, [String], ImageFormat) {
+        let url = URL(fileURLWithPath: path)
+        let model = try Sequential.load(from: url, registry: .all)
+        let configURL = Sequential.configURL(forWeights: url)
+        let training = try JSONDecoder().decode(ModelConfig.self, from: Data(contentsOf: configURL)).training
+        func number(_ key: String) throws -> Int {
+            guard case .number(let value)? = training[key], value >= 1, value <= 16_384, value == value.rounded() else {
+                throw SynapseError.file(path: configURL.path, problem: "no image setting '\(key)': not a model written by classify train")
+            }
+            return Int(value)
+        }
+        func text(_ key: String) -> String? { if case .string(let s)? = training[key] { return s } else { return nil } }
+        let format = try ImageFormat(width: number("image_width"), height: number("image_height"), channels: number("image_channels"),
+                                     fit: text("image_fit").flatMap(ImageFormat.Fit.init) ?? .resize,
+                                     alpha: text("image_alpha").flatMap(ImageFormat.Alpha.init) ?? .drop)
+        let classesURL = url.deletingLastPathComponent().appendingPathComponent("classes.json")
+        let classes: [String]
+        do {
+            classes = try JSONDecoder().decode([String].self, from: Data(contentsOf: classesURL))
+        } catch {
+            throw SynapseError.file(path: classesURL.path, problem: "cannot read the class names: \(error.localizedDescription)")
+        }
+        guard model.inputShape == format.sampleShape, model.outputShape == [classes.count] else {
+            throw SynapseError.file(path: path, problem:
+                "the model takes \(model.inputShape) and gives \(model.outputShape), but its settings say \(format.sampleShape) images and \(classes.count) classes")
+        }
+        return (model, classes, format)
+    }
+}
+
+/// Scores `model` on `source` and prints the labelled confusion matrix; returns the accuracy.
+func score(_ model: Sequential, classes: [String], on source: ImageFolderSource, batchSize: Int = 256) throws -> ConfusionMatrix {
+    var matrix = ConfusionMatrix(classes: classes.count)
+    let stream = source.batches(order: Array(0..<source.count), batchSize: batchSize, epoch: 0, training: false)
+    let inputs = Tensor(shape: [batchSize] + source.sampleShape), labels = Tensor(shape: [batchSize])
+    while let rows = try stream.next(inputs: inputs, targets: labels) {
+        let output = model.forward(Tensor.reusing(inputs, shape: [rows] + source.sampleShape), training: false)
+        matrix.add(predicted: argmaxRows(output), actual: (0..<rows).map { Int(labels[$0]) })
+    }
+    return matrix
+}
+
+extension Classify {
+    struct Train: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Train on an image folder; validate on another folder or a split.")
+
+        enum ModelName: String, ExpressibleByArgument, CaseIterable { case lenet, vggSmall = "vgg-small" }
+
+        @OptionGroup var common: TrainingOptions
+        @Argument(help: "The training folder: one subfolder of PNG files per class.") var folder: String
+        @Option(help: "Network: lenet (LeNet-5) or vgg-small (three conv-BN-ReLU x2 + pool blocks).") var model = ModelName.lenet
+        @Option(help: "Images are brought to this size, WxH (default: 28x28 for lenet, 32x32 for vgg-small).") var imageSize: String?
+        @Option(help: "1 (gray) or 3 (RGB) channels (default: 1 for lenet, 3 for vgg-small).") var channels: Int?
+        @Option(help: "How other sizes are fitted: \(ImageFormat.Fit.allCases.map(\.rawValue).joined(separator: ", ")).") var fit = ImageFormat.Fit.resize
+        @Option(help: "Alpha channels: \(ImageFormat.Alpha.allCases.map(\.rawValue).joined(separator: ", ")) (composite over black or white).") var alpha = ImageFormat.Alpha.drop
+        @Option(help: "Augment training images with this pipeline (JSON, as `augment --save-pipeline` writes).") var augment: String?
+        @Option(help: "Validate on this folder (same class names).") var validation: String?
+        @Option(help: "Else hold out this fraction of the training folder (default 0.1).") var validationSplit: Double?
+        @Option(help: "Epochs.") var epochs = 10
+        @Option(help: "Mini-batch size.") var batchSize = 32
+        @Option(help: "Adam learning rate (default: 0.002 for lenet, 0.001 for vgg-small).") var lr: Float?
+        @Option(help: "Multiply the learning rate by this after every epoch.") var decay: Float = 0.7
+        @Option(help: "Threads that decode and augment images ahead of training.") var loaderThreads = 2
+        @Option(help: "Keep decoded images in memory up to this many MiB (0: decode every epoch).") var cacheMb = 0
+        @Option(help: "Folder for model.safetensors, model.json, classes.json, log.csv and curves.svg.") var output = "runs/classify"
+
+        func run() throws {
+            _ = common.prepare()
+            let modelName = model
+            let (width, height) = try parseSize(imageSize ?? (modelName == .lenet ? "28x28" : "32x32"))
+            let format = try ImageFormat(width: width, height: height, channels: channels ?? (modelName == .lenet ? 1 : 3),
+                                         fit: fit, alpha: alpha)
+            let pipeline = try augment.map { path in
+                do { return try JSONDecoder().decode(Pipeline.self, from: Data(contentsOf: URL(fileURLWithPath: path))) } catch {
+                    throw SynapseError.file(path: path, problem: "not a pipeline description: \(error)")
+                }
+            }
+            let report: @Sendable (String) -> Void = { note("skipped: \($0)") }
+            let trainFolder = try ImageFolder(root: URL(fileURLWithPath: folder, isDirectory: true))
+            note(trainFolder.summary)
+            let source = try ImageFolderSource(folder: trainFolder, format: format, pipeline: pipeline, loaderThreads: loaderThreads,
+                                               cacheBytes: cacheMb << 20, report: report)
+            let training: any DataSource, held: ImageFolderSource
+            if let validation {
+                let folder = try ImageFolder(root: URL(fileURLWithPath: validation, isDirectory: true), classes: trainFolder.classes)
+                note(folder.summary)
+                training = source
+                held = try ImageFolderSource(folder: folder, format: format, loaderThreads: loaderThreads,
+                                             cacheBytes: cacheMb << 20, report: report)
+            } else {
+                let split = try source.split(validationFraction: validationSplit ?? 0.1, seed: common.seed)
+                training = split.training
+                held = (split.validation as! ImageFolderSource).withoutAugmentation()
+            }
+            let classes = trainFolder.classes
+            let random = RandomGenerator(seed: common.seed)
+            let network = switch modelName {
+            case .lenet: try LeNet5.make(classes: classes.count, channels: format.channels, height: height, width: width, random: random)
+            case .vggSmall: try VGGSmall.make(channels: format.channels, height: height, width: width, classes: classes.count, random: random)
+            }
+            print(network.summary())
+            let rate = lr ?? (modelName == .lenet ? 2e-3 : 1e-3)
+            let optimizer = Adam(learningRate: rate)
+            let trainer = Trainer(model: network, loss: SoftmaxCrossEntropy(), optimizer: optimizer, random: random,
+                                  schedule: ExponentialDecay(initial: rate, decay: decay))
+            try common.configure(trainer, defaultWorkers: min(2, ProcessInfo.processInfo.activeProcessorCount))
+            let out = URL(fileURLWithPath: output, isDirectory: true)
+            try FileManager.default.createDirectory(at: out, withIntermediateDirectories: true)
+            let start = Date()
+            let history = try trainer.fit(training, epochs: epochs, batchSize: batchSize, validation: Trainer.Validation.data(held),
+                                          callbacks: common.progressCallbacks + [CSVLogger(url: out.appendingPathComponent("log.csv"))])
+            let seconds = Date().timeIntervalSince(start)
+            print(String(format: "trained %d epochs in %.1f s (%.0f images/s, validation included)", history.epochs.count, seconds,
+                         Double(history.epochs.count * training.count) / seconds))
+            let weights = out.appendingPathComponent("model.safetensors")
+            try network.save(to: weights, training: optimizer.settings.merging(SavedFormat.settings(format).merging(
+                ["loss": .string("cross_entropy"), "epochs": .number(Double(epochs)), "batchSize": .number(Double(batchSize)),
+                 "seed": .number(Double(common.seed)), "model": .string(modelName.rawValue)]) { a, _ in a }) { a, _ in a })
+            try AtomicFile.write(try JSONEncoder().encode(classes), to: out.appendingPathComponent("classes.json"))
+            try AtomicFile.write(Data(CurvePlot.svg(history, title: "\(modelName.rawValue) on \(folder)").utf8),
+                                 to: out.appendingPathComponent("curves.svg"))
+            print("wrote model.safetensors, model.json, classes.json, log.csv and curves.svg in \(out.path)")
+            let matrix = try score(network, classes: classes, on: held)
+            print(matrix.table(names: classes))
+            try common.report(testAccuracy: matrix.accuracy)
+        }
+
+        func parseSize(_ text: String) throws -> (Int, Int) {
+            let parts = text.lowercased().split(separator: "x").compactMap { Int($0) }
+            guard parts.count == 2, parts.allSatisfy({ $0 >= 1 && $0 <= 16_384 }) else {
+                throw ValidationError("--image-size takes WxH, e.g. 28x28, got \(text)")
+            }
+            return (parts[0], parts[1])
+        }
+    }
+
+    struct Evaluate: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Score a saved model on an image folder.")
+        @Argument(help: "The model's .safetensors (model.json and classes.json beside it).") var model: String
+        @Argument(help: "A folder with one subfolder per class, named as in training.") var folder: String
+        @Option(help: "Threads that decode images ahead.") var loaderThreads = 2
+        @Option(help: "OpenBLAS threads.") var threads = 1
+
+        func run() throws {
+            BLAS.threads = threads
+            let (network, classes, format) = try SavedFormat.load(model)
+            let images = try ImageFolder(root: URL(fileURLWithPath: folder, isDirectory: true), classes: classes)
+            note(images.summary)
+            let source = try ImageFolderSource(folder: images, format: format, loaderThreads: loaderThreads,
+                                               report: { note("skipped: \($0)") })
+            let matrix = try score(network, classes: classes, on: source)
+            print(matrix.table(names: classes))
+            print(String(format: "test accuracy: %.2f%%", 100 * matrix.accuracy))
+        }
+    }
+
+    struct Predict: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Classify PNG files: one line per file, path<TAB>class<TAB>probability (the top k classes).")
+        @Argument(help: "The model's .safetensors (model.json and classes.json beside it).") var model: String
+        @Argument(help: "PNG files.") var files: [String]
+        @Option(help: "Print the k most probable classes per file.") var top = 1
+
+        func run() throws {
+            let (network, classes, format) = try SavedFormat.load(model)
+            guard top >= 1 else { throw ValidationError("--top must be at least 1") }
+            var failed = 0
+            let input = Tensor(shape: [1] + format.sampleShape)
+            for path in files {
+                do {
+                    let image = try format.sized(PNG.read(URL(fileURLWithPath: path)))
+                    format.write(image, to: input.data)
+                    let logits = network.forward(input, training: false).array
+                    let largest = logits.max() ?? 0
+                    let weights = logits.map { exp(Double($0 - largest)) }
+                    let total = weights.reduce(0, +)
+                    let ranked = weights.indices.sorted { weights[$0] > weights[$1] }.prefix(top)
+                    print(([path] + ranked.flatMap { [classes[$0], String(format: "%.4f", weights[$0] / total)] }).joined(separator: "\t"))
+                } catch {
+                    failed += 1
+                    note(error is SynapseError ? "\(error)" : "\(path): \(error)")
+                }
+            }
+            if failed > 0 {
+                note("\(failed) of \(files.count) file(s) could not be classified")
+                throw ExitCode.failure
+            }
+        }
+    }
+
+    struct Export: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Write MNIST or Fashion-MNIST as PNG folders: DIR/train/<class>/<n>.png and DIR/test/<class>/<n>.png.")
+        enum DataSetName: String, ExpressibleByArgument, CaseIterable { case mnist, fashionMNIST = "fashion-mnist" }
+
+        @Argument(help: "The folder to write (its train/ and test/ must not exist yet).") var folder: String
+        @Option(help: "mnist or fashion-mnist.") var dataset = DataSetName.mnist
+        @Option(help: "Data root holding mnist/ (default: $SYNAPSE_DATA, else ~/.cache/synapse).") var data: String?
+
+        func run() throws {
+            let directory = DataDirectory.resolve(data)
+            let load = dataset == .mnist ? MNIST.load : FashionMNIST.load
+            let root = URL(fileURLWithPath: folder, isDirectory: true)
+            for (split, name) in [(Split.training, "train"), (.test, "test")] {
+                let target = root.appendingPathComponent(name, isDirectory: true)
+                guard !FileManager.default.fileExists(atPath: target.path) else {
+                    throw SynapseError.file(path: target.path, problem: "exists already: export writes a new folder and never mixes with an old one")
+                }
+                let set = try load(split, directory, note)
+                // Written under a temporary name and renamed when complete: a killed export leaves no half folder.
+                let partial = root.appendingPathComponent(".\(name).partial", isDirectory: true)
+                try? FileManager.default.removeItem(at: partial)
+                let (pixels, count) = (set.inputs.sampleCount, set.count)
+                var written = [Int](repeating: 0, count: 10)
+                for k in 0..<10 {
+                    try FileManager.default.createDirectory(at: partial.appendingPathComponent(String(k)), withIntermediateDirectories: true)
+                }
+                for i in 0..<count {
+                    let label = Int(set.targets[i])
+                    let bytes = (0..<pixels).map { UInt8((set.inputs[i * pixels + $0] * 255).rounded()) }
+                    let image = try Image(width: 28, height: 28, channels: 1, bitDepth: 8, bytes: bytes)
+                    let file = partial.appendingPathComponent("\(label)/\(String(format: "%05d", i)).png")
+                    do { try PNG.encode(image).write(to: file) } catch {
+                        throw SynapseError.file(path: file.path, problem: "cannot write: \(error.localizedDescription)")
+                    }
+                    written[label] += 1
+                }
+                try FileManager.default.moveItem(at: partial, to: target)
+                print("wrote \(count) images to \(target.path)/<class>/ (\(written.map(String.init).joined(separator: ", ")) per class)")
+            }
+        }
+    }
+}
+
+extension ImageFormat.Fit: ExpressibleByArgument {}
+extension ImageFormat.Alpha: ExpressibleByArgument {}
+
+Classify.main()
