@@ -20,7 +20,7 @@ public enum LeNet5 {
     public enum Variant: String, Sendable, CaseIterable { case modern, original }
 
     public static func make(_ variant: Variant = .modern, classes: Int = 10, random: RandomGenerator) throws -> Sequential {
-        func activation() -> Activation { Activation(variant == .modern ? .relu : .tanh) }
+        func activation() throws -> Activation { try Activation(variant == .modern ? .relu : .tanh) }
         func pool() throws -> any Layer { variant == .modern ? try MaxPool2D(2) : try AvgPool2D(2) }
         let initializer: Initializer = variant == .modern ? .heUniform : .glorotUniform
         return try Sequential(inputShape: [1, 28, 28], [

@@ -5,9 +5,9 @@ import XCTest
 final class DataParallelTests: XCTestCase {
     func makeModel(seed: UInt64, batchNorm: Bool = false) throws -> Sequential {
         let random = RandomGenerator(seed: seed)
-        var layers: [any Layer] = [Linear(5, 12, random: random, name: "fc1")]
-        if batchNorm { layers.append(BatchNorm(features: 12, name: "bn")) }
-        layers += [Activation(.tanh), Linear(12, 3, random: random, name: "fc2")]
+        var layers: [any Layer] = try [Linear(5, 12, random: random, name: "fc1")]
+        if batchNorm { layers.append(try BatchNorm(features: 12, name: "bn")) }
+        layers += try [Activation(.tanh), Linear(12, 3, random: random, name: "fc2")]
         return try Sequential(inputShape: [5], layers)
     }
 
