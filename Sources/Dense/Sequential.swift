@@ -162,6 +162,12 @@ extension Sequential {
     }
 
     /// Rebuilds a model from a weight file and the `.json` architecture beside it.
+    ///
+    /// Nothing is trusted before it is checked: the input shape, every layer's options (sizes,
+    /// rates, kernels, strides, padding: in range and small enough to allocate) and the shapes of
+    /// the parameters they imply are compared with the weight file's header before any layer is
+    /// built, so a damaged architecture file is an error naming the file, the layer and the
+    /// option, never a trap or a huge allocation.
     public static func load(from url: URL, registry: LayerRegistry = .dense) throws -> Sequential {
         let configURL = configURL(forWeights: url)
         let config: ModelConfig
@@ -176,20 +182,67 @@ extension Sequential {
         guard config.format == "synapse.sequential", config.version == 1 else {
             throw SynapseError.file(path: configURL.path, problem: "unknown format \(config.format) version \(config.version)")
         }
+        guard config.inputShape.allSatisfy({ (1...LayerLimits.maxDimension).contains($0) }),
+              (try? LayerLimits.elementCount(config.inputShape, of: "input")) != nil else {
+            throw SynapseError.file(path: configURL.path, problem:
+                "input shape \(config.inputShape): every dimension must be in 1...\(LayerLimits.maxDimension), \(LayerLimits.maxElements) elements at most")
+        }
+        func label(_ index: Int, _ entry: ModelConfig.LayerEntry) -> String { "layer \(index + 1) '\(entry.name)' (\(entry.type))" }
+
+        // Options and parameter shapes, against the weight file's header, before any allocation.
+        let header = try SafeTensors.readHeader(from: url)
+        var problems: [String] = []
+        for (index, entry) in config.layers.enumerated() {
+            let shapes: [String: [Int]]?
+            do { shapes = try registry.layerType(named: entry.type).stateShapes(options: entry.options) } catch {
+                throw SynapseError.file(path: configURL.path, problem: "\(label(index, entry)): \(error)")
+            }
+            guard let shapes, !entry.name.isEmpty else { continue }
+            for (local, shape) in shapes.sorted(by: { $0.key < $1.key }) {
+                let name = "\(entry.name).\(local)"
+                if let found = header[name] {
+                    if found.shape != shape {
+                        problems.append("\(label(index, entry)) needs '\(name)' of shape \(shape), \(url.lastPathComponent) has \(found.shape)")
+                    }
+                } else {
+                    problems.append("\(label(index, entry)) needs '\(name)' of shape \(shape), \(url.lastPathComponent) has no such tensor")
+                }
+            }
+        }
+        guard problems.isEmpty else {
+            throw SynapseError.file(path: configURL.path, problem:
+                "the architecture does not fit the weights in \(url.path):\n  " + problems.joined(separator: "\n  "))
+        }
+
         let random = RandomGenerator(seed: 0)
-        let layers: [any Layer]
-        do {
-            layers = try config.layers.map { entry in
+        var layers: [any Layer] = []
+        for (index, entry) in config.layers.enumerated() {
+            do {
                 let layer = try registry.makeLayer(type: entry.type, options: entry.options, random: random)
                 layer.name = entry.name
-                return layer
+                layers.append(layer)
+            } catch {
+                throw SynapseError.file(path: configURL.path, problem: "\(label(index, entry)): \(error)")
             }
-        } catch {
+        }
+        let model: Sequential
+        do { model = try Sequential(inputShape: config.inputShape, layers) } catch {
             throw SynapseError.file(path: configURL.path, problem: "\(error)")
         }
-        let model = try Sequential(inputShape: config.inputShape, layers)
         try model.loadWeightsOrCheckpoint(from: url)
         return model
+    }
+
+    /// Checks that the model takes samples of `inputShape` and gives outputs of `outputShape`
+    /// (one sample each, batch dimension excluded), as a caller about to feed it expects: a
+    /// model saved for other data is then an error naming `path` (where the model came from)
+    /// and both shapes, rather than a trap in `forward`.
+    public func check(inputShape expectedInput: [Int], outputShape expectedOutput: [Int], path: String) throws {
+        guard inputShape == expectedInput, outputShape == expectedOutput else {
+            throw SynapseError.file(path: path, problem:
+                "the model takes samples of shape \(inputShape) and gives \(outputShape); "
+                + "this needs a model from \(expectedInput) to \(expectedOutput)")
+        }
     }
 
     /// Loads weights into this model. Every name, shape and dtype is checked first and every

@@ -33,6 +33,44 @@ final class LeNetTests: FolderTestCase {
         XCTAssertEqual(loaded.forward(x).array, model.forward(x).array)
     }
 
+    /// A damaged model.json beside valid weights: a kernel that would ask for hundreds of
+    /// gigabytes, one within the limits that the weights do not hold, strides, padding and
+    /// window sizes out of range. Each is an error naming the file, layer and option, found
+    /// before any layer allocates.
+    func testDamagedLeNetArchitectureIsAnErrorBeforeAnyAllocation() throws {
+        let url = folder.appendingPathComponent("lenet.safetensors")
+        try LeNet5.make(random: RandomGenerator(seed: 2)).save(to: url)
+        let configURL = Sequential.configURL(forWeights: url)
+        let original = try JSONDecoder().decode(ModelConfig.self, from: Data(contentsOf: configURL))
+        let registry = LayerRegistry.dense.merging(.conv)
+        let cases: [(String, (inout ModelConfig) -> Void, [String])] = [
+            // 6 x 1 x 2^24 x 2^24 floats: about 6.8 PB.
+            ("kernel of petabytes", { $0.layers[0].options["kernelSize"] = .numbers([16_777_216, 16_777_216]) },
+             ["'conv1' (Conv2D)", "more than 268435456 elements"]),
+            // 16 x 6 x 1500 x 1500 floats (864 MB): within the limits, not in the weights.
+            ("kernel not in the weights", { $0.layers[3].options["kernelSize"] = .numbers([1500, 1500]) },
+             ["'conv2' (Conv2D) needs 'conv2.weight' of shape [16, 6, 1500, 1500], lenet.safetensors has [16, 6, 5, 5]"]),
+            ("kernel beyond Int", { $0.layers[0].options["kernelSize"] = .numbers([1e20, 5]) }, ["'conv1' (Conv2D)", "'kernelSize' is 1e+20"]),
+            ("zero stride", { $0.layers[0].options["stride"] = .numbers([0, 1]) }, ["'conv1' (Conv2D)", "'stride' is 0.0"]),
+            ("one number", { $0.layers[0].options["padding"] = .numbers([2]) }, ["'conv1' (Conv2D)", "'padding' must be a list of 2 whole numbers"]),
+            ("zero channels", { $0.layers[0].options["outputChannels"] = .number(0) }, ["'conv1' (Conv2D)", "'outputChannels' is 0.0"]),
+            ("pool window", { $0.layers[2].options["kernelSize"] = .numbers([-2, 2]) }, ["(MaxPool2D)", "'kernelSize' is -2.0"]),
+            ("pool padding", { $0.layers[2].options["padding"] = .numbers([5, 0]) }, ["(MaxPool2D)", "padding"]),
+            ("window larger than the image", { $0.layers[5].options["kernelSize"] = .numbers([20, 20]); $0.layers[5].options["stride"] = .numbers([20, 20]) },
+             ["does not fit input [16, 10, 10]"]),
+        ]
+        for (name, damage, expected) in cases {
+            var config = original
+            damage(&config)
+            try JSONEncoder().encode(config).write(to: configURL)
+            XCTAssertThrowsError(try Sequential.load(from: url, registry: registry), name) { error in
+                let message = "\(error)"
+                XCTAssertTrue(message.contains(configURL.path), "\(name): \(message)")
+                for text in expected { XCTAssertTrue(message.contains(text), "\(name): \(message)") }
+            }
+        }
+    }
+
     func testLeNetTrainsOnAFewHundredRealDigits() throws {
         let data = try MNIST.load(.training, from: DataDirectory(root: dataRoot(holding: "mnist"))).prefix(512)
         let random = RandomGenerator(seed: 3)
