@@ -229,6 +229,14 @@ extension Sequential {
         do { model = try Sequential(inputShape: config.inputShape, layers) } catch {
             throw SynapseError.file(path: configURL.path, problem: "\(error)")
         }
+        // Layers without parameters can still grow a sample (a convolution's padding): no
+        // layer's output may exceed the per-tensor limit either.
+        for (index, (entry, shape)) in zip(config.layers, model.outputShapes).enumerated() {
+            guard (try? LayerLimits.elementCount(shape, of: "output")) != nil else {
+                throw SynapseError.file(path: configURL.path, problem:
+                    "\(label(index, entry)) gives outputs of shape \(shape) per sample, more than \(LayerLimits.maxElements) elements")
+            }
+        }
         try model.loadWeightsOrCheckpoint(from: url)
         return model
     }
@@ -237,11 +245,25 @@ extension Sequential {
     /// (one sample each, batch dimension excluded), as a caller about to feed it expects: a
     /// model saved for other data is then an error naming `path` (where the model came from)
     /// and both shapes, rather than a trap in `forward`.
-    public func check(inputShape expectedInput: [Int], outputShape expectedOutput: [Int], path: String) throws {
+    ///
+    /// `maxSampleElements` bounds the layers' outputs for one sample, added up (each layer keeps
+    /// its output for the batch): the default, 2^20 floats (4 MiB), keeps a batch of 1000 within
+    /// 4 GiB. LeNet-5 needs about 15,000.
+    public func check(inputShape expectedInput: [Int], outputShape expectedOutput: [Int], path: String,
+                      maxSampleElements: Int = 1 << 20) throws {
         guard inputShape == expectedInput, outputShape == expectedOutput else {
             throw SynapseError.file(path: path, problem:
                 "the model takes samples of shape \(inputShape) and gives \(outputShape); "
                 + "this needs a model from \(expectedInput) to \(expectedOutput)")
+        }
+        var total = 0
+        for (layer, shape) in zip(layers, outputShapes) {
+            let count = shape.reduce(1) { $0.multipliedReportingOverflow(by: $1).overflow ? Int.max : $0 * $1 }
+            total = total.addingReportingOverflow(count).overflow ? Int.max : total + count
+            guard total <= maxSampleElements else {
+                throw SynapseError.file(path: path, problem:
+                    "the layers' outputs reach more than \(maxSampleElements) elements per sample at '\(layer.name)' (output \(shape))")
+            }
         }
     }
 

@@ -164,6 +164,21 @@ final class SequentialTests: FolderTestCase {
         }
     }
 
+    /// A layer whose output per sample is beyond the tensor limit, though its parameters are
+    /// small: refused when the model is loaded, before anything runs.
+    func testOutputsBeyondTheLimitAreRefusedOnLoad() throws {
+        let random = RandomGenerator(seed: 1)
+        let url = folder.appendingPathComponent("wide.safetensors")
+        try Sequential(inputShape: [4], [Linear(4, 2, random: random, name: "fc")]).save(to: url)
+        let configURL = Sequential.configURL(forWeights: url)
+        var config = try JSONDecoder().decode(ModelConfig.self, from: Data(contentsOf: configURL))
+        config.inputShape = [1 << 24, 1 << 24, 4]  // each dimension within the limit, not the product
+        try JSONEncoder().encode(config).write(to: configURL)
+        XCTAssertThrowsError(try Sequential.load(from: url)) { error in
+            XCTAssertTrue("\(error)".contains(configURL.path) && "\(error)".contains("input shape"), "\(error)")
+        }
+    }
+
     func testLayerInitialisersThrowOnBadArguments() throws {
         let random = RandomGenerator(seed: 1)
         XCTAssertThrowsError(try Linear(0, 3, random: random)) { XCTAssertTrue("\($0)".contains("input features is 0"), "\($0)") }
