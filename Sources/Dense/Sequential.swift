@@ -192,12 +192,19 @@ extension Sequential {
         // Options and parameter shapes, against the weight file's header, before any allocation.
         let header = try SafeTensors.readHeader(from: url)
         var problems: [String] = []
+        // Each tensor is within LayerLimits.maxElements, so the sum cannot overflow.
+        var needed = 0
+        let available = header.tensors.reduce(0) { $0 + $1.shape.reduce(1, *) }
         for (index, entry) in config.layers.enumerated() {
             let shapes: [String: [Int]]?
             do { shapes = try registry.layerType(named: entry.type).stateShapes(options: entry.options) } catch {
                 throw SynapseError.file(path: configURL.path, problem: "\(label(index, entry)): \(error)")
             }
-            guard let shapes, !entry.name.isEmpty else { continue }
+            guard let shapes else { continue }
+            needed += shapes.values.reduce(0) { $0 + $1.reduce(1, *) }
+            // A layer without a name is named when the model is built; the total below still
+            // bounds what it allocates by what the weight file holds.
+            guard !entry.name.isEmpty else { continue }
             for (local, shape) in shapes.sorted(by: { $0.key < $1.key }) {
                 let name = "\(entry.name).\(local)"
                 if let found = header[name] {
@@ -208,6 +215,9 @@ extension Sequential {
                     problems.append("\(label(index, entry)) needs '\(name)' of shape \(shape), \(url.lastPathComponent) has no such tensor")
                 }
             }
+        }
+        if problems.isEmpty, needed > available {
+            problems.append("the layers need \(needed) weights, \(url.lastPathComponent) holds \(available)")
         }
         guard problems.isEmpty else {
             throw SynapseError.file(path: configURL.path, problem:

@@ -154,6 +154,9 @@ final class SequentialTests: FolderTestCase {
             // refused from the header, before any layer allocates.
             ("weights disagree", { $0.layers[0].options["inputFeatures"] = .number(10_000); $0.layers[0].options["outputFeatures"] = .number(10_000) },
              ["'fc1' (Linear) needs 'fc1.weight' of shape [10000, 10000], m.safetensors has [5, 6]", "'fc1.bias' of shape [10000]"]),
+            // Unnamed layers cannot be matched by name; their weights are bounded by the file's.
+            ("unnamed and large", { $0.layers[0].name = ""; $0.layers[0].options["inputFeatures"] = .number(10_000); $0.layers[0].options["outputFeatures"] = .number(10_000) },
+             ["the layers need 100010038 weights, m.safetensors holds 73"]),
             ("BatchNorm momentum", { $0.layers[1].options["momentum"] = .number(5) }, ["'bn' (BatchNorm)", "'momentum'"]),
             ("input shape", { $0.inputShape = [Int.max] }, ["input shape [\(Int.max)]"]),
             ("empty input dimension", { $0.inputShape = [0] }, ["input shape [0]"]),
