@@ -16,7 +16,7 @@ public enum Gzip {
     /// - Parameters:
     ///   - path: names the file in errors.
     ///   - limit: the most bytes the stream may inflate to; a stream that inflates to more is an
-    ///     error, found after at most `limit` + 1 MiB of output.
+    ///     error, found after `limit` + 1 bytes of output.
     public static func decompress(_ data: Data, path: String, limit: Int = defaultLimit) throws -> Data {
         var output = Data()
         let complete = try inflate(data, path: path, upTo: limit, into: &output)
@@ -30,12 +30,13 @@ public enum Gzip {
     /// read a header without inflating the rest.
     public static func decompressPrefix(_ data: Data, path: String, count: Int) throws -> Data {
         var output = Data()
+        output.reserveCapacity(min(count, defaultLimit) + 1)  // one allocation for a known size
         _ = try inflate(data, path: path, upTo: count, into: &output)
         return output.count > count ? output.prefix(count) : output
     }
 
     /// Inflates into `output` until the stream ends (returns true) or more than `limit` bytes
-    /// have come out (returns false; `output` then holds at least `limit` + 1 bytes).
+    /// have come out (returns false; `output` then holds exactly `limit` + 1 bytes).
     private static func inflate(_ data: Data, path: String, upTo limit: Int, into output: inout Data) throws -> Bool {
         precondition(limit >= 0, "negative gzip limit")
         var stream = z_stream()
@@ -44,18 +45,20 @@ public enum Gzip {
         }
         defer { inflateEnd(&stream) }
         // Small reads need small chunks: a header costs a few bytes of inflation, not a megabyte.
-        let chunk = min(1 << 20, max(limit + 1, 64))
+        let chunk = min(1 << 20, max(limit, 64))
         var buffer = [UInt8](repeating: 0, count: chunk)
         return try data.withUnsafeBytes { (input: UnsafeRawBufferPointer) -> Bool in
             stream.next_in = UnsafeMutablePointer(mutating: input.bindMemory(to: Bytef.self).baseAddress)
             stream.avail_in = uInt(input.count)
             while true {
+                // Never more than one byte beyond the limit.
+                let room = limit - output.count >= chunk ? chunk : limit - output.count + 1
                 let status = buffer.withUnsafeMutableBufferPointer { out -> Int32 in
                     stream.next_out = out.baseAddress
-                    stream.avail_out = uInt(chunk)
+                    stream.avail_out = uInt(room)
                     return CZlibSystem.inflate(&stream, Z_NO_FLUSH)
                 }
-                output.append(contentsOf: buffer[0..<(chunk - Int(stream.avail_out))])
+                output.append(contentsOf: buffer[0..<(room - Int(stream.avail_out))])
                 if output.count > limit { return false }
                 switch status {
                 case Z_OK:
