@@ -143,6 +143,10 @@ final class PipelineTests: FolderTestCase {
                 XCTAssertTrue("\(error)".contains(url.path) && "\(error)".contains(expected), "\(name): \(error)")
             }
         }
+        // A pipeline built in code is checked before a folder run starts.
+        let nan = Pipeline(seed: 1, steps: [.init(.rotate(degrees: -.infinity...0, interpolation: .nearest, fill: .black, expand: false))])
+        XCTAssertThrowsError(try FolderAugmentation(input: makeInput(), output: folder.appendingPathComponent("out"), copies: 1,
+                                                    pipeline: nan).run()) { XCTAssertTrue("\($0)".contains("rotation range"), "\($0)") }
         let good = folder.appendingPathComponent("good.json")
         try JSONEncoder().encode(pipeline).write(to: good)
         XCTAssertEqual(try Pipeline.load(from: good), pipeline)
