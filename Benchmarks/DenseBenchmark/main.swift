@@ -28,7 +28,7 @@ struct DenseBenchmark: ParsableCommand {
         }
         for t in threadCounts {
             BLAS.threads = t
-            let (linear, raw) = linearFigures()
+            let (linear, raw) = try linearFigures()
             let mlp = try mlpSamplesPerSecond()
             if tsv {
                 print("linear_gflops\t\(t)\t\(linear)\nsgemm_gflops\t\(t)\t\(raw)\nmlp_samples_per_s\t\(t)\t\(mlp)")
@@ -38,9 +38,9 @@ struct DenseBenchmark: ParsableCommand {
         }
     }
 
-    func linearFigures() -> (linear: Double, sgemm: Double) {
+    func linearFigures() throws -> (linear: Double, sgemm: Double) {
         let random = RandomGenerator(seed: 1)
-        let layer = Linear(inputs, outputs, random: random)
+        let layer = try Linear(inputs, outputs, random: random)
         let x = Tensor(shape: [batch, inputs])
         for i in 0..<x.count { x.data[i] = random.uniform(-1, 1) }
         let dy = Tensor(shape: [batch, outputs], repeating: 0.01)

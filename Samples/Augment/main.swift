@@ -43,13 +43,10 @@ struct Augment: ParsableCommand {
 
     func describedPipeline() throws -> Pipeline {
         if let pipeline {
-            do {
-                var loaded = try JSONDecoder().decode(Pipeline.self, from: Data(contentsOf: URL(fileURLWithPath: pipeline)))
-                loaded.seed = seed
-                return loaded
-            } catch {
-                throw ValidationError("\(pipeline): not a pipeline description: \(error)")
-            }
+            // Read and validated; an error names the file and the problem.
+            var loaded = try Pipeline.load(from: URL(fileURLWithPath: pipeline))
+            loaded.seed = seed
+            return loaded
         }
         var steps: [Pipeline.Step] = []
         if flip == .horizontal || flip == .both { steps.append(.init(.flipHorizontal, probability: 0.5)) }
@@ -74,7 +71,9 @@ struct Augment: ParsableCommand {
             let (w, h) = try size(resize, "--resize")
             steps.append(.init(.resize(width: w, height: h)))
         }
-        return Pipeline(seed: seed, steps: steps)
+        let described = Pipeline(seed: seed, steps: steps)
+        try described.validate()
+        return described
     }
 
     func run() throws {

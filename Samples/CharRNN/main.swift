@@ -47,7 +47,7 @@ struct CharRNN: ParsableCommand {
         let data = try Dataset(inputs: inputs, targets: targets)
 
         let random = RandomGenerator(seed: common.seed)
-        let rnn = SimpleRNN(embedding, hidden, mode: .manyToMany, random: random, name: "rnn")
+        let rnn = try SimpleRNN(embedding, hidden, mode: .manyToMany, random: random, name: "rnn")
         let model = try Sequential(inputShape: [steps], [
             Embedding(alphabet.count, embedding, random: random, name: "embedding"),
             rnn,

@@ -94,11 +94,7 @@ extension Classify {
             let (width, height) = try parseSize(imageSize ?? (modelName == .lenet ? "28x28" : "32x32"))
             let format = try ImageFormat(width: width, height: height, channels: channels ?? (modelName == .lenet ? 1 : 3),
                                          fit: fit, alpha: alpha)
-            let pipeline = try augment.map { path in
-                do { return try JSONDecoder().decode(Pipeline.self, from: Data(contentsOf: URL(fileURLWithPath: path))) } catch {
-                    throw SynapseError.file(path: path, problem: "not a pipeline description: \(error)")
-                }
-            }
+            let pipeline = try augment.map { try Pipeline.load(from: URL(fileURLWithPath: $0)) }
             let report: @Sendable (String) -> Void = { note("skipped: \($0)") }
             let trainFolder = try ImageFolder(root: URL(fileURLWithPath: folder, isDirectory: true))
             note(trainFolder.summary)

@@ -34,6 +34,7 @@ struct LeNet: ParsableCommand {
         let test = try load(.test, directory, note)
         if let evaluate {
             let model = try Sequential.load(from: URL(fileURLWithPath: evaluate), registry: .all)
+            try model.check(inputShape: Array(test.inputs.shape.dropFirst()), outputShape: [10], path: evaluate)
             return try report(model: model, test: test)
         }
         let train = try load(.training, directory, note)

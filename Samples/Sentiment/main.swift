@@ -102,7 +102,9 @@ struct Sentiment: ParsableCommand {
 
     func score(_ text: String, folder: URL) throws {
         let model = try Sequential.load(from: folder.appendingPathComponent("model.safetensors"), registry: .all)
-        let vocabulary = try Vocabulary.load(from: folder.appendingPathComponent("vocabulary.json"))
+        let vocabularyURL = folder.appendingPathComponent("vocabulary.json")
+        let vocabulary = try Vocabulary.load(from: vocabularyURL)
+        try vocabulary.check(fits: model, path: vocabularyURL.path)
         guard let length = model.inputShape.first else { throw ValidationError("the saved model takes no sequence") }
         let words = Tokenizer.words(text)
         guard !words.isEmpty else { throw ValidationError("the review has no words to score") }

@@ -55,6 +55,7 @@ public struct FolderAugmentation: Sendable {
             throw SynapseError.invalidArgument("the output folder \(output.path) lies inside the input folder \(input.path)")
         }
         guard copies > 0 else { throw SynapseError.invalidArgument("copies must be positive") }
+        try pipeline.validate()  // a pipeline built in code is held to what a decoded one is
         try FileManager.default.createDirectory(at: outputRoot, withIntermediateDirectories: true)
 
         var found: [String] = []

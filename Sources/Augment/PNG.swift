@@ -13,6 +13,10 @@ import Foundation
 public enum PNG {
     /// The default largest image read, in pixels (100 megapixels).
     public static let defaultPixelLimit = 100_000_000
+    /// The default largest decoded image, in bytes (256 MiB): width x height x channels x bytes
+    /// per sample, so that a few bytes of header cannot ask for gigabytes (100 megapixels of
+    /// 16-bit RGBA would be 800 MB).
+    public static let defaultByteLimit = 256 << 20
 
     /// zlib level and filter choice for writing.
     public enum Compression: String, Sendable, CaseIterable {
@@ -46,12 +50,14 @@ public enum PNG {
         public var warnings: [String]
     }
 
-    public static func read(_ url: URL, pixelLimit: Int = defaultPixelLimit) throws -> Image {
-        try decode(readBytes(url), path: url.path, pixelLimit: pixelLimit).image
+    public static func read(_ url: URL, pixelLimit: Int = defaultPixelLimit, byteLimit: Int = defaultByteLimit) throws -> Image {
+        try decode(readBytes(url), path: url.path, pixelLimit: pixelLimit, byteLimit: byteLimit).image
     }
 
-    /// Decodes the bytes of a PNG file; `path` names it in errors.
-    public static func decode(_ data: Data, path: String, pixelLimit: Int = defaultPixelLimit) throws -> Decoded {
+    /// Decodes the bytes of a PNG file; `path` names it in errors. Images of more than
+    /// `pixelLimit` pixels or `byteLimit` decoded bytes are refused from their header.
+    public static func decode(_ data: Data, path: String, pixelLimit: Int = defaultPixelLimit,
+                              byteLimit: Int = defaultByteLimit) throws -> Decoded {
         var info = cpng_info()
         var message = [CChar](repeating: 0, count: Int(CPNG_MESSAGE_SIZE))
         var warnings = [CChar](repeating: 0, count: Int(CPNG_MESSAGE_SIZE))
@@ -60,12 +66,23 @@ public enum PNG {
             cpng_read_header(raw.bindMemory(to: UInt8.self).baseAddress, raw.count, &info, &message)
         }
         guard header == 0 else { throw fail(text(message)) }
-        let pixels = Int(info.width) * Int(info.height)
-        guard pixels <= pixelLimit else {
+        let (pixels, pixelOverflow) = Int(info.width).multipliedReportingOverflow(by: Int(info.height))
+        guard !pixelOverflow, pixels <= pixelLimit else {
             throw SynapseError.file(path: path, problem:
                 "image of \(info.width)x\(info.height) pixels exceeds the limit of \(pixelLimit) pixels")
         }
-        var bytes = [UInt8](repeating: 0, count: pixels * Int(info.channels) * Int(info.bit_depth) / 8)
+        guard (1...4).contains(info.channels), info.bit_depth == 8 || info.bit_depth == 16 else {
+            throw fail("\(info.channels) channels of \(info.bit_depth) bits after decoding")
+        }
+        // Overflow-checked: pixels x channels x bytes per sample.
+        let (samples, o1) = pixels.multipliedReportingOverflow(by: Int(info.channels))
+        let (byteCount, o2) = samples.multipliedReportingOverflow(by: Int(info.bit_depth) / 8)
+        guard !o1, !o2, byteCount <= byteLimit else {
+            throw SynapseError.file(path: path, problem:
+                "image of \(info.width)x\(info.height) pixels, \(info.channels) channels of \(info.bit_depth) bits, "
+                + "needs more than the limit of \(byteLimit) bytes")
+        }
+        var bytes = [UInt8](repeating: 0, count: byteCount)
         let status = data.withUnsafeBytes { raw in
             bytes.withUnsafeMutableBytes { out in
                 cpng_decode(raw.bindMemory(to: UInt8.self).baseAddress, raw.count, UInt64(pixelLimit), &info,

@@ -55,6 +55,82 @@ public struct Pipeline: Codable, Equatable, Sendable {
 
     public init(seed: UInt64, steps: [Step]) { (self.seed, self.steps) = (seed, steps) }
 
+    enum CodingKeys: String, CodingKey { case seed, steps }
+
+    /// Decodes and then validates (see `validate()`): a decoded pipeline never hands a NaN, an
+    /// infinity or an absurd size to the transforms.
+    public init(from decoder: Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        seed = try container.decode(UInt64.self, forKey: .seed)
+        steps = try container.decode([Step].self, forKey: .steps)
+        try validate()
+    }
+
+    /// Reads a pipeline from a JSON file; every problem is an error naming the file.
+    public static func load(from url: URL) throws -> Pipeline {
+        let data: Data
+        do { data = try Data(contentsOf: url) } catch {
+            throw SynapseError.file(path: url.path, problem: "cannot read: \(error.localizedDescription)")
+        }
+        do { return try JSONDecoder().decode(Pipeline.self, from: data) } catch let error as SynapseError {
+            throw SynapseError.file(path: url.path, problem: "not a valid pipeline: \(error)")
+        } catch {
+            throw SynapseError.file(path: url.path, problem: "not a pipeline description: \(error)")
+        }
+    }
+
+    /// The largest width, height or padding a step may name (65,536 pixels: PNG allows more,
+    /// but nothing here needs it).
+    public static let maxSide = 1 << 16
+    /// The widest rotation range, in degrees either way.
+    public static let maxDegrees = 360.0
+    /// The extreme aspect ratios a random resized crop may draw.
+    public static let ratioRange = 1e-6...1e6
+
+    /// Throws a `SynapseError.invalidArgument` naming the step and the problem unless every
+    /// probability is in [0, 1], every angle finite and within +-`maxDegrees`, every size in
+    /// 1...`maxSide` (paddings from 0) with outputs of at most `PNG.defaultPixelLimit` pixels,
+    /// every scale in (0, 1] and every ratio positive and finite (within `ratioRange`).
+    public func validate() throws {
+        for (index, step) in steps.enumerated() {
+            func fail(_ problem: String) -> SynapseError { .invalidArgument("step \(index + 1): \(problem)") }
+            func size(_ w: Int, _ h: Int, _ what: String) throws {
+                guard (1...Pipeline.maxSide).contains(w), (1...Pipeline.maxSide).contains(h), w * h <= PNG.defaultPixelLimit else {
+                    throw fail("\(what) \(w)x\(h): sides must be in 1...\(Pipeline.maxSide), \(PNG.defaultPixelLimit) pixels at most")
+                }
+            }
+            guard step.probability.isFinite, (0...1).contains(step.probability) else {
+                throw fail("probability \(step.probability) is not in [0, 1]")
+            }
+            switch step.transform {
+            case .flipHorizontal, .flipVertical, .rotate90:
+                break
+            case .rotate(let degrees, _, _, _):
+                guard degrees.lowerBound.isFinite, degrees.upperBound.isFinite,
+                      degrees.lowerBound >= -Pipeline.maxDegrees, degrees.upperBound <= Pipeline.maxDegrees else {
+                    throw fail("rotation range \(degrees) is not finite within +-\(Pipeline.maxDegrees) degrees")
+                }
+            case .randomCrop(let w, let h, let padding):
+                try size(w, h, "crop")
+                guard (0...Pipeline.maxSide).contains(padding) else {
+                    throw fail("crop padding \(padding) is not in 0...\(Pipeline.maxSide)")
+                }
+            case .centerCrop(let w, let h):
+                try size(w, h, "center crop")
+            case .randomResizedCrop(let w, let h, let scale, let ratio):
+                try size(w, h, "resized crop")
+                guard scale.lowerBound > 0, scale.upperBound <= 1 else {
+                    throw fail("resized crop scale \(scale) is not within (0, 1]")
+                }
+                guard Pipeline.ratioRange.contains(ratio.lowerBound), Pipeline.ratioRange.contains(ratio.upperBound) else {
+                    throw fail("resized crop ratio \(ratio) is not positive and finite (within \(Pipeline.ratioRange))")
+                }
+            case .resize(let w, let h):
+                try size(w, h, "resize")
+            }
+        }
+    }
+
     /// The generator for copy `copy` of the file at `relativePath`.
     public func random(for relativePath: String, copy: Int) -> RandomGenerator {
         var hash: UInt64 = 0xcbf2_9ce4_8422_2325

@@ -65,11 +65,8 @@ public final class Conv2D: Layer {
     public init(inputChannels: Int, outputChannels: Int, kernelSize: (Int, Int), stride: (Int, Int) = (1, 1),
                 padding: Padding = .valid, bias: Bool = true, initializer: Initializer = .heUniform,
                 random: RandomGenerator, name: String = "") throws {
-        guard inputChannels > 0, outputChannels > 0, kernelSize.0 > 0, kernelSize.1 > 0, stride.0 > 0, stride.1 > 0 else {
-            throw SynapseError.invalidArgument("Conv2D needs positive channels, kernel size and stride")
-        }
-        let pad = try padding.amounts(kernelHeight: kernelSize.0, kernelWidth: kernelSize.1)
-        guard pad.0 >= 0, pad.1 >= 0 else { throw SynapseError.invalidArgument("Conv2D padding must be >= 0") }
+        let pad = try Conv2D.check(inputChannels: inputChannels, outputChannels: outputChannels,
+                                   kernelSize: kernelSize, stride: stride, padding: padding)
         self.name = name
         self.inputChannels = inputChannels
         self.outputChannels = outputChannels
@@ -92,17 +89,48 @@ public final class Conv2D: Layer {
     }
 
     public convenience init(options: LayerOptions, random: RandomGenerator) throws {
-        let k = try options.ints("kernelSize"), s = try options.ints("stride"), p = try options.ints("padding")
-        guard k.count == 2, s.count == 2, p.count == 2 else {
-            throw SynapseError.invalidArgument("Conv2D kernelSize, stride and padding need two numbers each")
-        }
+        let (k, s, p) = try Conv2D.geometry(options)
         let initName = (try? options.string("initializer")) ?? "he_uniform"
         guard let initializer = Initializer(configName: initName) else {
             throw SynapseError.invalidArgument("unknown initializer '\(initName)'")
         }
-        try self.init(inputChannels: try options.int("inputChannels"), outputChannels: try options.int("outputChannels"),
+        try self.init(inputChannels: try options.int("inputChannels", in: 1...LayerLimits.maxDimension),
+                      outputChannels: try options.int("outputChannels", in: 1...LayerLimits.maxDimension),
                       kernelSize: (k[0], k[1]), stride: (s[0], s[1]), padding: .explicit(p[0], p[1]),
                       bias: try options.bool("bias"), initializer: initializer, random: random)
+    }
+
+    public static func stateShapes(options: LayerOptions) throws -> [String: [Int]]? {
+        let (k, s, p) = try geometry(options)
+        let (c, o) = (try options.int("inputChannels", in: 1...LayerLimits.maxDimension),
+                      try options.int("outputChannels", in: 1...LayerLimits.maxDimension))
+        _ = try check(inputChannels: c, outputChannels: o, kernelSize: (k[0], k[1]), stride: (s[0], s[1]),
+                      padding: .explicit(p[0], p[1]))
+        let weight = [o, c, k[0], k[1]]
+        return try options.bool("bias") ? ["weight": weight, "bias": [o]] : ["weight": weight]
+    }
+
+    private static func geometry(_ options: LayerOptions) throws -> (kernel: [Int], stride: [Int], padding: [Int]) {
+        (try options.ints("kernelSize", count: 2, in: 1...LayerLimits.maxDimension),
+         try options.ints("stride", count: 2, in: 1...LayerLimits.maxDimension),
+         try options.ints("padding", count: 2, in: 0...LayerLimits.maxDimension))
+    }
+
+    /// Checks the arguments before anything is allocated; returns the padding amounts.
+    private static func check(inputChannels: Int, outputChannels: Int, kernelSize: (Int, Int), stride: (Int, Int),
+                              padding: Padding) throws -> (Int, Int) {
+        let range = 1...LayerLimits.maxDimension
+        try LayerLimits.check(inputChannels, in: range, "input channels", layer: typeName)
+        try LayerLimits.check(outputChannels, in: range, "output channels", layer: typeName)
+        try LayerLimits.check(kernelSize.0, in: range, "kernel height", layer: typeName)
+        try LayerLimits.check(kernelSize.1, in: range, "kernel width", layer: typeName)
+        try LayerLimits.check(stride.0, in: range, "stride height", layer: typeName)
+        try LayerLimits.check(stride.1, in: range, "stride width", layer: typeName)
+        let pad = try padding.amounts(kernelHeight: kernelSize.0, kernelWidth: kernelSize.1)
+        try LayerLimits.check(pad.0, in: 0...LayerLimits.maxDimension, "padding height", layer: typeName)
+        try LayerLimits.check(pad.1, in: 0...LayerLimits.maxDimension, "padding width", layer: typeName)
+        _ = try LayerLimits.elementCount([outputChannels, inputChannels, kernelSize.0, kernelSize.1], of: "\(typeName) weight")
+        return pad
     }
 
     public var options: LayerOptions {

@@ -24,7 +24,7 @@ public enum LeNet5 {
     ///     (16 x the second pooling's output), everything else stays.
     public static func make(_ variant: Variant = .modern, classes: Int = 10, channels: Int = 1, height: Int = 28,
                             width: Int = 28, random: RandomGenerator) throws -> Sequential {
-        func activation() -> Activation { Activation(variant == .modern ? .relu : .tanh) }
+        func activation() throws -> Activation { try Activation(variant == .modern ? .relu : .tanh) }
         func pool() throws -> any Layer { variant == .modern ? try MaxPool2D(2) : try AvgPool2D(2) }
         // conv1 keeps the size, pool halves it, conv2 takes 4, pool halves it again.
         func side(_ n: Int) -> Int { (n / 2 - 4) / 2 }
@@ -67,8 +67,8 @@ public enum VGGSmall {
         var inputs = channels
         for (block, outputs) in [16, 32, 64].enumerated() {
             for k in 1...2 {
-                layers += [
-                    try Conv2D(inputs, outputs, kernelSize: 3, padding: .same, bias: false, random: random,
+                layers += try [
+                    Conv2D(inputs, outputs, kernelSize: 3, padding: .same, bias: false, random: random,
                                name: "block\(block + 1)_conv\(k)"),
                     BatchNorm(features: outputs, name: "block\(block + 1)_bn\(k)"),
                     Activation(.relu),
@@ -77,7 +77,7 @@ public enum VGGSmall {
             }
             layers.append(try MaxPool2D(2))
         }
-        layers += [
+        layers += try [
             Flatten(),
             Linear(64 * (height / 8) * (width / 8), 128, initializer: .heUniform, random: random, name: "fc1"),
             Activation(.relu), Dropout(rate: 0.3),

@@ -118,7 +118,7 @@ public struct IDXImageDataset: Sendable {
             let url = place.appendingPathComponent(candidate)
             guard FileManager.default.fileExists(atPath: url.path) else { continue }
             let raw = try Data(contentsOf: url)
-            let content = Gzip.isCompressed(raw) ? try Gzip.decompress(raw, path: url.path) : raw
+            let content = Gzip.isCompressed(raw) ? try Gzip.decompress(raw, path: url.path, limit: IDX.maxFileBytes) : raw
             guard Download.md5(content) == file.md5 else {
                 throw SynapseError.file(path: url.path, problem:
                     "MD5 \(Download.md5(content)) differs from the expected \(file.md5): the file is damaged; move it away to fetch it again")
@@ -136,7 +136,7 @@ public struct IDXImageDataset: Sendable {
             do {
                 log("fetching \(url.absoluteString)")
                 let compressed = try Download.fetch(url)
-                let content = try Gzip.decompress(compressed, path: url.absoluteString)
+                let content = try Gzip.decompress(compressed, path: url.absoluteString, limit: IDX.maxFileBytes)
                 guard Download.md5(content) == file.md5 else { throw SynapseError.data("\(url.absoluteString): MD5 mismatch") }
                 let target = folder.appendingPathComponent(file.name + ".gz")
                 try AtomicFile.write(compressed, to: target)

@@ -14,8 +14,10 @@ public struct PoolingWindow: Sendable {
 
     init(kernel: (Int, Int), stride: (Int, Int)?, padding: (Int, Int)) throws {
         let s = stride ?? kernel
-        guard kernel.0 > 0, kernel.1 > 0, s.0 > 0, s.1 > 0 else {
-            throw SynapseError.invalidArgument("pooling needs positive kernel size and stride")
+        let range = 1...LayerLimits.maxDimension
+        guard range.contains(kernel.0), range.contains(kernel.1), range.contains(s.0), range.contains(s.1) else {
+            throw SynapseError.invalidArgument(
+                "pooling needs kernel size and stride in \(range.lowerBound)...\(range.upperBound), got \(kernel) and \(s)")
         }
         // PyTorch's rule: padding at most half the kernel, so every window sees the image.
         guard padding.0 >= 0, padding.1 >= 0, 2 * padding.0 <= kernel.0, 2 * padding.1 <= kernel.1 else {
@@ -25,10 +27,9 @@ public struct PoolingWindow: Sendable {
     }
 
     init(options: LayerOptions) throws {
-        let k = try options.ints("kernelSize"), s = try options.ints("stride"), p = try options.ints("padding")
-        guard k.count == 2, s.count == 2, p.count == 2 else {
-            throw SynapseError.invalidArgument("pooling kernelSize, stride and padding need two numbers each")
-        }
+        let k = try options.ints("kernelSize", count: 2, in: 1...LayerLimits.maxDimension)
+        let s = try options.ints("stride", count: 2, in: 1...LayerLimits.maxDimension)
+        let p = try options.ints("padding", count: 2, in: 0...LayerLimits.maxDimension)
         try self.init(kernel: (k[0], k[1]), stride: (s[0], s[1]), padding: (p[0], p[1]))
     }
 
@@ -56,6 +57,11 @@ extension PoolingLayer {
     }
 
     public var options: LayerOptions { window.options }
+
+    public static func stateShapes(options: LayerOptions) throws -> [String: [Int]]? {
+        _ = try PoolingWindow(options: options)
+        return [:]
+    }
 
     public func outputShape(for inputShape: [Int]) throws -> [Int] {
         try window.outputShape(for: inputShape, layer: "\(Self.typeName) '\(name)'")
@@ -249,9 +255,12 @@ public final class Flatten: Layer {
 
     public init(name: String = "") { self.name = name }
     public init(options: LayerOptions, random: RandomGenerator) throws { name = "" }
+    public static func stateShapes(options: LayerOptions) throws -> [String: [Int]]? { [:] }
     public var options: LayerOptions { [:] }
 
-    public func outputShape(for inputShape: [Int]) throws -> [Int] { [inputShape.reduce(1, *)] }
+    public func outputShape(for inputShape: [Int]) throws -> [Int] {
+        [try LayerLimits.elementCount(inputShape, of: "Flatten '\(name)' input")]
+    }
 
     public func forward(_ input: Tensor, training: Bool) -> Tensor {
         inputShape = input.shape

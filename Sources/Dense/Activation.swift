@@ -90,8 +90,12 @@ public final class Activation: Layer {
     private var output: Tensor?
     private var inputGradient: Tensor?
 
-    public init(_ function: Function, name: String = "") {
-        if case .leakyReLU(let alpha) = function { precondition(alpha >= 0, "LeakyReLU needs alpha >= 0") }
+    public init(_ function: Function, name: String = "") throws {
+        if case .leakyReLU(let alpha) = function {
+            guard alpha >= 0, alpha.isFinite else {
+                throw SynapseError.invalidArgument("LeakyReLU needs a finite alpha >= 0, got \(alpha)")
+            }
+        }
         self.function = function
         self.name = name
     }
@@ -106,7 +110,12 @@ public final class Activation: Layer {
         case "softmax": function = .softmax
         case let other: throw SynapseError.invalidArgument("unknown activation '\(other)'")
         }
-        self.init(function)
+        try self.init(function)
+    }
+
+    public static func stateShapes(options: LayerOptions) throws -> [String: [Int]]? {
+        _ = try Activation(options: options, random: RandomGenerator(seed: 0))  // allocates nothing
+        return [:]
     }
 
     public var options: LayerOptions {

@@ -25,8 +25,8 @@ public final class BatchNorm: Layer {
     private var lastWasTraining = false
 
     /// - Parameter features: F for N x F input, C for N x C x H x W input.
-    public init(features: Int, momentum: Float = 0.1, epsilon: Float = 1e-5, name: String = "") {
-        precondition(features > 0, "BatchNorm needs features > 0")
+    public init(features: Int, momentum: Float = 0.1, epsilon: Float = 1e-5, name: String = "") throws {
+        try BatchNorm.check(features: features, momentum: momentum, epsilon: epsilon)
         self.name = name
         self.features = features
         self.momentum = momentum
@@ -39,8 +39,24 @@ public final class BatchNorm: Layer {
     }
 
     public convenience init(options: LayerOptions, random: RandomGenerator) throws {
-        self.init(features: try options.int("features"), momentum: try options.float("momentum"),
-                  epsilon: try options.float("epsilon"))
+        try self.init(features: try options.int("features", in: 1...LayerLimits.maxDimension),
+                      momentum: try options.float("momentum", in: 0...1), epsilon: try options.float("epsilon"))
+    }
+
+    public static func stateShapes(options: LayerOptions) throws -> [String: [Int]]? {
+        let features = try options.int("features", in: 1...LayerLimits.maxDimension)
+        try check(features: features, momentum: try options.float("momentum", in: 0...1), epsilon: try options.float("epsilon"))
+        return ["weight": [features], "bias": [features], "running_mean": [features], "running_var": [features]]
+    }
+
+    private static func check(features: Int, momentum: Float, epsilon: Float) throws {
+        try LayerLimits.check(features, in: 1...LayerLimits.maxDimension, "features", layer: typeName)
+        guard momentum >= 0, momentum <= 1 else {
+            throw SynapseError.invalidArgument("BatchNorm momentum must be in [0, 1], got \(momentum)")
+        }
+        guard epsilon > 0, epsilon.isFinite else {
+            throw SynapseError.invalidArgument("BatchNorm epsilon must be positive and finite, got \(epsilon)")
+        }
     }
 
     public var options: LayerOptions {

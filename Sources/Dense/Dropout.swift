@@ -13,19 +13,34 @@ public final class Dropout: Layer {
     private var inputGradient: Tensor?
     private var lastWasTraining = false
 
-    public init(rate: Float, name: String = "") {
-        precondition(rate >= 0 && rate < 1, "Dropout rate must be in [0, 1), got \(rate)")
+    public init(rate: Float, name: String = "") throws {
+        guard rate >= 0 && rate < 1 else {
+            throw SynapseError.invalidArgument("Dropout rate must be in [0, 1), got \(rate)")
+        }
         self.rate = rate
         self.name = name
         random = RandomGenerator(seed: 0)
     }
 
     public convenience init(options: LayerOptions, random: RandomGenerator) throws {
-        self.init(rate: try options.float("rate"))
+        let rate = try options.float("rate")
+        // 0.99999999 is below 1 as a Double but rounds to 1 as a Float: checked after rounding.
+        guard rate >= 0, rate < 1 else {
+            throw SynapseError.invalidArgument("layer option 'rate' is \(rate), it must be in [0, 1)")
+        }
+        try self.init(rate: rate)
         attach(random: random)
     }
 
     public var options: LayerOptions { ["rate": .number(Double(rate))] }
+
+    public static func stateShapes(options: LayerOptions) throws -> [String: [Int]]? {
+        let rate = try options.float("rate")
+        guard rate >= 0, rate < 1 else {
+            throw SynapseError.invalidArgument("layer option 'rate' is \(rate), it must be in [0, 1)")
+        }
+        return [:]
+    }
     public func attach(random: RandomGenerator) { self.random = random }
     public func outputShape(for inputShape: [Int]) throws -> [Int] { inputShape }
 

@@ -24,6 +24,12 @@ public protocol Layer: AnyObject {
     var displayTypeName: String { get }
 
     init(options: LayerOptions, random: RandomGenerator) throws
+    /// The shapes of the parameters and buffers a layer built from `options` holds, by their
+    /// local names (`weight`, `running_mean`), computed without allocating anything; it checks
+    /// the options as `init(options:random:)` does. `Sequential.load` compares them with the
+    /// weight file's header before it builds a layer. Nil (the default) when a layer type does
+    /// not say; layers without parameters return `[:]`.
+    static func stateShapes(options: LayerOptions) throws -> [String: [Int]]?
     func outputShape(for inputShape: [Int]) throws -> [Int]
     func forward(_ input: Tensor, training: Bool) -> Tensor
     func backward(_ outputGradient: Tensor) -> Tensor
@@ -40,6 +46,7 @@ extension Layer {
     public func attach(random: RandomGenerator) {}
     public func backwardParameters(_ outputGradient: Tensor) { _ = backward(outputGradient) }
     public var displayTypeName: String { Self.typeName }
+    public static func stateShapes(options: LayerOptions) throws -> [String: [Int]]? { nil }
     public var parameterCount: Int { parameters.reduce(0) { $0 + $1.value.count } }
 }
 
@@ -82,18 +89,58 @@ public enum ConfigValue: Codable, Equatable, Sendable {
 
 public typealias LayerOptions = [String: ConfigValue]
 
-extension Dictionary where Key == String, Value == ConfigValue {
-    /// A whole number option, or an error naming the option.
-    public func int(_ key: String) throws -> Int {
-        guard case .number(let d)? = self[key], d == d.rounded(), d >= 0 else {
-            throw SynapseError.invalidArgument("layer option '\(key)' must be a non-negative whole number")
+/// The bounds every layer checks its sizes against, so that a damaged architecture file (or a
+/// slip in code) is an error before anything is allocated, never a request for hundreds of
+/// gigabytes.
+public enum LayerLimits {
+    /// The largest size, channel count, kernel extent, stride, padding or step count (2^24).
+    public static let maxDimension = 1 << 24
+    /// The most elements one parameter tensor may have (2^28 floats, 1 GiB).
+    public static let maxElements = 1 << 28
+
+    /// The element count of `shape`, or an error naming `what` when a dimension is not positive
+    /// or the count overflows or exceeds `maxElements`.
+    public static func elementCount(_ shape: [Int], of what: String) throws -> Int {
+        var count = 1
+        for d in shape {
+            guard d >= 1 else { throw SynapseError.invalidArgument("\(what) has a dimension of \(d) in shape \(shape)") }
+            let (product, overflow) = count.multipliedReportingOverflow(by: d)
+            guard !overflow, product <= maxElements else {
+                throw SynapseError.invalidArgument(
+                    "\(what) of shape \(shape) would have more than \(maxElements) elements")
+            }
+            count = product
         }
-        return Int(d)
+        return count
     }
 
-    public func float(_ key: String) throws -> Float {
+    /// Throws unless `value` lies in `range`, naming the layer and the argument.
+    public static func check(_ value: Int, in range: ClosedRange<Int>, _ argument: String, layer: String) throws {
+        guard range.contains(value) else {
+            throw SynapseError.invalidArgument("\(layer) \(argument) is \(value), it must be in \(range.lowerBound)...\(range.upperBound)")
+        }
+    }
+}
+
+extension Dictionary where Key == String, Value == ConfigValue {
+    /// A whole number option in `range` (by default 0...`LayerLimits.maxDimension`), or an error
+    /// naming the option. Infinite, fractional or out-of-range numbers are rejected before any
+    /// conversion to `Int`.
+    public func int(_ key: String, in range: ClosedRange<Int> = 0...LayerLimits.maxDimension) throws -> Int {
+        guard case .number(let d)? = self[key] else {
+            throw SynapseError.invalidArgument("layer option '\(key)' must be a whole number")
+        }
+        return try Self.whole(d, key: key, range: range)
+    }
+
+    /// A finite number option in `range` (any finite number by default), or an error naming it.
+    public func float(_ key: String, in range: ClosedRange<Double>? = nil) throws -> Float {
         guard case .number(let d)? = self[key] else {
             throw SynapseError.invalidArgument("layer option '\(key)' must be a number")
+        }
+        guard d.isFinite, abs(d) <= Double(Float.greatestFiniteMagnitude), range.map({ $0.contains(d) }) ?? true else {
+            throw SynapseError.invalidArgument("layer option '\(key)' is \(d), it must be a finite number"
+                                               + (range.map { " in \($0.lowerBound)...\($0.upperBound)" } ?? ""))
         }
         return Float(d)
     }
@@ -112,11 +159,23 @@ extension Dictionary where Key == String, Value == ConfigValue {
         return s
     }
 
-    public func ints(_ key: String) throws -> [Int] {
-        guard case .numbers(let a)? = self[key], a.allSatisfy({ $0 == $0.rounded() }) else {
-            throw SynapseError.invalidArgument("layer option '\(key)' must be a list of whole numbers")
+    /// A list of `count` whole numbers (any length when nil), each in `range`.
+    public func ints(_ key: String, count: Int? = nil,
+                     in range: ClosedRange<Int> = 0...LayerLimits.maxDimension) throws -> [Int] {
+        guard case .numbers(let a)? = self[key], count.map({ a.count == $0 }) ?? true else {
+            throw SynapseError.invalidArgument("layer option '\(key)' must be a list of "
+                                               + (count.map { "\($0) " } ?? "") + "whole numbers")
         }
-        return a.map { Int($0) }
+        return try a.map { try Self.whole($0, key: key, range: range) }
+    }
+
+    private static func whole(_ d: Double, key: String, range: ClosedRange<Int>) throws -> Int {
+        // Checked in Double first: Int(d) traps for anything at or beyond 2^63, and NaN.
+        guard d.isFinite, d == d.rounded(), d >= -0x1p62, d <= 0x1p62, range.contains(Int(d)) else {
+            throw SynapseError.invalidArgument(
+                "layer option '\(key)' is \(d), it must be a whole number in \(range.lowerBound)...\(range.upperBound)")
+        }
+        return Int(d)
     }
 }
 
@@ -139,11 +198,16 @@ public struct LayerRegistry {
         return result
     }
 
-    public func makeLayer(type: String, options: LayerOptions, random: RandomGenerator) throws -> any Layer {
+    /// The layer type saved under `type`, or an error listing the known ones.
+    public func layerType(named type: String) throws -> any Layer.Type {
         guard let layerType = types[type] else {
             throw SynapseError.invalidArgument(
                 "unknown layer type '\(type)'; known types: \(types.keys.sorted().joined(separator: ", "))")
         }
-        return try layerType.init(options: options, random: random)
+        return layerType
+    }
+
+    public func makeLayer(type: String, options: LayerOptions, random: RandomGenerator) throws -> any Layer {
+        try layerType(named: type).init(options: options, random: random)
     }
 }

@@ -24,8 +24,8 @@ public final class Linear: Layer {
     ///   - random: the generator for the initial weights.
     public init(_ inputFeatures: Int, _ outputFeatures: Int, bias: Bool = true,
                 initializer: Initializer = .glorotUniform, random: RandomGenerator,
-                name: String = "") {
-        precondition(inputFeatures > 0 && outputFeatures > 0, "Linear needs positive sizes")
+                name: String = "") throws {
+        try Linear.checkSizes(inputFeatures, outputFeatures)
         self.name = name
         self.inputFeatures = inputFeatures
         self.outputFeatures = outputFeatures
@@ -40,8 +40,22 @@ public final class Linear: Layer {
         guard let initializer = Initializer(configName: initName) else {
             throw SynapseError.invalidArgument("unknown initializer '\(initName)'")
         }
-        self.init(try options.int("inputFeatures"), try options.int("outputFeatures"),
-                  bias: try options.bool("bias"), initializer: initializer, random: random)
+        try self.init(try options.int("inputFeatures", in: 1...LayerLimits.maxDimension),
+                      try options.int("outputFeatures", in: 1...LayerLimits.maxDimension),
+                      bias: try options.bool("bias"), initializer: initializer, random: random)
+    }
+
+    public static func stateShapes(options: LayerOptions) throws -> [String: [Int]]? {
+        let (k, n) = (try options.int("inputFeatures", in: 1...LayerLimits.maxDimension),
+                      try options.int("outputFeatures", in: 1...LayerLimits.maxDimension))
+        try checkSizes(k, n)
+        return try options.bool("bias") ? ["weight": [n, k], "bias": [n]] : ["weight": [n, k]]
+    }
+
+    private static func checkSizes(_ inputFeatures: Int, _ outputFeatures: Int) throws {
+        try LayerLimits.check(inputFeatures, in: 1...LayerLimits.maxDimension, "input features", layer: typeName)
+        try LayerLimits.check(outputFeatures, in: 1...LayerLimits.maxDimension, "output features", layer: typeName)
+        _ = try LayerLimits.elementCount([outputFeatures, inputFeatures], of: "\(typeName) weight")
     }
 
     public var options: LayerOptions {

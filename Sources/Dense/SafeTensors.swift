@@ -64,8 +64,39 @@ public enum SafeTensors {
         return try decode(data, path: url.path)
     }
 
-    /// Decodes a file's bytes; `path` names the file in errors.
-    public static func decode(_ data: Data, path: String) throws -> Contents {
+    /// What a file's header says about one tensor.
+    public struct TensorInfo: Equatable, Sendable {
+        public var name: String
+        public var dtype: String
+        public var shape: [Int]
+        /// Byte range in the data section (after the header).
+        public var begin: Int, end: Int
+    }
+
+    /// A file's header, checked against the file's size: every tensor's element count times its
+    /// element size (overflow-checked) fills exactly its byte range, and the ranges lie inside
+    /// the file and do not overlap.
+    public struct Header: Sendable {
+        /// In file order (by data offset).
+        public var tensors: [TensorInfo]
+        public var metadata: [String: String]
+        /// Where the data section starts in the file.
+        public var dataStart: Int
+
+        public subscript(name: String) -> TensorInfo? { tensors.first { $0.name == name } }
+    }
+
+    /// Reads and checks the header of a safetensors file without converting any tensor.
+    public static func readHeader(from url: URL) throws -> Header {
+        let data: Data
+        do { data = try Data(contentsOf: url, options: .mappedIfSafe) } catch {
+            throw SynapseError.file(path: url.path, problem: "cannot read: \(error.localizedDescription)")
+        }
+        return try header(of: data, path: url.path)
+    }
+
+    /// The checked header of a file's bytes; `path` names the file in errors.
+    public static func header(of data: Data, path: String) throws -> Header {
         func fail(_ problem: String) -> SynapseError { .file(path: path, problem: "not a valid safetensors file: \(problem)") }
         guard data.count >= 8 else { throw fail("\(data.count) bytes, shorter than the 8-byte header length") }
         let headerLength = data.prefix(8).enumerated().reduce(UInt64(0)) { $0 | UInt64($1.element) << (8 * UInt64($1.offset)) }
@@ -73,7 +104,7 @@ public enum SafeTensors {
             throw fail("header length \(headerLength) exceeds the file (\(data.count) bytes)")
         }
         let dataStart = 8 + Int(headerLength)
-        let headerBytes = data.subdata(in: 8..<dataStart)
+        let headerBytes = data.subdata(in: (data.startIndex + 8)..<(data.startIndex + dataStart))
         guard let header = try? JSONSerialization.jsonObject(with: headerBytes) as? [String: Any] else {
             throw fail("the header is not a JSON object")
         }
@@ -83,11 +114,12 @@ public enum SafeTensors {
             metadata = strings
         }
         let payload = data.count - dataStart
-        var entries: [(name: String, dtype: String, shape: [Int], begin: Int, end: Int)] = []
+        var entries: [TensorInfo] = []
         for (name, value) in header where name != "__metadata__" {
             guard let info = value as? [String: Any], let dtype = info["dtype"] as? String,
-                  let shape = info["shape"] as? [Int], let offsets = info["data_offsets"] as? [Int], offsets.count == 2
-            else { throw fail("tensor '\(name)' lacks dtype, shape or data_offsets") }
+                  let shape = wholeNumbers(info["shape"]), let offsets = wholeNumbers(info["data_offsets"]),
+                  offsets.count == 2
+            else { throw fail("tensor '\(name)' lacks dtype, shape or data_offsets (whole numbers)") }
             guard let size = elementSize[dtype] else {
                 throw fail("tensor '\(name)' has dtype \(dtype); supported: \(elementSize.keys.sorted().joined(separator: ", "))")
             }
@@ -97,28 +129,58 @@ public enum SafeTensors {
             guard offsets[1] <= payload else {
                 throw fail("truncated: tensor '\(name)' needs data bytes \(offsets[0])..<\(offsets[1]), the file has \(payload)")
             }
-            let (product, overflow) = shape.reduce((1, false)) { acc, d in
-                let r = acc.0.multipliedReportingOverflow(by: d); return (r.partialValue, acc.1 || r.overflow)
+            // Element count times element size, each step checked: a shape whose byte count
+            // overflows must not wrap around to the size of its byte range.
+            var bytes: Int? = size
+            for d in shape {
+                guard let b = bytes else { break }
+                let (product, overflow) = b.multipliedReportingOverflow(by: d)
+                bytes = overflow ? nil : product
             }
-            guard !overflow, product * size == offsets[1] - offsets[0] else {
+            guard let bytes else {
+                throw fail("tensor '\(name)' of shape \(shape) and dtype \(dtype) has a byte count that overflows")
+            }
+            guard bytes == offsets[1] - offsets[0] else {
                 throw fail("tensor '\(name)' of shape \(shape) and dtype \(dtype) does not fill its \(offsets[1] - offsets[0]) bytes")
             }
-            entries.append((name, dtype, shape, offsets[0], offsets[1]))
+            entries.append(TensorInfo(name: name, dtype: dtype, shape: shape, begin: offsets[0], end: offsets[1]))
         }
         entries.sort { $0.begin < $1.begin }
         for (a, b) in zip(entries, entries.dropFirst()) where a.end > b.begin {
             throw fail("tensors '\(a.name)' and '\(b.name)' overlap")
         }
+        return Header(tensors: entries, metadata: metadata, dataStart: dataStart)
+    }
+
+    /// A JSON array of whole numbers that fit in Int, or nil.
+    private static func wholeNumbers(_ value: Any?) -> [Int]? {
+        guard let array = value as? [Any] else { return nil }
+        var result: [Int] = []
+        for element in array {
+            guard let number = element as? NSNumber else { return nil }
+            // Checked as a Double first: a fraction, or a number beyond 2^53 (far beyond any
+            // real tensor), is not taken.
+            let d = number.doubleValue
+            guard d.isFinite, abs(d) < 0x1p53, d == d.rounded(), Double(number.int64Value) == d else { return nil }
+            result.append(Int(number.int64Value))
+        }
+        return result
+    }
+
+    /// Decodes a file's bytes; `path` names the file in errors.
+    public static func decode(_ data: Data, path: String) throws -> Contents {
+        let header = try header(of: data, path: path)
+        let dataStart = header.dataStart
         let tensors = data.withUnsafeBytes { raw -> [(name: String, tensor: Tensor)] in
-            entries.map { entry in
+            header.tensors.map { entry in
                 let tensor = Tensor(shape: entry.shape)
                 convert(UnsafeRawBufferPointer(rebasing: raw[(dataStart + entry.begin)..<(dataStart + entry.end)]),
                         dtype: entry.dtype, into: tensor.data, count: tensor.count)
                 return (entry.name, tensor)
             }
         }
-        return Contents(tensors: tensors, metadata: metadata,
-                        dtypes: Dictionary(uniqueKeysWithValues: entries.map { ($0.name, $0.dtype) }))
+        return Contents(tensors: tensors, metadata: header.metadata,
+                        dtypes: Dictionary(uniqueKeysWithValues: header.tensors.map { ($0.name, $0.dtype) }))
     }
 
     /// The dtypes that hold real numbers (as opposed to counters).

@@ -162,6 +162,12 @@ extension Sequential {
     }
 
     /// Rebuilds a model from a weight file and the `.json` architecture beside it.
+    ///
+    /// Nothing is trusted before it is checked: the input shape, every layer's options (sizes,
+    /// rates, kernels, strides, padding: in range and small enough to allocate) and the shapes of
+    /// the parameters they imply are compared with the weight file's header before any layer is
+    /// built, so a damaged architecture file is an error naming the file, the layer and the
+    /// option, never a trap or a huge allocation.
     public static func load(from url: URL, registry: LayerRegistry = .dense) throws -> Sequential {
         let configURL = configURL(forWeights: url)
         let config: ModelConfig
@@ -176,20 +182,99 @@ extension Sequential {
         guard config.format == "synapse.sequential", config.version == 1 else {
             throw SynapseError.file(path: configURL.path, problem: "unknown format \(config.format) version \(config.version)")
         }
+        guard config.inputShape.allSatisfy({ (1...LayerLimits.maxDimension).contains($0) }),
+              (try? LayerLimits.elementCount(config.inputShape, of: "input")) != nil else {
+            throw SynapseError.file(path: configURL.path, problem:
+                "input shape \(config.inputShape): every dimension must be in 1...\(LayerLimits.maxDimension), \(LayerLimits.maxElements) elements at most")
+        }
+        func label(_ index: Int, _ entry: ModelConfig.LayerEntry) -> String { "layer \(index + 1) '\(entry.name)' (\(entry.type))" }
+
+        // Options and parameter shapes, against the weight file's header, before any allocation.
+        let header = try SafeTensors.readHeader(from: url)
+        var problems: [String] = []
+        // Each tensor is within LayerLimits.maxElements, so the sum cannot overflow.
+        var needed = 0
+        let available = header.tensors.reduce(0) { $0 + $1.shape.reduce(1, *) }
+        for (index, entry) in config.layers.enumerated() {
+            let shapes: [String: [Int]]?
+            do { shapes = try registry.layerType(named: entry.type).stateShapes(options: entry.options) } catch {
+                throw SynapseError.file(path: configURL.path, problem: "\(label(index, entry)): \(error)")
+            }
+            guard let shapes else { continue }
+            needed += shapes.values.reduce(0) { $0 + $1.reduce(1, *) }
+            // A layer without a name is named when the model is built; the total below still
+            // bounds what it allocates by what the weight file holds.
+            guard !entry.name.isEmpty else { continue }
+            for (local, shape) in shapes.sorted(by: { $0.key < $1.key }) {
+                let name = "\(entry.name).\(local)"
+                if let found = header[name] {
+                    if found.shape != shape {
+                        problems.append("\(label(index, entry)) needs '\(name)' of shape \(shape), \(url.lastPathComponent) has \(found.shape)")
+                    }
+                } else {
+                    problems.append("\(label(index, entry)) needs '\(name)' of shape \(shape), \(url.lastPathComponent) has no such tensor")
+                }
+            }
+        }
+        if problems.isEmpty, needed > available {
+            problems.append("the layers need \(needed) weights, \(url.lastPathComponent) holds \(available)")
+        }
+        guard problems.isEmpty else {
+            throw SynapseError.file(path: configURL.path, problem:
+                "the architecture does not fit the weights in \(url.path):\n  " + problems.joined(separator: "\n  "))
+        }
+
         let random = RandomGenerator(seed: 0)
-        let layers: [any Layer]
-        do {
-            layers = try config.layers.map { entry in
+        var layers: [any Layer] = []
+        for (index, entry) in config.layers.enumerated() {
+            do {
                 let layer = try registry.makeLayer(type: entry.type, options: entry.options, random: random)
                 layer.name = entry.name
-                return layer
+                layers.append(layer)
+            } catch {
+                throw SynapseError.file(path: configURL.path, problem: "\(label(index, entry)): \(error)")
             }
-        } catch {
+        }
+        let model: Sequential
+        do { model = try Sequential(inputShape: config.inputShape, layers) } catch {
             throw SynapseError.file(path: configURL.path, problem: "\(error)")
         }
-        let model = try Sequential(inputShape: config.inputShape, layers)
+        // Layers without parameters can still grow a sample (a convolution's padding): no
+        // layer's output may exceed the per-tensor limit either.
+        for (index, (entry, shape)) in zip(config.layers, model.outputShapes).enumerated() {
+            guard (try? LayerLimits.elementCount(shape, of: "output")) != nil else {
+                throw SynapseError.file(path: configURL.path, problem:
+                    "\(label(index, entry)) gives outputs of shape \(shape) per sample, more than \(LayerLimits.maxElements) elements")
+            }
+        }
         try model.loadWeightsOrCheckpoint(from: url)
         return model
+    }
+
+    /// Checks that the model takes samples of `inputShape` and gives outputs of `outputShape`
+    /// (one sample each, batch dimension excluded), as a caller about to feed it expects: a
+    /// model saved for other data is then an error naming `path` (where the model came from)
+    /// and both shapes, rather than a trap in `forward`.
+    ///
+    /// `maxSampleElements` bounds the layers' outputs for one sample, added up (each layer keeps
+    /// its output for the batch): the default, 2^20 floats (4 MiB), keeps a batch of 1000 within
+    /// 4 GiB. LeNet-5 needs about 15,000.
+    public func check(inputShape expectedInput: [Int], outputShape expectedOutput: [Int], path: String,
+                      maxSampleElements: Int = 1 << 20) throws {
+        guard inputShape == expectedInput, outputShape == expectedOutput else {
+            throw SynapseError.file(path: path, problem:
+                "the model takes samples of shape \(inputShape) and gives \(outputShape); "
+                + "this needs a model from \(expectedInput) to \(expectedOutput)")
+        }
+        var total = 0
+        for (layer, shape) in zip(layers, outputShapes) {
+            let count = shape.reduce(1) { $0.multipliedReportingOverflow(by: $1).overflow ? Int.max : $0 * $1 }
+            total = total.addingReportingOverflow(count).overflow ? Int.max : total + count
+            guard total <= maxSampleElements else {
+                throw SynapseError.file(path: path, problem:
+                    "the layers' outputs reach more than \(maxSampleElements) elements per sample at '\(layer.name)' (output \(shape))")
+            }
+        }
     }
 
     /// Loads weights into this model. Every name, shape and dtype is checked first and every

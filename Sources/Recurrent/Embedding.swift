@@ -22,10 +22,8 @@ public final class Embedding: Layer, SequenceMasking {
     private var inputGradient: Tensor?
 
     public init(_ vocabularySize: Int, _ dimension: Int, paddingIndex: Int? = nil,
-                initializer: Initializer = .normal(1), random: RandomGenerator, name: String = "") {
-        precondition(vocabularySize > 0 && dimension > 0, "Embedding needs positive sizes")
-        precondition(paddingIndex.map { (0..<vocabularySize).contains($0) } ?? true,
-                     "Embedding: padding index outside the vocabulary")
+                initializer: Initializer = .normal(1), random: RandomGenerator, name: String = "") throws {
+        try Embedding.check(vocabularySize, dimension, paddingIndex: paddingIndex)
         self.name = name
         self.vocabularySize = vocabularySize
         self.dimension = dimension
@@ -36,12 +34,29 @@ public final class Embedding: Layer, SequenceMasking {
     }
 
     public convenience init(options: LayerOptions, random: RandomGenerator) throws {
-        let (v, d) = (try options.int("vocabularySize"), try options.int("dimension"))
-        let padding = options["paddingIndex"] == nil ? nil : try options.int("paddingIndex")
-        guard v > 0, d > 0, padding.map({ $0 < v }) ?? true else {
-            throw SynapseError.invalidArgument("Embedding needs positive sizes and a padding index inside the vocabulary")
-        }
-        self.init(v, d, paddingIndex: padding, random: random)
+        let (v, d, padding) = try Embedding.sizes(options)
+        try self.init(v, d, paddingIndex: padding, random: random)
+    }
+
+    public static func stateShapes(options: LayerOptions) throws -> [String: [Int]]? {
+        let (v, d, _) = try sizes(options)
+        return ["weight": [v, d]]
+    }
+
+    private static func sizes(_ options: LayerOptions) throws -> (Int, Int, Int?) {
+        let (v, d) = (try options.int("vocabularySize", in: 1...LayerLimits.maxDimension),
+                      try options.int("dimension", in: 1...LayerLimits.maxDimension))
+        let padding = options["paddingIndex"] == nil ? nil : try options.int("paddingIndex", in: 0...(v - 1))
+        try check(v, d, paddingIndex: padding)
+        return (v, d, padding)
+    }
+
+    private static func check(_ vocabularySize: Int, _ dimension: Int, paddingIndex: Int?) throws {
+        let range = 1...LayerLimits.maxDimension
+        try LayerLimits.check(vocabularySize, in: range, "vocabulary size", layer: typeName)
+        try LayerLimits.check(dimension, in: range, "dimension", layer: typeName)
+        if let paddingIndex { try LayerLimits.check(paddingIndex, in: 0...(vocabularySize - 1), "padding index", layer: typeName) }
+        _ = try LayerLimits.elementCount([vocabularySize, dimension], of: "\(typeName) weight")
     }
 
     public var options: LayerOptions {

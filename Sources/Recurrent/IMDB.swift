@@ -42,6 +42,12 @@ public enum IMDB {
         sha256: "b644e9431e7cf0e4375d29980ec3359d960fd76cc37225f5104e45c756baa4d6",
         entry: "data/raw/a1_IMDB_Dataset.csv")
     public static let trainingRows = 25_000
+    /// The most bytes a compressed CSV or archive may inflate to (1 GiB; the archive's tar is
+    /// about 300 MB, the CSV 66 MB).
+    public static let maxInflatedBytes = 1 << 30
+    /// The longest CSV field (1 MiB; the longest IMDB review has about 14 kB). A longer one is
+    /// an error: usually a quote that is never closed, swallowing the rest of the file.
+    public static let maxFieldBytes = 1 << 20
 
     /// The reviews, split 25,000 / 25,000, from the first source present (fetching if none is).
     public static func load(from directory: DataDirectory = .resolve(), log: (String) -> Void = { _ in }) throws -> Splits {
@@ -64,17 +70,18 @@ public enum IMDB {
     /// newlines. A row without two fields, with an empty review or with a label other than
     /// positive/negative is skipped and reported in `skipped` by its row number (1 = first row
     /// after the header). A file that is not such a CSV at all is an error naming it.
-    public static func readCSV(_ url: URL, expectedMD5: String? = nil, trainingRows: Int = IMDB.trainingRows) throws -> Splits {
+    public static func readCSV(_ url: URL, expectedMD5: String? = nil, trainingRows: Int = IMDB.trainingRows,
+                               maxFieldBytes: Int = IMDB.maxFieldBytes) throws -> Splits {
         let raw: Data
         do { raw = try Data(contentsOf: url) } catch {
             throw SynapseError.file(path: url.path, problem: "cannot read: \(error.localizedDescription)")
         }
-        let content = Gzip.isCompressed(raw) ? try Gzip.decompress(raw, path: url.path) : raw
+        let content = Gzip.isCompressed(raw) ? try Gzip.decompress(raw, path: url.path, limit: maxInflatedBytes) : raw
         if let expectedMD5, Download.md5(content) != expectedMD5 {
             throw SynapseError.file(path: url.path, problem:
                 "MD5 \(Download.md5(content)) differs from the expected \(expectedMD5): the file is damaged or not the IMDB CSV; move it away to fetch it again")
         }
-        let reviews = try parseCSV(String(decoding: content, as: UTF8.self), path: url.path)
+        let reviews = try parseCSV(String(decoding: content, as: UTF8.self), path: url.path, maxFieldBytes: maxFieldBytes)
         let cut = min(trainingRows, reviews.rows.count)
         return Splits(train: Array(reviews.rows[..<cut].compactMap { $0 }), test: Array(reviews.rows[cut...].compactMap { $0 }),
                       skipped: reviews.skipped, source: url.path)
@@ -82,7 +89,7 @@ public enum IMDB {
 
     /// Every data row in order: a review, or nil where the row was skipped (so row numbers, and
     /// with them the train/test boundary, do not shift).
-    static func parseCSV(_ text: String, path: String) throws -> (rows: [Review?], skipped: [Skip]) {
+    static func parseCSV(_ text: String, path: String, maxFieldBytes: Int = IMDB.maxFieldBytes) throws -> (rows: [Review?], skipped: [Skip]) {
         let header: [String]
         let table: CSV<Enumerated>
         do {
@@ -95,11 +102,20 @@ public enum IMDB {
         guard let textColumn = columns.firstIndex(of: "review"), let labelColumn = columns.firstIndex(of: "sentiment") else {
             throw SynapseError.file(path: path, problem: "the header is \(header), not review,sentiment")
         }
+        if let long = header.first(where: { $0.utf8.count > maxFieldBytes }) {
+            throw SynapseError.file(path: path, problem: "a header field of \(long.utf8.count) bytes exceeds the limit of \(maxFieldBytes)")
+        }
         var rows: [Review?] = []
         var skipped: [Skip] = []
+        var tooLong: (row: Int, bytes: Int)?
         do {
             try table.enumerateAsArray(startAt: 1, rowLimit: nil) { fields in
                 let row = rows.count + 1
+                guard tooLong == nil else { return }
+                if let long = fields.first(where: { $0.utf8.count > maxFieldBytes }) {
+                    tooLong = (row, long.utf8.count)
+                    return
+                }
                 func skip(_ reason: String) {
                     skipped.append(Skip(location: "\(path) row \(row)", reason: reason))
                     rows.append(nil)
@@ -117,6 +133,10 @@ public enum IMDB {
             }
         } catch {
             throw SynapseError.file(path: path, problem: "malformed CSV after row \(rows.count): \(error)")
+        }
+        if let tooLong {
+            throw SynapseError.file(path: path, problem:
+                "row \(tooLong.row) has a field of \(tooLong.bytes) bytes, more than the limit of \(maxFieldBytes) (a quote never closed?)")
         }
         return (rows, skipped)
     }
@@ -155,7 +175,7 @@ public enum IMDB {
         if let expectedMD5, Download.md5(raw) != expectedMD5 {
             throw SynapseError.file(path: url.path, problem: "MD5 differs from the expected \(expectedMD5): the archive is damaged")
         }
-        let tar = try Gzip.decompress(raw, path: url.path)
+        let tar = try Gzip.decompress(raw, path: url.path, limit: maxInflatedBytes)
         var found: [(name: String, data: Data)] = []
         try tar.withUnsafeBytes { (bytes: UnsafeRawBufferPointer) in
             var offset = 0
@@ -166,9 +186,13 @@ public enum IMDB {
                     let slice = header[(offset + start)..<(offset + start + length)]
                     return String(decoding: slice.prefix { $0 != 0 }, as: UTF8.self)
                 }
-                let sizeText = field(124, 12).trimmingCharacters(in: CharacterSet(charactersIn: " \0"))
-                guard let size = Int(sizeText, radix: 8), offset + 512 + size <= bytes.count else {
-                    throw SynapseError.file(path: url.path, problem: "broken tar header at byte \(offset)")
+                // Only plain octal sizes (digits 0-7, padded with spaces or NULs) are taken: at
+                // most 12 digits, so never negative and never overflowing; the entry must fit
+                // in what is left of the archive. Each header then moves the position on by at
+                // least 512 bytes, so the loop always ends.
+                guard let size = octal(header[(offset + 124)..<(offset + 136)]), size <= bytes.count - offset - 512 else {
+                    throw SynapseError.file(path: url.path, problem:
+                        "broken tar header at byte \(offset): entry size '\(field(124, 12))' is not an octal size that fits the archive")
                 }
                 let prefix = field(345, 155)
                 let name = prefix.isEmpty ? field(0, 100) : prefix + "/" + field(0, 100)
@@ -194,6 +218,21 @@ public enum IMDB {
             throw SynapseError.file(path: url.path, problem: "no aclImdb/{train,test}/{pos,neg} reviews inside")
         }
         return splits
+    }
+
+    /// A tar number field: octal digits, optionally led by spaces and ended by spaces or NULs.
+    static func octal(_ field: Slice<UnsafeRawBufferPointer>) -> Int? {
+        var value = 0, digits = 0, ended = false
+        for byte in field {
+            if byte == 0 || byte == UInt8(ascii: " ") {
+                if digits > 0 { ended = true }
+                continue
+            }
+            guard !ended, (UInt8(ascii: "0")...UInt8(ascii: "7")).contains(byte), digits < 12 else { return nil }
+            value = value * 8 + Int(byte - UInt8(ascii: "0"))
+            digits += 1
+        }
+        return digits > 0 ? value : nil
     }
 
     private static func add(_ data: Data, positive: Bool, split: String, location: String, to splits: inout Splits) {

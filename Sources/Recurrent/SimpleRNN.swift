@@ -78,14 +78,8 @@ public final class SimpleRNN: Layer, SequenceMasking {
     public init(_ inputFeatures: Int, _ hiddenSize: Int, mode: Mode = .manyToOne,
                 nonlinearity: Nonlinearity = .tanh, truncation: Int? = nil,
                 recurrentInitializer: Initializer = .orthogonal,
-                random: RandomGenerator, name: String = "") {
-        precondition(inputFeatures > 0 && hiddenSize > 0, "SimpleRNN needs positive sizes")
-        if case .oneToMany(let steps, let feedback) = mode {
-            precondition(steps > 0, "SimpleRNN: one-to-many needs at least one step")
-            precondition(feedback == .fixedInput || inputFeatures == hiddenSize,
-                         "SimpleRNN: feeding back the previous output needs input features == hidden size")
-        }
-        precondition(truncation.map { $0 > 0 } ?? true, "SimpleRNN: truncation must be positive")
+                random: RandomGenerator, name: String = "") throws {
+        try SimpleRNN.check(inputFeatures, hiddenSize, mode: mode, truncation: truncation)
         self.name = name
         self.inputFeatures = inputFeatures
         self.hiddenSize = hiddenSize
@@ -106,8 +100,8 @@ public final class SimpleRNN: Layer, SequenceMasking {
         case "many_to_one": mode = .manyToOne
         case "many_to_many": mode = .manyToMany
         case "one_to_many":
-            let steps = try options.int("steps")
-            guard steps > 0, let feedback = Feedback(rawValue: try options.string("feedback")) else {
+            let steps = try options.int("steps", in: 1...LayerLimits.maxDimension)
+            guard let feedback = Feedback(rawValue: try options.string("feedback")) else {
                 throw SynapseError.invalidArgument("SimpleRNN one_to_many needs steps > 0 and feedback fixed_input or previous_output")
             }
             mode = .oneToMany(steps: steps, feedback: feedback)
@@ -118,14 +112,36 @@ public final class SimpleRNN: Layer, SequenceMasking {
         guard let nonlinearity = Nonlinearity(rawValue: actName) else {
             throw SynapseError.invalidArgument("unknown SimpleRNN nonlinearity '\(actName)' (tanh or relu)")
         }
-        let (f, h) = (try options.int("inputFeatures"), try options.int("hiddenSize"))
-        guard f > 0, h > 0 else { throw SynapseError.invalidArgument("SimpleRNN sizes must be positive") }
+        let (f, h) = (try options.int("inputFeatures", in: 1...LayerLimits.maxDimension),
+                      try options.int("hiddenSize", in: 1...LayerLimits.maxDimension))
         if case .oneToMany(_, .previousOutput) = mode, f != h {
             throw SynapseError.invalidArgument("SimpleRNN previous_output feedback needs inputFeatures == hiddenSize")
         }
         let truncation = options["truncation"] == nil ? nil : try options.int("truncation")
-        self.init(f, h, mode: mode, nonlinearity: nonlinearity, truncation: truncation == 0 ? nil : truncation,
-                  random: random)
+        try self.init(f, h, mode: mode, nonlinearity: nonlinearity, truncation: truncation == 0 ? nil : truncation,
+                      random: random)
+    }
+
+    public static func stateShapes(options: LayerOptions) throws -> [String: [Int]]? {
+        let (f, h) = (try options.int("inputFeatures", in: 1...LayerLimits.maxDimension),
+                      try options.int("hiddenSize", in: 1...LayerLimits.maxDimension))
+        try check(f, h, mode: .manyToOne, truncation: nil)
+        return ["weight_ih": [h, f], "weight_hh": [h, h], "bias": [h]]
+    }
+
+    private static func check(_ inputFeatures: Int, _ hiddenSize: Int, mode: Mode, truncation: Int?) throws {
+        let range = 1...LayerLimits.maxDimension
+        try LayerLimits.check(inputFeatures, in: range, "input features", layer: typeName)
+        try LayerLimits.check(hiddenSize, in: range, "hidden size", layer: typeName)
+        if case .oneToMany(let steps, let feedback) = mode {
+            try LayerLimits.check(steps, in: range, "one-to-many steps", layer: typeName)
+            guard feedback == .fixedInput || inputFeatures == hiddenSize else {
+                throw SynapseError.invalidArgument("SimpleRNN: feeding back the previous output needs input features == hidden size")
+            }
+        }
+        if let truncation { try LayerLimits.check(truncation, in: range, "truncation", layer: typeName) }
+        _ = try LayerLimits.elementCount([hiddenSize, inputFeatures], of: "\(typeName) weight_ih")
+        _ = try LayerLimits.elementCount([hiddenSize, hiddenSize], of: "\(typeName) weight_hh")
     }
 
     public var options: LayerOptions {

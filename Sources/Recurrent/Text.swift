@@ -143,3 +143,20 @@ extension Vocabulary {
         return ids
     }
 }
+
+extension Vocabulary {
+    /// Checks that `model` can take this vocabulary's token ids: it takes sequences (one id per
+    /// step) and starts with an `Embedding` that has a row for every word. Without this check a
+    /// vocabulary larger than the model's embedding stops the process in `forward`. The error
+    /// names `path`, the vocabulary's file.
+    public func check(fits model: Sequential, path: String) throws {
+        guard model.inputShape.count == 1, let embedding = model.layers.first as? Embedding else {
+            throw SynapseError.file(path: path, problem:
+                "the model does not take token ids: it takes samples of shape \(model.inputShape) and does not start with an Embedding")
+        }
+        guard count <= embedding.vocabularySize else {
+            throw SynapseError.file(path: path, problem:
+                "the vocabulary has \(count) words, the model's embedding '\(embedding.name)' only \(embedding.vocabularySize): they were not saved together")
+        }
+    }
+}

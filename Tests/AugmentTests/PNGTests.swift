@@ -90,6 +90,32 @@ final class PNGTests: FolderTestCase {
         XCTAssertThrowsError(try PNG.read(folder.appendingPathComponent("missing.png")))
     }
 
+    /// A header of 10000 x 10000 pixels of 16-bit RGBA is within the pixel limit but asks for
+    /// 800 MB: refused from the header by the byte limit, before any pixel memory is allocated.
+    func testByteLimitRefusesHugeImagesFromTheirHeader() throws {
+        let data = try damaged { bytes in
+            for (offset, value) in [(16, 10000), (20, 10000)] {
+                for k in 0..<4 { bytes[offset + k] = UInt8(truncatingIfNeeded: value >> (24 - 8 * k)) }
+            }
+            bytes[24] = 16  // bit depth
+            bytes[25] = 6   // colour type RGBA
+            let crc = crc32(bytes[12..<29])
+            for k in 0..<4 { bytes[29 + k] = UInt8(truncatingIfNeeded: crc >> (24 - 8 * UInt32(k))) }
+        }
+        let url = folder.appendingPathComponent("bomb.png")
+        try data.write(to: url)
+        XCTAssertLessThan(data.count, 300)
+        XCTAssertThrowsError(try PNG.read(url)) { error in
+            XCTAssertTrue("\(error)".contains(url.path), "\(error)")
+            XCTAssertTrue("\(error)".contains("10000x10000 pixels, 4 channels of 16 bits, needs more than the limit of 268435456 bytes"), "\(error)")
+        }
+        // The same limit applies to small files when asked for.
+        let small = folder.appendingPathComponent("small.png")
+        try PNG.write(try Image(width: 10, height: 10, channels: 3, bitDepth: 8, bytes: [UInt8](repeating: 7, count: 300)), to: small)
+        XCTAssertThrowsError(try PNG.read(small, byteLimit: 299)) { XCTAssertTrue("\($0)".contains("limit of 299 bytes"), "\($0)") }
+        XCTAssertEqual(try PNG.read(small, byteLimit: 300).width, 10)
+    }
+
     func testPixelLimitIsConfigurable() throws {
         let url = folder.appendingPathComponent("small.png")
         try PNG.write(try Image(width: 10, height: 10, channels: 1, bitDepth: 8, bytes: [UInt8](repeating: 7, count: 100)), to: url)

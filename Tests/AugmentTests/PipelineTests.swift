@@ -114,6 +114,44 @@ final class PipelineTests: FolderTestCase {
         XCTAssertNotEqual(a, c, "another copy index draws other parameters")
     }
 
+    /// Pipeline files that decode but describe impossible steps: each is an error naming the
+    /// file and the step; no NaN or infinity reaches an integer conversion.
+    func testBadPipelineFilesAreErrorsNamingTheFile() throws {
+        func step(_ transform: String, probability: String = "1") -> String {
+            #"{"seed": 1, "steps": [{"probability": \#(probability), "transform": {\#(transform)}}]}"#
+        }
+        let rotate = #""interpolation": "bilinear", "fill": "black", "expand": false"#
+        let cases: [(String, String, String)] = [
+            ("huge-angles", step(#""rotate": {"degrees": [-1e308, 1e308], \#(rotate)}"#), "rotation range"),
+            ("angle-too-wide", step(#""rotate": {"degrees": [0, 100000], \#(rotate)}"#), "rotation range"),
+            ("zero-scale", step(#""randomResizedCrop": {"width": 4, "height": 4, "scale": [0, 1], "ratio": [0.75, 1.33]}"#), "scale"),
+            ("scale-above-one", step(#""randomResizedCrop": {"width": 4, "height": 4, "scale": [0.5, 2], "ratio": [0.75, 1.33]}"#), "scale"),
+            ("zero-ratio", step(#""randomResizedCrop": {"width": 4, "height": 4, "scale": [0.5, 1], "ratio": [0, 1]}"#), "ratio"),
+            ("huge-ratio", step(#""randomResizedCrop": {"width": 4, "height": 4, "scale": [0.5, 1], "ratio": [1, 1e300]}"#), "ratio"),
+            ("zero-crop", step(#""randomCrop": {"width": 0, "height": 4, "padding": 0}"#), "crop 0x4"),
+            ("negative-crop", step(#""centerCrop": {"width": -3, "height": 4}"#), "center crop -3x4"),
+            ("huge-padding", step(#""randomCrop": {"width": 4, "height": 4, "padding": 9223372036854775807}"#), "padding"),
+            ("huge-resize", step(#""resize": {"width": 60000, "height": 60000}"#), "resize 60000x60000"),
+            ("probability", step(#""flipHorizontal": {}"#, probability: "1.5"), "probability 1.5"),
+            ("reversed-range", step(#""rotate": {"degrees": [15, -15], \#(rotate)}"#), "not a pipeline description"),
+            ("not-json", "{", "not a pipeline description"),
+        ]
+        for (name, json, expected) in cases {
+            let url = folder.appendingPathComponent("\(name).json")
+            try Data(json.utf8).write(to: url)
+            XCTAssertThrowsError(try Pipeline.load(from: url), name) { error in
+                XCTAssertTrue("\(error)".contains(url.path) && "\(error)".contains(expected), "\(name): \(error)")
+            }
+        }
+        // A pipeline built in code is checked before a folder run starts.
+        let nan = Pipeline(seed: 1, steps: [.init(.rotate(degrees: -.infinity...0, interpolation: .nearest, fill: .black, expand: false))])
+        XCTAssertThrowsError(try FolderAugmentation(input: makeInput(), output: folder.appendingPathComponent("out"), copies: 1,
+                                                    pipeline: nan).run()) { XCTAssertTrue("\($0)".contains("rotation range"), "\($0)") }
+        let good = folder.appendingPathComponent("good.json")
+        try JSONEncoder().encode(pipeline).write(to: good)
+        XCTAssertEqual(try Pipeline.load(from: good), pipeline)
+    }
+
     func testRandomCropsStayInBoundsAndResizeKeepsConstants() throws {
         let image = try PNG.read(fixtureURL("gray"))
         let crop = Pipeline(seed: 1, steps: [.init(.randomCrop(width: 21, height: 17, padding: 0))])

@@ -66,6 +66,51 @@ final class IDXTests: XCTestCase {
         }
     }
 
+    func gzip(_ url: URL) throws -> URL {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/bin/gzip")
+        process.arguments = ["-k", "-n", "-f", url.path]
+        try process.run()
+        process.waitUntilExit()
+        return URL(fileURLWithPath: url.path + ".gz")
+    }
+
+    /// Dimensions whose product overflows Int used to wrap around (2^16 four times is 2^64,
+    /// which wrapped to 0 and matched an empty data section); now they are an error.
+    func testDimensionsWhoseProductOverflowsAreAnError() throws {
+        let cases: [(String, Data, String)] = [
+            ("wraps-to-zero", idx([65536, 65536, 65536, 65536], elements: 0), "declare more than"),
+            ("overflows", idx([16_777_215, 16_777_215, 16_777_215, 16_777_215], elements: 16), "declare more than"),
+            ("too-large", idx([60_000, 60_000], elements: 16), "declare more than"),
+            ("zero", idx([3, 0, 2], elements: 0), "a dimension of 0"),
+            ("longer", idx([2, 2], elements: 5), "the file has more"),
+        ]
+        for (name, bytes, expected) in cases {
+            for url in [try write(bytes, "\(name)-idx"), try gzip(write(bytes, "\(name)-z-idx"))] {
+                XCTAssertThrowsError(try IDX.read(url), name) { error in
+                    XCTAssertTrue("\(error)".contains(url.path) && "\(error)".contains(expected), "\(name): \(error)")
+                }
+            }
+        }
+    }
+
+    /// A gzip IDX file is inflated only as far as its header promises: 2 GB of zeros behind a
+    /// header that declares 4 bytes is found out after 5, not after inflating it all.
+    func testGzipIsInflatedOnlyAsFarAsTheHeaderPromises() throws {
+        var bytes = idx([2, 2])
+        bytes.append(Data(count: 1 << 20))  // 1 MiB more than declared
+        let url = try gzip(write(bytes, "bomb-idx"))
+        XCTAssertThrowsError(try IDX.read(url)) { error in
+            XCTAssertTrue("\(error)".contains(url.path) && "\(error)".contains("the file has more"), "\(error)")
+        }
+        let compressed = try Data(contentsOf: url)
+        XCTAssertEqual(try Gzip.decompressPrefix(compressed, path: "p", count: 6).count, 6)
+        XCTAssertThrowsError(try Gzip.decompress(compressed, path: url.path, limit: 1000)) { error in
+            XCTAssertTrue("\(error)".contains(url.path) && "\(error)".contains("more than the limit of 1000 bytes"), "\(error)")
+        }
+        XCTAssertEqual(try Gzip.decompress(compressed, path: url.path, limit: bytes.count).count, bytes.count)
+    }
+
     func testMNISTDecodingChecksCountsAndLabels() throws {
         let images = try IDX.decode(idx([3, 2, 2]), path: "images")
         XCTAssertThrowsError(try IDXImageDataset.decode(images: images, imagesPath: "images",

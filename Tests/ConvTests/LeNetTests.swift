@@ -34,6 +34,81 @@ final class LeNetTests: FolderTestCase {
         XCTAssertEqual(loaded.forward(x).array, model.forward(x).array)
     }
 
+    /// A damaged model.json beside valid weights: a kernel that would ask for hundreds of
+    /// gigabytes, one within the limits that the weights do not hold, strides, padding and
+    /// window sizes out of range. Each is an error naming the file, layer and option, found
+    /// before any layer allocates.
+    func testDamagedLeNetArchitectureIsAnErrorBeforeAnyAllocation() throws {
+        let url = folder.appendingPathComponent("lenet.safetensors")
+        try LeNet5.make(random: RandomGenerator(seed: 2)).save(to: url)
+        let configURL = Sequential.configURL(forWeights: url)
+        let original = try JSONDecoder().decode(ModelConfig.self, from: Data(contentsOf: configURL))
+        let registry = LayerRegistry.dense.merging(.conv)
+        let cases: [(String, (inout ModelConfig) -> Void, [String])] = [
+            // 6 x 1 x 2^24 x 2^24 floats: about 6.8 PB.
+            ("kernel of petabytes", { $0.layers[0].options["kernelSize"] = .numbers([16_777_216, 16_777_216]) },
+             ["'conv1' (Conv2D)", "more than 268435456 elements"]),
+            // 16 x 6 x 1500 x 1500 floats (864 MB): within the limits, not in the weights.
+            ("kernel not in the weights", { $0.layers[3].options["kernelSize"] = .numbers([1500, 1500]) },
+             ["'conv2' (Conv2D) needs 'conv2.weight' of shape [16, 6, 1500, 1500], lenet.safetensors has [16, 6, 5, 5]"]),
+            ("kernel beyond Int", { $0.layers[0].options["kernelSize"] = .numbers([1e20, 5]) }, ["'conv1' (Conv2D)", "'kernelSize' is 1e+20"]),
+            ("zero stride", { $0.layers[0].options["stride"] = .numbers([0, 1]) }, ["'conv1' (Conv2D)", "'stride' is 0.0"]),
+            ("one number", { $0.layers[0].options["padding"] = .numbers([2]) }, ["'conv1' (Conv2D)", "'padding' must be a list of 2 whole numbers"]),
+            ("zero channels", { $0.layers[0].options["outputChannels"] = .number(0) }, ["'conv1' (Conv2D)", "'outputChannels' is 0.0"]),
+            ("pool window", { $0.layers[2].options["kernelSize"] = .numbers([-2, 2]) }, ["(MaxPool2D)", "'kernelSize' is -2.0"]),
+            ("pool padding", { $0.layers[2].options["padding"] = .numbers([5, 0]) }, ["(MaxPool2D)", "padding"]),
+            // No parameters grow, the output does: 1 x (28 + 2^25) x (28 + 2^25) per sample.
+            ("padding of gigapixels", { $0.layers[0].options["padding"] = .numbers([16_777_216, 16_777_216]) },
+             ["[16, 8388612, 8388612]", "more than 268435456 elements"]),
+            ("window larger than the image", { $0.layers[5].options["kernelSize"] = .numbers([20, 20]); $0.layers[5].options["stride"] = .numbers([20, 20]) },
+             ["does not fit input [16, 10, 10]"]),
+        ]
+        for (name, damage, expected) in cases {
+            var config = original
+            damage(&config)
+            try JSONEncoder().encode(config).write(to: configURL)
+            XCTAssertThrowsError(try Sequential.load(from: url, registry: registry), name) { error in
+                let message = "\(error)"
+                XCTAssertTrue(message.contains(configURL.path), "\(name): \(message)")
+                for text in expected { XCTAssertTrue(message.contains(text), "\(name): \(message)") }
+            }
+        }
+    }
+
+    /// Padding grows a sample without growing the weights: a 1 x 1 kernel padded by 2^24 gives
+    /// 2^50 floats per sample from a file of a few bytes. Refused when the model is loaded.
+    func testPaddingThatGrowsOutputsBeyondTheLimitIsRefusedOnLoad() throws {
+        let url = folder.appendingPathComponent("conv.safetensors")
+        try Sequential(inputShape: [1, 4, 4], [Conv2D(1, 1, kernelSize: 1, random: RandomGenerator(seed: 1), name: "conv")]).save(to: url)
+        let configURL = Sequential.configURL(forWeights: url)
+        var config = try JSONDecoder().decode(ModelConfig.self, from: Data(contentsOf: configURL))
+        config.layers[0].options["padding"] = .numbers([16_777_216, 16_777_216])
+        try JSONEncoder().encode(config).write(to: configURL)
+        XCTAssertThrowsError(try Sequential.load(from: url, registry: LayerRegistry.dense.merging(.conv))) { error in
+            XCTAssertTrue("\(error)".contains(configURL.path)
+                          && "\(error)".contains("layer 1 'conv' (Conv2D) gives outputs of shape [1, 33554436, 33554436] per sample"), "\(error)")
+        }
+    }
+
+    /// What lenet --evaluate checks before feeding MNIST: a model for other data, or one whose
+    /// layers would need more than the budget per sample, is an error naming the file.
+    func testEvaluationCheckRefusesModelsNotShapedForMNIST() throws {
+        let random = RandomGenerator(seed: 5)
+        let lenet = try LeNet5.make(random: random)
+        XCTAssertNoThrow(try lenet.check(inputShape: [1, 28, 28], outputShape: [10], path: "lenet.safetensors"))
+        let classes = try LeNet5.make(classes: 7, random: random)
+        XCTAssertThrowsError(try classes.check(inputShape: [1, 28, 28], outputShape: [10], path: "runs/x/model.safetensors")) { error in
+            XCTAssertTrue("\(error)".contains("runs/x/model.safetensors") && "\(error)".contains("gives [7]"), "\(error)")
+        }
+        let padded = try Sequential(inputShape: [1, 28, 28], [
+            Conv2D(1, 1, kernelSize: 1, padding: .explicit(600, 600), random: random, name: "wide"),
+            MaxPool2D(kernelSize: (1214, 1214), stride: (1214, 1214), name: "pool"), Flatten(), Linear(1, 10, random: random),
+        ])
+        XCTAssertThrowsError(try padded.check(inputShape: [1, 28, 28], outputShape: [10], path: "p.safetensors")) { error in
+            XCTAssertTrue("\(error)".contains("p.safetensors") && "\(error)".contains("at 'wide'"), "\(error)")
+        }
+    }
+
     func testLeNetTrainsOnAFewHundredRealDigits() throws {
         let data = try MNIST.load(.training, from: DataDirectory(root: dataRoot(holding: "mnist"))).prefix(512)
         let random = RandomGenerator(seed: 3)

@@ -6,9 +6,9 @@ final class ActivationTests: XCTestCase {
         ("relu", .relu), ("leaky_relu", .leakyReLU(alpha: 0.1)), ("sigmoid", .sigmoid), ("tanh", .tanh), ("softmax", .softmax),
     ]
 
-    func testActivationsMatchPyTorch() {
+    func testActivationsMatchPyTorch() throws {
         for (name, function) in functions {
-            let layer = Activation(function)
+            let layer = try Activation(function)
             let y = layer.forward(fixture("act_\(name).x"), training: true)
             assertClose(y, fixture("act_\(name).y"), "\(name) output")
             let dx = layer.backward(fixture("act_\(name).dy"))
@@ -16,15 +16,15 @@ final class ActivationTests: XCTestCase {
         }
     }
 
-    func testActivationGradients() {
+    func testActivationGradients() throws {
         for (_, function) in functions {
             let input = fixture("act_relu.x")  // kept away from zero, where ReLU has a kink
-            checkGradients(Activation(function), input: input, epsilon: 1e-3)
+            checkGradients(try Activation(function), input: input, epsilon: 1e-3)
         }
     }
 
-    func testSoftmaxIsStableForLargeLogits() {
-        let y = Activation(.softmax).forward(Tensor(shape: [1, 3], values: [1000, 1000, -1000]), training: false)
+    func testSoftmaxIsStableForLargeLogits() throws {
+        let y = try Activation(.softmax).forward(Tensor(shape: [1, 3], values: [1000, 1000, -1000]), training: false)
         XCTAssertEqual(y.array, [0.5, 0.5, 0])
     }
 }

@@ -2,8 +2,8 @@ import Dense
 import XCTest
 
 final class BatchNormTests: XCTestCase {
-    func golden(_ prefix: String, features: Int) {
-        let layer = BatchNorm(features: features)
+    func golden(_ prefix: String, features: Int) throws {
+        let layer = try BatchNorm(features: features)
         layer.weight.value.assign(fixture("\(prefix).weight"))
         layer.bias.value.assign(fixture("\(prefix).bias"))
         let y = layer.forward(fixture("\(prefix).x"), training: true)
@@ -18,13 +18,13 @@ final class BatchNormTests: XCTestCase {
         assertClose(yEval, fixture("\(prefix).y_eval"), "\(prefix) evaluation output")
     }
 
-    func testBatchNormOverFeaturesMatchesPyTorch() { golden("bn1d", features: 4) }
-    func testBatchNormOverChannelsMatchesPyTorch() { golden("bn2d", features: 2) }
+    func testBatchNormOverFeaturesMatchesPyTorch() throws { try golden("bn1d", features: 4) }
+    func testBatchNormOverChannelsMatchesPyTorch() throws { try golden("bn2d", features: 2) }
 
-    func testBatchNormGradients() {
+    func testBatchNormGradients() throws {
         let random = RandomGenerator(seed: 8)
         for shape in [[6, 3], [2, 3, 2, 2]] {
-            let layer = BatchNorm(features: 3)
+            let layer = try BatchNorm(features: 3)
             for p in layer.parameters { for i in 0..<p.value.count { p.value[i] = random.uniform(0.5, 1.5) } }
             checkGradients(layer, input: randomTensor(shape, random, scale: 2), epsilon: 1e-2, tolerance: 2e-2)
             checkGradients(layer, input: randomTensor(shape, random, scale: 2), training: false)

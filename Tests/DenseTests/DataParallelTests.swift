@@ -5,9 +5,9 @@ import XCTest
 final class DataParallelTests: XCTestCase {
     func makeModel(seed: UInt64, batchNorm: Bool = false) throws -> Sequential {
         let random = RandomGenerator(seed: seed)
-        var layers: [any Layer] = [Linear(5, 12, random: random, name: "fc1")]
-        if batchNorm { layers.append(BatchNorm(features: 12, name: "bn")) }
-        layers += [Activation(.tanh), Linear(12, 3, random: random, name: "fc2")]
+        var layers: [any Layer] = try [Linear(5, 12, random: random, name: "fc1")]
+        if batchNorm { layers.append(try BatchNorm(features: 12, name: "bn")) }
+        layers += try [Activation(.tanh), Linear(12, 3, random: random, name: "fc2")]
         return try Sequential(inputShape: [5], layers)
     }
 
@@ -77,8 +77,8 @@ final class DataParallelTests: XCTestCase {
     func absoluteNetwork(of model: Sequential) throws -> Sequential {
         let random = RandomGenerator(seed: 0)
         let linears = model.layers.compactMap { $0 as? Linear }
-        let copies = linears.map { layer in
-            let copy = Linear(layer.weight.shape[1], layer.weight.shape[0], random: random)
+        let copies = try linears.map { layer in
+            let copy = try Linear(layer.weight.shape[1], layer.weight.shape[0], random: random)
             copy.weight.value.assign(absolute(layer.weight.value))
             copy.bias!.value.assign(absolute(layer.bias!.value))
             return copy

@@ -2,9 +2,9 @@ import Dense
 import XCTest
 
 final class LinearTests: XCTestCase {
-    func golden(_ prefix: String) {
+    func golden(_ prefix: String) throws {
         let x = fixture("\(prefix).x")
-        let layer = Linear(5, 3, random: RandomGenerator(seed: 1))
+        let layer = try Linear(5, 3, random: RandomGenerator(seed: 1))
         layer.weight.value.assign(fixture("\(prefix).weight"))
         layer.bias!.value.assign(fixture("\(prefix).bias"))
         let y = layer.forward(x, training: true)
@@ -16,26 +16,26 @@ final class LinearTests: XCTestCase {
         assertClose(layer.bias!.gradient, fixture("\(prefix).dbias"), "\(prefix) bias gradient")
     }
 
-    func testLinearMatchesPyTorch() { golden("linear") }
+    func testLinearMatchesPyTorch() throws { try golden("linear") }
 
-    func testLinearOverSequencesMatchesPyTorch() { golden("linear_seq") }
+    func testLinearOverSequencesMatchesPyTorch() throws { try golden("linear_seq") }
 
-    func testLinearGradient() {
+    func testLinearGradient() throws {
         let random = RandomGenerator(seed: 3)
-        let layer = Linear(4, 3, random: random)
+        let layer = try Linear(4, 3, random: random)
         checkGradients(layer, input: randomTensor([5, 4], random))
     }
 
-    func testLinearWithoutBiasGradient() {
+    func testLinearWithoutBiasGradient() throws {
         let random = RandomGenerator(seed: 4)
-        let layer = Linear(3, 2, bias: false, random: random)
+        let layer = try Linear(3, 2, bias: false, random: random)
         XCTAssertEqual(layer.parameters.count, 1)
         checkGradients(layer, input: randomTensor([2, 3], random))
     }
 
-    func testGradientsAccumulateAcrossBackwardCalls() {
+    func testGradientsAccumulateAcrossBackwardCalls() throws {
         let random = RandomGenerator(seed: 5)
-        let layer = Linear(3, 2, random: random)
+        let layer = try Linear(3, 2, random: random)
         let x = randomTensor([4, 3], random), dy = randomTensor([4, 2], random)
         _ = layer.forward(x, training: true)
         _ = layer.backward(dy)
@@ -44,8 +44,8 @@ final class LinearTests: XCTestCase {
         for i in 0..<once.count { XCTAssertEqual(layer.weight.gradient[i], 2 * once[i], accuracy: 1e-5) }
     }
 
-    func testShapeInferenceRejectsWrongFeatureCount() {
-        let layer = Linear(4, 2, random: RandomGenerator(seed: 1), name: "fc")
+    func testShapeInferenceRejectsWrongFeatureCount() throws {
+        let layer = try Linear(4, 2, random: RandomGenerator(seed: 1), name: "fc")
         XCTAssertEqual(try layer.outputShape(for: [7, 4]), [7, 2])
         XCTAssertThrowsError(try layer.outputShape(for: [5])) { error in
             XCTAssertTrue("\(error)".contains("fc") && "\(error)".contains("4 input features"), "\(error)")

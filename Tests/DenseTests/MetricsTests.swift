@@ -37,7 +37,7 @@ final class MetricsTests: XCTestCase {
 
     func testEnsembleAveragesProbabilitiesAndVotes() throws {
         func fixed(_ bias: [Float]) throws -> Sequential {
-            let layer = Linear(1, 3, random: RandomGenerator(seed: 1))
+            let layer = try Linear(1, 3, random: RandomGenerator(seed: 1))
             layer.weight.value.fill(0)
             layer.bias!.value.assign(Tensor(shape: [3], values: bias))
             return try Sequential(inputShape: [1], [layer])

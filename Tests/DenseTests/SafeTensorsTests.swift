@@ -53,6 +53,39 @@ final class SafeTensorsTests: FolderTestCase {
         }
     }
 
+    /// Shapes whose element count, or element count times element size, overflows Int must not
+    /// wrap around to the size of their byte range (2^30 x 2^30 F64 is 2^63 bytes; 2^32 x 2^32 x
+    /// 2^32 is 2^96 elements), nor may a dimension be a fraction or beyond 2^53.
+    func testElementCountOverflowIsAnErrorNamingTheFile() throws {
+        let cases: [(String, Data, String)] = [
+            ("bytes-overflow", try withHeader(#"{"w":{"dtype":"F64","shape":[1073741824,1073741824],"data_offsets":[0,0]}}"#, dataBytes: 0), "overflows"),
+            ("count-overflow", try withHeader(#"{"w":{"dtype":"U8","shape":[4294967296,4294967296,4294967296],"data_offsets":[0,0]}}"#, dataBytes: 0), "overflows"),
+            ("wraps-to-zero", try withHeader(#"{"w":{"dtype":"I64","shape":[2,1152921504606846976],"data_offsets":[0,0]}}"#, dataBytes: 0), "whole numbers"),
+            ("huge-dimension", try withHeader(#"{"w":{"dtype":"F32","shape":[1e30],"data_offsets":[0,4]}}"#, dataBytes: 4), "whole numbers"),
+            ("fraction", try withHeader(#"{"w":{"dtype":"F32","shape":[1.5],"data_offsets":[0,4]}}"#, dataBytes: 4), "whole numbers"),
+            ("huge-offset", try withHeader(#"{"w":{"dtype":"F32","shape":[1],"data_offsets":[18446744073709551615,4]}}"#, dataBytes: 4), "whole numbers"),
+        ]
+        for (name, bytes, expected) in cases {
+            let url = folder.appendingPathComponent("\(name).safetensors")
+            try bytes.write(to: url)
+            for read in [{ _ = try SafeTensors.read(from: url) }, { _ = try SafeTensors.readHeader(from: url) }] {
+                XCTAssertThrowsError(try read(), name) { error in
+                    XCTAssertTrue("\(error)".contains(url.path) && "\(error)".contains(expected), "\(name): \(error)")
+                }
+            }
+        }
+    }
+
+    func testHeaderAloneGivesNamesShapesAndDtypes() throws {
+        let url = folder.appendingPathComponent("h.safetensors")
+        try SafeTensors.write([("b", Tensor(shape: [3])), ("a", Tensor(shape: [2, 2]))], metadata: ["k": "v"], to: url)
+        let header = try SafeTensors.readHeader(from: url)
+        XCTAssertEqual(header.tensors.map(\.name), ["b", "a"])
+        XCTAssertEqual(header["a"]?.shape, [2, 2])
+        XCTAssertEqual(header["b"]?.dtype, "F32")
+        XCTAssertEqual(header.metadata, ["k": "v"])
+    }
+
     func testHalfPrecisionAndIntegerTensorsConvert() throws {
         // F16 1.5 = 0x3e00, BF16 -2 = 0xc000, I64 7.
         var payload = Data([0x00, 0x3e, 0x00, 0xc0])

@@ -4,8 +4,8 @@ import Recurrent
 import XCTest
 
 final class EmbeddingTests: FolderTestCase {
-    func testEmbeddingMatchesPyTorch() {
-        let embedding = Embedding(10, 4, paddingIndex: 0, random: RandomGenerator(seed: 1))
+    func testEmbeddingMatchesPyTorch() throws {
+        let embedding = try Embedding(10, 4, paddingIndex: 0, random: RandomGenerator(seed: 1))
         embedding.weight.value.assign(fixture("embedding.weight"))
         let ids = fixture("embedding.ids")
         assertClose(embedding.forward(ids, training: true), fixture("embedding.y"), "output")
@@ -14,12 +14,12 @@ final class EmbeddingTests: FolderTestCase {
         XCTAssertEqual(embedding.outputMask?.array, [0, 1, 1, 1, 1, 0, 1, 1])
     }
 
-    func testEmbeddingGradientTouchesOnlyTheRowsUsed() {
+    func testEmbeddingGradientTouchesOnlyTheRowsUsed() throws {
         let random = RandomGenerator(seed: 2)
-        let embedding = Embedding(12, 3, paddingIndex: 0, random: random)
+        let embedding = try Embedding(12, 3, paddingIndex: 0, random: random)
         let ids = Tensor(shape: [2, 5], values: [0, 4, 4, 9, 1, 2, 0, 0, 11, 4])
         // The padding row is frozen (as in PyTorch), so finite differences run on a table without one.
-        checkGradients(Embedding(12, 3, random: random), input: ids, checkInput: false)
+        checkGradients(try Embedding(12, 3, random: random), input: ids, checkInput: false)
         embedding.weight.zeroGradient()
         _ = embedding.forward(ids, training: true)
         embedding.backwardParameters(Tensor(shape: [2, 5, 3], repeating: 1))
@@ -71,5 +71,23 @@ final class EmbeddingTests: FolderTestCase {
         let rnn = loaded.layers[1] as! SimpleRNN
         XCTAssertEqual(rnn.truncation, 4)
         XCTAssertEqual(rnn.nonlinearity, .relu)
+    }
+
+    func testRecurrentInitialisersThrowOnBadArguments() throws {
+        let random = RandomGenerator(seed: 1)
+        XCTAssertThrowsError(try Embedding(0, 4, random: random)) { XCTAssertTrue("\($0)".contains("vocabulary size is 0"), "\($0)") }
+        XCTAssertThrowsError(try Embedding(5, 4, paddingIndex: 5, random: random)) { XCTAssertTrue("\($0)".contains("padding index is 5"), "\($0)") }
+        XCTAssertThrowsError(try Embedding(1 << 20, 1 << 20, random: random)) { XCTAssertTrue("\($0)".contains("more than"), "\($0)") }
+        XCTAssertThrowsError(try SimpleRNN(0, 4, random: random)) { XCTAssertTrue("\($0)".contains("input features is 0"), "\($0)") }
+        XCTAssertThrowsError(try SimpleRNN(3, 4, mode: .oneToMany(steps: 0, feedback: .fixedInput), random: random)) {
+            XCTAssertTrue("\($0)".contains("steps is 0"), "\($0)")
+        }
+        XCTAssertThrowsError(try SimpleRNN(3, 4, mode: .oneToMany(steps: 2, feedback: .previousOutput), random: random)) {
+            XCTAssertTrue("\($0)".contains("input features == hidden size"), "\($0)")
+        }
+        XCTAssertThrowsError(try SimpleRNN(3, 4, truncation: -1, random: random)) { XCTAssertTrue("\($0)".contains("truncation is -1"), "\($0)") }
+        XCTAssertThrowsError(try Embedding(options: ["vocabularySize": .number(1e300), "dimension": .number(4)], random: random)) {
+            XCTAssertTrue("\($0)".contains("'vocabularySize'"), "\($0)")
+        }
     }
 }

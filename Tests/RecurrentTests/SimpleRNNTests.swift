@@ -7,8 +7,8 @@ final class SimpleRNNTests: XCTestCase {
 
     /// A layer with the fixture's weights.
     func layer(_ name: String, _ inputFeatures: Int, mode: SimpleRNN.Mode,
-               nonlinearity: SimpleRNN.Nonlinearity = .tanh, truncation: Int? = nil) -> SimpleRNN {
-        let rnn = SimpleRNN(inputFeatures, h, mode: mode, nonlinearity: nonlinearity, truncation: truncation,
+               nonlinearity: SimpleRNN.Nonlinearity = .tanh, truncation: Int? = nil) throws -> SimpleRNN {
+        let rnn = try SimpleRNN(inputFeatures, h, mode: mode, nonlinearity: nonlinearity, truncation: truncation,
                             random: RandomGenerator(seed: 1))
         rnn.weightIH.value.assign(fixture("\(name).weight_ih"))
         rnn.weightHH.value.assign(fixture("\(name).weight_hh"))
@@ -28,69 +28,69 @@ final class SimpleRNNTests: XCTestCase {
         assertClose(rnn.bias.gradient, fixture("\(name).dbias"), "\(name) dbias", file: file, line: line)
     }
 
-    func testManyToManyWithInitialStateMatchesPyTorch() {
-        let rnn = layer("m2m_tanh_h0", f, mode: .manyToMany)
+    func testManyToManyWithInitialStateMatchesPyTorch() throws {
+        let rnn = try layer("m2m_tanh_h0", f, mode: .manyToMany)
         rnn.initialState = fixture("m2m_tanh_h0.h0")
         assertMatchesPyTorch(rnn, "m2m_tanh_h0")
         assertClose(rnn.initialStateGradient!, fixture("m2m_tanh_h0.dh0"), "dh0")
     }
 
-    func testManyToOneMatchesPyTorch() {
-        assertMatchesPyTorch(layer("m2o_tanh", f, mode: .manyToOne), "m2o_tanh")
+    func testManyToOneMatchesPyTorch() throws {
+        assertMatchesPyTorch(try layer("m2o_tanh", f, mode: .manyToOne), "m2o_tanh")
     }
 
-    func testReLUMatchesPyTorch() {
-        assertMatchesPyTorch(layer("m2m_relu", f, mode: .manyToMany, nonlinearity: .relu), "m2m_relu")
+    func testReLUMatchesPyTorch() throws {
+        assertMatchesPyTorch(try layer("m2m_relu", f, mode: .manyToMany, nonlinearity: .relu), "m2m_relu")
     }
 
-    func testMaskedSequencesMatchPackedPyTorch() {
+    func testMaskedSequencesMatchPackedPyTorch() throws {
         // Lengths 7, 4, 1, right-padded: PyTorch's packed sequences skip the padding entirely.
-        assertMatchesPyTorch(layer("masked_m2o", f, mode: .manyToOne), "masked_m2o", mask: fixture("masked_m2o.mask"))
-        assertMatchesPyTorch(layer("masked_m2m", f, mode: .manyToMany), "masked_m2m", mask: fixture("masked_m2m.mask"))
+        assertMatchesPyTorch(try layer("masked_m2o", f, mode: .manyToOne), "masked_m2o", mask: fixture("masked_m2o.mask"))
+        assertMatchesPyTorch(try layer("masked_m2m", f, mode: .manyToMany), "masked_m2m", mask: fixture("masked_m2m.mask"))
     }
 
-    func testOneToManyMatchesPyTorch() {
-        assertMatchesPyTorch(layer("o2m_fixed", f, mode: .oneToMany(steps: t, feedback: .fixedInput)), "o2m_fixed")
-        assertMatchesPyTorch(layer("o2m_feedback", h, mode: .oneToMany(steps: t, feedback: .previousOutput)),
+    func testOneToManyMatchesPyTorch() throws {
+        assertMatchesPyTorch(try layer("o2m_fixed", f, mode: .oneToMany(steps: t, feedback: .fixedInput)), "o2m_fixed")
+        assertMatchesPyTorch(try layer("o2m_feedback", h, mode: .oneToMany(steps: t, feedback: .previousOutput)),
                              "o2m_feedback")
     }
 
-    func testTruncatedBackpropagationMatchesDetachedPyTorch() {
-        assertMatchesPyTorch(layer("truncated3", f, mode: .manyToMany, truncation: 3), "truncated3")
+    func testTruncatedBackpropagationMatchesDetachedPyTorch() throws {
+        assertMatchesPyTorch(try layer("truncated3", f, mode: .manyToMany, truncation: 3), "truncated3")
     }
 
-    func testGradientsThroughTime() {
+    func testGradientsThroughTime() throws {
         let random = RandomGenerator(seed: 21)
         for mode in [SimpleRNN.Mode.manyToOne, .manyToMany] {
             for nonlinearity in [SimpleRNN.Nonlinearity.tanh, .relu] {
-                let rnn = SimpleRNN(f, h, mode: mode, nonlinearity: nonlinearity, random: random)
+                let rnn = try SimpleRNN(f, h, mode: mode, nonlinearity: nonlinearity, random: random)
                 // ReLU has kinks: a smaller step keeps finite differences off them.
                 checkGradients(rnn, input: randomTensor([n, 6, f], random), epsilon: nonlinearity == .relu ? 1e-4 : 1e-2)
             }
         }
-        let fixed = SimpleRNN(f, h, mode: .oneToMany(steps: 6, feedback: .fixedInput), random: random)
+        let fixed = try SimpleRNN(f, h, mode: .oneToMany(steps: 6, feedback: .fixedInput), random: random)
         checkGradients(fixed, input: randomTensor([n, f], random))
-        let fed = SimpleRNN(h, h, mode: .oneToMany(steps: 6, feedback: .previousOutput), random: random)
+        let fed = try SimpleRNN(h, h, mode: .oneToMany(steps: 6, feedback: .previousOutput), random: random)
         checkGradients(fed, input: randomTensor([n, h], random))
         // Finite differences see the whole dependence, which truncation cuts on purpose (the
         // golden test covers it); a chunk as long as the sequence must be full BPTT.
-        let untruncated = SimpleRNN(f, h, mode: .manyToMany, truncation: 6, random: random)
+        let untruncated = try SimpleRNN(f, h, mode: .manyToMany, truncation: 6, random: random)
         checkGradients(untruncated, input: randomTensor([n, 6, f], random))
     }
 
-    func testGradientsWithMask() {
+    func testGradientsWithMask() throws {
         let random = RandomGenerator(seed: 22)
         let mask = Tensor(shape: [3, 6], values: [1, 1, 1, 1, 1, 1,  0, 0, 1, 1, 1, 1,  1, 1, 1, 0, 0, 0])
         for mode in [SimpleRNN.Mode.manyToOne, .manyToMany] {
-            let rnn = SimpleRNN(f, h, mode: mode, random: random)
+            let rnn = try SimpleRNN(f, h, mode: mode, random: random)
             rnn.inputMask = mask
             checkGradients(rnn, input: randomTensor([3, 6, f], random))
         }
     }
 
-    func testInitialStateGradient() {
+    func testInitialStateGradient() throws {
         let random = RandomGenerator(seed: 23)
-        let rnn = SimpleRNN(f, h, mode: .manyToMany, random: random)
+        let rnn = try SimpleRNN(f, h, mode: .manyToMany, random: random)
         let x = randomTensor([2, 5, f], random)
         let h0 = randomTensor([2, h], random, scale: 0.5)
         rnn.initialState = h0
@@ -114,12 +114,12 @@ final class SimpleRNNTests: XCTestCase {
 
     /// The same sequence unpadded, padded on the left and padded on the right: identical final
     /// state, identical per-step states on the real steps, identical parameter gradients.
-    func testPaddingOnEitherSideChangesNothing() {
+    func testPaddingOnEitherSideChangesNothing() throws {
         let random = RandomGenerator(seed: 24)
         let real = 5, padded = 9
         let sequence = randomTensor([1, real, f], random)
-        func run(_ mode: SimpleRNN.Mode, offset: Int?) -> (y: Tensor, dWhh: Tensor, dx: Tensor) {
-            let rnn = SimpleRNN(f, h, mode: mode, random: RandomGenerator(seed: 7))
+        func run(_ mode: SimpleRNN.Mode, offset: Int?) throws -> (y: Tensor, dWhh: Tensor, dx: Tensor) {
+            let rnn = try SimpleRNN(f, h, mode: mode, random: RandomGenerator(seed: 7))
             let steps = offset == nil ? real : padded
             let x = randomTensor([1, steps, f], random, scale: 5)  // garbage in the padding
             let mask = Tensor(shape: [1, steps])
@@ -152,9 +152,9 @@ final class SimpleRNNTests: XCTestCase {
         // here have at most T x h = 45 terms of order one: 2 x 45 x 2^-24 = 5.4e-6 relative to their
         // magnitude, so 1e-5 relative with a 1e-6 floor for values near zero.
         for mode in [SimpleRNN.Mode.manyToOne, .manyToMany] {
-            let plain = run(mode, offset: nil)
+            let plain = try run(mode, offset: nil)
             for offset in [0, padded - real, 2] {  // right padding, left padding, both sides
-                let other = run(mode, offset: offset)
+                let other = try run(mode, offset: offset)
                 assertClose(other.y, plain.y, relative: 1e-5, "\(mode) output, real steps at \(offset)")
                 assertClose(other.dx, plain.dx, relative: 1e-5, "\(mode) input gradient, real steps at \(offset)")
                 assertClose(other.dWhh, plain.dWhh, relative: 1e-5, "\(mode) dW_hh, real steps at \(offset)")
@@ -162,8 +162,8 @@ final class SimpleRNNTests: XCTestCase {
         }
     }
 
-    func testOrthogonalRecurrentWeights() {
-        let rnn = SimpleRNN(3, 16, random: RandomGenerator(seed: 5))
+    func testOrthogonalRecurrentWeights() throws {
+        let rnn = try SimpleRNN(3, 16, random: RandomGenerator(seed: 5))
         let w = rnn.weightHH.value
         for i in 0..<16 {
             for j in 0..<16 {
@@ -184,9 +184,9 @@ final class SimpleRNNTests: XCTestCase {
         }
     }
 
-    func testStepEqualsOneStepOfTheSequence() {
+    func testStepEqualsOneStepOfTheSequence() throws {
         let random = RandomGenerator(seed: 8)
-        let rnn = SimpleRNN(f, h, mode: .manyToMany, random: random)
+        let rnn = try SimpleRNN(f, h, mode: .manyToMany, random: random)
         let x = randomTensor([2, 3, f], random)
         let y = rnn.forward(x, training: false).copy()
         let state = Tensor(shape: [2, h])

@@ -48,6 +48,26 @@ final class VocabularyTests: FolderTestCase {
     }
 }
 
+extension VocabularyTests {
+    /// A vocabulary with more words than the model's embedding has rows used to stop the process
+    /// in `Embedding.forward` (`sentiment --predict`); now the check names the vocabulary file.
+    func testVocabularyLargerThanTheEmbeddingIsAnErrorNamingTheFile() throws {
+        let random = RandomGenerator(seed: 1)
+        let model = try Sequential(inputShape: [5], [Embedding(4, 2, paddingIndex: 0, random: random, name: "embedding")])
+        let small = try Vocabulary(words: ["<pad>", "<unk>", "a", "b"])
+        XCTAssertNoThrow(try small.check(fits: model, path: "vocabulary.json"))
+        let large = try Vocabulary(words: ["<pad>", "<unk>", "a", "b", "c", "d"])
+        XCTAssertThrowsError(try large.check(fits: model, path: "runs/s/vocabulary.json")) { error in
+            XCTAssertTrue("\(error)".contains("runs/s/vocabulary.json") && "\(error)".contains("6 words")
+                          && "\(error)".contains("'embedding' only 4"), "\(error)")
+        }
+        let notText = try Sequential(inputShape: [5], [Linear(5, 1, random: random)])
+        XCTAssertThrowsError(try small.check(fits: notText, path: "v.json")) { error in
+            XCTAssertTrue("\(error)".contains("v.json") && "\(error)".contains("does not take token ids"), "\(error)")
+        }
+    }
+}
+
 final class IMDBTests: FolderTestCase {
     func write(_ text: String, _ name: String = "reviews.csv") throws -> URL {
         let url = folder.appendingPathComponent(name)
@@ -134,6 +154,61 @@ final class IMDBTests: FolderTestCase {
         let loaded = try IMDB.load(from: data)
         XCTAssertTrue(loaded.source.hasSuffix("aclImdb"))
         XCTAssertEqual(loaded.train, fromArchive.train)
+    }
+
+    /// A gzip'd tar archive of (name, size field, contents) entries; the size field is written
+    /// as given, so it can be damaged.
+    func archive(_ entries: [(name: String, size: String, data: Data)], _ fileName: String) throws -> URL {
+        var tar = Data()
+        for entry in entries {
+            var header = [UInt8](repeating: 0, count: 512)
+            for (i, byte) in entry.name.utf8.enumerated() { header[i] = byte }
+            for (i, byte) in entry.size.utf8.prefix(12).enumerated() { header[124 + i] = byte }
+            header[156] = UInt8(ascii: "0")
+            tar.append(contentsOf: header)
+            tar.append(entry.data)
+            tar.append(Data(count: (512 - entry.data.count % 512) % 512))
+        }
+        tar.append(Data(count: 1024))
+        let url = folder.appendingPathComponent(fileName)
+        try tar.write(to: url)
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/bin/gzip")
+        process.arguments = ["-n", "-f", url.path]
+        try process.run()
+        process.waitUntilExit()
+        return URL(fileURLWithPath: url.path + ".gz")
+    }
+
+    /// Damaged tar sizes: negative on a review (used to trap), negative on another entry (used to
+    /// hang: the read position never moved), not octal, or beyond the archive's end.
+    func testDamagedTarSizesAreErrorsNamingTheArchive() throws {
+        let review = Data("Loved it.".utf8)
+        let good = (name: "aclImdb/train/pos/0_9.txt", size: "00000000011 ", data: review)
+        XCTAssertEqual(try IMDB.readArchive(try archive([good], "good.tar")).train.count, 1)
+        let cases: [(String, [(name: String, size: String, data: Data)])] = [
+            ("negative-review", [(name: "aclImdb/train/pos/1_9.txt", size: "-0000000010", data: review)]),
+            ("negative-other", [(name: "aclImdb/README", size: "-0000002000", data: review), good]),
+            ("not-octal", [(name: "aclImdb/README", size: "00000000019", data: review), good]),
+            ("letters", [(name: "aclImdb/README", size: "0x00000000a", data: review), good]),
+            ("beyond-the-end", [good, (name: "aclImdb/train/neg/2_1.txt", size: "77777777777", data: review)]),
+            ("empty-size", [(name: "aclImdb/README", size: "", data: review), good]),
+        ]
+        for (name, entries) in cases {
+            let url = try archive(entries, "\(name).tar")
+            XCTAssertThrowsError(try IMDB.readArchive(url), name) { error in
+                XCTAssertTrue("\(error)".contains(url.path) && "\(error)".contains("broken tar header"), "\(name): \(error)")
+            }
+        }
+    }
+
+    func testOverlongCSVFieldIsAnErrorNamingTheFile() throws {
+        let long = String(repeating: "word ", count: 40)  // 200 bytes
+        let url = try write("review,sentiment\nshort,positive\n\"\(long)\",negative\n", "long.csv")
+        XCTAssertEqual(try IMDB.readCSV(url, maxFieldBytes: 200).train.count, 2)
+        XCTAssertThrowsError(try IMDB.readCSV(url, maxFieldBytes: 199)) { error in
+            XCTAssertTrue("\(error)".contains(url.path) && "\(error)".contains("row 2 has a field of 200 bytes"), "\(error)")
+        }
     }
 
     func testTruncatedArchiveIsAnError() throws {
