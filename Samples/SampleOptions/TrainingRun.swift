@@ -30,7 +30,7 @@ public struct TrainingRun {
             if let position = trainer.position {
                 note("resuming from \(checkpoint.path): epoch \(trainer.epoch + 1), after batch \(position.batch)")
             } else {
-                note("resuming from \(checkpoint.path): \(trainer.epoch) epochs done" + (trainer.stopTraining ? " (training had ended)" : ""))
+                note("resuming from \(checkpoint.path): after epoch \(trainer.epoch)" + (trainer.stopTraining ? " (early stopping had ended training)" : ""))
             }
         } else if options.resume {
             note("no checkpoint in \(folder.url.path): starting fresh")

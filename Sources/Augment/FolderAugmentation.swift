@@ -110,7 +110,8 @@ public struct FolderAugmentation: Sendable {
                         rows.append(Row(source: relative, output: outputRelative, transforms: applied.joined(separator: "; ")))
                     } catch {
                         // Every output that could not be made is reported; the other copies go on.
-                        failures.append(Failure(path: target.path, reason: "\(error)"))
+                        let named = (error as? SynapseError).map { if case .file(target.path, _) = $0 { true } else { false } } ?? false
+                        failures.append(Failure(path: target.path, reason: named ? "\(error)" : "\(target.path): \(error)"))
                     }
                 }
             } catch {
@@ -148,7 +149,8 @@ public struct FolderAugmentation: Sendable {
         report.failures = shared.failures.sorted { $0.path < $1.path }
         let manifest = outputRoot.appendingPathComponent("manifest.csv")
         do { try writeManifest(shared.rows.flatMap { $0 }, to: manifest) } catch {
-            report.failures.append(Failure(path: manifest.path, reason: "\(error)"))
+            let named = (error as? SynapseError).map { if case .file(manifest.path, _) = $0 { true } else { false } } ?? false
+            report.failures.append(Failure(path: manifest.path, reason: named ? "\(error)" : "\(manifest.path): \(error)"))
         }
         report.seconds = Date().timeIntervalSince(start)
         return report
