@@ -72,9 +72,16 @@ public enum AtomicFile {
     }
 
     /// The process id in a name of the form `...<marker><pid>-<random>`, if it has that form.
+    /// Also reads the names earlier versions used, `.<name>.<pid>.<random>.tmp`.
     static func ownerPID(_ name: String, marker: String) -> pid_t? {
-        guard name.hasPrefix("."), let range = name.range(of: marker, options: .backwards) else { return nil }
-        return name[range.upperBound...].split(separator: "-").first.flatMap { pid_t($0) }
+        guard name.hasPrefix(".") else { return nil }
+        if let range = name.range(of: marker, options: .backwards) {
+            return name[range.upperBound...].split(separator: "-").first.flatMap { pid_t($0) }
+        }
+        let parts = name.split(separator: ".")
+        guard marker == temporaryMarker, name.hasSuffix(".tmp"), parts.count >= 4,
+              UInt32(parts[parts.count - 2]) != nil else { return nil }
+        return pid_t(parts[parts.count - 3])
     }
 
     /// True when `pid` is this process or another one still running.

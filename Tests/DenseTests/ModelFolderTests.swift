@@ -107,10 +107,13 @@ final class ModelFolderTests: FolderTestCase {
         let staging = folder.appendingPathComponent(".run.synapse-new-\(dead)-2e")
         try FileManager.default.createDirectory(at: staging, withIntermediateDirectories: false)
         try Data("half".utf8).write(to: staging.appendingPathComponent("model.safetensors"))
+        let legacy = target.url.appendingPathComponent(".model.json.\(dead).12345.tmp")  // the previous AtomicFile's name
+        try Data("half".utf8).write(to: legacy)
         let mine = target.url.appendingPathComponent(".log.csv.synapse-tmp-\(getpid())-3d")
         try Data("being written".utf8).write(to: mine)
         try target.prepare()
         XCTAssertFalse(FileManager.default.fileExists(atPath: temporary.path))
+        XCTAssertFalse(FileManager.default.fileExists(atPath: legacy.path))
         XCTAssertFalse(FileManager.default.fileExists(atPath: staging.path))
         XCTAssertTrue(FileManager.default.fileExists(atPath: mine.path), "a running process's temporary file is kept")
     }
