@@ -144,6 +144,24 @@ public final class ModelCheckpoint: Callback {
     }
 }
 
+extension ModelCheckpoint: CheckpointedCallback {
+    public var checkpointKey: String { "model_checkpoint:" + url.lastPathComponent }
+
+    public func checkpointState(_ trainer: Trainer) -> (values: [String: String], tensors: [(name: String, tensor: Tensor)]) {
+        (best.map { ["best": String($0.bitPattern)] } ?? [:], [])
+    }
+
+    public func restoring(_ values: [String: String], tensors: [String: Tensor], epochs: Int, trainer: Trainer) throws -> () -> Void {
+        let best = try values["best"].map { text -> Double in
+            guard let bits = UInt64(text), !Double(bitPattern: bits).isNaN else {
+                throw SynapseError.invalidArgument("model-checkpoint state: best '\(text)' is not a number")
+            }
+            return Double(bitPattern: bits)
+        }
+        return { self.best = best }
+    }
+}
+
 /// Writes one CSV row per epoch (epoch, then the logs' keys in sorted order); the file is
 /// rewritten atomically from the trainer's history after each epoch, so it is never half-written
 /// and a resumed run's log lists the epochs before the stop too.

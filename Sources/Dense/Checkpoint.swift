@@ -152,10 +152,11 @@ extension Trainer {
               let metricCount = Int(fields[6]), let seen = Int(fields[7]) else { throw fail("a field is not a number") }
         let words = fields[3].split(separator: ":", omittingEmptySubsequences: false).compactMap { UInt64($0, radix: 16) }
         guard RandomGenerator.isValidState(words) else { throw fail("the epoch's random state is not four words, not all zero") }
-        guard batchSize > 0, samples > 0, batch > 0, batch <= (samples + batchSize - 1) / batchSize else {
+        guard batchSize > 0, samples > 0, batch > 0, batch <= (samples - 1) / batchSize + 1 else {
             throw fail("batch \(batch) is not inside an epoch of \(samples) samples in batches of \(batchSize)")
         }
-        guard seen == min(batch * batchSize, samples), metricCount >= 0 else {
+        let (product, overflow) = batch.multipliedReportingOverflow(by: batchSize)
+        guard seen == (overflow ? samples : min(product, samples)), metricCount >= 0 else {
             throw fail("\(seen) samples seen and \(metricCount) counted do not match \(batch) batches of \(batchSize)")
         }
         let (lossSum, metricSum) = (Double(bitPattern: lossBits), Double(bitPattern: metricBits))

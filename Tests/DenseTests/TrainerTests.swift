@@ -337,6 +337,7 @@ final class ResumeTests: FolderTestCase {
             ("infinite learning rate", "learning rate", { $0.metadata["learning_rate"] = String(Float.infinity.bitPattern) }),
             ("position beyond the epoch", "position", { $0.metadata["position"] = $0.metadata["position"]!.replacingOccurrences(of: "2,32,150,", with: "9,32,150,") }),
             ("all-zero epoch random state", "position", { $0.metadata["position"] = "2,32,150,0:0:0:0,0,0,64,64" }),
+            ("huge sample count", "position", { $0.metadata["position"] = "9223372036854775807,2,9223372036854775807,1:2:3:4,0,0,0,2" }),
             ("early-stopping counter", "early-stopping state: wait", { $0.metadata["callback.early_stopping"] = #"{"monitor":"val_loss","wait":"99"}"# }),
             ("early-stopping best epoch", "best_epoch", { $0.metadata["callback.early_stopping"] = #"{"monitor":"val_loss","wait":"0","best_epoch":"5"}"# }),
             ("stop flag", "stop_training", { $0.metadata["stop_training"] = "yes" }),
@@ -374,6 +375,22 @@ final class ResumeTests: FolderTestCase {
         let (fresh, _, freshCallbacks) = try makeRun()
         try fresh.loadCheckpoint(from: good, callbacks: freshCallbacks)
         XCTAssertEqual(fresh.position?.batch, 2)
+    }
+
+    /// ModelCheckpoint's best value travels in the trainer's checkpoints, so a resumed run does
+    /// not overwrite the best model with a worse one.
+    func testModelCheckpointBestIsRestored() throws {
+        let (trainer, _, _) = try makeRun()
+        let best = ModelCheckpoint(url: folder.appendingPathComponent("best.safetensors"), monitor: "val_accuracy")
+        trainer.checkpointURL = folder.appendingPathComponent("every.safetensors")
+        try trainer.fit(data, epochs: 2, batchSize: 32, validation: .split(0.25, seed: 9), callbacks: [best])
+        let saved = best.checkpointState(trainer).values
+        XCTAssertEqual(saved["best"].flatMap(UInt64.init).map(Double.init(bitPattern:)), trainer.history["val_accuracy"].max())
+        let (resumed, _, _) = try makeRun()
+        let again = ModelCheckpoint(url: best.url, monitor: "val_accuracy")
+        XCTAssertEqual(again.checkpointState(resumed).values, [:])
+        try resumed.loadCheckpoint(from: trainer.checkpointURL!, callbacks: [again])
+        XCTAssertEqual(again.checkpointState(resumed).values, saved)
     }
 
     /// A checkpoint as the code before positions and callback states wrote it (exactly its eight
