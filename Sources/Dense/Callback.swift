@@ -193,6 +193,8 @@ public final class ProgressBar: Callback {
     private var epochs = 0, batches = 0
     private var epochStart = Date()
     private var lastDraw = Date.distantPast
+    /// Batches and samples of the epoch done before a resumed run began (not timed here).
+    private var resumedBatches = 0, resumedSamples = 0.0
     private let metricKeys = ["loss", "accuracy", "mae"]
 
     public init() {}
@@ -203,6 +205,7 @@ public final class ProgressBar: Callback {
 
     public func epochBegan(_ trainer: Trainer, epoch: Int) {
         epochStart = Date()
+        (resumedBatches, resumedSamples) = (trainer.position?.batch ?? 0, Double(trainer.position?.seen ?? 0))
         if isTerminal { write("Epoch \(epoch + 1)/\(epochs)\n") }
     }
 
@@ -216,10 +219,11 @@ public final class ProgressBar: Callback {
         let width = 30, filled = Int(done * Double(width))
         let bar = String(repeating: "=", count: max(filled - 1, 0)) + (filled < width ? ">" : "=")
             + String(repeating: ".", count: width - filled)
-        let eta = elapsed / done - elapsed
+        let timed = Double(batch + 1 - resumedBatches) / Double(max(batches - resumedBatches, 1))
+        let eta = elapsed / timed - elapsed
         let counter = String(batch + 1).leftPadded(to: String(batches).count)
         write("\r\(counter)/\(batches) [\(bar)] - ETA \(formatSeconds(eta))\(format(logs, keys: metricKeys))"
-              + " - \(Int(logs["samples", default: 0] / max(elapsed, 1e-9))) samples/s\u{1B}[K")
+              + " - \(Int((logs["samples", default: 0] - resumedSamples) / max(elapsed, 1e-9))) samples/s\u{1B}[K")
     }
 
     public func epochEnded(_ trainer: Trainer, epoch: Int, logs: [String: Double]) {
@@ -227,7 +231,7 @@ public final class ProgressBar: Callback {
         let keys = metricKeys + metricKeys.map { "val_" + $0 } + ["lr"]
         let prefix = isTerminal ? "\r" : "Epoch \(epoch + 1)/\(epochs): "
         write("\(prefix)\(batches)/\(batches) - \(formatSeconds(elapsed))\(format(logs, keys: keys))"
-              + " - \(Int(logs["samples", default: 0] / max(elapsed, 1e-9))) samples/s\(isTerminal ? "\u{1B}[K" : "")\n")
+              + " - \(Int((logs["samples", default: 0] - resumedSamples) / max(elapsed, 1e-9))) samples/s\(isTerminal ? "\u{1B}[K" : "")\n")
     }
 
     public func trainingStopped(_ trainer: Trainer) {
