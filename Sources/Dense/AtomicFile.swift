@@ -18,6 +18,7 @@ public enum AtomicFile {
         guard fd >= 0 else {
             throw SynapseError.file(path: url.path, problem: "cannot create a temporary file in \(folder.path): \(errorText())")
         }
+        var isOpen = true
         do {
             try data.withUnsafeBytes { raw in
                 var offset = 0
@@ -29,15 +30,15 @@ public enum AtomicFile {
                 }
             }
             guard fsync(fd) == 0 else { throw SynapseError.file(path: url.path, problem: "cannot write: \(errorText())") }
-            let closed = close(fd)
-            guard closed == 0 else {
+            isOpen = false
+            guard close(fd) == 0 else {
                 throw SynapseError.file(path: url.path, problem: "cannot write: \(errorText())")
             }
             guard rename(temporary.path, url.path) == 0 else {
                 throw SynapseError.file(path: url.path, problem: "cannot rename the temporary file: \(errorText())")
             }
         } catch {
-            _ = close(fd)  // EBADF when already closed; harmless
+            if isOpen { close(fd) }  // never twice: the number may belong to another file by now
             unlink(temporary.path)
             throw error
         }
