@@ -91,6 +91,8 @@ struct Augment: ParsableCommand {
         let report = try job.run { done, total in
             if showProgress && (done == total || done % 10 == 0) { noteInPlace("\r\(done)/\(total) images\u{1B}[K" + (done == total ? "\n" : "")) }
         }
+        // Each reason reads "path: problem" (an unreadable source, an output or the manifest that
+        // could not be written).
         for failure in report.failures { note("failed: \(failure.reason)") }
         if let preview { try writePreview(pipeline: pipeline, to: preview) }
         print(report.summary)

@@ -24,10 +24,11 @@ struct CharRNN: ParsableCommand {
     @Option(help: "Sampling temperature: lower is safer, higher more varied.") var temperature: Float = 0.7
     @Option(help: "Text the generated samples start from.") var seedText = "this movie was "
     @Option(help: "Characters to generate per sample.") var sampleLength = 300
-    @Option(help: "Folder for model.safetensors, model.json and alphabet.json.") var output = "runs/charrnn"
+    @Option(help: "Folder for model.safetensors, model.json, alphabet.json, log.csv and the checkpoint (replaced as a whole).") var output = "runs/charrnn"
 
     func run() throws {
         let directory = common.prepare()
+        let run = try TrainingRun(output: output, options: common)
         let text = try loadCorpus(directory)
         let alphabet = Array(Set(text)).sorted()
         let index = Dictionary(uniqueKeysWithValues: alphabet.enumerated().map { ($1, $0) })
@@ -59,19 +60,23 @@ struct CharRNN: ParsableCommand {
         try common.configure(trainer)
         let generator = RandomGenerator(seed: common.seed &+ 1)
         let sampler = Sampler(model: model, alphabet: alphabet, index: index)
-        let start = Date()
-        try trainer.fit(data, epochs: epochs, batchSize: batchSize, validation: .split(0.05, seed: common.seed),
-                        callbacks: common.progressCallbacks + [EpochEnd { epoch in
+        let samples = EpochEnd(generator: generator) { epoch in
             print("--- sample after epoch \(epoch + 1) (temperature \(temperature)):")
             print(sampler.generate(from: seedText, count: sampleLength, temperature: temperature, random: generator))
-        }])
+        }
+        try run.start(trainer, callbacks: [samples])
+        let (start, firstEpoch) = (Date(), trainer.epoch)
+        let history = try run.fit(trainer) {
+            try trainer.fit(data, epochs: epochs, batchSize: batchSize, validation: .split(0.05, seed: common.seed),
+                            callbacks: common.progressCallbacks + [samples])
+        }
         let seconds = Date().timeIntervalSince(start)
         print(String(format: "trained in %.1f s (%.0f characters/s)", seconds,
-                     Double(trainer.epoch) * Double(count - Int((0.05 * Double(count)).rounded())) * Double(steps) / seconds))
-        let folder = URL(fileURLWithPath: output, isDirectory: true)
-        try model.save(to: folder.appendingPathComponent("model.safetensors"))
-        try AtomicFile.write(try JSONEncoder().encode(alphabet.map(String.init)), to: folder.appendingPathComponent("alphabet.json"))
-        print("wrote model.safetensors, model.json and alphabet.json in \(folder.path)")
+                     Double(trainer.epoch - firstEpoch) * Double(count - Int((0.05 * Double(count)).rounded())) * Double(steps) / seconds))
+        try run.save(model, training: [:], history: history, curves: nil) { staging in
+            try AtomicFile.write(try JSONEncoder().encode(alphabet.map(String.init)), to: staging.appendingPathComponent("alphabet.json"))
+        }
+        print("wrote model.safetensors, model.json, alphabet.json and log.csv in \(run.folder.url.path)")
     }
 
     func loadCorpus(_ directory: DataDirectory) throws -> [Character] {
@@ -148,11 +153,23 @@ struct Sampler {
     }
 }
 
-/// Runs a closure after every epoch.
-final class EpochEnd: Callback {
+/// Runs a closure after every epoch; the state of the generator it samples with goes into
+/// checkpoints, so a resumed run prints the same samples as one that never stopped.
+final class EpochEnd: CheckpointedCallback {
+    let generator: RandomGenerator
     let action: (Int) -> Void
-    init(_ action: @escaping (Int) -> Void) { self.action = action }
+    init(generator: RandomGenerator, _ action: @escaping (Int) -> Void) { (self.generator, self.action) = (generator, action) }
     func epochEnded(_ trainer: Trainer, epoch: Int, logs: [String: Double]) throws { action(epoch) }
+
+    var checkpointKey: String { "sampler" }
+    func checkpointState(_ trainer: Trainer) -> (values: [String: String], tensors: [(name: String, tensor: Tensor)]) {
+        (["random_state": generator.state.map { String($0, radix: 16) }.joined(separator: ",")], [])
+    }
+    func restoring(_ values: [String: String], tensors: [String: Tensor], epochs: Int, trainer: Trainer) throws -> () -> Void {
+        let words = values["random_state"]?.split(separator: ",").compactMap { UInt64($0, radix: 16) } ?? []
+        guard RandomGenerator.isValidState(words) else { throw SynapseError.invalidArgument("sampler random_state is not four words, not all zero") }
+        return { self.generator.state = words }
+    }
 }
 
 CharRNN.main()

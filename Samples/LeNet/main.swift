@@ -22,7 +22,7 @@ struct LeNet: ParsableCommand {
     @Option(help: "Optimizer: adam, sgd (momentum 0.9, Nesterov) or rmsprop.") var optimizer = OptimizerName.adam
     @Option(help: "Learning rate (default: 0.002 for adam, 0.001 for rmsprop, 0.05 for sgd).") var lr: Float?
     @Option(help: "Multiply the learning rate by this after every epoch (default: 0.6; 0.8 with --augment).") var decay: Float?
-    @Option(help: "Folder for model.safetensors, model.json, log.csv and curves.svg.") var output = "runs/lenet"
+    @Option(help: "Folder for model.safetensors, model.json, log.csv, curves.svg and the checkpoint (replaced as a whole).") var output = "runs/lenet"
     @Flag(help: "Augment training batches on the fly: rotation of -10 to 10 degrees and shifts of up to 2 pixels per image (no flips).")
     var augment = false
     @Option(help: "Evaluate this saved model (.safetensors with its .json beside it) on the test set; no training.")
@@ -33,10 +33,11 @@ struct LeNet: ParsableCommand {
         let load = dataset == .mnist ? MNIST.load : FashionMNIST.load
         let test = try load(.test, directory, note)
         if let evaluate {
-            let model = try Sequential.load(from: URL(fileURLWithPath: evaluate), registry: .all)
+            let model = try Sequential.load(from: ModelFolder.readableWeights(URL(fileURLWithPath: evaluate)), registry: .all)
             try model.check(inputShape: Array(test.inputs.shape.dropFirst()), outputShape: [10], path: evaluate)
             return try report(model: model, test: test)
         }
+        let run = try TrainingRun(output: output, options: common)
         let train = try load(.training, directory, note)
         note("\(dataset.rawValue): \(train.count) training, \(test.count) test images")
         guard let variant = LeNet5.Variant(rawValue: variant) else {
@@ -57,7 +58,6 @@ struct LeNet: ParsableCommand {
         case .sgd: SGD(learningRate: rate, momentum: 0.9, nesterov: true)
         case .rmsprop: RMSprop(learningRate: rate)
         }
-        let folder = URL(fileURLWithPath: output, isDirectory: true)
         let trainer = Trainer(model: model, loss: SoftmaxCrossEntropy(), optimizer: optimizer, random: random,
                               schedule: ExponentialDecay(initial: rate, decay: decay))
         // Two workers trained 1.4-1.8x faster than one on two cores (conv-benchmark, three runs).
@@ -66,22 +66,21 @@ struct LeNet: ParsableCommand {
             let augmentation = BatchAugmentation(degrees: -10...10, maxShift: 2)
             trainer.augmentBatch = { batch, random in augmentation(batch, random: random) }
         }
-        let start = Date()
-        let history = try trainer.fit(train, epochs: epochs, batchSize: batchSize,
-                                      validation: .split(1.0 / 12, seed: common.seed),
-                                      callbacks: common.progressCallbacks + [CSVLogger(url: folder.appendingPathComponent("log.csv"))])
+        try run.start(trainer)
+        let (start, firstEpoch) = (Date(), trainer.epoch)
+        let history = try run.fit(trainer) {
+            try trainer.fit(train, epochs: epochs, batchSize: batchSize, validation: .split(1.0 / 12, seed: common.seed),
+                            callbacks: common.progressCallbacks)
+        }
         let seconds = Date().timeIntervalSince(start)
-        print(String(format: "trained %d epochs in %.1f s (%.0f images/s)", history.epochs.count, seconds,
-                     Double(history.epochs.count * (train.count - train.count / 12)) / seconds))
+        print(String(format: "trained %d epochs in %.1f s (%.0f images/s)", trainer.epoch - firstEpoch, seconds,
+                     Double((trainer.epoch - firstEpoch) * (train.count - train.count / 12)) / seconds))
 
-        let weights = folder.appendingPathComponent("model.safetensors")
-        try model.save(to: weights, training: optimizer.settings.merging(
+        try run.save(model, training: optimizer.settings.merging(
             ["loss": .string("cross_entropy"), "epochs": .number(Double(epochs)), "batchSize": .number(Double(batchSize)),
              "seed": .number(Double(common.seed)), "dataset": .string(dataset.rawValue), "variant": .string(variant.rawValue),
-             "augment": .bool(augment)]) { a, _ in a })
-        try AtomicFile.write(Data(CurvePlot.svg(history, title: "LeNet-5 on \(dataset.rawValue)").utf8),
-                             to: folder.appendingPathComponent("curves.svg"))
-        print("wrote \(weights.path), model.json, log.csv and curves.svg in \(folder.path)")
+             "augment": .bool(augment)]) { a, _ in a }, history: history, curves: "LeNet-5 on \(dataset.rawValue)")
+        print("wrote \(run.weights.path), model.json, log.csv and curves.svg in \(run.folder.url.path)")
         try report(model: model, test: test)
     }
 

@@ -14,11 +14,14 @@ struct MLPMNIST: ParsableCommand {
     @Option(help: "Mini-batch size.") var batchSize = 64
     @Option(help: "Adam learning rate.") var lr: Float = 1e-3
     @Option(help: "Multiply the learning rate by this after every epoch.") var decay: Float = 0.8
-    @Option(help: "Where to save the model (weights; the architecture goes beside it as .json).")
-    var output = "runs/mlp-mnist/model.safetensors"
+    @Option(help: "Folder for model.safetensors, model.json, log.csv and the checkpoint (replaced as a whole); a path ending in .safetensors names its folder.")
+    var output = "runs/mlp-mnist"
 
     func run() throws {
         let directory = common.prepare()
+        // Earlier versions took the weight file's path: its folder is the output folder.
+        let run = try TrainingRun(output: output.hasSuffix(".safetensors") ? (output as NSString).deletingLastPathComponent : output,
+                                  options: common)
         let start = Date()
         let train = try flattened(MNIST.load(.training, from: directory, log: note))
         let test = try flattened(MNIST.load(.test, from: directory, log: note))
@@ -38,9 +41,11 @@ struct MLPMNIST: ParsableCommand {
         let trainer = Trainer(model: model, loss: SoftmaxCrossEntropy(), optimizer: optimizer, random: random,
                               schedule: ExponentialDecay(initial: lr, decay: decay))
         try common.configure(trainer)
-        let history = try trainer.fit(train, epochs: epochs, batchSize: batchSize,
-                                      validation: .split(1.0 / 12, seed: common.seed),
-                                      callbacks: common.progressCallbacks)
+        try run.start(trainer)
+        let history = try run.fit(trainer) {
+            try trainer.fit(train, epochs: epochs, batchSize: batchSize, validation: .split(1.0 / 12, seed: common.seed),
+                            callbacks: common.progressCallbacks)
+        }
         if let last = history.epochs.last {
             print(String(format: "validation accuracy after %d epochs: %.2f%%", history.epochs.count,
                          100 * (last["val_accuracy"] ?? .nan)))
@@ -49,11 +54,11 @@ struct MLPMNIST: ParsableCommand {
         let predicted = argmaxRows(model.predict(test.inputs))
         let matrix = ConfusionMatrix(classes: 10, predicted: predicted, actual: classLabels(test.targets, width: 10))
         print(matrix)
-        let url = URL(fileURLWithPath: output)
-        try model.save(to: url, training: optimizer.settings.merging(
+        try run.save(model, training: optimizer.settings.merging(
             ["loss": .string("cross_entropy"), "epochs": .number(Double(epochs)),
-             "batchSize": .number(Double(batchSize)), "seed": .number(Double(common.seed))]) { a, _ in a })
-        print("model saved to \(url.path) and \(Sequential.configURL(forWeights: url).path)")
+             "batchSize": .number(Double(batchSize)), "seed": .number(Double(common.seed))]) { a, _ in a },
+                     history: history, curves: nil)
+        print("model saved to \(run.weights.path) and model.json, log.csv beside it")
         print(String(format: "time: %.1f s", Date().timeIntervalSince(start)))
         try common.report(testAccuracy: matrix.accuracy)
     }

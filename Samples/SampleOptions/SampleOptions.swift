@@ -22,6 +22,9 @@ public struct TrainingOptions: ParsableArguments {
     @Option(help: "Exit with failure when the test accuracy (percent) ends below this (for CI).")
     public var requireAccuracy: Double?
 
+    @Flag(help: "Continue from the checkpoint in the output folder (written at the end of every epoch and when Ctrl-C or SIGTERM stops training); without one, start fresh.")
+    public var resume = false
+
     public init() {}
 
     /// Applies the thread count and returns the data directory.

@@ -26,7 +26,7 @@ struct Sentiment: ParsableCommand {
     @Option(help: "Dropout rate on the word vectors (0: none).") var dropout: Float = 0
     @Option(help: "Clip the global gradient norm to this.") var clip: Float = 1
     @Flag(help: "Flush denormal floats to zero while training (x86 FTZ/DAZ).") var flushDenormals = false
-    @Option(help: "Folder for model.safetensors, model.json, vocabulary.json, log.csv and curves.svg.")
+    @Option(help: "Folder for model.safetensors, model.json, vocabulary.json, log.csv, curves.svg and the checkpoint (replaced as a whole).")
     var output = "runs/sentiment"
     @Option(help: "Score this review with the model saved in --output; no training.") var predict: String?
 
@@ -34,6 +34,7 @@ struct Sentiment: ParsableCommand {
         let folder = URL(fileURLWithPath: output, isDirectory: true)
         if let predict { return try score(predict, folder: folder) }
         let directory = common.prepare()
+        let run = try TrainingRun(output: output, options: common)
         var start = Date()
         let imdb = try IMDB.load(from: directory, log: note)
         note("IMDB from \(imdb.source) in \(String(format: "%.1f", Date().timeIntervalSince(start))) s: \(imdb.train.count) training, \(imdb.test.count) test reviews" +
@@ -70,26 +71,27 @@ struct Sentiment: ParsableCommand {
         trainer.clipNorm = clip
         try common.configure(trainer)
         trainer.flushDenormals = flushDenormals
+        let stopper = EarlyStopping(monitor: "val_loss", patience: 1, restoreBestWeights: true)
+        try run.start(trainer, callbacks: [stopper])
+        let firstEpoch = trainer.epoch
         start = Date()
-        let history = try trainer.fit(train, epochs: epochs, batchSize: batchSize,
-                                      validation: .split(0.1, seed: common.seed),
-                                      callbacks: common.progressCallbacks + [
-                                          EarlyStopping(monitor: "val_loss", patience: 1, restoreBestWeights: true),
-                                          CSVLogger(url: folder.appendingPathComponent("log.csv"))])
+        let history = try run.fit(trainer) {
+            try trainer.fit(train, epochs: epochs, batchSize: batchSize, validation: .split(0.1, seed: common.seed),
+                            callbacks: common.progressCallbacks + [stopper])
+        }
         let seconds = Date().timeIntervalSince(start)
-        let trained = Double(history.epochs.count * (train.count - Int((0.1 * Double(train.count)).rounded())))
-        print(String(format: "trained %d epochs in %.1f s (%.0f reviews/s, %.0f tokens/s)", history.epochs.count, seconds,
+        let trained = Double((trainer.epoch - firstEpoch) * (train.count - Int((0.1 * Double(train.count)).rounded())))
+        print(String(format: "trained %d epochs in %.1f s (%.0f reviews/s, %.0f tokens/s)", trainer.epoch - firstEpoch, seconds,
                      trained / seconds, trained * Double(length) / seconds))
 
-        let weights = folder.appendingPathComponent("model.safetensors")
-        try model.save(to: weights, training: optimizer.settings.merging(
+        try run.save(model, training: optimizer.settings.merging(
             ["loss": .string("binary_cross_entropy"), "epochs": .number(Double(epochs)),
              "batchSize": .number(Double(batchSize)), "seed": .number(Double(common.seed)),
-             "length": .number(Double(length)), "truncating": .string("left"), "padding": .string("left")]) { a, _ in a })
-        try vocabulary.save(to: folder.appendingPathComponent("vocabulary.json"))
-        try AtomicFile.write(Data(CurvePlot.svg(history, title: "SimpleRNN on IMDB").utf8),
-                             to: folder.appendingPathComponent("curves.svg"))
-        print("wrote \(weights.path), model.json, vocabulary.json, log.csv and curves.svg in \(folder.path)")
+             "length": .number(Double(length)), "truncating": .string("left"), "padding": .string("left")]) { a, _ in a },
+                     history: history, curves: "SimpleRNN on IMDB") { staging in
+            try vocabulary.save(to: staging.appendingPathComponent("vocabulary.json"))
+        }
+        print("wrote \(run.weights.path), model.json, vocabulary.json, log.csv and curves.svg in \(run.folder.url.path)")
 
         let probabilities = model.predict(test.inputs, batchSize: 500)
         let predicted = probabilities.array.map { $0 > 0 ? 1 : 0 }  // logits: > 0 means p > 0.5
@@ -101,8 +103,10 @@ struct Sentiment: ParsableCommand {
     }
 
     func score(_ text: String, folder: URL) throws {
-        let model = try Sequential.load(from: folder.appendingPathComponent("model.safetensors"), registry: .all)
-        let vocabularyURL = folder.appendingPathComponent("vocabulary.json")
+        // After a crash in the middle of a save, the complete new set may wait beside the folder.
+        let weights = ModelFolder.readableWeights(folder.appendingPathComponent("model.safetensors"))
+        let model = try Sequential.load(from: weights, registry: .all)
+        let vocabularyURL = weights.deletingLastPathComponent().appendingPathComponent("vocabulary.json")
         let vocabulary = try Vocabulary.load(from: vocabularyURL)
         try vocabulary.check(fits: model, path: vocabularyURL.path)
         guard let length = model.inputShape.first else { throw ValidationError("the saved model takes no sequence") }

@@ -7,8 +7,9 @@ import Foundation
 /// Safe by construction: the output folder may not be, or lie inside, the input folder; an
 /// existing output is never replaced unless `overwrite` is set, so an interrupted run is resumed
 /// by running it again; every file is written to a temporary name and renamed; files that are
-/// not PNG are skipped and counted; a PNG that cannot be read is reported with its reason and
-/// the run goes on.
+/// not PNG are skipped and counted; a PNG that cannot be read, and every output or manifest that
+/// cannot be written (a full disk), is reported with its reason ("path: problem") and the run goes
+/// on. An output folder that cannot be created or written is reported before any image is read.
 public struct FolderAugmentation: Sendable {
     public var input: URL
     public var output: URL
@@ -56,7 +57,14 @@ public struct FolderAugmentation: Sendable {
         }
         guard copies > 0 else { throw SynapseError.invalidArgument("copies must be positive") }
         try pipeline.validate()  // a pipeline built in code is held to what a decoded one is
-        try FileManager.default.createDirectory(at: outputRoot, withIntermediateDirectories: true)
+        try AtomicFile.createFolder(outputRoot)
+        let probe = outputRoot.appendingPathComponent(".synapse-augment-probe-\(getpid())")
+        let fd = open(probe.path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        guard fd >= 0 else {
+            throw SynapseError.file(path: output.path, problem: "cannot write in this folder: \(String(cString: strerror(errno)))")
+        }
+        close(fd)
+        unlink(probe.path)
 
         var found: [String] = []
         var report = Report()
@@ -83,32 +91,38 @@ public struct FolderAugmentation: Sendable {
             let source = inputRoot.appendingPathComponent(relative)
             var rows: [Row] = []
             var (written, kept) = (0, 0)
-            var failure: Failure?
+            var failures: [Failure] = []
             do {
                 let image = try PNG.read(source, pixelLimit: self.pixelLimit)
                 let stem = (relative as NSString).deletingPathExtension
                 for k in 0..<self.copies {
                     let outputRelative = "\(stem)_aug\(k).png"
                     let target = outputRoot.appendingPathComponent(outputRelative)
-                    // Drawn even for an output that is kept, so its manifest row lists the same
-                    // parameters the first run used (the draws depend only on file and copy).
-                    let (augmented, applied) = try self.pipeline.apply(image, random: self.pipeline.random(for: relative, copy: k))
-                    if !self.overwrite && FileManager.default.fileExists(atPath: target.path) {
-                        kept += 1
-                    } else {
-                        try PNG.write(augmented, to: target, compression: self.compression)
-                        written += 1
+                    do {
+                        // Drawn even for an output that is kept, so its manifest row lists the same
+                        // parameters the first run used (the draws depend only on file and copy).
+                        let (augmented, applied) = try self.pipeline.apply(image, random: self.pipeline.random(for: relative, copy: k))
+                        if !self.overwrite && FileManager.default.fileExists(atPath: target.path) {
+                            kept += 1
+                        } else {
+                            try PNG.write(augmented, to: target, compression: self.compression)
+                            written += 1
+                        }
+                        rows.append(Row(source: relative, output: outputRelative, transforms: applied.joined(separator: "; ")))
+                    } catch {
+                        // Every output that could not be made is reported; the other copies go on.
+                        let named = (error as? SynapseError).map { if case .file(target.path, _) = $0 { true } else { false } } ?? false
+                        failures.append(Failure(path: target.path, reason: named ? "\(error)" : "\(target.path): \(error)"))
                     }
-                    rows.append(Row(source: relative, output: outputRelative, transforms: applied.joined(separator: "; ")))
                 }
             } catch {
-                failure = Failure(path: source.path, reason: "\(error)")
+                failures.append(Failure(path: source.path, reason: "\(error)"))
             }
             shared.lock.lock()
             shared.rows[index] = rows
             shared.written += written
             shared.kept += kept
-            if let failure { shared.failures.append(failure) }
+            shared.failures += failures
             shared.done += 1
             let done = shared.done
             shared.lock.unlock()
@@ -134,7 +148,11 @@ public struct FolderAugmentation: Sendable {
         report.written = shared.written
         report.kept = shared.kept
         report.failures = shared.failures.sorted { $0.path < $1.path }
-        try writeManifest(shared.rows.flatMap { $0 }, to: outputRoot.appendingPathComponent("manifest.csv"))
+        let manifest = outputRoot.appendingPathComponent("manifest.csv")
+        do { try writeManifest(shared.rows.flatMap { $0 }, to: manifest) } catch {
+            let named = (error as? SynapseError).map { if case .file(manifest.path, _) = $0 { true } else { false } } ?? false
+            report.failures.append(Failure(path: manifest.path, reason: named ? "\(error)" : "\(manifest.path): \(error)"))
+        }
         report.seconds = Date().timeIntervalSince(start)
         return report
     }

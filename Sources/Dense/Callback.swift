@@ -10,6 +10,8 @@ public protocol Callback: AnyObject {
     /// `logs` holds the epoch's means, validation results (`val_loss`, ...) and `lr`.
     func epochEnded(_ trainer: Trainer, epoch: Int, logs: [String: Double]) throws
     func trainingEnded(_ trainer: Trainer)
+    /// `fit` was stopped by its `stopRequest` inside an epoch (`trainingEnded` is not called).
+    func trainingStopped(_ trainer: Trainer)
 }
 
 extension Callback {
@@ -18,6 +20,20 @@ extension Callback {
     public func batchEnded(_ trainer: Trainer, batch: Int, logs: [String: Double]) {}
     public func epochEnded(_ trainer: Trainer, epoch: Int, logs: [String: Double]) throws {}
     public func trainingEnded(_ trainer: Trainer) {}
+    public func trainingStopped(_ trainer: Trainer) {}
+}
+
+/// A callback with state that a training checkpoint must carry for a resumed run to behave as
+/// one that never stopped (early stopping's best value and weights, ...).
+public protocol CheckpointedCallback: Callback {
+    /// Names the state in the checkpoint; unique among one `fit`'s callbacks.
+    var checkpointKey: String { get }
+    /// Small values (saved as metadata) and tensors.
+    func checkpointState(_ trainer: Trainer) -> (values: [String: String], tensors: [(name: String, tensor: Tensor)])
+    /// Checks a saved state against this callback and `trainer` (the checkpoint holds `epochs`
+    /// completed epochs) and returns what applies it; throws, changing nothing, when the state is
+    /// not one this callback could have saved.
+    func restoring(_ values: [String: String], tensors: [String: Tensor], epochs: Int, trainer: Trainer) throws -> () -> Void
 }
 
 /// Which way a monitored quantity improves: down for losses and errors, up for accuracies.
@@ -64,6 +80,47 @@ public final class EarlyStopping: Callback {
     }
 }
 
+extension EarlyStopping: CheckpointedCallback {
+    public var checkpointKey: String { "early_stopping" }
+
+    public func checkpointState(_ trainer: Trainer) -> (values: [String: String], tensors: [(name: String, tensor: Tensor)]) {
+        var values = ["monitor": monitor, "wait": String(wait)]
+        if let best { values["best"] = String(best.bitPattern) }
+        if let bestEpoch { values["best_epoch"] = String(bestEpoch) }
+        if let stoppedEpoch { values["stopped_epoch"] = String(stoppedEpoch) }
+        let names = trainer.model.stateTensors.map(\.name)
+        return (values, bestWeights.count == names.count ? Array(zip(names, bestWeights)) : [])
+    }
+
+    public func restoring(_ values: [String: String], tensors: [String: Tensor], epochs: Int, trainer: Trainer) throws -> () -> Void {
+        func fail(_ problem: String) -> SynapseError { .invalidArgument("early-stopping state: \(problem)") }
+        guard values["monitor"] == monitor else { throw fail("it monitored '\(values["monitor"] ?? "")', this run monitors '\(monitor)'") }
+        guard let wait = values["wait"].flatMap({ Int($0) }), wait >= 0, wait <= patience else {
+            throw fail("wait '\(values["wait"] ?? "")' is not a whole number of epochs from 0 to \(patience)")
+        }
+        func epochValue(_ key: String) throws -> Int? {
+            guard let text = values[key] else { return nil }
+            guard let value = Int(text), value >= 0, value < epochs else { throw fail("\(key) '\(text)' is not one of the \(epochs) epochs trained") }
+            return value
+        }
+        let bestEpoch = try epochValue("best_epoch"), stoppedEpoch = try epochValue("stopped_epoch")
+        let best = try values["best"].map { text -> Double in
+            guard let bits = UInt64(text), !Double(bitPattern: bits).isNaN else { throw fail("best '\(text)' is not a number") }
+            return Double(bitPattern: bits)
+        }
+        var weights: [Tensor] = []
+        if !tensors.isEmpty {
+            for p in trainer.model.stateTensors {
+                guard let t = tensors[p.name], t.shape == p.shape else { throw fail("best weights lack '\(p.name)' of shape \(p.shape)") }
+                weights.append(t)
+            }
+        }
+        return { [self] in
+            (self.wait, self.bestEpoch, self.stoppedEpoch, self.best, self.bestWeights) = (wait, bestEpoch, stoppedEpoch, best, weights)
+        }
+    }
+}
+
 /// Saves a training checkpoint (weights, optimizer state, schedule, epoch, random state) after
 /// an epoch: every epoch, or only when `monitor` improves. The model architecture goes beside it
 /// as JSON, so `Sequential.load` reads the file as a model too.
@@ -87,20 +144,44 @@ public final class ModelCheckpoint: Callback {
     }
 }
 
+extension ModelCheckpoint: CheckpointedCallback {
+    public var checkpointKey: String { "model_checkpoint:" + url.lastPathComponent }
+
+    public func checkpointState(_ trainer: Trainer) -> (values: [String: String], tensors: [(name: String, tensor: Tensor)]) {
+        (best.map { ["best": String($0.bitPattern)] } ?? [:], [])
+    }
+
+    public func restoring(_ values: [String: String], tensors: [String: Tensor], epochs: Int, trainer: Trainer) throws -> () -> Void {
+        let best = try values["best"].map { text -> Double in
+            guard let bits = UInt64(text), !Double(bitPattern: bits).isNaN else {
+                throw SynapseError.invalidArgument("model-checkpoint state: best '\(text)' is not a number")
+            }
+            return Double(bitPattern: bits)
+        }
+        return { self.best = best }
+    }
+}
+
 /// Writes one CSV row per epoch (epoch, then the logs' keys in sorted order); the file is
-/// rewritten atomically after each epoch, so it is never half-written.
+/// rewritten atomically from the trainer's history after each epoch, so it is never half-written
+/// and a resumed run's log lists the epochs before the stop too.
 public final class CSVLogger: Callback {
     public let url: URL
-    private var keys: [String] = []
-    private var rows: [String] = []
 
     public init(url: URL) { self.url = url }
 
     public func epochEnded(_ trainer: Trainer, epoch: Int, logs: [String: Double]) throws {
-        if keys.isEmpty { keys = logs.keys.sorted() }
-        rows.append(([String(epoch + 1)] + keys.map { logs[$0].map { String($0) } ?? "" }).joined(separator: ","))
-        let text = ((["epoch"] + keys).joined(separator: ",") + "\n" + rows.joined(separator: "\n") + "\n")
-        try AtomicFile.write(Data(text.utf8), to: url)
+        try AtomicFile.write(Data(CSVLogger.text(trainer.history).utf8), to: url)
+    }
+
+    /// The CSV text of a history: a header (epoch, then the first epoch's keys, sorted) and a row
+    /// per epoch.
+    public static func text(_ history: History) -> String {
+        let keys = history.epochs.first?.keys.sorted() ?? []
+        let rows = history.epochs.enumerated().map { index, logs in
+            ([String(index + 1)] + keys.map { logs[$0].map { String($0) } ?? "" }).joined(separator: ",")
+        }
+        return ((["epoch"] + keys).joined(separator: ",") + "\n" + rows.map { $0 + "\n" }.joined())
     }
 }
 
@@ -112,6 +193,8 @@ public final class ProgressBar: Callback {
     private var epochs = 0, batches = 0
     private var epochStart = Date()
     private var lastDraw = Date.distantPast
+    /// Batches and samples of the epoch done before a resumed run began (not timed here).
+    private var resumedBatches = 0, resumedSamples = 0.0
     private let metricKeys = ["loss", "accuracy", "mae"]
 
     public init() {}
@@ -122,6 +205,7 @@ public final class ProgressBar: Callback {
 
     public func epochBegan(_ trainer: Trainer, epoch: Int) {
         epochStart = Date()
+        (resumedBatches, resumedSamples) = (trainer.position?.batch ?? 0, Double(trainer.position?.seen ?? 0))
         if isTerminal { write("Epoch \(epoch + 1)/\(epochs)\n") }
     }
 
@@ -135,10 +219,11 @@ public final class ProgressBar: Callback {
         let width = 30, filled = Int(done * Double(width))
         let bar = String(repeating: "=", count: max(filled - 1, 0)) + (filled < width ? ">" : "=")
             + String(repeating: ".", count: width - filled)
-        let eta = elapsed / done - elapsed
+        let timed = Double(batch + 1 - resumedBatches) / Double(max(batches - resumedBatches, 1))
+        let eta = elapsed / timed - elapsed
         let counter = String(batch + 1).leftPadded(to: String(batches).count)
         write("\r\(counter)/\(batches) [\(bar)] - ETA \(formatSeconds(eta))\(format(logs, keys: metricKeys))"
-              + " - \(Int(logs["samples", default: 0] / max(elapsed, 1e-9))) samples/s\u{1B}[K")
+              + " - \(Int((logs["samples", default: 0] - resumedSamples) / max(elapsed, 1e-9))) samples/s\u{1B}[K")
     }
 
     public func epochEnded(_ trainer: Trainer, epoch: Int, logs: [String: Double]) {
@@ -146,7 +231,11 @@ public final class ProgressBar: Callback {
         let keys = metricKeys + metricKeys.map { "val_" + $0 } + ["lr"]
         let prefix = isTerminal ? "\r" : "Epoch \(epoch + 1)/\(epochs): "
         write("\(prefix)\(batches)/\(batches) - \(formatSeconds(elapsed))\(format(logs, keys: keys))"
-              + " - \(Int(logs["samples", default: 0] / max(elapsed, 1e-9))) samples/s\(isTerminal ? "\u{1B}[K" : "")\n")
+              + " - \(Int((logs["samples", default: 0] - resumedSamples) / max(elapsed, 1e-9))) samples/s\(isTerminal ? "\u{1B}[K" : "")\n")
+    }
+
+    public func trainingStopped(_ trainer: Trainer) {
+        if isTerminal { write("\n") }
     }
 
     private func format(_ logs: [String: Double], keys: [String]) -> String {

@@ -8,6 +8,13 @@ public protocol LearningRateSchedule: AnyObject {
     /// The rate for epoch `epoch + 1`, given that epoch `epoch` (0-based) just ended with `logs`.
     func rate(after epoch: Int, current: Float, logs: [String: Double]) -> Float
     var state: [String: Double] { get set }
+    /// Throws unless `state` is one this schedule could have saved (checked before a checkpoint
+    /// changes anything). The default accepts any state.
+    func validate(state: [String: Double]) throws
+}
+
+extension LearningRateSchedule {
+    public func validate(state: [String: Double]) throws {}
 }
 
 /// lr = initial * factor^floor((epoch + 1) / every): multiplies by `factor` every `every` epochs.
@@ -61,6 +68,19 @@ public final class ReduceOnPlateau: LearningRateSchedule {
 
     public var state: [String: Double] {
         get { ["best": best, "wait": Double(wait)] }
-        set { best = newValue["best"] ?? .infinity; wait = Int(newValue["wait"] ?? 0) }
+        set { best = newValue["best"] ?? .infinity; wait = (newValue["wait"]).flatMap { Int(exactly: $0) } ?? 0 }
+    }
+
+    /// `best` a number or +infinity (nothing seen yet), `wait` a whole number of epochs from 0 to
+    /// `patience`.
+    public func validate(state: [String: Double]) throws {
+        func fail(_ problem: String) -> SynapseError { .invalidArgument("ReduceOnPlateau state: \(problem)") }
+        if let best = state["best"], best.isNaN || best == -.infinity { throw fail("best is \(best)") }
+        if let wait = state["wait"] {
+            guard let count = Int(exactly: wait), count >= 0, count <= max(patience, 1) else {
+                throw fail("wait is \(wait) epochs, outside 0...\(max(patience, 1))")
+            }
+        }
+        if let unknown = state.keys.first(where: { $0 != "best" && $0 != "wait" }) { throw fail("unknown entry '\(unknown)'") }
     }
 }

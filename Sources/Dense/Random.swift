@@ -11,10 +11,15 @@ public final class RandomGenerator: RandomNumberGenerator {
     public var state: [UInt64] {
         get { [s0, s1, s2, s3] }
         set {
-            precondition(newValue.count == 4 && newValue.contains { $0 != 0 },
-                         "a xoshiro256** state is four words, not all zero")
+            precondition(RandomGenerator.isValidState(newValue), "a xoshiro256** state is four words, not all zero")
             (s0, s1, s2, s3) = (newValue[0], newValue[1], newValue[2], newValue[3])
         }
+    }
+
+    /// True for a state `state` accepts: four words, not all zero (xoshiro's one forbidden state,
+    /// from which it would draw zeros forever). Check a saved state with this before applying it.
+    public static func isValidState(_ words: [UInt64]) -> Bool {
+        words.count == 4 && words.contains { $0 != 0 }
     }
 
     private var s0: UInt64, s1: UInt64, s2: UInt64, s3: UInt64

@@ -35,6 +35,16 @@ public final class Trainer {
     public private(set) var history = History()
     /// Set by a callback to end `fit` after the current epoch.
     public var stopTraining = false
+    /// Polled after every batch: once it is requested, `fit` writes a checkpoint that includes
+    /// the position inside the epoch (when `checkpointURL` is set) and throws `TrainingStopped`.
+    public var stopRequest: StopRequest?
+    /// Where `fit` writes a checkpoint (atomically) at the end of every epoch and when stopped.
+    public var checkpointURL: URL?
+    /// Where a stopped `fit` was inside an epoch (restored from a checkpoint, the next `fit`
+    /// continues there); nil between epochs.
+    public internal(set) var position: EpochPosition?
+    /// Set by `loadCheckpoint` when a callback had ended training before the checkpoint.
+    var restoredStop = false
     /// Applied to each training batch's inputs, in place, before the forward pass (random
     /// augmentation); draws from `random`. Not applied in evaluation or prediction.
     public var augmentBatch: ((Tensor, RandomGenerator) -> Void)?
@@ -89,15 +99,32 @@ public final class Trainer {
         }
         guard training.count > 0 else { throw SynapseError.invalidArgument("no training samples") }
         let batches = (training.count + batchSize - 1) / batchSize
-        stopTraining = false
+        if let position, position.batchSize != batchSize || position.samples != training.count || position.batch > batches {
+            throw SynapseError.invalidArgument("the checkpoint stopped after batch \(position.batch) of an epoch of \(position.samples) samples in batches of \(position.batchSize); "
+                                               + "this run has \(training.count) samples in batches of \(batchSize)")
+        }
+        stopTraining = restoredStop
+        restoredStop = false
+        activeCallbacks = callbacks
+        defer { activeCallbacks = [] }
         callbacks.forEach { $0.trainingBegan(self, epochs: epochs, batchesPerEpoch: batches) }
         let parameters = model.parameters
         while epoch < epochs && !stopTraining {
             callbacks.forEach { $0.epochBegan(self, epoch: epoch) }
+            // The epoch's order is drawn from the generator as it was when the epoch began; a run
+            // stopped inside the epoch saved that state, so the resumed run draws the same order
+            // and then carries on from the generator's state after the last batch it finished.
+            var progress = position ?? EpochPosition(batch: 0, batchSize: batchSize, samples: training.count,
+                                                     epochRandomState: random.state)
+            let current = random.state
+            random.state = progress.epochRandomState
             let order = shuffle ? random.permutation(training.count) : Array(0..<training.count)
-            var lossSum = 0.0, metricSum = 0.0, metricCount = 0, seen = 0
-            let stream = training.batches(order: order, batchSize: batchSize, epoch: epoch, training: true)
-            var b = 0
+            if position != nil { random.state = current }
+            position = nil
+            // A resumed epoch streams the rest of its order; the source sees the same epoch.
+            let stream = training.batches(order: Array(order[min(progress.batch * batchSize, order.count)...]),
+                                          batchSize: batchSize, epoch: epoch, training: true)
+            var b = progress.batch
             while let (x, y) = try nextBatch(of: stream, from: training, batchSize: batchSize) {
                 defer { b += 1 }
                 augmentBatch?(x, random)
@@ -107,18 +134,27 @@ public final class Trainer {
                 }
                 if let clipNorm { clipGradientNorm(parameters, maxNorm: clipNorm) }
                 optimizer.step(parameters)
-                lossSum += Double(value) * Double(x.batchSize)
-                metricSum += m.sum
-                metricCount += m.count
-                seen += x.batchSize
+                progress.lossSum += Double(value) * Double(x.batchSize)
+                progress.metricSum += m.sum
+                progress.metricCount += m.count
+                progress.seen += x.batchSize
+                progress.batch = b + 1
                 if !callbacks.isEmpty {
-                    let logs = ["loss": lossSum / Double(seen), metric.logName: metricSum / Double(metricCount),
-                                "samples": Double(seen)]
+                    let logs = ["loss": progress.lossSum / Double(progress.seen),
+                                metric.logName: progress.metricSum / Double(progress.metricCount),
+                                "samples": Double(progress.seen)]
                     callbacks.forEach { $0.batchEnded(self, batch: b, logs: logs) }
                 }
+                if stopRequest?.isRequested == true {
+                    position = progress
+                    if let checkpointURL { try saveCheckpoint(to: checkpointURL, callbacks: callbacks) }
+                    callbacks.forEach { $0.trainingStopped(self) }
+                    throw TrainingStopped(epoch: epoch, batch: b + 1, batches: batches, checkpoint: checkpointURL)
+                }
             }
-            var logs = ["loss": lossSum / Double(seen), metric.logName: metricSum / Double(metricCount),
-                        "samples": Double(seen), "lr": Double(optimizer.learningRate)]
+            let seen = Double(max(progress.seen, 1))
+            var logs = ["loss": progress.lossSum / seen, metric.logName: progress.metricSum / Double(max(progress.metricCount, 1)),
+                        "samples": Double(progress.seen), "lr": Double(optimizer.learningRate)]
             if let validationSet {
                 for (key, value) in try evaluate(validationSet, batchSize: max(batchSize, 256)) { logs["val_" + key] = value }
             }
@@ -128,6 +164,7 @@ public final class Trainer {
             history.epochs.append(logs)
             epoch += 1
             for callback in callbacks { try callback.epochEnded(self, epoch: epoch - 1, logs: logs) }
+            if let checkpointURL { try saveCheckpoint(to: checkpointURL, callbacks: callbacks) }
         }
         callbacks.forEach { $0.trainingEnded(self) }
         return history
@@ -174,6 +211,9 @@ public final class Trainer {
         self.history = history
     }
 
+    /// The callbacks of the `fit` that is running (their state goes into its checkpoints).
+    var activeCallbacks: [any Callback] = []
+
     /// The stream's next batch in the trainer's reused buffers, shaped to the rows it filled.
     private func nextBatch(of stream: any BatchStream, from data: any DataSource, batchSize: Int) throws -> (Tensor, Tensor)? {
         let x = Tensor.reusing(batchInputs, shape: [batchSize] + data.sampleShape)
@@ -181,6 +221,73 @@ public final class Trainer {
         (batchInputs, batchTargets) = (x, y)
         guard let rows = try stream.next(inputs: x, targets: y) else { return nil }
         return (Tensor.reusing(x, shape: [rows] + data.sampleShape), Tensor.reusing(y, shape: [rows] + data.targetShape))
+    }
+}
+
+/// Where training stood inside an epoch when it was stopped: the next batch, the generator's
+/// state when the epoch began (it draws the epoch's order) and the running sums of the epoch.
+public struct EpochPosition: Equatable {
+    /// Batches of the epoch already trained on.
+    public var batch: Int
+    public var batchSize: Int
+    /// Training samples in an epoch.
+    public var samples: Int
+    public var epochRandomState: [UInt64]
+    public var lossSum = 0.0, metricSum = 0.0
+    public var metricCount = 0, seen = 0
+}
+
+/// Thrown by `fit` when its `stopRequest` was requested: training stopped after `batch` of
+/// `batches` batches of epoch `epoch` (0-based), and the checkpoint (if any) holds that position.
+public struct TrainingStopped: Error, CustomStringConvertible {
+    public let epoch: Int, batch: Int, batches: Int
+    public let checkpoint: URL?
+    public var description: String {
+        "training stopped in epoch \(epoch + 1) after batch \(batch) of \(batches)"
+            + (checkpoint.map { "; checkpoint written to \($0.path)" } ?? "")
+    }
+}
+
+/// A request to stop training, safe to make from any thread: `fit` polls it after every batch.
+/// `StopRequest.onSignals()` makes one that Ctrl-C (SIGINT) and SIGTERM set; a second such signal
+/// ends the process at once.
+public final class StopRequest: @unchecked Sendable {
+    private let lock = NSLock()
+    private var requested = false
+    private var signalNumber: Int32?
+
+    public init() {}
+
+    public var isRequested: Bool { lock.withLock { requested } }
+    /// The signal that made the request, if a signal did.
+    public var signal: Int32? { lock.withLock { signalNumber } }
+
+    public func request() { lock.withLock { requested = true } }
+
+    nonisolated(unsafe) private static var sources: [any DispatchSourceSignal] = []
+
+    /// A request that the first SIGINT or SIGTERM sets (printing `message` on standard error);
+    /// the second exits the process at once with status 128 + the signal number. The signals'
+    /// default action is turned off for the rest of the process.
+    public static func onSignals(_ signals: [Int32] = [SIGINT, SIGTERM],
+                                 message: String = "stopping after this batch (press Ctrl-C again to quit at once)") -> StopRequest {
+        let request = StopRequest()
+        for number in signals {
+            Glibc.signal(number, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
+            source.setEventHandler {
+                let first = request.lock.withLock { () -> Bool in
+                    defer { request.requested = true }
+                    if request.signalNumber == nil && !request.requested { request.signalNumber = number; return true }
+                    return false
+                }
+                guard first else { _exit(128 + number) }
+                FileHandle.standardError.write(Data(("\n" + message + "\n").utf8))
+            }
+            source.resume()
+            sources.append(source)
+        }
+        return request
     }
 }
 

@@ -3,26 +3,10 @@ import Foundation
 import XCTest
 
 final class TrainerTests: FolderTestCase {
-    /// Three Gaussian blobs in 4 dimensions, 3 classes.
-    func blobs(_ n: Int, seed: UInt64) throws -> Dataset {
-        let random = RandomGenerator(seed: seed)
-        let x = Tensor(shape: [n, 4]), y = Tensor(shape: [n])
-        for i in 0..<n {
-            let c = i % 3
-            y[i] = Float(c)
-            for j in 0..<4 { x[i * 4 + j] = random.normal(mean: j == c ? 2 : 0, standardDeviation: 0.7) }
-        }
-        return try Dataset(inputs: x, targets: y)
-    }
+    func blobs(_ n: Int, seed: UInt64) throws -> Dataset { try blobData(n, seed: seed) }
 
     func makeTrainer(seed: UInt64 = 3, schedule: (any LearningRateSchedule)? = nil) throws -> Trainer {
-        let random = RandomGenerator(seed: seed)
-        let model = try Sequential(inputShape: [4], [
-            Linear(4, 16, initializer: .heUniform, random: random, name: "fc1"), Activation(.relu),
-            Dropout(rate: 0.2), Linear(16, 3, random: random, name: "fc2"),
-        ])
-        return Trainer(model: model, loss: SoftmaxCrossEntropy(), optimizer: Adam(learningRate: 0.01),
-                       random: random, schedule: schedule)
+        try blobTrainer(seed: seed, schedule: schedule)
     }
 
     func testFitLearnsAndRecordsHistory() throws {
@@ -173,6 +157,29 @@ final class TrainerTests: FolderTestCase {
     }
 }
 
+/// Three Gaussian blobs in 4 dimensions, 3 classes.
+func blobData(_ n: Int, seed: UInt64) throws -> Dataset {
+    let random = RandomGenerator(seed: seed)
+    let x = Tensor(shape: [n, 4]), y = Tensor(shape: [n])
+    for i in 0..<n {
+        let c = i % 3
+        y[i] = Float(c)
+        for j in 0..<4 { x[i * 4 + j] = random.normal(mean: j == c ? 2 : 0, standardDeviation: 0.7) }
+    }
+    return try Dataset(inputs: x, targets: y)
+}
+
+/// A 4-16-3 network with dropout, Adam.
+func blobTrainer(seed: UInt64 = 3, schedule: (any LearningRateSchedule)? = nil) throws -> Trainer {
+    let random = RandomGenerator(seed: seed)
+    let model = try Sequential(inputShape: [4], [
+        Linear(4, 16, initializer: .heUniform, random: random, name: "fc1"), Activation(.relu),
+        Dropout(rate: 0.2), Linear(16, 3, random: random, name: "fc2"),
+    ])
+    return Trainer(model: model, loss: SoftmaxCrossEntropy(), optimizer: Adam(learningRate: 0.01),
+                   random: random, schedule: schedule)
+}
+
 /// Copies the weights whenever `monitor` reaches a new minimum.
 final class SnapshotAtBest: Callback {
     let monitor: String
@@ -199,5 +206,229 @@ final class FloatingPointModeTests: XCTestCase {
         #endif
         XCTAssertTrue(halve(smallest).isSubnormal, "the previous mode is restored")
         XCTAssertTrue(FloatingPointMode.withDenormalsFlushed(false) { halve(smallest) }.isSubnormal)
+    }
+}
+
+/// Stopping inside an epoch, resuming, and checking checkpoints before they change anything.
+final class ResumeTests: FolderTestCase {
+    let data = try! blobData(200, seed: 4)
+
+    /// A trainer with dropout (random draws every batch), a plateau schedule and early stopping
+    /// that keeps the best weights: every kind of state a checkpoint must carry.
+    func makeRun(stopAt: (epoch: Int, batch: Int)? = nil) throws -> (Trainer, EarlyStopping, [any Callback]) {
+        let trainer = try blobTrainer(schedule: ReduceOnPlateau(monitor: "loss", factor: 0.5, patience: 1))
+        let stopper = EarlyStopping(monitor: "val_loss", patience: 2, restoreBestWeights: true)
+        var callbacks: [any Callback] = [stopper]
+        if let stopAt {
+            let request = StopRequest()
+            trainer.stopRequest = request
+            callbacks.append(RequestStop(request: request, epoch: stopAt.epoch, batch: stopAt.batch))
+        }
+        return (trainer, stopper, callbacks)
+    }
+
+    func fit(_ trainer: Trainer, _ callbacks: [any Callback]) throws {
+        try trainer.fit(data, epochs: 6, batchSize: 32, validation: .split(0.25, seed: 9), callbacks: callbacks)
+    }
+
+    func assertSame(_ a: Trainer, _ b: Trainer, _ message: String, file: StaticString = #filePath, line: UInt = #line) {
+        for (x, y) in zip(a.model.stateTensors, b.model.stateTensors) {
+            XCTAssertEqual(x.value.array.map(\.bitPattern), y.value.array.map(\.bitPattern), "\(message): \(x.name)", file: file, line: line)
+        }
+        for p in a.model.parameters {
+            let q = b.model.parameters.first { $0.name == p.name }!
+            XCTAssertEqual(a.optimizer.slots(for: p).map(\.array), b.optimizer.slots(for: q).map(\.array), "\(message): optimizer \(p.name)", file: file, line: line)
+        }
+        XCTAssertEqual(a.history, b.history, message, file: file, line: line)
+        XCTAssertEqual(a.random.state, b.random.state, message, file: file, line: line)
+        XCTAssertEqual(a.optimizer.learningRate, b.optimizer.learningRate, message, file: file, line: line)
+        XCTAssertEqual(a.optimizer.stepCount, b.optimizer.stepCount, message, file: file, line: line)
+    }
+
+    /// A stop requested inside an epoch writes a checkpoint with the position; a new trainer that
+    /// loads it and runs `fit` ends with the same model, bit for bit, as the run never stopped.
+    func testStopInsideAnEpochThenResumeIsBitIdentical() throws {
+        // Bit-identity holds for the same thread settings: OpenBLAS may split a product
+        // differently with another thread count, which changes the rounding. Pin one thread.
+        let threads = BLAS.threads
+        BLAS.threads = 1
+        defer { BLAS.threads = threads }
+
+        let (straight, straightStopper, straightCallbacks) = try makeRun()
+        try fit(straight, straightCallbacks)
+        XCTAssertGreaterThan(straight.epoch, 2)
+
+        // 150 training samples in batches of 32: 5 batches an epoch, the last of 22.
+        for stopAt in [(epoch: 0, batch: 1), (epoch: 1, batch: 3), (epoch: 2, batch: 5)] {
+            let checkpoint = folder.appendingPathComponent("stop-\(stopAt.epoch)-\(stopAt.batch).safetensors")
+            let (first, _, callbacks) = try makeRun(stopAt: stopAt)
+            first.checkpointURL = checkpoint
+            XCTAssertThrowsError(try fit(first, callbacks)) { error in
+                guard let stopped = error as? TrainingStopped else { return XCTFail("\(error)") }
+                XCTAssertEqual([stopped.epoch, stopped.batch, stopped.batches], [stopAt.epoch, stopAt.batch, 5])
+                XCTAssertEqual(stopped.checkpoint, checkpoint)
+            }
+            XCTAssertEqual(first.epoch, stopAt.epoch)
+            XCTAssertEqual(first.position?.batch, stopAt.batch)
+
+            // A new process: everything built again from the same seed, then the checkpoint loaded.
+            let (resumed, stopper, resumedCallbacks) = try makeRun()
+            try resumed.loadCheckpoint(from: checkpoint, callbacks: resumedCallbacks)
+            XCTAssertEqual(resumed.epoch, stopAt.epoch)
+            XCTAssertEqual(resumed.position, first.position)
+            resumed.checkpointURL = folder.appendingPathComponent("after.safetensors")
+            try fit(resumed, resumedCallbacks)
+            assertSame(resumed, straight, "stopped at \(stopAt)")
+            XCTAssertEqual(stopper.bestEpoch, straightStopper.bestEpoch)
+            XCTAssertEqual(stopper.stoppedEpoch, straightStopper.stoppedEpoch)
+            XCTAssertNil(resumed.position)
+
+            // The end-of-training checkpoint resumes to the same model too (nothing left to train).
+            let (again, _, againCallbacks) = try makeRun()
+            try again.loadCheckpoint(from: folder.appendingPathComponent("after.safetensors"), callbacks: againCallbacks)
+            try fit(again, againCallbacks)
+            assertSame(again, straight, "resumed after the end, from \(stopAt)")
+        }
+    }
+
+    /// A checkpoint written at the end of an epoch (what a SIGKILL leaves) resumes exactly too.
+    func testEndOfEpochCheckpointResumesExactly() throws {
+        let threads = BLAS.threads
+        BLAS.threads = 1  // bit-identity holds for the same thread settings
+        defer { BLAS.threads = threads }
+        let (straight, _, straightCallbacks) = try makeRun()
+        try fit(straight, straightCallbacks)
+        final class Copy: Callback {
+            let from: URL, to: URL
+            init(_ from: URL, _ to: URL) { (self.from, self.to) = (from, to) }
+            func epochEnded(_ trainer: Trainer, epoch: Int, logs: [String: Double]) throws {
+                if epoch == 1 { try FileManager.default.copyItem(at: from, to: to) }
+            }
+        }
+        let (first, _, callbacks) = try makeRun()
+        let checkpoint = folder.appendingPathComponent("every.safetensors"), kept = folder.appendingPathComponent("epoch1.safetensors")
+        first.checkpointURL = checkpoint
+        // The trainer writes its checkpoint after the callbacks: copy it when the next epoch ends.
+        try fit(first, callbacks + [Copy(checkpoint, kept)])
+        let (resumed, _, resumedCallbacks) = try makeRun()
+        try resumed.loadCheckpoint(from: kept, callbacks: resumedCallbacks)
+        XCTAssertEqual(resumed.epoch, 1)
+        XCTAssertNil(resumed.position)
+        try fit(resumed, resumedCallbacks)
+        assertSame(resumed, straight, "resumed after epoch 1")
+    }
+
+    /// Rewrites a checkpoint's metadata and tensors.
+    func rewrite(_ url: URL, to target: URL, _ change: (inout SafeTensors.Contents) -> Void) throws {
+        var contents = try SafeTensors.read(from: url)
+        change(&contents)
+        try SafeTensors.write(contents.tensors, metadata: contents.metadata, to: target)
+    }
+
+    /// Every metadata value is range-checked before anything changes: a bad one throws and
+    /// leaves the weights, optimizer state, schedule, epoch, generator and callbacks as they were.
+    func testBadCheckpointsAreRefusedWithoutChangingAnything() throws {
+        let (trainer, _, callbacks) = try makeRun(stopAt: (epoch: 1, batch: 2))
+        let good = folder.appendingPathComponent("good.safetensors")
+        trainer.checkpointURL = good
+        XCTAssertThrowsError(try fit(trainer, callbacks))
+        let cases: [(String, String, (inout SafeTensors.Contents) -> Void)] = [
+            ("all-zero random state", "random_state", { $0.metadata["random_state"] = "0,0,0,0" }),
+            ("three random words", "random_state", { $0.metadata["random_state"] = "1,2,3" }),
+            ("absurd plateau counter", "wait is 1e+300", { $0.metadata["schedule_state"] = #"{"best":0.5,"wait":1e300}"# }),
+            ("negative plateau counter", "wait is -1", { $0.metadata["schedule_state"] = #"{"best":0.5,"wait":-1}"# }),
+            ("NaN best loss", "best is nan", { $0.metadata["schedule_state"] = #"{"best":"NaN","wait":0}"# }),
+            ("epoch beyond the history", "does not match", { $0.metadata["epoch"] = "7" }),
+            ("negative step count", "negative", { $0.metadata["optimizer_steps"] = "-3" }),
+            ("infinite learning rate", "learning rate", { $0.metadata["learning_rate"] = String(Float.infinity.bitPattern) }),
+            ("position beyond the epoch", "position", { $0.metadata["position"] = $0.metadata["position"]!.replacingOccurrences(of: "2,32,150,", with: "9,32,150,") }),
+            ("all-zero epoch random state", "position", { $0.metadata["position"] = "2,32,150,0:0:0:0,0,0,64,64" }),
+            ("huge sample count", "position", { $0.metadata["position"] = "9223372036854775807,2,9223372036854775807,1:2:3:4,0,0,0,2" }),
+            ("early-stopping counter", "early-stopping state: wait", { $0.metadata["callback.early_stopping"] = #"{"monitor":"val_loss","wait":"99"}"# }),
+            ("early-stopping best epoch", "best_epoch", { $0.metadata["callback.early_stopping"] = #"{"monitor":"val_loss","wait":"0","best_epoch":"5"}"# }),
+            ("stop flag", "stop_training", { $0.metadata["stop_training"] = "yes" }),
+            ("weights of the wrong shape", "fc2.bias", { contents in
+                let i = contents.tensors.firstIndex { $0.name == "fc2.bias" }!
+                contents.tensors[i].tensor = Tensor(shape: [4])
+            }),
+        ]
+        XCTAssertNotNil(try SafeTensors.read(from: good).metadata["position"])
+        for (name, expected, change) in cases {
+            let bad = folder.appendingPathComponent("bad.safetensors")
+            try rewrite(good, to: bad, change)
+            let (fresh, stopper, freshCallbacks) = try makeRun()
+            _ = try fresh.fit(data, epochs: 1, batchSize: 32, validation: .split(0.25, seed: 9), callbacks: freshCallbacks)
+            let weights = fresh.model.stateTensors.map(\.value.array)
+            let slots = fresh.model.parameters.map { fresh.optimizer.slots(for: $0).map(\.array) }
+            let (state, rate, steps, history) = (fresh.random.state, fresh.optimizer.learningRate, fresh.optimizer.stepCount, fresh.history)
+            let schedule = fresh.schedule!.state, best = stopper.bestEpoch
+            XCTAssertThrowsError(try fresh.loadCheckpoint(from: bad, callbacks: freshCallbacks), name) { error in
+                XCTAssertTrue("\(error)".hasPrefix(bad.path + ": "), "\(name): \(error)")
+                XCTAssertTrue("\(error)".contains(expected), "\(name): \(error)")
+            }
+            XCTAssertEqual(fresh.model.stateTensors.map(\.value.array), weights, name)
+            XCTAssertEqual(fresh.model.parameters.map { fresh.optimizer.slots(for: $0).map(\.array) }, slots, name)
+            XCTAssertEqual(fresh.random.state, state, name)
+            XCTAssertEqual(fresh.optimizer.learningRate, rate, name)
+            XCTAssertEqual(fresh.optimizer.stepCount, steps, name)
+            XCTAssertEqual(fresh.history, history, name)
+            XCTAssertEqual(fresh.epoch, 1, name)
+            XCTAssertNil(fresh.position, name)
+            XCTAssertEqual(fresh.schedule!.state, schedule, name)
+            XCTAssertEqual(stopper.bestEpoch, best, name)
+        }
+        // The good one loads.
+        let (fresh, _, freshCallbacks) = try makeRun()
+        try fresh.loadCheckpoint(from: good, callbacks: freshCallbacks)
+        XCTAssertEqual(fresh.position?.batch, 2)
+    }
+
+    /// ModelCheckpoint's best value travels in the trainer's checkpoints, so a resumed run does
+    /// not overwrite the best model with a worse one.
+    func testModelCheckpointBestIsRestored() throws {
+        let (trainer, _, _) = try makeRun()
+        let best = ModelCheckpoint(url: folder.appendingPathComponent("best.safetensors"), monitor: "val_accuracy")
+        trainer.checkpointURL = folder.appendingPathComponent("every.safetensors")
+        try trainer.fit(data, epochs: 2, batchSize: 32, validation: .split(0.25, seed: 9), callbacks: [best])
+        let saved = best.checkpointState(trainer).values
+        XCTAssertEqual(saved["best"].flatMap(UInt64.init).map(Double.init(bitPattern:)), trainer.history["val_accuracy"].max())
+        let (resumed, _, _) = try makeRun()
+        let again = ModelCheckpoint(url: best.url, monitor: "val_accuracy")
+        XCTAssertEqual(again.checkpointState(resumed).values, [:])
+        try resumed.loadCheckpoint(from: trainer.checkpointURL!, callbacks: [again])
+        XCTAssertEqual(again.checkpointState(resumed).values, saved)
+    }
+
+    /// A checkpoint as the code before positions and callback states wrote it (exactly its eight
+    /// metadata keys, no callback tensors) still loads and continues as before.
+    func testCheckpointOfThePreviousFormatLoads() throws {
+        let (trainer, _, _) = try makeRun()
+        try trainer.fit(data, epochs: 2, batchSize: 32, validation: .split(0.25, seed: 9))
+        let current = folder.appendingPathComponent("current.safetensors"), previous = folder.appendingPathComponent("previous.safetensors")
+        try trainer.saveCheckpoint(to: current)
+        try rewrite(current, to: previous) { contents in
+            let keys: Set = ["format", "synapse.checkpoint", "epoch", "optimizer_steps", "learning_rate", "schedule_state", "random_state", "history"]
+            contents.metadata = contents.metadata.filter { keys.contains($0.key) }
+            contents.tensors.removeAll { $0.name.hasPrefix("callback/") }
+        }
+        XCTAssertEqual(try SafeTensors.read(from: previous).metadata.count, 8)
+        let (resumed, _, callbacks) = try makeRun()
+        try resumed.loadCheckpoint(from: previous, callbacks: callbacks)
+        XCTAssertEqual(resumed.epoch, 2)
+        XCTAssertEqual(resumed.history, trainer.history)
+        XCTAssertEqual(resumed.random.state, trainer.random.state)
+        XCTAssertEqual(resumed.model.stateTensors.map(\.value.array), trainer.model.stateTensors.map(\.value.array))
+        XCTAssertNoThrow(try Sequential.load(from: current), "a checkpoint loads as a plain model")
+    }
+}
+
+/// Requests a stop after the given batch of the given epoch (0-based epoch, 1-based batch count).
+final class RequestStop: Callback {
+    let request: StopRequest, epoch: Int, batch: Int
+    var current = 0
+    init(request: StopRequest, epoch: Int, batch: Int) { (self.request, self.epoch, self.batch) = (request, epoch, batch) }
+    func epochBegan(_ trainer: Trainer, epoch: Int) { current = epoch }
+    func batchEnded(_ trainer: Trainer, batch: Int, logs: [String: Double]) {
+        if current == epoch && batch + 1 == self.batch { request.request() }
     }
 }
