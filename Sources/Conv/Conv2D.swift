@@ -235,3 +235,15 @@ public final class Conv2D: Layer {
         return dx
     }
 }
+
+extension Conv2D {
+    /// Same geometry, initializer name, name and values; its own storage and buffers.
+    public func clone() throws -> any Layer {
+        let copy = try Conv2D(inputChannels: inputChannels, outputChannels: outputChannels,
+                              kernelSize: (kernelSize.height, kernelSize.width), stride: (stride.height, stride.width),
+                              padding: .explicit(padding.height, padding.width), bias: bias != nil,
+                              initializer: initializer, random: RandomGenerator(seed: 0))
+        copy.copyState(from: self)
+        return copy
+    }
+}

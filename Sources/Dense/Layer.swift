@@ -32,6 +32,11 @@ public protocol Layer: AnyObject {
     func backwardParameters(_ outputGradient: Tensor)
     /// Hands the layer the generator behind its random draws (dropout masks).
     func attach(random: RandomGenerator)
+    /// A new layer of the same type, settings, name, parameter and buffer values (copied) and
+    /// any other state (an RNN's `initialState`), sharing no storage and no working buffers with
+    /// this one: `DataParallel` runs one per worker. The default rebuilds the layer from
+    /// `options` and copies the parameters and buffers; a layer that holds more overrides it.
+    func clone() throws -> any Layer
 }
 
 extension Layer {
@@ -41,6 +46,24 @@ extension Layer {
     public func backwardParameters(_ outputGradient: Tensor) { _ = backward(outputGradient) }
     public var displayTypeName: String { Self.typeName }
     public var parameterCount: Int { parameters.reduce(0) { $0 + $1.value.count } }
+
+    public func clone() throws -> any Layer {
+        let copy = try Self(options: options, random: RandomGenerator(seed: 0))
+        copy.copyState(from: self)
+        return copy
+    }
+
+    /// Takes `source`'s name and its parameter and buffer names and values (same types and
+    /// shapes, in order): the second half of a `clone()`.
+    public func copyState(from source: any Layer) {
+        name = source.name
+        let (mine, theirs) = (parameters + buffers, source.parameters + source.buffers)
+        precondition(mine.count == theirs.count, "copying \(theirs.count) tensors into \(mine.count)")
+        for (p, q) in zip(mine, theirs) {
+            p.name = q.name
+            p.value.assign(q.value)
+        }
+    }
 }
 
 /// A layer of a sequence model that takes or hands on a padding mask (Keras's `mask_zero`).

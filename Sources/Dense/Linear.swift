@@ -105,3 +105,13 @@ public final class Linear: Layer {
         }
     }
 }
+
+extension Linear {
+    /// Same sizes, initializer name, name and values; its own storage and buffers.
+    public func clone() throws -> any Layer {
+        let copy = try Linear(inputFeatures, outputFeatures, bias: bias != nil, initializer: initializer,
+                              random: RandomGenerator(seed: 0))
+        copy.copyState(from: self)
+        return copy
+    }
+}

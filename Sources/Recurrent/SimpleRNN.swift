@@ -399,3 +399,15 @@ func transposeFirstTwo(_ source: UnsafePointer<Float>, _ destination: UnsafeMuta
         }
     }
 }
+
+extension SimpleRNN {
+    /// Same settings, name and weights, and a copy of `initialState` (which the saved options do
+    /// not hold).
+    public func clone() throws -> any Layer {
+        let copy = try SimpleRNN(inputFeatures, hiddenSize, mode: mode, nonlinearity: nonlinearity,
+                                 truncation: truncation, recurrentInitializer: .zeros, random: RandomGenerator(seed: 0))
+        copy.copyState(from: self)
+        copy.initialState = initialState?.copy()
+        return copy
+    }
+}
