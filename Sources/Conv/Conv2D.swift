@@ -212,15 +212,7 @@ public final class Conv2D: Layer {
                     (y.data + c * width + i * area).update(from: source + c * area, count: area)
                 }
             }
-            if let bias {
-                let db = bias.gradient.data
-                for c in 0..<o {
-                    let row = y.data + c * width
-                    var sum: Float = 0
-                    for p in 0..<width { sum += row[p] }
-                    db[c] += sum
-                }
-            }
+            if let bias { addRowSums(of: y.data, rows: o, columns: width, into: bias.gradient.data) }
             // dW (O x patch) += dY (O x width) * cols^T (width x patch)
             BLAS.gemm(transposeB: true, m: o, n: patch, k: width, y.data, cols.data, beta: 1, weight.gradient.data)
             guard let dx else { continue }

@@ -333,11 +333,7 @@ public final class SimpleRNN: Layer, SequenceMasking {
         let rows = t &* n
         BLAS.gemm(transposeA: true, m: h, n: h, k: rows, dz.data, s.data, beta: 1, weightHH.gradient.data)
         BLAS.gemm(transposeA: true, m: h, n: f, k: rows, dz.data, x.data, beta: 1, weightIH.gradient.data)
-        let db = bias.gradient.data
-        for r in 0..<rows {
-            let row = dz.data + r &* h
-            for j in 0..<h { db[j] += row[j] }
-        }
+        addColumnSums(of: dz.data, rows: rows, columns: h, into: bias.gradient.data)
         guard wantInputGradient else { return }
 
         switch mode {
