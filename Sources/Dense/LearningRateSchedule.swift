@@ -33,22 +33,36 @@ public final class ExponentialDecay: LearningRateSchedule {
     public var state: [String: Double] { get { [:] } set {} }
 }
 
-/// Multiplies the rate by `factor` when `monitor` has not improved (decreased by more than
-/// `minDelta`) for `patience` epochs, as Keras's `ReduceLROnPlateau`; never below `minimum`.
+/// Multiplies the rate by `factor` when `monitor` has not improved (by more than `minDelta`) for
+/// `patience` epochs, as Keras's `ReduceLROnPlateau`; never below `minimum`.
+///
+/// `mode` says which way is better: `.min` for losses and errors, `.max` for accuracies. By
+/// default it follows the name, as `EarlyStopping` does: `.max` for a monitor ending in
+/// `accuracy`, `.min` otherwise.
 public final class ReduceOnPlateau: LearningRateSchedule {
+    public enum Mode: String, Sendable {
+        /// Lower is better (losses).
+        case min
+        /// Higher is better (accuracies).
+        case max
+    }
+
     public let monitor: String, factor: Float, patience: Int, minDelta: Double, minimum: Float
-    private var best = Double.infinity
+    public let mode: Mode
+    private var best: Double
     private var wait = 0
 
-    public init(monitor: String = "val_loss", factor: Float = 0.1, patience: Int = 10,
+    public init(monitor: String = "val_loss", mode: Mode? = nil, factor: Float = 0.1, patience: Int = 10,
                 minDelta: Double = 1e-4, minimum: Float = 0) {
         (self.monitor, self.factor, self.patience, self.minDelta, self.minimum) =
             (monitor, factor, patience, minDelta, minimum)
+        self.mode = mode ?? (improves(monitor)(1, 0) ? .max : .min)
+        best = self.mode == .min ? .infinity : -.infinity
     }
 
     public func rate(after epoch: Int, current: Float, logs: [String: Double]) -> Float {
         guard let value = logs[monitor] else { return current }
-        if value < best - minDelta {
+        if mode == .min ? value < best - minDelta : value > best + minDelta {
             best = value
             wait = 0
             return current
@@ -61,6 +75,9 @@ public final class ReduceOnPlateau: LearningRateSchedule {
 
     public var state: [String: Double] {
         get { ["best": best, "wait": Double(wait)] }
-        set { best = newValue["best"] ?? .infinity; wait = Int(newValue["wait"] ?? 0) }
+        set {
+            best = newValue["best"] ?? (mode == .min ? .infinity : -.infinity)
+            wait = Int(newValue["wait"] ?? 0)
+        }
     }
 }

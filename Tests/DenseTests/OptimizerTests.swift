@@ -122,3 +122,24 @@ final class BlockOptimizerTests: XCTestCase {
         XCTAssertEqual(clipGradientNorm(model.parameters, maxNorm: 10), 0.5, accuracy: 1e-5)
     }
 }
+
+extension OptimizerTests {
+    /// `ReduceOnPlateau` knows which way its metric improves: by name (as `EarlyStopping`), or as told.
+    func testReduceOnPlateauFollowsItsMode() {
+        let rising = ReduceOnPlateau(monitor: "val_accuracy", factor: 0.5, patience: 2)
+        XCTAssertEqual(rising.mode, .max)
+        var rate: Float = 1
+        for accuracy in [0.5, 0.6, 0.7, 0.8] { rate = rising.rate(after: 0, current: rate, logs: ["val_accuracy": accuracy]) }
+        XCTAssertEqual(rate, 1, "a rising accuracy is progress")
+        for accuracy in [0.79, 0.78] { rate = rising.rate(after: 0, current: rate, logs: ["val_accuracy": accuracy]) }
+        XCTAssertEqual(rate, 0.5, "two epochs below the best halve the rate")
+
+        XCTAssertEqual(ReduceOnPlateau(monitor: "val_loss").mode, .min)
+        let told = ReduceOnPlateau(monitor: "val_score", mode: .max, factor: 0.5, patience: 1)
+        rate = 1
+        for score in [1.0, 2.0, 3.0] { rate = told.rate(after: 0, current: rate, logs: ["val_score": score]) }
+        XCTAssertEqual(rate, 1)
+        told.state = [:]
+        XCTAssertEqual(told.state["best"], -.infinity, "a fresh maximising schedule starts from the bottom")
+    }
+}
