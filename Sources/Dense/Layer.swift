@@ -146,9 +146,13 @@ extension Dictionary where Key == String, Value == ConfigValue {
 /// The explicit table of layer types a saved architecture may name.
 ///
 /// `LayerRegistry.dense` knows the core layers; Conv and Recurrent add theirs, and the umbrella
-/// module `Synapse` offers one table of them all. An unknown type name lists the known ones.
+/// module `Synapse` offers one table of them all. `LayerRegistry.linked` (what `Sequential.load`
+/// uses by default) knows every layer type linked into the program. An unknown type name lists
+/// the known ones.
 public struct LayerRegistry {
     public private(set) var types: [String: any Layer.Type]
+    /// Also find types by name in `LayerRegistry.linkedModules` (see `linked`).
+    public private(set) var searchesLinkedModules = false
 
     public init(_ types: [any Layer.Type]) {
         self.types = Dictionary(uniqueKeysWithValues: types.map { ($0.typeName, $0) })
@@ -156,17 +160,49 @@ public struct LayerRegistry {
 
     public static var dense: LayerRegistry { LayerRegistry([Linear.self, Activation.self, Dropout.self, BatchNorm.self]) }
 
+    /// The core layers and every layer type of Synapse's other modules (Conv, Recurrent) linked
+    /// into the program, without the caller naming them.
+    ///
+    /// Swift runs no code when a module loads (no static initialisers), so Conv and Recurrent
+    /// cannot add themselves to a table before `load` runs; instead a type name this table lacks
+    /// is looked up at run time as `<module>.<type>` in `linkedModules`, and found only if that
+    /// module is linked into the program.
+    public static var linked: LayerRegistry {
+        var registry = LayerRegistry.dense
+        registry.searchesLinkedModules = true
+        return registry
+    }
+
+    /// The modules `linked` searches, in order.
+    public static let linkedModules = ["Dense", "Conv", "Recurrent"]
+
     public func merging(_ other: LayerRegistry) -> LayerRegistry {
         var result = self
         result.types.merge(other.types) { _, new in new }
+        result.searchesLinkedModules = searchesLinkedModules || other.searchesLinkedModules
         return result
     }
 
     public func makeLayer(type: String, options: LayerOptions, random: RandomGenerator) throws -> any Layer {
-        guard let layerType = types[type] else {
+        guard let layerType = types[type] ?? (searchesLinkedModules ? LayerRegistry.linkedType(named: type) : nil) else {
+            let modules = searchesLinkedModules
+                ? " (or a layer type of the modules \(LayerRegistry.linkedModules.joined(separator: ", ")) linked into the program)"
+                : ""
             throw SynapseError.invalidArgument(
-                "unknown layer type '\(type)'; known types: \(types.keys.sorted().joined(separator: ", "))")
+                "unknown layer type '\(type)'; known types: \(types.keys.sorted().joined(separator: ", "))\(modules)")
         }
         return try layerType.init(options: options, random: random)
+    }
+
+    /// The `Layer` type called `name` (its `typeName`) in one of `linkedModules`, if linked in.
+    static func linkedType(named name: String) -> (any Layer.Type)? {
+        // A saved file is not trusted: only plain identifiers reach the run-time lookup.
+        guard !name.isEmpty, name.utf8.count <= 64,
+              name.unicodeScalars.allSatisfy({ ($0.isASCII && $0.properties.isAlphabetic) || ("0"..."9").contains($0) || $0 == "_" })
+        else { return nil }
+        for module in linkedModules {
+            if let type = _typeByName("\(module).\(name)") as? any Layer.Type, type.typeName == name { return type }
+        }
+        return nil
     }
 }

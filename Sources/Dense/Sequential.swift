@@ -188,7 +188,10 @@ extension Sequential {
     }
 
     /// Rebuilds a model from a weight file and the `.json` architecture beside it.
-    public static func load(from url: URL, registry: LayerRegistry = .dense) throws -> Sequential {
+    ///
+    /// - Parameter registry: the layer types the file may name; by default every layer type of
+    ///   Synapse linked into the program (`LayerRegistry.linked`).
+    public static func load(from url: URL, registry: LayerRegistry = .linked) throws -> Sequential {
         let configURL = configURL(forWeights: url)
         let config: ModelConfig
         guard FileManager.default.fileExists(atPath: configURL.path) else {

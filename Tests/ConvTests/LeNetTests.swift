@@ -26,11 +26,15 @@ final class LeNetTests: FolderTestCase {
         let x = randomTensor([3, 1, 28, 28], random)
         let url = folder.appendingPathComponent("lenet.safetensors")
         try model.save(to: url)
-        XCTAssertThrowsError(try Sequential.load(from: url)) { error in
+        XCTAssertThrowsError(try Sequential.load(from: url, registry: .dense)) { error in
             XCTAssertTrue("\(error)".contains("unknown layer type 'Conv2D'"), "\(error)")
         }
         let loaded = try Sequential.load(from: url, registry: LayerRegistry.dense.merging(.conv))
         XCTAssertEqual(loaded.forward(x).array, model.forward(x).array)
+        // By default every layer type linked into the program is known: no table to name.
+        let linked = try Sequential.load(from: url)
+        XCTAssertEqual(linked.config, model.config)
+        XCTAssertEqual(linked.forward(x).array, model.forward(x).array)
     }
 
     func testLeNetTrainsOnAFewHundredRealDigits() throws {

@@ -67,5 +67,6 @@ final class EmbeddingTests: FolderTestCase {
         let rnn = loaded.layers[1] as! SimpleRNN
         XCTAssertEqual(rnn.truncation, 4)
         XCTAssertEqual(rnn.nonlinearity, .relu)
+        XCTAssertEqual(try Sequential.load(from: url).config, model.config, "the linked layer types by default")
     }
 }
