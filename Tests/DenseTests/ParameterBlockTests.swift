@@ -13,7 +13,7 @@ final class ParameterBlockTests: XCTestCase {
 
     func testParametersAreAdjacentViewsIntoOneBlock() throws {
         let random = RandomGenerator(seed: 1)
-        let fc1 = Linear(5, 7, random: random, name: "fc1")
+        let fc1 = try Linear(5, 7, random: random, name: "fc1")
         let before = fc1.weight.value.array
         let model = try Sequential(inputShape: [5], [fc1, BatchNorm(features: 7, name: "bn"), Linear(7, 3, random: random)])
         XCTAssertEqual(model.parameters.map(\.name), ["fc1.weight", "fc1.bias", "bn.weight", "bn.bias", "linear_1.weight", "linear_1.bias"])
