@@ -37,6 +37,30 @@ final class LeNetTests: FolderTestCase {
         XCTAssertEqual(linked.forward(x).array, model.forward(x).array)
     }
 
+    /// Both variants on two workers: the replicas are clones of every Conv layer that read the
+    /// model's parameter block, and the gradient equals one worker's.
+    func testLeNetOnTwoWorkersSharesTheWeightsAndMatchesOneWorker() throws {
+        for variant in LeNet5.Variant.allCases {
+            let random = RandomGenerator(seed: 5)
+            let (x, y) = (randomTensor([6, 1, 28, 28], random), Tensor(shape: [6], values: [0, 1, 2, 3, 4, 5]))
+            let model = try LeNet5.make(variant, random: RandomGenerator(seed: 6))
+            let reference = try LeNet5.make(variant, random: RandomGenerator(seed: 6))
+            let parallel = try DataParallel(model: model, workers: 2)
+            let replica = parallel.replicas[0]
+            XCTAssertEqual(replica.layers.map { type(of: $0).typeName }, model.layers.map { type(of: $0).typeName })
+            XCTAssertEqual(replica.config, model.config)
+            XCTAssertEqual(replica.parameters.map(\.value.data), model.parameters.map(\.value.data))
+            XCTAssertEqual(replica.forward(x).array, model.forward(x).array, "\(variant)")
+            _ = parallel.computeGradients(inputs: x, targets: y, loss: SoftmaxCrossEntropy(), metric: .accuracy,
+                                          random: RandomGenerator(seed: 1))
+            _ = DataParallel(model: reference).computeGradients(inputs: x, targets: y, loss: SoftmaxCrossEntropy(),
+                                                                metric: .accuracy, random: RandomGenerator(seed: 1))
+            for (p, q) in zip(model.parameters, reference.parameters) {
+                assertClose(p.gradient, q.gradient, relative: 1e-5, absolute: 1e-7, "\(variant) \(p.name)")
+            }
+        }
+    }
+
     func testLeNetTrainsOnAFewHundredRealDigits() throws {
         let data = try MNIST.load(.training, from: DataDirectory(root: dataRoot(holding: "mnist"))).prefix(512)
         let random = RandomGenerator(seed: 3)
