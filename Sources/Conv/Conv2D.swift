@@ -240,15 +240,7 @@ public final class Conv2D: Layer {
                     (y.data + c * width + i * area).update(from: source + c * area, count: area)
                 }
             }
-            if let bias {
-                let db = bias.gradient.data
-                for c in 0..<o {
-                    let row = y.data + c * width
-                    var sum: Float = 0
-                    for p in 0..<width { sum += row[p] }
-                    db[c] += sum
-                }
-            }
+            if let bias { addRowSums(of: y.data, rows: o, columns: width, into: bias.gradient.data) }
             // dW (O x patch) += dY (O x width) * cols^T (width x patch)
             BLAS.gemm(transposeB: true, m: o, n: patch, k: width, y.data, cols.data, beta: 1, weight.gradient.data)
             guard let dx else { continue }
@@ -261,5 +253,17 @@ public final class Conv2D: Layer {
             columnsCoverBatch = false
         }
         return dx
+    }
+}
+
+extension Conv2D {
+    /// Same geometry, initializer name, name and values; its own storage and buffers.
+    public func clone() throws -> any Layer {
+        let copy = try Conv2D(inputChannels: inputChannels, outputChannels: outputChannels,
+                              kernelSize: (kernelSize.height, kernelSize.width), stride: (stride.height, stride.width),
+                              padding: .explicit(padding.height, padding.width), bias: bias != nil,
+                              initializer: initializer, random: RandomGenerator(seed: 0))
+        copy.copyState(from: self)
+        return copy
     }
 }

@@ -270,6 +270,22 @@ public final class Flatten: Layer {
     public func backward(_ outputGradient: Tensor) -> Tensor { outputGradient.reshaped(inputShape) }
 }
 
+extension MaxPool2D {
+    public func clone() throws -> any Layer {
+        try MaxPool2D(kernelSize: window.kernel, stride: window.stride, padding: window.padding, name: name)
+    }
+}
+
+extension AvgPool2D {
+    public func clone() throws -> any Layer {
+        try AvgPool2D(kernelSize: window.kernel, stride: window.stride, padding: window.padding, name: name)
+    }
+}
+
+extension Flatten {
+    public func clone() throws -> any Layer { Flatten(name: name) }
+}
+
 extension LayerRegistry {
     /// The layer types of the Conv module.
     public static var conv: LayerRegistry {

@@ -177,3 +177,7 @@ public final class Activation: Layer {
         return dx
     }
 }
+
+extension Activation {
+    public func clone() throws -> any Layer { try Activation(function, name: name) }
+}

@@ -157,3 +157,12 @@ public final class BatchNorm: Layer {
         return dx
     }
 }
+
+extension BatchNorm {
+    /// Same settings, name, parameters and running statistics (copied).
+    public func clone() throws -> any Layer {
+        let copy = try BatchNorm(features: features, momentum: momentum, epsilon: epsilon)
+        copy.copyState(from: self)
+        return copy
+    }
+}

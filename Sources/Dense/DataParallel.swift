@@ -2,18 +2,22 @@ import Foundation
 
 /// Computes one batch's gradient on several cores at once: the batch is cut into contiguous
 /// slices of rows, each worker runs forward and backward of its slice on its own replica of the
-/// model (same layers and values, its own buffers and gradients), and the replicas' gradients are
-/// summed into the model's. The optimizer then sees the gradient of the whole batch's mean loss,
-/// as with one worker, up to the order of the float additions. PyTorch's DistributedDataParallel
-/// does the same across processes.
+/// model, and the replicas' gradients are summed into the model's. The optimizer then sees the
+/// gradient of the whole batch's mean loss, as with one worker, up to the order of the float
+/// additions. PyTorch's DistributedDataParallel does the same across processes.
 ///
+/// - Replicas share the weights: their parameters are views into the model's parameter block,
+///   which nobody writes while the workers run (the optimizer steps between batches), so no
+///   parameter is ever copied. A replica owns only its activations, its gradient block and its
+///   buffers. Slices are views of the batch's rows, not copies.
+/// - After backward, each replica's gradient block is added into the model's, in replica order
+///   (one vector add each): the result does not depend on which worker finished first.
+/// - Replicas are made with each layer's `clone()`, so settings outside the saved options (an
+///   RNN's `initialState`) are carried over.
 /// - Each worker calls OpenBLAS from its own thread, so while the workers run, OpenBLAS is held to
 ///   one thread (and given back its setting after): the cores are never oversubscribed.
-/// - A replica is rebuilt from its layers' `options` and receives the model's parameters and
-///   buffers before every batch; layer settings outside `options` (an RNN's `initialState`) are
-///   not carried over.
 /// - BatchNorm normalises each slice with that slice's statistics (DDP without SyncBatchNorm);
-///   the running statistics are averaged over the replicas after each batch.
+///   the replicas' buffers start each batch as the model's and are averaged into it after.
 /// - Dropout in replica k draws from a generator reseeded from the trainer's generator every
 ///   batch, so a run depends only on the seed and the number of workers.
 public final class DataParallel {
@@ -28,7 +32,7 @@ public final class DataParallel {
     }
 
     /// - Parameter workers: slices per batch, one thread each (1 runs on the calling thread).
-    /// - Throws: when `workers` < 1, or a layer cannot be rebuilt from its options.
+    /// - Throws: when `workers` < 1, or a layer cannot be cloned.
     public init(model: Sequential, workers: Int) throws {
         guard workers >= 1 else { throw SynapseError.invalidArgument("workers must be at least 1, got \(workers)") }
         self.model = model
@@ -43,6 +47,9 @@ public final class DataParallel {
     }
 
     public var workers: Int { slots.count }
+
+    /// The models of workers 2, 3, ...: replicas of `model` that read its parameter block.
+    public var replicas: [Sequential] { slots.dropFirst().map(\.model) }
 
     /// Zeroes the model's gradients and fills them with the gradient of `loss`'s mean over the
     /// batch. Returns that mean and the metric's (sum, count) over the batch. `random` reseeds the
@@ -59,18 +66,19 @@ public final class DataParallel {
         for slot in replicas { slot.random?.state = RandomGenerator(seed: random.next()).state }
         synchronizeReplicas(active)
         forEachWorker(active, rows: n) { slot, rows in
-            let x = slot.slice(of: inputs, rows: rows, keeping: \.inputs)
-            let y = slot.slice(of: targets, rows: rows, keeping: \.targets)
-            slot.run(inputs: x, targets: y, weight: Float(rows.count) / Float(n), loss: loss, metric: metric)
+            slot.run(inputs: inputs.rows(rows), targets: targets.rows(rows), weight: Float(rows.count) / Float(n),
+                     loss: loss, metric: metric)
         }
         // Fixed order of summation: the result does not depend on which worker finished first.
-        for slot in replicas {
-            for (primary, mine) in zip(model.parameters, slot.model.parameters) { primary.gradient.add(mine.gradient) }
-        }
+        for slot in replicas { add(slot.model.parameterBlock, slot.model.parameters, into: model.parameterBlock, model.parameters) }
         // Running statistics: the mean over the workers.
-        for (b, primary) in model.buffers.enumerated() {
-            for slot in replicas { primary.value.add(slot.model.buffers[b].value) }
-            primary.value.scale(by: 1 / Float(active))
+        if !model.buffers.isEmpty {
+            for slot in replicas { addValues(slot.model.bufferBlock, slot.model.buffers, into: model.bufferBlock, model.buffers) }
+            if model.bufferBlock.holds(model.buffers) {
+                model.bufferBlock.values.scale(by: 1 / Float(active))
+            } else {
+                for b in model.buffers { b.value.scale(by: 1 / Float(active)) }
+            }
         }
         var total: Float = 0, sum = 0.0, count = 0
         for slot in slots[0..<active] {
@@ -91,16 +99,43 @@ public final class DataParallel {
         let result = Tensor.reusing(outputs, shape: [n] + model.outputShape)
         outputs = result
         forEachWorker(active, rows: n) { slot, rows in
-            let output = slot.model.forward(slot.slice(of: inputs, rows: rows, keeping: \.inputs), training: false)
+            let output = slot.model.forward(inputs.rows(rows), training: false)
             (result.data + rows.lowerBound * output.sampleCount).update(from: output.data, count: output.count)
         }
         return result
     }
 
-    /// Hands the replicas the model's current parameters and buffers.
+    /// Hands the replicas the model's current buffers (the parameters they share).
     private func synchronizeReplicas(_ active: Int) {
+        guard !model.buffers.isEmpty else { return }
         for slot in slots[1..<active] {
-            for (mine, primary) in zip(slot.model.stateTensors, model.stateTensors) { mine.value.assign(primary.value) }
+            let mine = slot.model
+            if mine.bufferBlock.holds(mine.buffers) && model.bufferBlock.holds(model.buffers) {
+                mine.bufferBlock.values.assign(model.bufferBlock.values)
+            } else {
+                for (b, primary) in zip(mine.buffers, model.buffers) { b.value.assign(primary.value) }
+            }
+        }
+    }
+
+    /// Adds a replica's gradients into the model's: one vector add over the blocks, or one per
+    /// parameter if a block was broken up.
+    private func add(_ block: ParameterBlock, _ parameters: [Parameter], into target: ParameterBlock,
+                     _ targetParameters: [Parameter]) {
+        if block.holds(parameters) && target.holds(targetParameters) {
+            target.gradients.add(block.gradients)
+        } else {
+            for (primary, mine) in zip(targetParameters, parameters) { primary.gradient.add(mine.gradient) }
+        }
+    }
+
+    /// Adds a replica's buffer values into the model's.
+    private func addValues(_ block: ParameterBlock, _ buffers: [Parameter], into target: ParameterBlock,
+                           _ targetBuffers: [Parameter]) {
+        if block.holds(buffers) && target.holds(targetBuffers) {
+            target.values.add(block.values)
+        } else {
+            for (primary, mine) in zip(targetBuffers, buffers) { primary.value.add(mine.value) }
         }
     }
 
@@ -125,11 +160,11 @@ public final class DataParallel {
         let body: (Slot, Range<Int>) -> Void
     }
 
-    /// One worker: a model (the primary or a replica), its slice buffers and its results.
+    /// One worker: a model (the primary or a replica), its loss-gradient buffer and its results.
     private final class Slot {
         let model: Sequential
         let random: RandomGenerator?
-        var inputs: Tensor?, targets: Tensor?, lossGradient: Tensor?
+        var lossGradient: Tensor?
         /// The slice's mean loss times its share of the batch: the shares add up to the batch's mean.
         var lossShare: Float = 0
         var metric: (sum: Double, count: Int) = (0, 0)
@@ -137,14 +172,6 @@ public final class DataParallel {
         init(model: Sequential, random: RandomGenerator?) {
             self.model = model
             self.random = random
-        }
-
-        func slice(of batch: Tensor, rows: Range<Int>, keeping buffer: ReferenceWritableKeyPath<Slot, Tensor?>) -> Tensor {
-            let part = Tensor.reusing(self[keyPath: buffer], shape: [rows.count] + batch.sampleShape)
-            self[keyPath: buffer] = part
-            let size = batch.sampleCount
-            part.data.update(from: batch.data + rows.lowerBound * size, count: rows.count * size)
-            return part
         }
 
         /// Forward and backward of one slice whose mean loss counts `weight` of the batch's.
@@ -162,17 +189,17 @@ public final class DataParallel {
 }
 
 extension Sequential {
-    /// A model with the same layers, names and values that shares no storage with this one: its
-    /// own parameters, gradients and layer buffers. Rebuilt from each layer's `options`.
+    /// A model of clones of these layers (same names, settings and buffers, see `Layer.clone()`)
+    /// whose parameters are views into this model's parameter block: it reads this model's
+    /// weights as they change and owns only its gradient block, its buffers and its layers'
+    /// working buffers. Nothing may write the weights while a replica runs.
+    /// - Throws: when a layer cannot be cloned, or this model's parameters no longer lie in its
+    ///   block (its layers were built into another model).
     public func replica() throws -> Sequential {
-        let random = RandomGenerator(seed: 0)
-        let copies = try layers.map { layer -> any Layer in
-            let copy = try type(of: layer).init(options: layer.options, random: random)
-            copy.name = layer.name
-            return copy
+        guard parameterBlock.holds(parameters) else {
+            throw SynapseError.invalidArgument("the model's layers were moved into another model: cannot share its weights")
         }
-        let result = try Sequential(inputShape: inputShape, copies)
-        for (mine, theirs) in zip(result.stateTensors, stateTensors) { mine.value.assign(theirs.value) }
-        return result
+        let copies = try layers.map { try $0.clone() }
+        return try Sequential(inputShape: inputShape, layers: copies, sharingValuesOf: self)
     }
 }

@@ -69,3 +69,12 @@ public final class Dropout: Layer {
         return dx
     }
 }
+
+extension Dropout {
+    /// Same rate and generator (a replica is handed its own with `attach(random:)`).
+    public func clone() throws -> any Layer {
+        let copy = try Dropout(rate: rate, name: name)
+        copy.attach(random: random)
+        return copy
+    }
+}

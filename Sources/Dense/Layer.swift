@@ -38,6 +38,11 @@ public protocol Layer: AnyObject {
     func backwardParameters(_ outputGradient: Tensor)
     /// Hands the layer the generator behind its random draws (dropout masks).
     func attach(random: RandomGenerator)
+    /// A new layer of the same type, settings, name, parameter and buffer values (copied) and
+    /// any other state (an RNN's `initialState`), sharing no storage and no working buffers with
+    /// this one: `DataParallel` runs one per worker. The default rebuilds the layer from
+    /// `options` and copies the parameters and buffers; a layer that holds more overrides it.
+    func clone() throws -> any Layer
 }
 
 extension Layer {
@@ -48,6 +53,24 @@ extension Layer {
     public var displayTypeName: String { Self.typeName }
     public static func stateShapes(options: LayerOptions) throws -> [String: [Int]]? { nil }
     public var parameterCount: Int { parameters.reduce(0) { $0 + $1.value.count } }
+
+    public func clone() throws -> any Layer {
+        let copy = try Self(options: options, random: RandomGenerator(seed: 0))
+        copy.copyState(from: self)
+        return copy
+    }
+
+    /// Takes `source`'s name and its parameter and buffer names and values (same types and
+    /// shapes, in order): the second half of a `clone()`.
+    public func copyState(from source: any Layer) {
+        name = source.name
+        let (mine, theirs) = (parameters + buffers, source.parameters + source.buffers)
+        precondition(mine.count == theirs.count, "copying \(theirs.count) tensors into \(mine.count)")
+        for (p, q) in zip(mine, theirs) {
+            p.name = q.name
+            p.value.assign(q.value)
+        }
+    }
 }
 
 /// A layer of a sequence model that takes or hands on a padding mask (Keras's `mask_zero`).
@@ -182,9 +205,13 @@ extension Dictionary where Key == String, Value == ConfigValue {
 /// The explicit table of layer types a saved architecture may name.
 ///
 /// `LayerRegistry.dense` knows the core layers; Conv and Recurrent add theirs, and the umbrella
-/// module `Synapse` offers one table of them all. An unknown type name lists the known ones.
+/// module `Synapse` offers one table of them all. `LayerRegistry.linked` (what `Sequential.load`
+/// uses by default) knows every layer type linked into the program. An unknown type name lists
+/// the known ones.
 public struct LayerRegistry {
     public private(set) var types: [String: any Layer.Type]
+    /// Also find types by name in `LayerRegistry.linkedModules` (see `linked`).
+    public private(set) var searchesLinkedModules = false
 
     public init(_ types: [any Layer.Type]) {
         self.types = Dictionary(uniqueKeysWithValues: types.map { ($0.typeName, $0) })
@@ -192,22 +219,54 @@ public struct LayerRegistry {
 
     public static var dense: LayerRegistry { LayerRegistry([Linear.self, Activation.self, Dropout.self, BatchNorm.self]) }
 
+    /// The core layers and every layer type of Synapse's other modules (Conv, Recurrent) linked
+    /// into the program, without the caller naming them.
+    ///
+    /// Swift runs no code when a module loads (no static initialisers), so Conv and Recurrent
+    /// cannot add themselves to a table before `load` runs; instead a type name this table lacks
+    /// is looked up at run time as `<module>.<type>` in `linkedModules`, and found only if that
+    /// module is linked into the program.
+    public static var linked: LayerRegistry {
+        var registry = LayerRegistry.dense
+        registry.searchesLinkedModules = true
+        return registry
+    }
+
+    /// The modules `linked` searches, in order.
+    public static let linkedModules = ["Dense", "Conv", "Recurrent"]
+
     public func merging(_ other: LayerRegistry) -> LayerRegistry {
         var result = self
         result.types.merge(other.types) { _, new in new }
+        result.searchesLinkedModules = searchesLinkedModules || other.searchesLinkedModules
         return result
     }
 
     /// The layer type saved under `type`, or an error listing the known ones.
     public func layerType(named type: String) throws -> any Layer.Type {
-        guard let layerType = types[type] else {
+        guard let layerType = types[type] ?? (searchesLinkedModules ? LayerRegistry.linkedType(named: type) : nil) else {
+            let modules = searchesLinkedModules
+                ? " (or a layer type of the modules \(LayerRegistry.linkedModules.joined(separator: ", ")) linked into the program)"
+                : ""
             throw SynapseError.invalidArgument(
-                "unknown layer type '\(type)'; known types: \(types.keys.sorted().joined(separator: ", "))")
+                "unknown layer type '\(type)'; known types: \(types.keys.sorted().joined(separator: ", "))\(modules)")
         }
         return layerType
     }
 
     public func makeLayer(type: String, options: LayerOptions, random: RandomGenerator) throws -> any Layer {
         try layerType(named: type).init(options: options, random: random)
+    }
+
+    /// The `Layer` type called `name` (its `typeName`) in one of `linkedModules`, if linked in.
+    static func linkedType(named name: String) -> (any Layer.Type)? {
+        // A saved file is not trusted: only plain identifiers reach the run-time lookup.
+        guard !name.isEmpty, name.utf8.count <= 64,
+              name.unicodeScalars.allSatisfy({ ($0.isASCII && $0.properties.isAlphabetic) || ("0"..."9").contains($0) || $0 == "_" })
+        else { return nil }
+        for module in linkedModules {
+            if let type = _typeByName("\(module).\(name)") as? any Layer.Type, type.typeName == name { return type }
+        }
+        return nil
     }
 }

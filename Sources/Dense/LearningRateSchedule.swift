@@ -40,22 +40,36 @@ public final class ExponentialDecay: LearningRateSchedule {
     public var state: [String: Double] { get { [:] } set {} }
 }
 
-/// Multiplies the rate by `factor` when `monitor` has not improved (decreased by more than
-/// `minDelta`) for `patience` epochs, as Keras's `ReduceLROnPlateau`; never below `minimum`.
+/// Multiplies the rate by `factor` when `monitor` has not improved (by more than `minDelta`) for
+/// `patience` epochs, as Keras's `ReduceLROnPlateau`; never below `minimum`.
+///
+/// `mode` says which way is better: `.min` for losses and errors, `.max` for accuracies. By
+/// default it follows the name, as `EarlyStopping` does: `.max` for a monitor ending in
+/// `accuracy`, `.min` otherwise.
 public final class ReduceOnPlateau: LearningRateSchedule {
+    public enum Mode: String, Sendable {
+        /// Lower is better (losses).
+        case min
+        /// Higher is better (accuracies).
+        case max
+    }
+
     public let monitor: String, factor: Float, patience: Int, minDelta: Double, minimum: Float
-    private var best = Double.infinity
+    public let mode: Mode
+    private var best: Double
     private var wait = 0
 
-    public init(monitor: String = "val_loss", factor: Float = 0.1, patience: Int = 10,
+    public init(monitor: String = "val_loss", mode: Mode? = nil, factor: Float = 0.1, patience: Int = 10,
                 minDelta: Double = 1e-4, minimum: Float = 0) {
         (self.monitor, self.factor, self.patience, self.minDelta, self.minimum) =
             (monitor, factor, patience, minDelta, minimum)
+        self.mode = mode ?? (improves(monitor)(1, 0) ? .max : .min)
+        best = self.mode == .min ? .infinity : -.infinity
     }
 
     public func rate(after epoch: Int, current: Float, logs: [String: Double]) -> Float {
         guard let value = logs[monitor] else { return current }
-        if value < best - minDelta {
+        if mode == .min ? value < best - minDelta : value > best + minDelta {
             best = value
             wait = 0
             return current
@@ -68,14 +82,19 @@ public final class ReduceOnPlateau: LearningRateSchedule {
 
     public var state: [String: Double] {
         get { ["best": best, "wait": Double(wait)] }
-        set { best = newValue["best"] ?? .infinity; wait = (newValue["wait"]).flatMap { Int(exactly: $0) } ?? 0 }
+        set {
+            best = newValue["best"] ?? (mode == .min ? .infinity : -.infinity)
+            wait = (newValue["wait"]).flatMap { Int(exactly: $0) } ?? 0
+        }
     }
 
-    /// `best` a number or +infinity (nothing seen yet), `wait` a whole number of epochs from 0 to
+    /// `best` a number or the infinity nothing has improved on yet (+infinity when the metric
+    /// should fall, -infinity when it should rise), `wait` a whole number of epochs from 0 to
     /// `patience`.
     public func validate(state: [String: Double]) throws {
         func fail(_ problem: String) -> SynapseError { .invalidArgument("ReduceOnPlateau state: \(problem)") }
-        if let best = state["best"], best.isNaN || best == -.infinity { throw fail("best is \(best)") }
+        let unreachable: Double = mode == .min ? -.infinity : .infinity
+        if let best = state["best"], best.isNaN || best == unreachable { throw fail("best is \(best)") }
         if let wait = state["wait"] {
             guard let count = Int(exactly: wait), count >= 0, count <= max(patience, 1) else {
                 throw fail("wait is \(wait) epochs, outside 0...\(max(patience, 1))")

@@ -4,7 +4,8 @@
 /// `nn.Linear`, bias (outputFeatures), output (..., outputFeatures). Every leading dimension is
 /// treated as a row, so a batch of sequences (N, T, F) maps each step.
 ///
-/// Forward is one GEMM; backward is two (dW += dY^T X, dX = dY W) plus a column sum for db.
+/// Forward is one GEMM; backward is two (dW += dY^T X, dX = dY W) plus a column sum for db
+/// (`addColumnSums`).
 public final class Linear: Layer {
     public static let typeName = "Linear"
     public var name: String
@@ -110,12 +111,16 @@ public final class Linear: Layer {
         let dy = outputGradient.data
         // dW (n x k) += dY^T (n x rows) * X (rows x k)
         BLAS.gemm(transposeA: true, m: n, n: k, k: rows, dy, input.data, beta: 1, weight.gradient.data)
-        if let bias {
-            let db = bias.gradient.data
-            for r in 0..<rows {
-                let row = dy + r &* n
-                for j in 0..<n { db[j] += row[j] }
-            }
-        }
+        if let bias { addColumnSums(of: dy, rows: rows, columns: n, into: bias.gradient.data) }
+    }
+}
+
+extension Linear {
+    /// Same sizes, initializer name, name and values; its own storage and buffers.
+    public func clone() throws -> any Layer {
+        let copy = try Linear(inputFeatures, outputFeatures, bias: bias != nil, initializer: initializer,
+                              random: RandomGenerator(seed: 0))
+        copy.copyState(from: self)
+        return copy
     }
 }

@@ -1,7 +1,8 @@
 import Foundation
 
-/// Updates parameters from their gradients. State (moments, step count) lives here, per
-/// parameter; layers never know which optimizer runs.
+/// Updates parameters from their gradients. State (moments, step count) lives here, in blocks
+/// parallel to the model's parameter block (per-parameter views of them for checkpoints); layers
+/// never know which optimizer runs.
 ///
 /// Every optimizer follows PyTorch's update equations exactly (its `torch.optim` classes), so
 /// that a step here and a step there agree to rounding. `weightDecay` is L2 regularisation as
@@ -20,14 +21,30 @@ public protocol Optimizer: AnyObject {
     var settings: [String: ConfigValue] { get }
 }
 
-/// Per-parameter state tensors, created on first use and found by object identity.
+/// An optimizer's state tensors (`momentum_buffer`, `exp_avg`, ...), created as zeros on first use.
+///
+/// For the parameters of a model's `ParameterBlock` the state lives in blocks parallel to it,
+/// one per slot name, so a step is one pass over every block at once; `tensors(for:)` returns
+/// views into them. A parameter outside any block gets tensors of its own, found by identity.
 public final class OptimizerSlots {
     public let names: [String]
     private var table: [ObjectIdentifier: [Tensor]] = [:]
+    private var blockStates: [ObjectIdentifier: (block: ParameterBlock, state: [Tensor])] = [:]
 
     public init(names: [String]) { self.names = names }
 
+    /// One state block per slot name, each as long as `block` and in its order.
+    public func blocks(for block: ParameterBlock) -> [Tensor] {
+        if let found = blockStates[ObjectIdentifier(block)] { return found.state }
+        let created = names.map { _ in Tensor(shape: [block.count]) }
+        blockStates[ObjectIdentifier(block)] = (block, created)
+        return created
+    }
+
     public func tensors(for parameter: Parameter) -> [Tensor] {
+        if let (block, offset) = parameter.location {
+            return blocks(for: block).map { $0.view(at: offset, shape: parameter.shape) }
+        }
         if let found = table[ObjectIdentifier(parameter)] { return found }
         let created = names.map { _ in Tensor(shape: parameter.shape) }
         table[ObjectIdentifier(parameter)] = created
@@ -36,20 +53,34 @@ public final class OptimizerSlots {
 }
 
 /// Scales all gradients so that their global L2 norm is at most `maxNorm`, as PyTorch's
-/// `clip_grad_norm_`. Returns the norm before clipping.
+/// `clip_grad_norm_`. Returns the norm before clipping. One pass over the gradient block (and
+/// one scaling pass) when `parameters` are a model's block.
 @discardableResult
 public func clipGradientNorm(_ parameters: [Parameter], maxNorm: Float) -> Float {
     var sumSquares: Double = 0
-    for p in parameters {
-        let g = p.gradient.data
-        for i in 0..<p.gradient.count { sumSquares += Double(g[i] * g[i]) }
+    let block = ParameterBlock.common(parameters)
+    if let block {
+        sumSquares = sumOfSquares(block.gradients.data, count: block.count)
+    } else {
+        for p in parameters { sumSquares = sumOfSquares(p.gradient.data, count: p.gradient.count, from: sumSquares) }
     }
     let norm = Float(sumSquares.squareRoot())
     let coefficient = maxNorm / (norm + 1e-6)
     if coefficient < 1 {
-        for p in parameters { p.gradient.scale(by: coefficient) }
+        if let block {
+            block.gradients.scale(by: coefficient)
+        } else {
+            for p in parameters { p.gradient.scale(by: coefficient) }
+        }
     }
     return norm
+}
+
+/// The sum of x_i^2 (squared in Float, summed in Double, in order), continuing from `start`.
+private func sumOfSquares(_ x: UnsafeMutablePointer<Float>, count: Int, from start: Double = 0) -> Double {
+    var sum = start
+    for i in 0..<count { sum += Double(x[i] * x[i]) }
+    return sum
 }
 
 /// Stochastic gradient descent with optional momentum (heavy ball or Nesterov).
@@ -83,22 +114,37 @@ public final class SGD: Optimizer {
          "weightDecay": .number(Double(weightDecay))]
     }
 
+    /// One step. When `parameters` are a model's block (`model.parameters`), one call of
+    /// `update(values:gradients:momentum:count:first:)` over the whole block.
     public func step(_ parameters: [Parameter]) {
         stepCount += 1
-        let (lr, mu, wd, first) = (learningRate, momentum, weightDecay, stepCount == 1)
+        let first = stepCount == 1
+        if let block = ParameterBlock.common(parameters) {
+            let buffer = momentum > 0 ? state.blocks(for: block)[0].data : nil
+            update(values: block.values.data, gradients: block.gradients.data, momentum: buffer,
+                   count: block.count, first: first)
+            return
+        }
         for p in parameters {
-            let (w, g, n) = (p.value.data, p.gradient.data, p.value.count)
-            if mu == 0 {
-                for i in 0..<n { w[i] -= lr * (g[i] + wd * w[i]) }
-                continue
-            }
-            let b = state.tensors(for: p)[0].data
-            for i in 0..<n {
-                let gi = g[i] + wd * w[i]
-                let bi = first ? gi : mu * b[i] + gi
-                b[i] = bi
-                w[i] -= lr * (nesterov ? gi + mu * bi : bi)
-            }
+            update(values: p.value.data, gradients: p.gradient.data,
+                   momentum: momentum > 0 ? state.tensors(for: p)[0].data : nil, count: p.value.count, first: first)
+        }
+    }
+
+    /// The update of `count` values from their gradients and momentum buffers (nil without
+    /// momentum), in one loop.
+    public func update(values w: UnsafeMutablePointer<Float>, gradients g: UnsafeMutablePointer<Float>,
+                       momentum b: UnsafeMutablePointer<Float>?, count n: Int, first: Bool) {
+        let (lr, mu, wd, nesterov) = (learningRate, momentum, weightDecay, self.nesterov)
+        guard let b else {
+            for i in 0..<n { w[i] -= lr * (g[i] + wd * w[i]) }
+            return
+        }
+        for i in 0..<n {
+            let gi = g[i] + wd * w[i]
+            let bi = first ? gi : mu * b[i] + gi
+            b[i] = bi
+            w[i] -= lr * (nesterov ? gi + mu * bi : bi)
         }
     }
 }
@@ -130,17 +176,29 @@ public final class RMSprop: Optimizer {
          "epsilon": .number(Double(epsilon)), "weightDecay": .number(Double(weightDecay))]
     }
 
+    /// One step. When `parameters` are a model's block (`model.parameters`), one call of
+    /// `update(values:gradients:squareAverage:count:)` over the whole block.
     public func step(_ parameters: [Parameter]) {
         stepCount += 1
-        let (lr, a, eps, wd) = (learningRate, alpha, epsilon, weightDecay)
+        if let block = ParameterBlock.common(parameters) {
+            update(values: block.values.data, gradients: block.gradients.data,
+                   squareAverage: state.blocks(for: block)[0].data, count: block.count)
+            return
+        }
         for p in parameters {
-            let (w, g, n) = (p.value.data, p.gradient.data, p.value.count)
-            let v = state.tensors(for: p)[0].data
-            for i in 0..<n {
-                let gi = g[i] + wd * w[i]
-                v[i] = a * v[i] + (1 - a) * gi * gi
-                w[i] -= lr * gi / (v[i].squareRoot() + eps)
-            }
+            update(values: p.value.data, gradients: p.gradient.data, squareAverage: state.tensors(for: p)[0].data,
+                   count: p.value.count)
+        }
+    }
+
+    /// The update of `count` values from their gradients and running square averages, in one loop.
+    public func update(values w: UnsafeMutablePointer<Float>, gradients g: UnsafeMutablePointer<Float>,
+                       squareAverage v: UnsafeMutablePointer<Float>, count n: Int) {
+        let (lr, a, eps, wd) = (learningRate, alpha, epsilon, weightDecay)
+        for i in 0..<n {
+            let gi = g[i] + wd * w[i]
+            v[i] = a * v[i] + (1 - a) * gi * gi
+            w[i] -= lr * gi / (v[i].squareRoot() + eps)
         }
     }
 }
@@ -175,37 +233,52 @@ public final class Adam: Optimizer {
          "beta2": .number(Double(beta2)), "epsilon": .number(Double(epsilon)), "weightDecay": .number(Double(weightDecay))]
     }
 
+    /// One step. When `parameters` are a model's block (`model.parameters`, as the trainer
+    /// passes them), one call of `update(values:gradients:m:v:count:)` over the whole block:
+    /// LeNet's 61,706 parameters in one loop.
     public func step(_ parameters: [Parameter]) {
         stepCount += 1
+        if let block = ParameterBlock.common(parameters) {
+            let moments = state.blocks(for: block)
+            update(values: block.values.data, gradients: block.gradients.data, m: moments[0].data, v: moments[1].data,
+                   count: block.count)
+            return
+        }
+        for p in parameters {
+            let moments = state.tensors(for: p)
+            update(values: p.value.data, gradients: p.gradient.data, m: moments[0].data, v: moments[1].data,
+                   count: p.value.count)
+        }
+    }
+
+    /// The update of `count` values from their gradients and moments at the current `stepCount`,
+    /// in one loop: sixteen lanes at a time, then the rest one by one.
+    public func update(values w: UnsafeMutablePointer<Float>, gradients g: UnsafeMutablePointer<Float>,
+                       m: UnsafeMutablePointer<Float>, v: UnsafeMutablePointer<Float>, count n: Int) {
         let t = Double(stepCount)
         let correction1 = Float(1 - pow(Double(beta1), t))
         let inverseCorrection2Root = Float(1 / (1 - pow(Double(beta2), t)).squareRoot())
         let stepSize = learningRate / correction1
         let (b1, b2, eps, wd) = (beta1, beta2, epsilon, weightDecay)
-        for p in parameters {
-            let (w, g, n) = (p.value.data, p.gradient.data, p.value.count)
-            let slots = state.tensors(for: p)
-            let (m, v) = (slots[0].data, slots[1].data)
-            // Sixteen lanes at a time (the buffers may alias as far as the compiler knows, so it
-            // would not vectorise the loop by itself), then the rest one by one.
-            typealias Lanes = SIMD16<Float>
-            var i = 0
-            while i + Lanes.scalarCount <= n {
-                let gi = Lanes(load: g + i) + wd * Lanes(load: w + i)
-                let mi = b1 * Lanes(load: m + i) + (1 - b1) * gi
-                let vi = b2 * Lanes(load: v + i) + (1 - b2) * gi * gi
-                mi.store(to: m + i)
-                vi.store(to: v + i)
-                (Lanes(load: w + i) - stepSize * mi / (vi.squareRoot() * inverseCorrection2Root + eps)).store(to: w + i)
-                i += Lanes.scalarCount
-            }
-            while i < n {
-                let gi = g[i] + wd * w[i]
-                m[i] = b1 * m[i] + (1 - b1) * gi
-                v[i] = b2 * v[i] + (1 - b2) * gi * gi
-                w[i] -= stepSize * m[i] / (v[i].squareRoot() * inverseCorrection2Root + eps)
-                i += 1
-            }
+        // The buffers may alias as far as the compiler knows, so it would not vectorise the loop
+        // by itself.
+        typealias Lanes = SIMD16<Float>
+        var i = 0
+        while i + Lanes.scalarCount <= n {
+            let gi = Lanes(load: g + i) + wd * Lanes(load: w + i)
+            let mi = b1 * Lanes(load: m + i) + (1 - b1) * gi
+            let vi = b2 * Lanes(load: v + i) + (1 - b2) * gi * gi
+            mi.store(to: m + i)
+            vi.store(to: v + i)
+            (Lanes(load: w + i) - stepSize * mi / (vi.squareRoot() * inverseCorrection2Root + eps)).store(to: w + i)
+            i += Lanes.scalarCount
+        }
+        while i < n {
+            let gi = g[i] + wd * w[i]
+            m[i] = b1 * m[i] + (1 - b1) * gi
+            v[i] = b2 * v[i] + (1 - b2) * gi * gi
+            w[i] -= stepSize * m[i] / (v[i].squareRoot() * inverseCorrection2Root + eps)
+            i += 1
         }
     }
 }

@@ -4,11 +4,18 @@
 /// A layer creates its parameters with local names (`weight`, `bias`); a `Sequential` model
 /// prefixes them with the layer's name (`fc1.weight`), which are the keys of the saved file and
 /// match PyTorch's `state_dict` names.
+///
+/// When a `Sequential` is built it moves its parameters into one block (see `ParameterBlock`):
+/// `value` and `gradient` then become views into the model's value and gradient blocks. Layers
+/// therefore read `parameter.value` and `parameter.gradient` when they use them and never keep
+/// the tensor (or its pointer) from an earlier call.
 public final class Parameter {
     public var name: String
-    public let value: Tensor
+    public internal(set) var value: Tensor
     /// Same shape as `value`. Backward passes *add* into it; the trainer zeroes it each step.
-    public let gradient: Tensor
+    public internal(set) var gradient: Tensor
+    /// The block this parameter lives in and where (in elements), once a model has laid it out.
+    public internal(set) var location: (block: ParameterBlock, offset: Int)?
 
     public init(name: String, value: Tensor) {
         self.name = name
@@ -19,4 +26,68 @@ public final class Parameter {
     public var shape: [Int] { value.shape }
 
     public func zeroGradient() { gradient.fill(0) }
+}
+
+/// A model's parameters laid out back to back: every value in one 64-byte-aligned block, every
+/// gradient in a second block in the same order, so that zeroing the gradients, clipping their
+/// norm, summing a replica's gradients and an optimizer step are each one pass over a block.
+///
+/// Parameter k occupies `offsets[k]..<offsets[k + 1]` of both blocks, with no gaps. A replica's
+/// block shares its `values` with the model's (read-only while it runs) and has its own
+/// `gradients`.
+public final class ParameterBlock {
+    /// The values of every parameter, in order: shape (count).
+    public let values: Tensor
+    /// The gradients, parallel to `values`.
+    public let gradients: Tensor
+    /// Where each parameter starts, and the total count at the end.
+    public let offsets: [Int]
+
+    public var count: Int { values.count }
+
+    /// Moves `parameters` into new blocks: their current values and gradients are copied in and
+    /// each parameter's `value` and `gradient` become views into the blocks (same shapes).
+    ///
+    /// - Parameter sharedValues: bind each value to this block's values instead of copying it:
+    ///   the parameters then read another model's weights (a replica's).
+    init(laying parameters: [Parameter], sharingValuesOf sharedValues: ParameterBlock? = nil) {
+        var offsets = [0]
+        for p in parameters { offsets.append(offsets.last! + p.value.count) }
+        let total = offsets.last!
+        if let sharedValues {
+            precondition(sharedValues.offsets == offsets, "a replica's parameters must match the model's")
+            values = sharedValues.values
+        } else {
+            values = Tensor(shape: [total])
+        }
+        gradients = Tensor(shape: [total])
+        self.offsets = offsets
+        for (k, p) in parameters.enumerated() {
+            let value = values.view(at: offsets[k], shape: p.shape)
+            let gradient = gradients.view(at: offsets[k], shape: p.shape)
+            if sharedValues == nil { value.assign(p.value) }
+            gradient.assign(p.gradient)
+            p.value = value
+            p.gradient = gradient
+            p.location = (self, offsets[k])
+        }
+    }
+
+    /// True when `parameters` are this block's parameters, in order, still where it put them: the
+    /// one-pass paths apply. Checks references only (no allocation).
+    public func holds(_ parameters: [Parameter]) -> Bool {
+        guard parameters.count == offsets.count - 1 else { return false }
+        for (k, p) in parameters.enumerated() {
+            guard let location = p.location, location.block === self, location.offset == offsets[k],
+                  p.value.storage === values.storage, p.gradient.storage === gradients.storage
+            else { return false }
+        }
+        return true
+    }
+
+    /// The block that `parameters` fill exactly, in order, if there is one.
+    public static func common(_ parameters: [Parameter]) -> ParameterBlock? {
+        guard let block = parameters.first?.location?.block, block.holds(parameters) else { return nil }
+        return block
+    }
 }

@@ -7,6 +7,13 @@ import Foundation
 /// shapes. Layers without a name get `<type>_<k>` (`linear_1`); parameters are then named
 /// `<layer>.<parameter>` (`fc1.weight`), which are the keys of saved weight files.
 ///
+/// Memory: building the model lays every parameter out in one `ParameterBlock` (values in one
+/// 64-byte-aligned block, gradients in a second, same order) and the buffers (BatchNorm's running
+/// statistics) in a third; each `Parameter`'s `value` and `gradient` become views into them. A
+/// layer belongs to one model at a time: building another model from the same layers moves
+/// their parameters into the new model's blocks (the first model then falls back to
+/// per-parameter loops).
+///
 ///     let random = RandomGenerator(seed: 1)
 ///     let model = try Sequential(inputShape: [784], [
 ///         Linear(784, 128, initializer: .heNormal, random: random, name: "fc1"),  // (N, 128)
@@ -20,7 +27,13 @@ public final class Sequential {
     /// The output shape of each layer, for one sample.
     public let outputShapes: [[Int]]
 
-    public init(inputShape: [Int], _ layers: [any Layer]) throws {
+    public convenience init(inputShape: [Int], _ layers: [any Layer]) throws {
+        try self.init(inputShape: inputShape, layers: layers, sharingValuesOf: nil)
+    }
+
+    /// - Parameter shared: a model with the same parameter layout whose value block the new
+    ///   model's parameters view (a replica); nil lays out a block of their own.
+    init(inputShape: [Int], layers: [any Layer], sharingValuesOf shared: Sequential?) throws {
         self.inputShape = inputShape
         self.layers = layers
         var counters: [String: Int] = [:]
@@ -50,6 +63,8 @@ public final class Sequential {
         parameters = layers.flatMap { $0.parameters }
         buffers = layers.flatMap { $0.buffers }
         stateTensors = layers.flatMap { $0.parameters + $0.buffers }
+        parameterBlock = ParameterBlock(laying: parameters, sharingValuesOf: shared?.parameterBlock)
+        bufferBlock = ParameterBlock(laying: buffers)
     }
 
     public var outputShape: [Int] { outputShapes.last ?? inputShape }
@@ -60,6 +75,10 @@ public final class Sequential {
     public let buffers: [Parameter]
     /// Everything a weight file holds: parameters and buffers, by layer.
     public let stateTensors: [Parameter]
+    /// Every parameter's value and gradient, back to back in `parameters` order.
+    public let parameterBlock: ParameterBlock
+    /// The buffers' values, back to back in `buffers` order (their gradients are unused).
+    public let bufferBlock: ParameterBlock
 
     public func forward(_ input: Tensor, training: Bool = false) -> Tensor {
         precondition(Array(input.shape.dropFirst()) == inputShape,
@@ -87,7 +106,14 @@ public final class Sequential {
         first.backwardParameters(g)
     }
 
-    public func zeroGradients() { for p in parameters { p.zeroGradient() } }
+    /// Sets every parameter gradient to zero: one fill of the gradient block.
+    public func zeroGradients() {
+        if parameterBlock.holds(parameters) {
+            parameterBlock.gradients.fill(0)
+        } else {
+            for p in parameters { p.zeroGradient() }
+        }
+    }
 
     public func attach(random: RandomGenerator) { for layer in layers { layer.attach(random: random) } }
 
@@ -168,7 +194,10 @@ extension Sequential {
     /// the parameters they imply are compared with the weight file's header before any layer is
     /// built, so a damaged architecture file is an error naming the file, the layer and the
     /// option, never a trap or a huge allocation.
-    public static func load(from url: URL, registry: LayerRegistry = .dense) throws -> Sequential {
+    ///
+    /// - Parameter registry: the layer types the file may name; by default every layer type of
+    ///   Synapse linked into the program (`LayerRegistry.linked`).
+    public static func load(from url: URL, registry: LayerRegistry = .linked) throws -> Sequential {
         let configURL = configURL(forWeights: url)
         let config: ModelConfig
         guard FileManager.default.fileExists(atPath: configURL.path) else {

@@ -22,20 +22,38 @@ public final class TensorStorage: @unchecked Sendable {
     deinit { free(pointer) }
 }
 
-/// A dense, row-major, contiguous Float32 tensor: a storage plus a shape.
+/// A dense, row-major, contiguous Float32 tensor: a window of `count` values in a storage,
+/// starting `offset` values in, seen with a shape.
 ///
 /// Layouts are fixed across Synapse: a batch of vectors is N x F, a batch of images N x C x H x W,
 /// a batch of sequences N x T x F. Copying a `Tensor` copies the reference, not the values; use
 /// `copy()` for a deep copy.
+///
+/// **Views.** `reshaped(_:)`, `rows(_:)` (a range along the first axis) and `view(at:shape:)`
+/// return tensors over the same storage: a write through any of them is seen by all. There is no
+/// copy-on-write, so hot loops take `data` once and pay no uniqueness checks or reference
+/// counting per element.
+///
+/// **Ownership.** Whoever made a storage decides who writes it:
+/// - A layer's returned tensors (`forward`'s output, `backward`'s input gradient) are the layer's
+///   own buffers, reused from call to call: valid until that layer's next `forward` (or
+///   `backward`), read-only to everyone else. Copy what you keep.
+/// - A model's parameter values are views into its parameter block (see `Sequential`): only an
+///   optimizer step, a weight load or an initialiser writes them, never a forward or backward
+///   pass, so replicas on other threads read them at the same time. Gradients are views into the
+///   gradient block; backward passes add into them.
+/// - A storage lives as long as any view of it: a view keeps its storage alive.
 public struct Tensor: @unchecked Sendable {
     public let storage: TensorStorage
+    /// Where the first element lies in `storage`, in elements.
+    public let offset: Int
     public let shape: [Int]
     public let count: Int
 
     /// Zero-filled tensor of the given shape.
     public init(shape: [Int]) {
         let count = Tensor.elementCount(shape)
-        self.init(storage: TensorStorage(capacity: count), shape: shape, count: count)
+        self.init(storage: TensorStorage(capacity: count), offset: 0, shape: shape, count: count)
     }
 
     public init(shape: [Int], repeating value: Float) {
@@ -50,8 +68,9 @@ public struct Tensor: @unchecked Sendable {
         values.withUnsafeBufferPointer { data.update(from: $0.baseAddress!, count: count) }
     }
 
-    private init(storage: TensorStorage, shape: [Int], count: Int) {
+    private init(storage: TensorStorage, offset: Int, shape: [Int], count: Int) {
         self.storage = storage
+        self.offset = offset
         self.shape = shape
         self.count = count
     }
@@ -62,11 +81,11 @@ public struct Tensor: @unchecked Sendable {
     }
 
     /// The first element; valid for `count` elements.
-    @inline(__always) public var data: UnsafeMutablePointer<Float> { storage.pointer }
+    @inline(__always) public var data: UnsafeMutablePointer<Float> { storage.pointer + offset }
 
     /// The values as a buffer pointer (shares the storage).
     @inline(__always) public var buffer: UnsafeMutableBufferPointer<Float> {
-        UnsafeMutableBufferPointer(start: storage.pointer, count: count)
+        UnsafeMutableBufferPointer(start: data, count: count)
     }
 
     /// The values copied into an array.
@@ -76,17 +95,42 @@ public struct Tensor: @unchecked Sendable {
     public func reshaped(_ newShape: [Int]) -> Tensor {
         let newCount = Tensor.elementCount(newShape)
         precondition(newCount == count, "cannot reshape \(shape) to \(newShape)")
-        return Tensor(storage: storage, shape: newShape, count: newCount)
+        return Tensor(storage: storage, offset: offset, shape: newShape, count: newCount)
+    }
+
+    /// The rows `range` of the first axis, as a view: (range.count, sample shape), sharing the
+    /// storage (no copy).
+    public func rows(_ range: Range<Int>) -> Tensor {
+        precondition(!shape.isEmpty && range.lowerBound >= 0 && range.upperBound <= shape[0],
+                     "rows \(range) out of the first axis of \(shape)")
+        let size = sampleCount
+        return Tensor(storage: storage, offset: offset + range.lowerBound * size,
+                      shape: [range.count] + shape.dropFirst(), count: range.count * size)
+    }
+
+    /// The `elementCount(shape)` values from `start` (counted from this tensor's first element)
+    /// seen with `shape`, as a view sharing the storage.
+    public func view(at start: Int, shape: [Int]) -> Tensor {
+        let needed = Tensor.elementCount(shape)
+        precondition(start >= 0 && start + needed <= count,
+                     "a view of \(shape) at \(start) does not fit in \(self.shape)")
+        return Tensor(storage: storage, offset: offset + start, shape: shape, count: needed)
     }
 
     /// A tensor of `shape` that reuses `existing`'s storage when it is large enough, so that
-    /// layers allocate once per batch shape and never in the steady state.
+    /// layers allocate once per batch shape and never in the steady state. `existing` must be the
+    /// caller's own buffer (from an earlier call), never a view of someone else's tensor.
     public static func reusing(_ existing: Tensor?, shape: [Int]) -> Tensor {
         let needed = elementCount(shape)
-        if let existing, existing.storage.capacity >= needed {
-            return Tensor(storage: existing.storage, shape: shape, count: needed)
+        if let existing, existing.storage.capacity - existing.offset >= needed {
+            return Tensor(storage: existing.storage, offset: existing.offset, shape: shape, count: needed)
         }
         return Tensor(shape: shape)
+    }
+
+    /// True when both tensors cover the same elements of the same storage.
+    public func isSameView(as other: Tensor) -> Bool {
+        storage === other.storage && offset == other.offset && count == other.count
     }
 
     /// A deep copy with its own storage.
@@ -104,11 +148,18 @@ public struct Tensor: @unchecked Sendable {
 
     public func fill(_ value: Float) { data.update(repeating: value, count: count) }
 
-    /// Adds `other`'s values elementwise; the element counts must agree.
+    /// Adds `other`'s values elementwise; the element counts must agree. One pass, sixteen lanes
+    /// at a time (a gradient block summed into another is one call).
     public func add(_ other: Tensor) {
         precondition(other.count == count, "cannot add \(other.shape) to \(shape)")
-        let (a, b) = (data, other.data)
-        for i in 0..<count { a[i] += b[i] }
+        let (a, b, n) = (data, other.data, count)
+        typealias Lanes = SIMD16<Float>
+        var i = 0
+        while i &+ Lanes.scalarCount <= n {
+            (Lanes(load: a + i) + Lanes(load: b + i)).store(to: a + i)
+            i &+= Lanes.scalarCount
+        }
+        while i < n { a[i] += b[i]; i &+= 1 }
     }
 
     /// Multiplies every value by `factor`.

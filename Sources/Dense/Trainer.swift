@@ -296,14 +296,11 @@ extension Sequential {
     public func predict(_ inputs: Tensor, batchSize: Int = 256) -> Tensor {
         let n = inputs.batchSize
         let result = Tensor(shape: [n] + outputShape)
-        let (inCount, outCount) = (inputs.sampleCount, Tensor.elementCount(outputShape))
-        var x: Tensor?
+        let outCount = Tensor.elementCount(outputShape)
         for start in stride(from: 0, to: n, by: batchSize) {
             let rows = min(batchSize, n - start)
-            let batch = Tensor.reusing(x, shape: [rows] + inputs.sampleShape)
-            x = batch
-            batch.data.update(from: inputs.data + start * inCount, count: rows * inCount)
-            let output = forward(batch, training: false)
+            // A view of the chunk: layers read their input and never write it.
+            let output = forward(inputs.rows(start..<(start + rows)), training: false)
             (result.data + start * outCount).update(from: output.data, count: rows * outCount)
         }
         return result

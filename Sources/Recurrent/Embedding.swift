@@ -116,3 +116,13 @@ public final class Embedding: Layer, SequenceMasking {
         }
     }
 }
+
+extension Embedding {
+    /// Same sizes, padding index, name and weight (copied).
+    public func clone() throws -> any Layer {
+        let copy = try Embedding(vocabularySize, dimension, paddingIndex: paddingIndex, initializer: .zeros,
+                                 random: RandomGenerator(seed: 0))
+        copy.copyState(from: self)
+        return copy
+    }
+}

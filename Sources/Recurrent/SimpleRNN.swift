@@ -349,11 +349,7 @@ public final class SimpleRNN: Layer, SequenceMasking {
         let rows = t &* n
         BLAS.gemm(transposeA: true, m: h, n: h, k: rows, dz.data, s.data, beta: 1, weightHH.gradient.data)
         BLAS.gemm(transposeA: true, m: h, n: f, k: rows, dz.data, x.data, beta: 1, weightIH.gradient.data)
-        let db = bias.gradient.data
-        for r in 0..<rows {
-            let row = dz.data + r &* h
-            for j in 0..<h { db[j] += row[j] }
-        }
+        addColumnSums(of: dz.data, rows: rows, columns: h, into: bias.gradient.data)
         guard wantInputGradient else { return }
 
         switch mode {
@@ -413,5 +409,17 @@ func transposeFirstTwo(_ source: UnsafePointer<Float>, _ destination: UnsafeMuta
         for j in 0..<b {
             (destination + (j &* a &+ i) &* c).update(from: source + (i &* b &+ j) &* c, count: c)
         }
+    }
+}
+
+extension SimpleRNN {
+    /// Same settings, name and weights, and a copy of `initialState` (which the saved options do
+    /// not hold).
+    public func clone() throws -> any Layer {
+        let copy = try SimpleRNN(inputFeatures, hiddenSize, mode: mode, nonlinearity: nonlinearity,
+                                 truncation: truncation, recurrentInitializer: .zeros, random: RandomGenerator(seed: 0))
+        copy.copyState(from: self)
+        copy.initialState = initialState?.copy()
+        return copy
     }
 }

@@ -26,12 +26,40 @@ final class LeNetTests: FolderTestCase {
         let x = randomTensor([3, 1, 28, 28], random)
         let url = folder.appendingPathComponent("lenet.safetensors")
         try model.save(to: url)
-        XCTAssertThrowsError(try Sequential.load(from: url)) { error in
+        XCTAssertThrowsError(try Sequential.load(from: url, registry: .dense)) { error in
             XCTAssertTrue("\(error)".contains("unknown layer type 'Conv2D'"), "\(error)")
         }
         let loaded = try Sequential.load(from: url, registry: LayerRegistry.dense.merging(.conv))
         // Bit for bit: the same weights through the same products, one after the other in one process.
         XCTAssertEqual(loaded.forward(x).array, model.forward(x).array)
+        // By default every layer type linked into the program is known: no table to name.
+        let linked = try Sequential.load(from: url)
+        XCTAssertEqual(linked.config, model.config)
+        XCTAssertEqual(linked.forward(x).array, model.forward(x).array)
+    }
+
+    /// Both variants on two workers: the replicas are clones of every Conv layer that read the
+    /// model's parameter block, and the gradient equals one worker's.
+    func testLeNetOnTwoWorkersSharesTheWeightsAndMatchesOneWorker() throws {
+        for variant in LeNet5.Variant.allCases {
+            let random = RandomGenerator(seed: 5)
+            let (x, y) = (randomTensor([6, 1, 28, 28], random), Tensor(shape: [6], values: [0, 1, 2, 3, 4, 5]))
+            let model = try LeNet5.make(variant, random: RandomGenerator(seed: 6))
+            let reference = try LeNet5.make(variant, random: RandomGenerator(seed: 6))
+            let parallel = try DataParallel(model: model, workers: 2)
+            let replica = parallel.replicas[0]
+            XCTAssertEqual(replica.layers.map { type(of: $0).typeName }, model.layers.map { type(of: $0).typeName })
+            XCTAssertEqual(replica.config, model.config)
+            XCTAssertEqual(replica.parameters.map(\.value.data), model.parameters.map(\.value.data))
+            XCTAssertEqual(replica.forward(x).array, model.forward(x).array, "\(variant)")
+            _ = parallel.computeGradients(inputs: x, targets: y, loss: SoftmaxCrossEntropy(), metric: .accuracy,
+                                          random: RandomGenerator(seed: 1))
+            _ = DataParallel(model: reference).computeGradients(inputs: x, targets: y, loss: SoftmaxCrossEntropy(),
+                                                                metric: .accuracy, random: RandomGenerator(seed: 1))
+            for (p, q) in zip(model.parameters, reference.parameters) {
+                assertClose(p.gradient, q.gradient, relative: 1e-5, absolute: 1e-7, "\(variant) \(p.name)")
+            }
+        }
     }
 
     /// A damaged model.json beside valid weights: a kernel that would ask for hundreds of

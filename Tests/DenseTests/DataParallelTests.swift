@@ -86,14 +86,47 @@ final class DataParallelTests: XCTestCase {
         return try Sequential(inputShape: model.inputShape, copies)
     }
 
-    func testReplicaSharesNoStorage() throws {
+    /// A replica reads the model's parameter block (same storage, same addresses) and owns its
+    /// gradients and buffers; the model's writes reach it with no copy, batch after batch.
+    func testReplicaSharesTheWeightsAndOwnsTheRest() throws {
         let model = try makeModel(seed: 5, batchNorm: true)
         let copy = try model.replica()
         XCTAssertEqual(copy.stateTensors.map(\.name), model.stateTensors.map(\.name))
-        for (p, q) in zip(copy.stateTensors, model.stateTensors) {
+        XCTAssertTrue(copy.parameterBlock.values.storage === model.parameterBlock.values.storage)
+        XCTAssertEqual(copy.parameterBlock.values.data, model.parameterBlock.values.data)
+        XCTAssertFalse(copy.parameterBlock.gradients.storage === model.parameterBlock.gradients.storage)
+        for (p, q) in zip(copy.parameters, model.parameters) {
+            XCTAssertEqual(p.value.data, q.value.data, "\(p.name): the same weights, not a copy")
+            XCTAssertFalse(p.gradient.storage === q.gradient.storage, p.name)
+        }
+        for (p, q) in zip(copy.buffers, model.buffers) {
             XCTAssertEqual(p.value.array, q.value.array, p.name)
             XCTAssertFalse(p.value.storage === q.value.storage, p.name)
-            XCTAssertFalse(p.gradient.storage === q.gradient.storage, p.name)
+        }
+        for (a, b) in zip(copy.layers, model.layers) { XCTAssertFalse(a === b) }
+        model.parameters[0].value[3] = 9
+        XCTAssertEqual(copy.parameters[0].value[3], 9, "the replica sees the model's write at once")
+    }
+
+    /// Through training steps the replicas keep pointing at the model's block: nothing rebinds or
+    /// copies the parameters per batch.
+    func testNoParameterCopyPerBatch() throws {
+        let (x, y) = batch(8, seed: 12)
+        let model = try makeModel(seed: 13)
+        let parallel = try DataParallel(model: model, workers: 2)
+        let optimizer = Adam(learningRate: 0.1)
+        let addresses = model.parameters.map(\.value.data)
+        for _ in 0..<3 {
+            _ = parallel.computeGradients(inputs: x, targets: y, loss: SoftmaxCrossEntropy(), metric: .accuracy,
+                                          random: RandomGenerator(seed: 1))
+            optimizer.step(model.parameters)
+        }
+        XCTAssertEqual(model.parameters.map(\.value.data), addresses)
+        XCTAssertNotNil(ParameterBlock.common(model.parameters))
+        XCTAssertEqual(parallel.replicas.count, 1)
+        for replica in parallel.replicas {
+            XCTAssertEqual(replica.parameters.map(\.value.data), addresses, "the replica reads the model's block")
+            XCTAssertFalse(replica.parameterBlock.gradients.storage === model.parameterBlock.gradients.storage)
         }
     }
 

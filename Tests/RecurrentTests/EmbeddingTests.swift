@@ -52,6 +52,31 @@ final class EmbeddingTests: FolderTestCase {
         XCTAssertNil((unmasked.layers[0] as! Embedding).outputMask)
     }
 
+    /// An Embedding -> SimpleRNN -> Linear model on two workers: clones that read the model's
+    /// weights, and the gradient of one worker.
+    func testRecurrentModelOnTwoWorkersMatchesOneWorker() throws {
+        func make() throws -> Sequential {
+            let random = RandomGenerator(seed: 7)
+            return try Sequential(inputShape: [6], [
+                Embedding(12, 4, paddingIndex: 0, random: random, name: "embedding"),
+                SimpleRNN(4, 5, random: random, name: "rnn"), Linear(5, 1, random: random, name: "head"),
+            ])
+        }
+        let x = Tensor(shape: [4, 6], values: [0, 0, 3, 4, 5, 6, 1, 2, 3, 11, 10, 9, 0, 7, 8, 2, 2, 1, 0, 0, 0, 0, 5, 4])
+        let y = Tensor(shape: [4, 1], values: [1, 0, 1, 0])
+        let (model, reference) = (try make(), try make())
+        let parallel = try DataParallel(model: model, workers: 2)
+        XCTAssertEqual(parallel.replicas[0].parameters.map(\.value.data), model.parameters.map(\.value.data))
+        let a = parallel.computeGradients(inputs: x, targets: y, loss: BinaryCrossEntropy(), metric: .binaryAccuracy,
+                                          random: RandomGenerator(seed: 1))
+        let b = DataParallel(model: reference).computeGradients(inputs: x, targets: y, loss: BinaryCrossEntropy(),
+                                                                metric: .binaryAccuracy, random: RandomGenerator(seed: 1))
+        XCTAssertEqual(a.loss, b.loss, accuracy: 1e-6)
+        for (p, q) in zip(model.parameters, reference.parameters) {
+            assertClose(p.gradient, q.gradient, relative: 1e-5, absolute: 1e-7, p.name)
+        }
+    }
+
     func testRecurrentModelSavesAndLoads() throws {
         let random = RandomGenerator(seed: 4)
         let model = try Sequential(inputShape: [8], [
@@ -71,6 +96,7 @@ final class EmbeddingTests: FolderTestCase {
         let rnn = loaded.layers[1] as! SimpleRNN
         XCTAssertEqual(rnn.truncation, 4)
         XCTAssertEqual(rnn.nonlinearity, .relu)
+        XCTAssertEqual(try Sequential.load(from: url).config, model.config, "the linked layer types by default")
     }
 
     func testRecurrentInitialisersThrowOnBadArguments() throws {

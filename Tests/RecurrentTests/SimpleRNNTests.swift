@@ -35,6 +35,23 @@ final class SimpleRNNTests: XCTestCase {
         assertClose(rnn.initialStateGradient!, fixture("m2m_tanh_h0.dh0"), "dh0")
     }
 
+    /// A clone (a data-parallel replica's layer) keeps what the saved options do not: the
+    /// initial state, in storage of its own.
+    func testCloneKeepsTheInitialStateAndWeights() throws {
+        let rnn = try layer("m2m_tanh_h0", f, mode: .manyToMany, truncation: 3)
+        rnn.name = "rnn"
+        rnn.initialState = fixture("m2m_tanh_h0.h0")
+        let copy = try XCTUnwrap(try rnn.clone() as? SimpleRNN)
+        XCTAssertEqual(copy.name, "rnn")
+        XCTAssertEqual(copy.truncation, 3)
+        XCTAssertEqual(copy.initialState?.array, rnn.initialState?.array)
+        XCTAssertFalse(copy.initialState!.storage === rnn.initialState!.storage)
+        XCTAssertFalse(copy.weightHH.value.storage === rnn.weightHH.value.storage)
+        copy.truncation = nil
+        assertMatchesPyTorch(copy, "m2m_tanh_h0")
+        assertClose(copy.initialStateGradient!, fixture("m2m_tanh_h0.dh0"), "dh0")
+    }
+
     func testManyToOneMatchesPyTorch() throws {
         assertMatchesPyTorch(try layer("m2o_tanh", f, mode: .manyToOne), "m2o_tanh")
     }
