@@ -23,8 +23,9 @@ enum SavedFormat {
 
     /// The model, its class names (`classes.json` beside it) and its image format.
     static func load(_ path: String) throws -> (Sequential, [String], ImageFormat) {
-        let url = URL(fileURLWithPath: path)
-        let model = try Sequential.load(from: url, registry: .all)
+        // After a crash in the middle of a save, the complete new set may wait beside the folder.
+        let url = ModelFolder.readableWeights(URL(fileURLWithPath: path))
+        let model = try Sequential.load(from: url)
         let configURL = Sequential.configURL(forWeights: url)
         let training = try JSONDecoder().decode(ModelConfig.self, from: Data(contentsOf: configURL)).training
         func number(_ key: String) throws -> Int {
@@ -90,6 +91,7 @@ extension Classify {
 
         func run() throws {
             _ = common.prepare()
+            let run = try TrainingRun(output: output, options: common)
             let modelName = model
             let (width, height) = try parseSize(imageSize ?? (modelName == .lenet ? "28x28" : "32x32"))
             let format = try ImageFormat(width: width, height: height, channels: channels ?? (modelName == .lenet ? 1 : 3),
@@ -124,22 +126,22 @@ extension Classify {
             let trainer = Trainer(model: network, loss: SoftmaxCrossEntropy(), optimizer: optimizer, random: random,
                                   schedule: ExponentialDecay(initial: rate, decay: decay))
             try common.configure(trainer, defaultWorkers: min(2, ProcessInfo.processInfo.activeProcessorCount))
-            let out = URL(fileURLWithPath: output, isDirectory: true)
-            try FileManager.default.createDirectory(at: out, withIntermediateDirectories: true)
-            let start = Date()
-            let history = try trainer.fit(training, epochs: epochs, batchSize: batchSize, validation: Trainer.Validation.data(held),
-                                          callbacks: common.progressCallbacks + [CSVLogger(url: out.appendingPathComponent("log.csv"))])
+            try run.start(trainer)
+            let (start, firstEpoch) = (Date(), trainer.epoch)
+            let history = try run.fit(trainer) {
+                try trainer.fit(training, epochs: epochs, batchSize: batchSize, validation: .data(held),
+                                callbacks: common.progressCallbacks)
+            }
             let seconds = Date().timeIntervalSince(start)
-            print(String(format: "trained %d epochs in %.1f s (%.0f images/s, validation included)", history.epochs.count, seconds,
-                         Double(history.epochs.count * training.count) / seconds))
-            let weights = out.appendingPathComponent("model.safetensors")
-            try network.save(to: weights, training: optimizer.settings.merging(SavedFormat.settings(format).merging(
+            print(String(format: "trained %d epochs in %.1f s (%.0f images/s, validation included)", trainer.epoch - firstEpoch,
+                         seconds, Double((trainer.epoch - firstEpoch) * training.count) / seconds))
+            let settings = optimizer.settings.merging(SavedFormat.settings(format)) { a, _ in a }.merging(
                 ["loss": .string("cross_entropy"), "epochs": .number(Double(epochs)), "batchSize": .number(Double(batchSize)),
-                 "seed": .number(Double(common.seed)), "model": .string(modelName.rawValue)]) { a, _ in a }) { a, _ in a })
-            try AtomicFile.write(try JSONEncoder().encode(classes), to: out.appendingPathComponent("classes.json"))
-            try AtomicFile.write(Data(CurvePlot.svg(history, title: "\(modelName.rawValue) on \(folder)").utf8),
-                                 to: out.appendingPathComponent("curves.svg"))
-            print("wrote model.safetensors, model.json, classes.json, log.csv and curves.svg in \(out.path)")
+                 "seed": .number(Double(common.seed)), "model": .string(modelName.rawValue)]) { a, _ in a }
+            try run.save(network, training: settings, history: history, curves: "\(modelName.rawValue) on \(folder)") { staging in
+                try AtomicFile.write(try JSONEncoder().encode(classes), to: staging.appendingPathComponent("classes.json"))
+            }
+            print("wrote \(run.weights.path), model.json, classes.json, log.csv and curves.svg in \(run.folder.url.path)")
             let matrix = try score(network, classes: classes, on: held)
             print(matrix.table(names: classes))
             try common.report(testAccuracy: matrix.accuracy)

@@ -1,0 +1,98 @@
+import Augment
+import Dense
+import Foundation
+import TestSupport
+import XCTest
+
+/// The `classify` command end to end on a tiny two-class folder: train, evaluate, predict with a
+/// broken file among good ones.
+final class ClassifyCommandTests: FolderTestCase {
+    /// The `classify` executable beside the test bundle (`swift build --build-tests` builds it).
+    func classifyBinary() throws -> URL {
+        for folder in [Bundle.main.bundleURL, Bundle.main.bundleURL.deletingLastPathComponent()] {
+            let url = folder.appendingPathComponent("classify")
+            if FileManager.default.isExecutableFile(atPath: url.path) { return url }
+        }
+        let missing = "the classify executable is not built beside the tests (swift build --build-tests builds it)"
+        if ProcessInfo.processInfo.environment["CI"] == "true" { XCTFail(missing) }
+        throw XCTSkip(missing)
+    }
+
+    func run(_ arguments: [String]) throws -> (status: Int32, output: String, errors: String) {
+        let process = Process()
+        process.executableURL = try classifyBinary()
+        process.arguments = arguments
+        let (out, err) = (Pipe(), Pipe())
+        (process.standardOutput, process.standardError) = (out, err)
+        try process.run()
+        let output = out.fileHandleForReading.readDataToEndOfFile()
+        let errors = err.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return (process.terminationStatus, String(decoding: output, as: UTF8.self), String(decoding: errors, as: UTF8.self))
+    }
+
+    /// Dark images with a bright top half are "top", with a bright bottom half "bottom".
+    func makeFolder() throws -> URL {
+        let root = folder.appendingPathComponent("shapes", isDirectory: true)
+        let random = RandomGenerator(seed: 4)
+        for (label, name) in ["bottom", "top"].enumerated() {
+            let classFolder = root.appendingPathComponent(name, isDirectory: true)
+            try FileManager.default.createDirectory(at: classFolder, withIntermediateDirectories: true)
+            for k in 0..<24 {
+                let bytes = (0..<(12 * 12)).map { i -> UInt8 in
+                    let bright = (i / 12 < 6) == (label == 1)
+                    return UInt8(bright ? 160 + random.below(90) : random.below(60))
+                }
+                try PNG.write(try Image(width: 12, height: 12, channels: 1, bitDepth: 8, bytes: bytes),
+                              to: classFolder.appendingPathComponent("\(k).png"))
+            }
+        }
+        return root
+    }
+
+    func testTrainEvaluateAndPredictOnAFolder() throws {
+        let images = try makeFolder()
+        let output = folder.appendingPathComponent("model").path
+        let trained = try run(["train", images.path, "--image-size", "12x12", "--epochs", "4", "--validation-split", "0.25",
+                               "--workers", "1", "--batch-size", "8", "--lr", "0.01", "--output", output, "--quiet"])
+        XCTAssertEqual(trained.status, 0, trained.errors)
+        XCTAssertTrue(trained.output.contains("test accuracy: 100.00%"), trained.output)
+        for file in ["model.safetensors", "model.json", "classes.json", "log.csv", "curves.svg"] {
+            XCTAssertTrue(FileManager.default.fileExists(atPath: output + "/" + file), file)
+        }
+        XCTAssertEqual(try JSONDecoder().decode([String].self, from: Data(contentsOf: URL(fileURLWithPath: output + "/classes.json"))),
+                       ["bottom", "top"])
+
+        let evaluated = try run(["evaluate", output + "/model.safetensors", images.path])
+        XCTAssertEqual(evaluated.status, 0, evaluated.errors)
+        XCTAssertTrue(evaluated.output.contains("test accuracy: 100.00%"), evaluated.output)
+        XCTAssertTrue(evaluated.output.contains("bottom") && evaluated.output.contains("top"), "classes named in the matrix")
+
+        let broken = folder.appendingPathComponent("broken.png")
+        try Data("no png here".utf8).write(to: broken)
+        let files = [images.path + "/top/3.png", broken.path, images.path + "/bottom/5.png"]
+        let predicted = try run(["predict", output + "/model.safetensors"] + files + ["--top", "2"])
+        XCTAssertEqual(predicted.status, 1, "a file failed, so the exit status says so")
+        let lines = predicted.output.split(separator: "\n").map { $0.split(separator: "\t").map(String.init) }
+        XCTAssertEqual(lines.map { $0.first }, [files[0], files[2]], "the good files still get their lines")
+        XCTAssertEqual(lines.map { $0.count }, [5, 5], "path, then class and probability twice")
+        XCTAssertEqual(lines.map { $0[1] }, ["top", "bottom"])
+        for line in lines {
+            let (first, second) = (Double(line[2])!, Double(line[4])!)
+            XCTAssertGreaterThan(first, 0.5)
+            XCTAssertEqual(first + second, 1, accuracy: 2e-4, "two classes: the probabilities add up to one")
+        }
+        XCTAssertTrue(predicted.errors.contains(broken.path) && predicted.errors.contains("not a readable PNG"), predicted.errors)
+    }
+
+    func testEvaluateRefusesAFolderWithAnotherClass() throws {
+        let images = try makeFolder()
+        let output = folder.appendingPathComponent("model").path
+        XCTAssertEqual(try run(["train", images.path, "--image-size", "12x12", "--epochs", "1", "--workers", "1",
+                                "--output", output, "--quiet"]).status, 0)
+        try FileManager.default.createDirectory(at: images.appendingPathComponent("left"), withIntermediateDirectories: true)
+        let evaluated = try run(["evaluate", output + "/model.safetensors", images.path])
+        XCTAssertNotEqual(evaluated.status, 0)
+        XCTAssertTrue(evaluated.errors.contains("left") && evaluated.errors.contains(images.path), evaluated.errors)
+    }
+}
