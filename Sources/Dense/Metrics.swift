@@ -126,22 +126,24 @@ public struct ConfusionMatrix: CustomStringConvertible, Sendable {
     /// The matrix, then precision, recall and F1 per class and their macro averages.
     public var description: String { table(names: (0..<classes).map(String.init)) }
 
-    /// The matrix and the per-class figures with the classes called by `names`.
+    /// The matrix and the per-class figures with the classes called by `names`: rows are
+    /// labelled "k name", columns by the class number k, so the table stays narrow.
     public func table(names: [String]) -> String {
         precondition(names.count == classes, "\(names.count) names for \(classes) classes")
-        let label = max(5, names.map(\.count).max() ?? 0)
-        let width = max(6, String(counts.max() ?? 0).count + 1, (names.map(\.count).max() ?? 0) + 1)
+        let numbered = names.enumerated().map { names == (0..<classes).map(String.init) ? $1 : "\($0) \($1)" }
+        let label = max(5, numbered.map(\.count).max() ?? 0)
+        let width = max(6, String(counts.max() ?? 0).count + 1)
         func pad(_ s: String, _ n: Int) -> String { String(repeating: " ", count: max(0, n - s.count)) + s }
         var lines = ["actual \\ predicted"]
-        lines.append(pad("", label) + names.map { pad($0, width) }.joined())
+        lines.append(pad("", label) + (0..<classes).map { pad(String($0), width) }.joined())
         for a in 0..<classes {
-            lines.append(pad(names[a], label) + (0..<classes).map { pad(String(self[a, $0]), width) }.joined())
+            lines.append(pad(numbered[a], label) + (0..<classes).map { pad(String(self[a, $0]), width) }.joined())
         }
         lines.append("")
         lines.append(pad("class", label) + "  precision  recall      f1  support")
         for c in 0..<classes {
             let support = (0..<classes).reduce(0) { $0 + self[c, $1] }
-            lines.append(pad(names[c], label) + String(format: "  %9.4f  %6.4f  %6.4f  %7d", precision(c), recall(c), f1(c), support))
+            lines.append(pad(numbered[c], label) + String(format: "  %9.4f  %6.4f  %6.4f  %7d", precision(c), recall(c), f1(c), support))
         }
         lines.append(pad("macro", label) + String(format: "  %9.4f  %6.4f  %6.4f  %7d", macroPrecision, macroRecall, macroF1, total))
         return lines.joined(separator: "\n")

@@ -19,6 +19,9 @@ final class MetricsTests: XCTestCase {
         XCTAssertEqual(m.macroRecall, (2.0 / 3 + 1 + 0) / 3, accuracy: 1e-12)
         XCTAssertEqual(m.macroF1, (0.8 + 2.0 / 3 + 0) / 3, accuracy: 1e-12)
         XCTAssertTrue(m.description.contains("macro"))
+        let named = m.table(names: ["cat", "dog", "eel"]).split(separator: "\n").map(String.init)
+        XCTAssertEqual(named[1], "          0     1     2", "columns by class number")
+        XCTAssertEqual(named[3], "1 dog     0     2     0", "rows by number and name")
     }
 
     func testBatchMetrics() {
