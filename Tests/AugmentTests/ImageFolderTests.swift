@@ -176,6 +176,25 @@ final class ImageFolderTests: FolderTestCase {
     }
 }
 
+extension ImageFolderTests {
+    /// The README's "Your own images" example, on the test folder.
+    func testTheReadmeExampleRuns() throws {
+        let random = RandomGenerator(seed: 1)
+        let pipeline = Pipeline(seed: 1, steps: [.init(.flipHorizontal, probability: 0.5)])
+        let trainer = { (model: Sequential) in
+            Trainer(model: model, loss: SoftmaxCrossEntropy(), optimizer: Adam(), random: random)
+        }
+        let folder = try ImageFolder(root: try makeFolder())
+        let format = try ImageFormat(width: 32, height: 32, channels: 3, fit: .centerCrop)
+        let source = try ImageFolderSource(folder: folder, format: format, pipeline: pipeline, loaderThreads: 2)
+        let model = try VGGSmall.make(channels: 3, height: 32, width: 32, classes: folder.classes.count, random: random)
+        let history = try trainer(model).fit(source, epochs: 2, batchSize: 4, validation: .split(0.3, seed: 1))
+        XCTAssertEqual(history.epochs.count, 2)
+        XCTAssertEqual(history.epochs[0]["samples"], 5, "7 files, 2 held out (the broken one among them for this seed)")
+        XCTAssertNotNil(history.epochs[1]["val_accuracy"])
+    }
+}
+
 /// Collects report lines from loader threads.
 final class Reports: @unchecked Sendable {
     private let lock = NSLock()
