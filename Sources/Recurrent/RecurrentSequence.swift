@@ -1,0 +1,291 @@
+/// How a recurrent layer maps sequences (batch first, N samples, T steps, F features, H state).
+public enum RecurrentMode: Equatable, Sendable {
+    /// (N, T, F) -> (N, H), each sequence's state after its last real step.
+    case manyToOne
+    /// (N, T, F) -> (N, T, H), every step's state (zeros on padded steps).
+    case manyToMany
+    /// (N, F) -> (N, steps, H), the input fed as `feedback` says.
+    case oneToMany(steps: Int, feedback: RecurrentFeedback)
+}
+
+/// What a one-to-many layer feeds at the steps after the first.
+public enum RecurrentFeedback: String, Sendable {
+    /// The same input vector at every step.
+    case fixedInput = "fixed_input"
+    /// The previous state (so F must equal H).
+    case previousOutput = "previous_output"
+}
+
+/// The loop over time around a `RecurrentCell`: the part of a recurrent layer that is not one
+/// step, written once for every cell.
+///
+/// It owns the modes (`RecurrentMode`), the time-major working buffers (sized once per batch
+/// shape), the input projection of all steps in one GEMM (per step only when the previous state
+/// is fed back), padding masks (a padded step keeps the previous state and takes no gradient),
+/// truncated BPTT, the initial state and its gradient, the parameter gradients of all steps in
+/// one call to the cell, and single steps for generation.
+public final class RecurrentSequence<Cell: RecurrentCell> {
+    public let cell: Cell
+    public let mode: RecurrentMode
+    /// The layer type in precondition messages (`SimpleRNN`).
+    let layerType: String
+
+    /// dLoss/d(initial state) after a backward pass that asked for it.
+    public private(set) var initialStateGradient: Tensor?
+
+    // Time-major working buffers: inputs (T, N, F), states (T + 1, N, H) with the initial state
+    // first, input projections (T, N, P) unless the cell projects into the states, their
+    // gradients (T, N, P), the mask (T, N).
+    private var inputs: Tensor?
+    private var states: Tensor?
+    private var projections: Tensor?
+    private var projectionGradients: Tensor?
+    private var projectionSum: Tensor?
+    private var timeMask: Tensor?
+    private var carry: Tensor?
+    private var nextCarry: Tensor?
+    private var inputGradientTM: Tensor?
+    private var output: Tensor?
+    private var inputGradient: Tensor?
+    private var stepScratch: Tensor?
+    private var stepProjection: Tensor?
+    private var batch = 0
+    private var steps = 0
+    private var maskInForce = false
+
+    public init(cell: Cell, mode: RecurrentMode, layerType: String) {
+        self.cell = cell
+        self.mode = mode
+        self.layerType = layerType
+    }
+
+    private var feedsBack: Bool {
+        if case .oneToMany(_, .previousOutput) = mode { return true }
+        return false
+    }
+
+    /// The projection of step 0; step s's is `s * N * P` further.
+    private func projectionBase(_ s: Tensor, _ stepCount: Int) -> UnsafeMutablePointer<Float> {
+        if cell.projectsIntoState { return s.data + stepCount }
+        let p = Tensor.reusing(projections, shape: [steps, batch, cell.projectionWidth])
+        projections = p
+        return p.data
+    }
+
+    // MARK: Forward
+
+    /// Runs the cell over `input` ((N, T, F), or (N, F) one-to-many) from `initialState` (N, H;
+    /// zeros when nil) with an optional `mask` (N, T; 0 on padded steps).
+    public func forward(_ input: Tensor, mask inputMask: Tensor?, initialState: Tensor?, name: String) -> Tensor {
+        let (f, h, p) = (cell.inputFeatures, cell.hiddenSize, cell.projectionWidth)
+        let n = input.batchSize
+        switch mode {
+        case .manyToOne, .manyToMany:
+            precondition(input.shape.count == 3 && input.shape[2] == f,
+                         "\(layerType) '\(name)': input \(input.shape) is not (N, T, \(f))")
+            steps = input.shape[1]
+        case .oneToMany(let s, _):
+            precondition(input.shape == [n, f], "\(layerType) '\(name)': input \(input.shape) is not (N, \(f))")
+            steps = s
+        }
+        batch = n
+        let t = steps
+        let x = Tensor.reusing(inputs, shape: [t, n, f])
+        let s = Tensor.reusing(states, shape: [t + 1, n, h])
+        (inputs, states) = (x, s)
+
+        // Inputs, time-major.
+        switch mode {
+        case .manyToOne, .manyToMany: transposeFirstTwo(input.data, x.data, n, t, f)
+        case .oneToMany(_, .fixedInput): for step in 0..<t { (x.data + step &* n &* f).update(from: input.data, count: n &* f) }
+        case .oneToMany(_, .previousOutput): x.data.update(from: input.data, count: n &* f)
+        }
+        // Mask, time-major; nil when every step is real. One-to-many has no padding.
+        var mask: UnsafeMutablePointer<Float>?
+        if let inputMask, mode == .manyToOne || mode == .manyToMany {
+            precondition(inputMask.shape == [n, t], "\(layerType) '\(name)': mask \(inputMask.shape) is not (\(n), \(t))")
+            let m = Tensor.reusing(timeMask, shape: [t, n])
+            timeMask = m
+            transposeFirstTwo(inputMask.data, m.data, n, t, 1)
+            mask = m.data
+        }
+        maskInForce = mask != nil
+
+        // Initial state.
+        if let initialState {
+            precondition(initialState.shape == [n, h], "\(layerType) '\(name)': initial state \(initialState.shape) is not (\(n), \(h))")
+            s.data.update(from: initialState.data, count: n &* h)
+        } else {
+            s.data.update(repeating: 0, count: n &* h)
+        }
+
+        let stepCount = n &* h
+        let projectionCount = n &* p
+        let z0 = projectionBase(s, stepCount)
+        // Every step's input projection at once: (T*N, F) x (F, P).
+        if !feedsBack { cell.projectInput(x.data, rows: t &* n, into: z0) }
+        for step in 0..<t {
+            let previous = s.data + step &* stepCount
+            let state = previous + stepCount
+            let z = z0 + step &* projectionCount
+            if feedsBack {
+                if step > 0 { (x.data + step &* n &* f).update(from: previous, count: stepCount) }
+                cell.projectInput(x.data + step &* n &* f, rows: n, into: z)
+            }
+            cell.forwardStep(projection: z, previous: previous, into: state, batch: n)
+            if let mask {
+                let m = mask + step &* n
+                for row in 0..<n where m[row] == 0 {
+                    (state + row &* h).update(from: previous + row &* h, count: h)
+                }
+            }
+        }
+
+        // Outputs.
+        switch mode {
+        case .manyToOne:
+            let out = Tensor.reusing(output, shape: [n, h])
+            output = out
+            out.data.update(from: s.data + t &* stepCount, count: stepCount)
+            return out
+        case .manyToMany, .oneToMany:
+            let out = Tensor.reusing(output, shape: [n, t, h])
+            output = out
+            transposeFirstTwo(s.data + stepCount, out.data, t, n, h)
+            if let mask {
+                for step in 0..<t {
+                    for row in 0..<n where mask[step &* n &+ row] == 0 {
+                        (out.data + (row &* t &+ step) &* h).update(repeating: 0, count: h)
+                    }
+                }
+            }
+            return out
+        }
+    }
+
+    // MARK: Backward
+
+    /// Back-propagates `dy` (the output's gradient) through the last forward: adds the cell's
+    /// parameter gradients, fills `initialStateGradient` when `wantInitialStateGradient`, and
+    /// returns the input gradient when `wantInputGradient` (else nil). `truncation`: the gradient
+    /// does not cross the boundaries between chunks of this many steps (from step 0).
+    @discardableResult
+    public func backward(_ dy: Tensor, truncation: Int?, wantInitialStateGradient: Bool, wantInputGradient: Bool,
+                         name: String) -> Tensor? {
+        guard let x = inputs, let s = states else { preconditionFailure("\(layerType) '\(name)': backward before forward") }
+        let (n, t, f, h, p) = (batch, steps, cell.inputFeatures, cell.hiddenSize, cell.projectionWidth)
+        let stepCount = n &* h
+        let projectionCount = n &* p
+        let perStep = mode != .manyToOne
+        precondition(dy.count == (perStep ? n &* t &* h : stepCount),
+                     "\(layerType) '\(name)': output gradient \(dy.shape) does not match the last forward")
+        let dz = Tensor.reusing(projectionGradients, shape: [t, n, p])
+        let g = Tensor.reusing(carry, shape: [n, h])
+        let next = Tensor.reusing(nextCarry, shape: [n, h])
+        (projectionGradients, carry, nextCarry) = (dz, g, next)
+        let mask = maskInForce ? timeMask?.data : nil
+        let z0 = projectionBase(s, stepCount)
+
+        var gp = g.data, np = next.data
+        if perStep { gp.update(repeating: 0, count: stepCount) } else { gp.update(from: dy.data, count: stepCount) }
+        for step in stride(from: t - 1, through: 0, by: -1) {
+            if perStep {
+                // g += dY[:, step, :]; a padded step's output is a constant zero.
+                for row in 0..<n where mask?[step &* n &+ row] ?? 1 != 0 {
+                    let src = dy.data + (row &* t &+ step) &* h, dst = gp + row &* h
+                    for j in 0..<h { dst[j] += src[j] }
+                }
+            }
+            let previous = s.data + step &* stepCount
+            let d = dz.data + step &* projectionCount
+            cell.backwardStep(stateGradient: gp, state: previous + stepCount, previous: previous,
+                              projection: z0 + step &* projectionCount, into: d, batch: n)
+            if let mask {
+                for row in 0..<n where mask[step &* n &+ row] == 0 { (d + row &* p).update(repeating: 0, count: p) }
+            }
+            // dh_{t-1} through the recurrence (+ dz_t W_ih when the input was h_{t-1}); padded rows pass g on.
+            cell.previousStateGradient(projectionGradient: d, previous: previous, into: np, batch: n)
+            if feedsBack && step > 0 { cell.inputGradient(projectionGradient: d, rows: n, beta: 1, into: np) }
+            if let mask {
+                for row in 0..<n where mask[step &* n &+ row] == 0 { (np + row &* h).update(from: gp + row &* h, count: h) }
+            }
+            if let truncation, step > 0, step % truncation == 0 { np.update(repeating: 0, count: stepCount) }
+            swap(&gp, &np)
+        }
+        if wantInitialStateGradient {
+            let d0 = Tensor.reusing(initialStateGradient, shape: [n, h])
+            d0.data.update(from: gp, count: stepCount)
+            initialStateGradient = d0
+        }
+
+        // Parameter gradients over all steps at once.
+        let rows = t &* n
+        cell.accumulateParameterGradients(projectionGradient: dz.data, inputs: x.data, previousStates: s.data, rows: rows)
+        guard wantInputGradient else { return nil }
+
+        switch mode {
+        case .manyToOne, .manyToMany:
+            let dxTM = Tensor.reusing(inputGradientTM, shape: [t, n, f])
+            inputGradientTM = dxTM
+            cell.inputGradient(projectionGradient: dz.data, rows: rows, beta: 0, into: dxTM.data)
+            let dx = Tensor.reusing(inputGradient, shape: [n, t, f])
+            inputGradient = dx
+            transposeFirstTwo(dxTM.data, dx.data, t, n, f)
+            return dx
+        case .oneToMany(_, .fixedInput):
+            // The same input fed every step: dX = (sum_t dZ_t) W_ih.
+            let total = Tensor.reusing(projectionSum, shape: [n, p])
+            projectionSum = total
+            total.data.update(from: dz.data, count: projectionCount)
+            for step in 1..<t {
+                let d = dz.data + step &* projectionCount
+                for i in 0..<projectionCount { total.data[i] += d[i] }
+            }
+            let dx = Tensor.reusing(inputGradient, shape: [n, f])
+            inputGradient = dx
+            cell.inputGradient(projectionGradient: total.data, rows: n, beta: 0, into: dx.data)
+            return dx
+        case .oneToMany(_, .previousOutput):
+            let dx = Tensor.reusing(inputGradient, shape: [n, f])
+            inputGradient = dx
+            cell.inputGradient(projectionGradient: dz.data, rows: n, beta: 0, into: dx.data)
+            return dx
+        }
+    }
+
+    // MARK: Stepping (generation)
+
+    /// One step outside training for x (N, F) and h (N, H), written into `result` (N, H), which
+    /// may be `state` itself.
+    public func step(input x: Tensor, state: Tensor, into result: Tensor, name: String) {
+        let (n, h) = (x.batchSize, cell.hiddenSize)
+        precondition(x.shape == [n, cell.inputFeatures] && state.shape == [n, h] && result.shape == [n, h],
+                     "\(layerType) '\(name)': step shapes \(x.shape), \(state.shape), \(result.shape)")
+        let scratch = Tensor.reusing(stepScratch, shape: [n, h])
+        stepScratch = scratch
+        var z = scratch
+        if !cell.projectsIntoState {
+            z = Tensor.reusing(stepProjection, shape: [n, cell.projectionWidth])
+            stepProjection = z
+        }
+        cell.projectInput(x.data, rows: n, into: z.data)
+        cell.forwardStep(projection: z.data, previous: state.data, into: scratch.data, batch: n)
+        result.assign(scratch)
+    }
+}
+
+/// Copies `value` (width floats) into each of `rows` rows.
+@inline(__always)
+func fillRows(_ destination: UnsafeMutablePointer<Float>, rows: Int, with value: UnsafePointer<Float>, width: Int) {
+    for r in 0..<rows { (destination + r &* width).update(from: value, count: width) }
+}
+
+/// (A, B, C) -> (B, A, C) for contiguous row-major buffers: swaps batch-major and time-major.
+func transposeFirstTwo(_ source: UnsafePointer<Float>, _ destination: UnsafeMutablePointer<Float>,
+                       _ a: Int, _ b: Int, _ c: Int) {
+    for i in 0..<a {
+        for j in 0..<b {
+            (destination + (j &* a &+ i) &* c).update(from: source + (i &* b &+ j) &* c, count: c)
+        }
+    }
+}
