@@ -19,6 +19,8 @@ let package = Package(
         .library(name: "Conv", targets: ["Conv"]),
         .library(name: "Recurrent", targets: ["Recurrent"]),
         .library(name: "Augment", targets: ["Augment"]),
+        // MPI across processes; the only product that needs Open MPI (not part of Synapse).
+        .library(name: "Distributed", targets: ["Distributed"]),
         .executable(name: "xor", targets: ["XOR"]),
         .executable(name: "mlp-mnist", targets: ["MLPMNIST"]),
         .executable(name: "lenet", targets: ["LeNet"]),
@@ -43,6 +45,7 @@ let package = Package(
         .systemLibrary(name: "CZlibSystem", path: "Sources/CZlibSystem"),
         .target(name: "CPNG", path: "Sources/CPNG", linkerSettings: [.linkedLibrary("png")]),
         .target(name: "CFloatEnvironment", path: "Sources/CFloatEnvironment"),
+        .systemLibrary(name: "CMPI", path: "Sources/CMPI", pkgConfig: "ompi-c", providers: [.apt(["libopenmpi-dev"])]),
 
         // The core: tensors, layers, losses, optimizers, training loop, files, data cache.
         .target(
@@ -62,6 +65,8 @@ let package = Package(
             ]),
         .target(name: "Augment", dependencies: ["Dense", "CPNG"]),
         .target(name: "Synapse", dependencies: ["Dense", "Conv", "Recurrent", "Augment"]),
+        // The MPI communicator: links Open MPI; Dense knows only the Communicator protocol.
+        .target(name: "Distributed", dependencies: ["Dense", "CMPI"]),
 
         // Samples: one executable per job a user runs.
         .target(
@@ -100,5 +105,8 @@ let package = Package(
         .testTarget(name: "ConvTests", dependencies: ["Conv", "TestSupport"], resources: [.copy("Fixtures")]),
         .testTarget(name: "RecurrentTests", dependencies: ["Recurrent", "TestSupport"], resources: [.copy("Fixtures")]),
         .testTarget(name: "AugmentTests", dependencies: ["Augment", "Conv", "TestSupport"], resources: [.copy("Fixtures")]),
+        // Runs `mpirun -np 2` on DistributedCheck, a small program built beside the tests.
+        .executableTarget(name: "DistributedCheck", dependencies: ["Dense", "Distributed"], path: "Tests/DistributedCheck"),
+        .testTarget(name: "DistributedTests", dependencies: ["Dense"]),
     ]
 )
