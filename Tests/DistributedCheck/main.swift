@@ -6,9 +6,10 @@
 //       all-reduce and broadcast on known buffers; prints "collectives ok" on rank 0.
 //   DistributedCheck train [--distributed] [--workers W] [--seed S] [--seed-by-rank] [--epochs E]
 //                          [--hidden H] [--hidden-on-rank1 H] [--kill-rank R --kill-after B]
-//                          [--throw-rank R --throw-after B] --output PREFIX
+//                          [--throw-rank R --throw-after B] [--augment] --output PREFIX
 //       trains a Linear-BatchNorm-ReLU-Dropout-Linear classifier on fixed synthetic data with
-//       Adam (the data never depend on the seed); each rank writes its parameter and buffer blocks
+//       Adam (the data never depend on the seed); --augment adds uniform noise to every batch
+//       from the trainer's generator (as BatchAugmentation draws); each rank writes its parameter and buffer blocks
 //       to PREFIX.rank<r> and prints the final validation accuracy.
 import Dense
 import Distributed
@@ -89,6 +90,11 @@ func train() throws {
     ])
     let trainer = Trainer(model: model, loss: SoftmaxCrossEntropy(), optimizer: Adam(learningRate: 0.01), random: random)
     try trainer.use(workers: integer("--workers", 1), communicator: communicator)
+    if arguments.contains("--augment") {
+        trainer.augmentBatch = { batch, random in
+            for i in 0..<batch.count { batch.data[i] += random.uniform(-0.2, 0.2) }
+        }
+    }
     var callbacks: [any Callback] = []
     if let killRank = value("--kill-rank").flatMap(Int.init), killRank == rank {
         callbacks.append(Fault(killAfter: integer("--kill-after", 3), throwAfter: nil))

@@ -127,6 +127,20 @@ final class MPITrainingTests: XCTestCase {
         XCTAssertNotEqual(try contents(c + ".rank0"), rank0)
     }
 
+    /// With batch augmentation (drawn for the whole batch from the trainer's generator), every
+    /// rank reads and augments the whole batch alike and trains on its rows: still bit for bit.
+    func testAugmentedTwoRanksEqualOneProcessWithTwoWorkers() throws {
+        let a = try temporaryPrefix("augmented-ranks"), b = try temporaryPrefix("augmented-workers")
+        let ranks = try mpi(["train", "--distributed", "--augment", "--output", a])
+        XCTAssertEqual(ranks.status, 0, ranks.errors)
+        XCTAssertEqual(try alone(["train", "--workers", "2", "--augment", "--output", b]).status, 0)
+        XCTAssertEqual(try contents(a + ".rank0"), try contents(a + ".rank1"))
+        XCTAssertEqual(try contents(a + ".rank0"), try contents(b + ".rank0"))
+        let c = try temporaryPrefix("not-augmented")
+        XCTAssertEqual(try alone(["train", "--workers", "2", "--output", c]).status, 0)
+        XCTAssertNotEqual(try contents(c + ".rank0"), try contents(b + ".rank0"))
+    }
+
     /// Rank 0 broadcasts its parameters, buffers and generator: rank 1 started with seed 2 trains
     /// exactly as rank 0 (and as one process with seed 1 and two workers).
     func testRankWithAnotherSeedEndsIdenticalToRankZero() throws {
