@@ -71,7 +71,7 @@ let package = Package(
         // Samples: one executable per job a user runs.
         .target(
             name: "SampleOptions",
-            dependencies: ["Synapse", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: ["Synapse", "Distributed", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             path: "Samples/SampleOptions"),
         sample("XOR", folder: "XOR"),
         sample("MLPMNIST", folder: "MLPMNIST"),
