@@ -32,6 +32,7 @@ let package = Package(
         .executable(name: "conv-benchmark", targets: ["ConvBenchmark"]),
         .executable(name: "augment-benchmark", targets: ["AugmentBenchmark"]),
         .executable(name: "rnn-benchmark", targets: ["RNNBenchmark"]),
+        .executable(name: "distributed-benchmark", targets: ["DistributedBenchmark"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -99,6 +100,10 @@ let package = Package(
             name: "RNNBenchmark",
             dependencies: ["Recurrent", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             path: "Benchmarks/RNNBenchmark"),
+        .executableTarget(
+            name: "DistributedBenchmark",
+            dependencies: ["Conv", "Distributed", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            path: "Benchmarks/DistributedBenchmark"),
 
         .target(name: "TestSupport", dependencies: ["Dense"], path: "Tests/TestSupport"),
         .testTarget(name: "DenseTests", dependencies: ["Dense", "TestSupport"], resources: [.copy("Fixtures")]),
