@@ -72,7 +72,9 @@ func train() throws {
     let hidden = rank == 1 ? integer("--hidden-on-rank1", integer("--hidden", 16)) : integer("--hidden", 16)
     // Fixed data: 3 classes around fixed centres, from a generator of its own.
     let dataRandom = RandomGenerator(seed: 2026)
-    let (n, features) = (200, 8)
+    // 201 samples: 161 train in batches of 32, the last of one row (rank 1 then sits idle and
+    // adds zeros), and 40 validate in one batch of 20 rows a rank.
+    let (n, features) = (integer("--samples", 201), 8)
     let inputs = Tensor(shape: [n, features]), targets = Tensor(shape: [n, 3])
     for i in 0..<n {
         let label = i % 3
