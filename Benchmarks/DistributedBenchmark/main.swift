@@ -31,6 +31,7 @@ struct DistributedBenchmark: ParsableCommand {
                 emit(name, speed)
                 emit("allreduce_61706_floats_us_median", reduce)
             }
+            world.finalize()
         } else {
             emit("lenet_train_images_per_s_1x1", try training(workers: 1, communicator: SingleProcess()))
             emit("lenet_train_images_per_s_1x2", try training(workers: 2, communicator: SingleProcess()))

@@ -25,11 +25,19 @@ public struct DistributedOptions: ParsableArguments {
         return world
     }
 
-    /// Runs a sample's body. Across ranks, an error on any rank ends the whole job (MPI_Abort)
-    /// with the rank and the message, so no rank is left waiting in a collective; an `ExitCode`
-    /// (a stop request, an unmet --require-accuracy) is reached by every rank alike and passes.
+    /// Runs a sample's body, then ends MPI. Across ranks, an error on any rank ends the whole
+    /// job (MPI_Abort) with the rank and the message, so no rank is left waiting in a collective;
+    /// an `ExitCode` (a stop request, an unmet --require-accuracy) is reached by every rank alike
+    /// and passes.
     public func run(_ communicator: any Communicator, _ body: () throws -> Void) throws {
-        do { try body() } catch let code as ExitCode { throw code } catch where communicator.size > 1 {
+        let mpi = communicator as? MPICommunicator
+        do {
+            try body()
+            mpi?.finalize()
+        } catch let code as ExitCode {
+            mpi?.finalize()
+            throw code
+        } catch where communicator.size > 1 {
             communicator.abort("error: \(error)", code: 1)
         }
     }

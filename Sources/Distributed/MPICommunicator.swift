@@ -14,7 +14,10 @@ import Foundation
 ///   calls MPI_Abort, and mpirun ends every rank when one exits with an error or is killed. A
 ///   rank that throws must `abort` (the samples do), or the others would wait in their next
 ///   collective.
-/// - MPI_Finalize runs when the process exits normally.
+/// - Call `finalize()` when the work is done, on every rank. Not at exit: a rank that exits in
+///   the middle (exit(0) from anywhere) must not wait in MPI_Finalize for ranks that wait for it
+///   in a collective; without MPI_Finalize, mpirun sees it leave early and ends the job with an
+///   error.
 public final class MPICommunicator: Communicator, @unchecked Sendable {
     /// The job's communicator; the first use initialises MPI (once per process). Started without
     /// mpirun, the process is a job of one rank.
@@ -30,11 +33,6 @@ public final class MPICommunicator: Communicator, @unchecked Sendable {
         if initialized == 0 {
             var provided: Int32 = 0
             MPI_Init_thread(nil, nil, synapse_mpi_thread_funneled(), &provided)
-            atexit {
-                var finalized: Int32 = 0
-                MPI_Finalized(&finalized)
-                if finalized == 0 { MPI_Finalize() }
-            }
         }
         comm = synapse_mpi_comm_world()
         var rank: Int32 = 0, size: Int32 = 0
@@ -71,6 +69,14 @@ public final class MPICommunicator: Communicator, @unchecked Sendable {
     }
 
     public func barrier() { _ = MPI_Barrier(comm) }
+
+    /// Ends MPI for this process (MPI_Finalize), once every rank is done; later calls do nothing.
+    /// No collective may follow.
+    public func finalize() {
+        var finalized: Int32 = 0
+        MPI_Finalized(&finalized)
+        if finalized == 0 { MPI_Finalize() }
+    }
 
     public func abort(_ message: String, code: Int32) -> Never {
         FileHandle.standardError.write(Data("rank \(rank) of \(size): \(message)\n".utf8))

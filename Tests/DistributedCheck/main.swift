@@ -6,7 +6,8 @@
 //       all-reduce and broadcast on known buffers; prints "collectives ok" on rank 0.
 //   DistributedCheck train [--distributed] [--workers W] [--seed S] [--seed-by-rank] [--epochs E]
 //                          [--hidden H] [--hidden-on-rank1 H] [--kill-rank R --kill-after B]
-//                          [--throw-rank R --throw-after B] [--augment] --output PREFIX
+//                          [--throw-rank R --throw-after B] [--exit-rank R --exit-after B]
+//                          [--augment] --output PREFIX
 //       trains a Linear-BatchNorm-ReLU-Dropout-Linear classifier on fixed synthetic data with
 //       Adam (the data never depend on the seed); --augment adds uniform noise to every batch
 //       from the trainer's generator (as BatchAugmentation draws); each rank writes its parameter and buffer blocks
@@ -32,12 +33,15 @@ func check(_ condition: Bool, _ message: String) {
 
 /// Ends the process the way the fault tests ask, after a given batch on a given rank.
 final class Fault: Callback {
-    let killAfter: Int?, throwAfter: Int?
-    init(killAfter: Int?, throwAfter: Int?) { (self.killAfter, self.throwAfter) = (killAfter, throwAfter) }
+    let killAfter: Int?, throwAfter: Int?, exitAfter: Int?
+    init(killAfter: Int? = nil, throwAfter: Int? = nil, exitAfter: Int? = nil) {
+        (self.killAfter, self.throwAfter, self.exitAfter) = (killAfter, throwAfter, exitAfter)
+    }
     var batches = 0
     func batchEnded(_ trainer: Trainer, batch: Int, logs: [String: Double]) {
         batches += 1
         if let killAfter, batches == killAfter { kill(getpid(), SIGKILL) }
+        if let exitAfter, batches == exitAfter { exit(0) }
         if let throwAfter, batches == throwAfter { failNow = true }
     }
     var failNow = false
@@ -99,10 +103,13 @@ func train() throws {
     }
     var callbacks: [any Callback] = []
     if let killRank = value("--kill-rank").flatMap(Int.init), killRank == rank {
-        callbacks.append(Fault(killAfter: integer("--kill-after", 3), throwAfter: nil))
+        callbacks.append(Fault(killAfter: integer("--kill-after", 3)))
     }
     if let throwRank = value("--throw-rank").flatMap(Int.init), throwRank == rank {
-        callbacks.append(Fault(killAfter: nil, throwAfter: integer("--throw-after", 1)))
+        callbacks.append(Fault(throwAfter: integer("--throw-after", 1)))
+    }
+    if let exitRank = value("--exit-rank").flatMap(Int.init), exitRank == rank {
+        callbacks.append(Fault(exitAfter: integer("--exit-after", 3)))
     }
     let history = try trainer.fit(data, epochs: integer("--epochs", 3), batchSize: 32,
                                   validation: .split(0.2, seed: 5), callbacks: callbacks)
@@ -124,6 +131,7 @@ do {
         FileHandle.standardError.write(Data("usage: DistributedCheck collectives | train [options]\n".utf8))
         exit(2)
     }
+    (communicator as? MPICommunicator)?.finalize()
 } catch {
     if communicator.size > 1 { communicator.abort("error: \(error)", code: 1) }
     FileHandle.standardError.write(Data("error: \(error)\n".utf8))

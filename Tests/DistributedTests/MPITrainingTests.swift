@@ -162,6 +162,16 @@ final class MPITrainingTests: XCTestCase {
         XCTAssertLessThan(result.seconds, 30, "the job took \(result.seconds) s to end")
     }
 
+    /// A rank that exits (status 0) in the middle of training, without MPI_Finalize: mpirun
+    /// ends the job with an error rather than leave rank 0 waiting in the all-reduce.
+    func testRankThatExitsEarlyEndsJob() throws {
+        let a = try temporaryPrefix("exits")
+        let result = try mpi(["train", "--distributed", "--epochs", "100000", "--exit-rank", "1", "--exit-after", "3", "--output", a],
+                             timeout: 60)
+        XCTAssertNotEqual(result.status, 0)
+        XCTAssertLessThan(result.seconds, 30, "the job took \(result.seconds) s to end")
+    }
+
     /// A rank that throws aborts the job (MPI_Abort) with its message.
     func testThrowingRankEndsJobWithItsMessage() throws {
         let a = try temporaryPrefix("throws")
