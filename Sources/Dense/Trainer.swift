@@ -299,10 +299,10 @@ extension Trainer {
         if differing > 0 {
             if root != mine {
                 throw SynapseError.invalidArgument(
-                    "rank \(communicator.rank): this model (\(mine[0]) parameters, \(mine[1]) buffer values, architecture checksum \(String(mine[2], radix: 16))) "
+                    "this rank's model (\(mine[0]) parameters, \(mine[1]) buffer values, architecture checksum \(String(mine[2], radix: 16))) "
                     + "differs from rank 0's (\(root[0]) parameters, \(root[1]) buffer values, checksum \(String(root[2], radix: 16))): every rank must build the same model")
             }
-            throw SynapseError.invalidArgument("rank \(communicator.rank): \(Int(differing)) rank(s) hold a model that differs from rank 0's: every rank must build the same model")
+            throw SynapseError.invalidArgument("\(Int(differing)) rank(s) hold a model that differs from rank 0's: every rank must build the same model")
         }
         if model.parameterBlock.holds(model.parameters) {
             communicator.broadcast(model.parameterBlock.values)
