@@ -20,6 +20,11 @@ import Foundation
 ///   the replicas' buffers start each batch as the model's and are averaged into it after.
 /// - Dropout in replica k draws from a generator reseeded from the trainer's generator every
 ///   batch, so a run depends only on the seed and the number of workers.
+/// - Across the ranks of a `Communicator` the batch is cut into ranks x workers global slices;
+///   rank r holds only its rows (`share(ofBatch:)`) and runs slices r x workers ..< (r + 1) x
+///   workers, every rank draws the same reseeds, and after the local sum one all-reduce of the
+///   gradient block (and one of the buffers, with BatchNorm) gives every rank the whole batch's
+///   gradient. With one rank nothing is communicated and the result is as before.
 public final class DataParallel {
     public let model: Sequential
     /// The ranks that share each batch with this process's workers (see `Communicator`).
