@@ -85,7 +85,7 @@ public final class Trainer {
     public func fit(_ data: any DataSource, epochs: Int, batchSize: Int = 32, validation: Validation = .none,
                     shuffle: Bool = true, callbacks: [any Callback] = []) throws -> History {
         if communicator.size > 1 {
-            try synchronizeRanks()
+            try synchronizeRanks(samples: data.count, batchSize: batchSize, epochs: epochs)
         }
         // Each rank is a data-parallel worker: one OpenBLAS thread, as DataParallel's workers.
         let blasThreads = BLAS.threads
@@ -283,26 +283,34 @@ public final class Trainer {
 
 extension Trainer {
     /// Makes every rank start `fit` alike. First the ranks compare their models (parameter and
-    /// buffer counts and a checksum of the architecture JSON) with rank 0's, and all of them
-    /// learn whether any differs, so that they all stop with an error or all go on (no rank is
-    /// left waiting). Then rank 0's parameters, buffers and generator state are broadcast, so a
-    /// rank started with another seed trains exactly as rank 0.
-    func synchronizeRanks() throws {
+    /// buffer counts and a checksum of the architecture JSON) and their runs (samples, batch
+    /// size, epochs, and where a resumed run starts: each decides how many collectives the run
+    /// makes) with rank 0's, and all of them learn whether any differs, so that they all stop
+    /// with an error or all go on (no rank is left waiting). Then rank 0's parameters, buffers
+    /// and generator state are broadcast, so a rank started with another seed trains exactly as
+    /// rank 0.
+    func synchronizeRanks(samples: Int, batchSize: Int, epochs: Int) throws {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
         let json = try encoder.encode(model.config)
         var checksum: UInt64 = 0xcbf2_9ce4_8422_2325
         for byte in json { checksum = (checksum ^ UInt64(byte)) &* 0x100_0000_01b3 }   // FNV-1a
-        let mine = [UInt64(model.parameterBlock.count), UInt64(model.bufferBlock.count), checksum]
+        let names = ["parameters", "buffer values", "architecture checksum", "samples", "batch size", "epochs",
+                     "epochs done", "batches done in the epoch"]
+        let mine = [UInt64(model.parameterBlock.count), UInt64(model.bufferBlock.count), checksum, UInt64(samples),
+                    UInt64(batchSize), UInt64(max(epochs, 0)), UInt64(epoch), UInt64(position?.batch ?? 0)]
         let root = communicator.broadcast(mine)
         let differing = communicator.allReduceSum([root == mine ? 0 : 1])[0]
         if differing > 0 {
+            let rule = "every rank must build the same model, train on the same data with the same options and resume from the same checkpoint"
             if root != mine {
-                throw SynapseError.invalidArgument(
-                    "this rank's model (\(mine[0]) parameters, \(mine[1]) buffer values, architecture checksum \(String(mine[2], radix: 16))) "
-                    + "differs from rank 0's (\(root[0]) parameters, \(root[1]) buffer values, checksum \(String(root[2], radix: 16))): every rank must build the same model")
+                let differences = zip(names, zip(mine, root)).filter { $1.0 != $1.1 }.map { name, pair in
+                    name == "architecture checksum"
+                        ? "\(name) \(String(pair.0, radix: 16)) (rank 0: \(String(pair.1, radix: 16)))" : "\(name) \(pair.0) (rank 0: \(pair.1))"
+                }
+                throw SynapseError.invalidArgument("this rank's model or run differs from rank 0's: \(differences.joined(separator: ", ")); \(rule)")
             }
-            throw SynapseError.invalidArgument("\(Int(differing)) rank(s) hold a model that differs from rank 0's: every rank must build the same model")
+            throw SynapseError.invalidArgument("\(Int(differing)) rank(s) hold a model or run that differs from rank 0's; \(rule)")
         }
         if model.parameterBlock.holds(model.parameters) {
             communicator.broadcast(model.parameterBlock.values)

@@ -157,6 +157,27 @@ final class CommunicatorTests: XCTestCase {
         }
     }
 
+    /// Ranks that train on different amounts of data would make different numbers of steps (and
+    /// wait for each other forever): they stop at the start of fit with a message.
+    func testDataMismatchStopsEveryRank() {
+        nonisolated(unsafe) var messages = [String](repeating: "", count: 2)
+        let lock = NSLock()
+        ThreadRanks(size: 2).run { rank in
+            do {
+                let random = RandomGenerator(seed: 1)
+                let model = try Sequential(inputShape: [4], [Linear(4, 3, random: random, name: "fc")])
+                let trainer = Trainer(model: model, loss: MeanSquaredError(), optimizer: SGD(), random: random)
+                try trainer.use(workers: 1, communicator: rank)
+                let n = rank.rank == 0 ? 8 : 9
+                try trainer.fit(try Dataset(inputs: Tensor(shape: [n, 4]), targets: Tensor(shape: [n, 3])), epochs: 1, batchSize: 4)
+            } catch {
+                lock.withLock { messages[rank.rank] = "\(error)" }
+            }
+        }
+        XCTAssertTrue(messages[1].contains("samples 9 (rank 0: 8)"), messages[1])
+        XCTAssertTrue(messages[0].contains("1 rank(s)"), messages[0])
+    }
+
     /// Ranks that build different models all stop at the start of fit with a message, none waits.
     func testArchitectureMismatchStopsEveryRank() {
         nonisolated(unsafe) var messages = [String](repeating: "", count: 2)
@@ -174,7 +195,7 @@ final class CommunicatorTests: XCTestCase {
                 lock.withLock { messages[rank.rank] = "\(error)" }
             }
         }
-        XCTAssertTrue(messages[1].contains("differs from rank 0's"), messages[1])
-        XCTAssertTrue(messages[0].contains("1 rank(s) hold a model that differs from rank 0's"), messages[0])
+        XCTAssertTrue(messages[1].contains("differs from rank 0's: parameters 25 (rank 0: 15)"), messages[1])
+        XCTAssertTrue(messages[0].contains("1 rank(s) hold a model or run that differs from rank 0's"), messages[0])
     }
 }
