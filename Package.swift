@@ -19,6 +19,8 @@ let package = Package(
         .library(name: "Conv", targets: ["Conv"]),
         .library(name: "Recurrent", targets: ["Recurrent"]),
         .library(name: "Augment", targets: ["Augment"]),
+        // MPI across processes; the only product that needs Open MPI (not part of Synapse).
+        .library(name: "Distributed", targets: ["Distributed"]),
         .executable(name: "xor", targets: ["XOR"]),
         .executable(name: "mlp-mnist", targets: ["MLPMNIST"]),
         .executable(name: "lenet", targets: ["LeNet"]),
@@ -30,6 +32,7 @@ let package = Package(
         .executable(name: "conv-benchmark", targets: ["ConvBenchmark"]),
         .executable(name: "augment-benchmark", targets: ["AugmentBenchmark"]),
         .executable(name: "rnn-benchmark", targets: ["RNNBenchmark"]),
+        .executable(name: "distributed-benchmark", targets: ["DistributedBenchmark"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -43,6 +46,7 @@ let package = Package(
         .systemLibrary(name: "CZlibSystem", path: "Sources/CZlibSystem"),
         .target(name: "CPNG", path: "Sources/CPNG", linkerSettings: [.linkedLibrary("png")]),
         .target(name: "CFloatEnvironment", path: "Sources/CFloatEnvironment"),
+        .systemLibrary(name: "CMPI", path: "Sources/CMPI", pkgConfig: "ompi-c", providers: [.apt(["libopenmpi-dev"])]),
 
         // The core: tensors, layers, losses, optimizers, training loop, files, data cache.
         .target(
@@ -62,11 +66,13 @@ let package = Package(
             ]),
         .target(name: "Augment", dependencies: ["Dense", "CPNG"]),
         .target(name: "Synapse", dependencies: ["Dense", "Conv", "Recurrent", "Augment"]),
+        // The MPI communicator: links Open MPI; Dense knows only the Communicator protocol.
+        .target(name: "Distributed", dependencies: ["Dense", "CMPI"]),
 
         // Samples: one executable per job a user runs.
         .target(
             name: "SampleOptions",
-            dependencies: ["Synapse", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: ["Synapse", "Distributed", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             path: "Samples/SampleOptions"),
         sample("XOR", folder: "XOR"),
         sample("MLPMNIST", folder: "MLPMNIST"),
@@ -94,11 +100,18 @@ let package = Package(
             name: "RNNBenchmark",
             dependencies: ["Recurrent", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             path: "Benchmarks/RNNBenchmark"),
+        .executableTarget(
+            name: "DistributedBenchmark",
+            dependencies: ["Conv", "Distributed", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            path: "Benchmarks/DistributedBenchmark"),
 
         .target(name: "TestSupport", dependencies: ["Dense"], path: "Tests/TestSupport"),
         .testTarget(name: "DenseTests", dependencies: ["Dense", "TestSupport"], resources: [.copy("Fixtures")]),
         .testTarget(name: "ConvTests", dependencies: ["Conv", "TestSupport"], resources: [.copy("Fixtures")]),
         .testTarget(name: "RecurrentTests", dependencies: ["Recurrent", "TestSupport"], resources: [.copy("Fixtures")]),
         .testTarget(name: "AugmentTests", dependencies: ["Augment", "Conv", "TestSupport"], resources: [.copy("Fixtures")]),
+        // Runs `mpirun -np 2` on DistributedCheck, a small program built beside the tests.
+        .executableTarget(name: "DistributedCheck", dependencies: ["Dense", "Distributed"], path: "Tests/DistributedCheck"),
+        .testTarget(name: "DistributedTests", dependencies: ["Dense"]),
     ]
 )

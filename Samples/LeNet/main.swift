@@ -15,6 +15,7 @@ struct LeNet: ParsableCommand {
     enum OptimizerName: String, ExpressibleByArgument, CaseIterable { case adam, sgd, rmsprop }
 
     @OptionGroup var common: TrainingOptions
+    @OptionGroup var cluster: DistributedOptions
     @Option(help: "Data set: \(DataSetName.allCases.map(\.rawValue).joined(separator: ", ")).") var dataset = DataSetName.mnist
     @Option(help: "LeNet variant: modern (ReLU, max pooling) or original (tanh, average pooling).") var variant = "modern"
     @Option(help: "Epochs (default: 10; 15 with --augment, whose varied images take longer to fit).") var epochs: Int?
@@ -29,6 +30,11 @@ struct LeNet: ParsableCommand {
     var evaluate: String?
 
     func run() throws {
+        let communicator = cluster.communicator()
+        try cluster.run(communicator) { try run(communicator) }
+    }
+
+    func run(_ communicator: any Communicator) throws {
         let directory = common.prepare()
         let load = dataset == .mnist ? MNIST.load : FashionMNIST.load
         let test = try load(.test, directory, note)
@@ -37,7 +43,7 @@ struct LeNet: ParsableCommand {
             try model.check(inputShape: Array(test.inputs.shape.dropFirst()), outputShape: [10], path: evaluate)
             return try report(model: model, test: test)
         }
-        let run = try TrainingRun(output: output, options: common)
+        let run = try TrainingRun(output: output, options: common, communicator: communicator)
         let train = try load(.training, directory, note)
         note("\(dataset.rawValue): \(train.count) training, \(test.count) test images")
         guard let variant = LeNet5.Variant(rawValue: variant) else {
@@ -61,7 +67,7 @@ struct LeNet: ParsableCommand {
         let trainer = Trainer(model: model, loss: SoftmaxCrossEntropy(), optimizer: optimizer, random: random,
                               schedule: ExponentialDecay(initial: rate, decay: decay))
         // Two workers trained 1.4-1.8x faster than one on two cores (conv-benchmark, three runs).
-        try common.configure(trainer, defaultWorkers: min(2, ProcessInfo.processInfo.activeProcessorCount))
+        try common.configure(trainer, defaultWorkers: min(2, ProcessInfo.processInfo.activeProcessorCount), communicator: communicator)
         if augment {
             let augmentation = BatchAugmentation(degrees: -10...10, maxShift: 2)
             trainer.augmentBatch = { batch, random in augmentation(batch, random: random) }

@@ -10,6 +10,7 @@ struct MLPMNIST: ParsableCommand {
         commandName: "mlp-mnist", abstract: "Train a multilayer perceptron on MNIST.")
 
     @OptionGroup var common: TrainingOptions
+    @OptionGroup var cluster: DistributedOptions
     @Option(help: "Epochs.") var epochs = 10
     @Option(help: "Mini-batch size.") var batchSize = 64
     @Option(help: "Adam learning rate.") var lr: Float = 1e-3
@@ -18,10 +19,15 @@ struct MLPMNIST: ParsableCommand {
     var output = "runs/mlp-mnist"
 
     func run() throws {
+        let communicator = cluster.communicator()
+        try cluster.run(communicator) { try run(communicator) }
+    }
+
+    func run(_ communicator: any Communicator) throws {
         let directory = common.prepare()
         // Earlier versions took the weight file's path: its folder is the output folder.
         let run = try TrainingRun(output: output.hasSuffix(".safetensors") ? (output as NSString).deletingLastPathComponent : output,
-                                  options: common)
+                                  options: common, communicator: communicator)
         let start = Date()
         let train = try flattened(MNIST.load(.training, from: directory, log: note))
         let test = try flattened(MNIST.load(.test, from: directory, log: note))
@@ -40,7 +46,7 @@ struct MLPMNIST: ParsableCommand {
         let optimizer = Adam(learningRate: lr)
         let trainer = Trainer(model: model, loss: SoftmaxCrossEntropy(), optimizer: optimizer, random: random,
                               schedule: ExponentialDecay(initial: lr, decay: decay))
-        try common.configure(trainer)
+        try common.configure(trainer, communicator: communicator)
         try run.start(trainer)
         let history = try run.fit(trainer) {
             try trainer.fit(train, epochs: epochs, batchSize: batchSize, validation: .split(1.0 / 12, seed: common.seed),

@@ -35,10 +35,12 @@ public struct TrainingOptions: ParsableArguments {
 
     /// Splits the trainer's batches across `--workers` cores, else `defaultWorkers`. With more than
     /// one worker, OpenBLAS runs one thread per worker whatever `--threads` says.
-    public func configure(_ trainer: Trainer, defaultWorkers: Int = 1) throws {
-        let count = workers ?? defaultWorkers
+    /// Across the ranks of `communicator` (`--distributed`) each rank takes `--workers` cores,
+    /// default 1.
+    public func configure(_ trainer: Trainer, defaultWorkers: Int = 1, communicator: any Communicator = SingleProcess()) throws {
+        let count = workers ?? (communicator.size > 1 ? 1 : defaultWorkers)
         guard count >= 1 else { throw ValidationError("--workers must be at least 1") }
-        try trainer.use(workers: count)
+        try trainer.use(workers: count, communicator: communicator)
     }
 
     /// Prints the closing `test accuracy: NN.NN%` line, then fails if `--require-accuracy` is unmet.
@@ -51,11 +53,13 @@ public struct TrainingOptions: ParsableArguments {
     }
 
     /// The progress bar, unless `--quiet`.
-    public var progressCallbacks: [any Callback] { quiet ? [] : [ProgressBar()] }
+    public var progressCallbacks: [any Callback] { quiet || SampleOutput.silenced ? [] : [ProgressBar()] }
 }
 
 /// Prints a line to standard error (progress and notes; standard output carries the results).
 public func note(_ text: String) { noteInPlace(text + "\n") }
 
 /// Prints to standard error without a line break (for progress redrawn with "\r").
-public func noteInPlace(_ text: String) { FileHandle.standardError.write(Data(text.utf8)) }
+public func noteInPlace(_ text: String) {
+    if !SampleOutput.silenced { FileHandle.standardError.write(Data(text.utf8)) }
+}

@@ -10,13 +10,18 @@ import Synapse
 public struct TrainingRun {
     public let folder: ModelFolder
     let options: TrainingOptions
+    let communicator: any Communicator
 
     /// Prepares the folder: finishes or removes what an interrupted run left, creates it, and
-    /// checks that it can be written, so that problems show up before training.
-    public init(output: String, options: TrainingOptions) throws {
+    /// checks that it can be written, so that problems show up before training. Across ranks
+    /// only rank 0 touches the folder (the others wait for it, then read its checkpoint with
+    /// `--resume`: the folder must be the same on every rank, a shared one across machines).
+    public init(output: String, options: TrainingOptions, communicator: any Communicator = SingleProcess()) throws {
         folder = try ModelFolder(URL(fileURLWithPath: output, isDirectory: true))
-        try folder.prepare()
+        if communicator.isRoot { try folder.prepare() }
+        communicator.barrier()
         self.options = options
+        self.communicator = communicator
     }
 
     /// Checkpoints the trainer into the folder, turns Ctrl-C and SIGTERM into a stop request,
@@ -56,8 +61,10 @@ public struct TrainingRun {
     /// Replaces the folder's model set: model.safetensors and model.json (with `training`),
     /// log.csv from the history, curves.svg when `curves` names the plot, and whatever `extra`
     /// writes into the folder it is given. The checkpoint is carried over.
+    /// Only rank 0 writes.
     public func save(_ model: Sequential, training: [String: ConfigValue], history: History, curves: String?,
                      extra: (URL) throws -> Void = { _ in }) throws {
+        guard communicator.isRoot else { return }
         try folder.replace { staging in
             try model.save(to: staging.appendingPathComponent("model.safetensors"), training: training)
             try AtomicFile.write(Data(CSVLogger.text(history).utf8), to: staging.appendingPathComponent("log.csv"))

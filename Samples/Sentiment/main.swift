@@ -12,6 +12,7 @@ struct Sentiment: ParsableCommand {
         commandName: "sentiment", abstract: "Train a simple RNN on IMDB reviews, or score a review with a saved one.")
 
     @OptionGroup var common: TrainingOptions
+    @OptionGroup var cluster: DistributedOptions
     @Option(help: "Epochs at most: training stops when the validation loss stops falling, and keeps the best epoch's weights.") var epochs = 5
     @Option(help: "Mini-batch size.") var batchSize = 64
     @Option(help: "Vocabulary size, including <pad> and <unk>.") var vocabulary = 20_000
@@ -33,8 +34,13 @@ struct Sentiment: ParsableCommand {
     func run() throws {
         let folder = URL(fileURLWithPath: output, isDirectory: true)
         if let predict { return try score(predict, folder: folder) }
+        let communicator = cluster.communicator()
+        try cluster.run(communicator) { try train(communicator) }
+    }
+
+    func train(_ communicator: any Communicator) throws {
         let directory = common.prepare()
-        let run = try TrainingRun(output: output, options: common)
+        let run = try TrainingRun(output: output, options: common, communicator: communicator)
         var start = Date()
         let imdb = try IMDB.load(from: directory, log: note)
         note("IMDB from \(imdb.source) in \(String(format: "%.1f", Date().timeIntervalSince(start))) s: \(imdb.train.count) training, \(imdb.test.count) test reviews" +
@@ -69,7 +75,7 @@ struct Sentiment: ParsableCommand {
         let trainer = Trainer(model: model, loss: BinaryCrossEntropy(), optimizer: optimizer, random: random,
                               schedule: ExponentialDecay(initial: lr, decay: decay))
         trainer.clipNorm = clip
-        try common.configure(trainer)
+        try common.configure(trainer, communicator: communicator)
         trainer.flushDenormals = flushDenormals
         let stopper = EarlyStopping(monitor: "val_loss", patience: 1, restoreBestWeights: true)
         try run.start(trainer, callbacks: [stopper])

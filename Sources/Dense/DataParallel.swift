@@ -20,23 +20,45 @@ import Foundation
 ///   the replicas' buffers start each batch as the model's and are averaged into it after.
 /// - Dropout in replica k draws from a generator reseeded from the trainer's generator every
 ///   batch, so a run depends only on the seed and the number of workers.
+/// - Across the ranks of a `Communicator` the batch is cut into ranks x workers global slices;
+///   rank r holds only its rows (`share(ofBatch:)`) and runs slices r x workers ..< (r + 1) x
+///   workers, every rank draws the same reseeds, and after the local sum one all-reduce of the
+///   gradient block (and one of the buffers, with BatchNorm) gives every rank the whole batch's
+///   gradient. With one rank nothing is communicated and the result is as before.
 public final class DataParallel {
     public let model: Sequential
+    /// The ranks that share each batch with this process's workers (see `Communicator`).
+    public let communicator: any Communicator
     private let slots: [Slot]
     private var outputs: Tensor?
+    /// Each local worker's share of the last batch's mean loss (0 for a worker left idle).
+    public private(set) var lossShares: [Float]
 
     /// One worker: every batch runs on the calling thread, on the model itself.
     public init(model: Sequential) {
         self.model = model
+        communicator = SingleProcess()
         slots = [Slot(model: model, random: nil)]
+        lossShares = [0]
     }
 
-    /// - Parameter workers: slices per batch, one thread each (1 runs on the calling thread).
+    /// - Parameters:
+    ///   - workers: slices per batch and rank, one thread each (1 runs on the calling thread).
+    ///   - communicator: the ranks that share each batch. Rank r's workers take global slices
+    ///     r x workers ..< (r + 1) x workers of ranks x workers, so a batch is cut exactly as one
+    ///     process with that many workers cuts it, and slice g's dropout draws what worker g's
+    ///     would. On a rank other than 0 the model is handed its own generator for that.
     /// - Throws: when `workers` < 1, or a layer cannot be cloned.
-    public init(model: Sequential, workers: Int) throws {
+    public init(model: Sequential, workers: Int, communicator: any Communicator = SingleProcess()) throws {
         guard workers >= 1 else { throw SynapseError.invalidArgument("workers must be at least 1, got \(workers)") }
         self.model = model
+        self.communicator = communicator
         var slots = [Slot(model: model, random: nil)]
+        if communicator.rank > 0 {
+            let random = RandomGenerator(seed: 0)
+            model.attach(random: random)
+            slots[0] = Slot(model: model, random: random)
+        }
         for _ in 1..<workers {
             let random = RandomGenerator(seed: 0)
             let replica = try model.replica()
@@ -44,44 +66,109 @@ public final class DataParallel {
             slots.append(Slot(model: replica, random: random))
         }
         self.slots = slots
+        lossShares = Array(repeating: 0, count: workers)
     }
 
+    /// Workers in this process.
     public var workers: Int { slots.count }
+
+    /// Slices of every batch over all ranks: workers x ranks.
+    public var totalSlices: Int { slots.count * communicator.size }
+
+    /// The global index of this process's first worker.
+    public var firstSlice: Int { slots.count * communicator.rank }
 
     /// The models of workers 2, 3, ...: replicas of `model` that read its parameter block.
     public var replicas: [Sequential] { slots.dropFirst().map(\.model) }
+
+    /// Where global slice `g` of `slices` begins in a batch of `n` rows: a batch of fewer rows
+    /// than slices has one row per slice and idle slices after them.
+    public static func sliceStart(_ g: Int, of slices: Int, rows n: Int) -> Int {
+        let active = max(1, min(slices, n))
+        return min(g, active) * n / active
+    }
+
+    /// The rows of a global batch of `n` rows that this rank's workers take.
+    public func share(ofBatch n: Int) -> Range<Int> {
+        let slices = totalSlices
+        return Self.sliceStart(firstSlice, of: slices, rows: n)..<Self.sliceStart(firstSlice + workers, of: slices, rows: n)
+    }
 
     /// Zeroes the model's gradients and fills them with the gradient of `loss`'s mean over the
     /// batch. Returns that mean and the metric's (sum, count) over the batch. `random` reseeds the
     /// replicas' dropout generators (the model's own layers keep the generator they were given).
     public func computeGradients(inputs: Tensor, targets: Tensor, loss: any Loss, metric: Metric,
                                  random: RandomGenerator) -> (loss: Float, metric: (sum: Double, count: Int)) {
-        let n = inputs.batchSize
-        let active = max(1, min(slots.count, n))
-        if active == 1 {
-            slots[0].run(inputs: inputs, targets: targets, weight: 1, loss: loss, metric: metric)
-            return (slots[0].lossShare, slots[0].metric)
+        computeGradients(inputs: inputs, targets: targets, batchRows: inputs.batchSize, loss: loss, metric: metric, random: random)
+    }
+
+    /// Like `computeGradients(inputs:targets:loss:metric:random:)` for this rank's share
+    /// (`share(ofBatch: batchRows)`) of a global batch: every rank draws the same seeds from
+    /// `random`, runs its workers' slices, and the gradient blocks are summed over the ranks
+    /// (one all-reduce) and the running statistics averaged (one more, with BatchNorm), so that
+    /// every rank ends with the gradient of the whole batch. Returns this rank's part of the
+    /// loss and the metric; `lossShares` holds each worker's part.
+    public func computeGradients(inputs: Tensor, targets: Tensor, batchRows n: Int, loss: any Loss, metric: Metric,
+                                 random: RandomGenerator) -> (loss: Float, metric: (sum: Double, count: Int)) {
+        let slices = totalSlices, first = firstSlice
+        let active = max(1, min(slices, n))
+        let local = max(0, min(slots.count, active - first))
+        let start = Self.sliceStart(first, of: slices, rows: n)
+        // Worker g's generator is seeded from the g-th draw (g >= 1); worker 0 draws from `random`.
+        if active > 1 {
+            for g in 1..<active {
+                let seed = random.next()
+                if g >= first && g < first + local { slots[g - first].random?.state = RandomGenerator(seed: seed).state }
+            }
         }
-        let replicas = slots[1..<active]
-        for slot in replicas { slot.random?.state = RandomGenerator(seed: random.next()).state }
-        synchronizeReplicas(active)
-        forEachWorker(active, rows: n) { slot, rows in
-            slot.run(inputs: inputs.rows(rows), targets: targets.rows(rows), weight: Float(rows.count) / Float(n),
-                     loss: loss, metric: metric)
+        for w in 0..<slots.count { lossShares[w] = 0 }
+        if local > 1 { synchronizeReplicas(local) }
+        func rows(_ w: Int) -> Range<Int> {
+            (Self.sliceStart(first + w, of: slices, rows: n) - start)..<(Self.sliceStart(first + w + 1, of: slices, rows: n) - start)
+        }
+        if local == 1 {
+            let r = rows(0)
+            let whole = r.count == inputs.batchSize
+            slots[0].run(inputs: whole ? inputs : inputs.rows(r), targets: whole ? targets : targets.rows(r),
+                         weight: r.count == n ? 1 : Float(r.count) / Float(n), loss: loss, metric: metric)
+        } else if local > 1 {
+            forEachWorker(local, rows: rows) { slot, rows in
+                slot.run(inputs: inputs.rows(rows), targets: targets.rows(rows), weight: Float(rows.count) / Float(n),
+                         loss: loss, metric: metric)
+            }
+        } else {
+            model.zeroGradients()
         }
         // Fixed order of summation: the result does not depend on which worker finished first.
-        for slot in replicas { add(slot.model.parameterBlock, slot.model.parameters, into: model.parameterBlock, model.parameters) }
-        // Running statistics: the mean over the workers.
-        if !model.buffers.isEmpty {
-            for slot in replicas { addValues(slot.model.bufferBlock, slot.model.buffers, into: model.bufferBlock, model.buffers) }
-            if model.bufferBlock.holds(model.buffers) {
-                model.bufferBlock.values.scale(by: 1 / Float(active))
+        for slot in slots.dropFirst().prefix(max(0, local - 1)) {
+            add(slot.model.parameterBlock, slot.model.parameters, into: model.parameterBlock, model.parameters)
+        }
+        if communicator.size > 1 {
+            if model.parameterBlock.holds(model.parameters) {
+                communicator.allReduceSum(model.parameterBlock.gradients)
             } else {
-                for b in model.buffers { b.value.scale(by: 1 / Float(active)) }
+                for p in model.parameters { communicator.allReduceSum(p.gradient) }
+            }
+        }
+        // Running statistics: the mean over the workers of all ranks.
+        if !model.buffers.isEmpty && (active > 1 || communicator.size > 1) {
+            let whole = model.bufferBlock.holds(model.buffers)
+            if local == 0 {
+                if whole { model.bufferBlock.values.fill(0) } else { for b in model.buffers { b.value.fill(0) } }
+            }
+            for slot in slots.dropFirst().prefix(max(0, local - 1)) {
+                addValues(slot.model.bufferBlock, slot.model.buffers, into: model.bufferBlock, model.buffers)
+            }
+            if communicator.size > 1 {
+                if whole { communicator.allReduceSum(model.bufferBlock.values) } else { for b in model.buffers { communicator.allReduceSum(b.value) } }
+            }
+            if active > 1 {
+                if whole { model.bufferBlock.values.scale(by: 1 / Float(active)) } else { for b in model.buffers { b.value.scale(by: 1 / Float(active)) } }
             }
         }
         var total: Float = 0, sum = 0.0, count = 0
-        for slot in slots[0..<active] {
+        for (w, slot) in slots[0..<local].enumerated() {
+            lossShares[w] = slot.lossShare
             total += slot.lossShare
             sum += slot.metric.sum
             count += slot.metric.count
@@ -98,7 +185,7 @@ public final class DataParallel {
         synchronizeReplicas(active)
         let result = Tensor.reusing(outputs, shape: [n] + model.outputShape)
         outputs = result
-        forEachWorker(active, rows: n) { slot, rows in
+        forEachWorker(active, rows: { k in (k * n / active)..<((k + 1) * n / active) }) { slot, rows in
             let output = slot.model.forward(inputs.rows(rows), training: false)
             (result.data + rows.lowerBound * output.sampleCount).update(from: output.data, count: output.count)
         }
@@ -140,17 +227,19 @@ public final class DataParallel {
     }
 
     /// Runs `body` for the first `active` workers at once, one thread each, handing worker k its
-    /// slot and its share of `rows` rows. Worker k writes only to its own slot (and to its own rows
-    /// of an output), so no two threads write the same memory.
-    private func forEachWorker(_ active: Int, rows n: Int, _ body: (Slot, Range<Int>) -> Void) {
+    /// slot and its rows, `rows(k)`. Worker k writes only to its own slot (and to its own rows of
+    /// an output), so no two threads write the same memory.
+    private func forEachWorker(_ active: Int, rows: (Int) -> Range<Int>, _ body: (Slot, Range<Int>) -> Void) {
         // One OpenBLAS thread per worker: the workers already fill the cores.
         let blasThreads = BLAS.threads
         if blasThreads != 1 { BLAS.threads = 1 }
         defer { if blasThreads != 1 { BLAS.threads = blasThreads } }
         withoutActuallyEscaping(body) { body in
-            let job = Job(slots: slots, body: body)
-            DispatchQueue.concurrentPerform(iterations: active) { k in
-                job.body(job.slots[k], (k * n / active)..<((k + 1) * n / active))
+            withoutActuallyEscaping(rows) { rows in
+                let job = Job(slots: slots, body: body, rows: rows)
+                DispatchQueue.concurrentPerform(iterations: active) { k in
+                    job.body(job.slots[k], job.rows(k))
+                }
             }
         }
     }
@@ -158,6 +247,7 @@ public final class DataParallel {
     private struct Job: @unchecked Sendable {
         let slots: [Slot]
         let body: (Slot, Range<Int>) -> Void
+        let rows: (Int) -> Range<Int>
     }
 
     /// One worker: a model (the primary or a replica), its loss-gradient buffer and its results.

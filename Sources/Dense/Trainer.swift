@@ -56,10 +56,16 @@ public final class Trainer {
     /// Cores that share each batch (see `DataParallel`); set with `use(workers:)`.
     public var workers: Int { group.workers }
 
+    /// The processes that train together (see `use(workers:communicator:)`); one by default.
+    public var communicator: any Communicator { group.communicator }
+
     private var group: DataParallel
     private var batchInputs: Tensor?
     private var batchTargets: Tensor?
     private var lossGradient: Tensor?
+    /// Per step across ranks: each slice's loss share, metric sum and count, stop flags, and
+    /// rank 0's generator state in 32-bit halves (see `reduceStep`).
+    private var stepSums: [Double] = []
 
     public init(model: Sequential, loss: any Loss, optimizer: any Optimizer, random: RandomGenerator,
                 metric: Metric? = nil, schedule: (any LearningRateSchedule)? = nil) {
@@ -78,7 +84,14 @@ public final class Trainer {
     @discardableResult
     public func fit(_ data: any DataSource, epochs: Int, batchSize: Int = 32, validation: Validation = .none,
                     shuffle: Bool = true, callbacks: [any Callback] = []) throws -> History {
-        try FloatingPointMode.withDenormalsFlushed(flushDenormals) {
+        if communicator.size > 1 {
+            try synchronizeRanks(samples: data.count, batchSize: batchSize, epochs: epochs)
+        }
+        // Each rank is a data-parallel worker: one OpenBLAS thread, as DataParallel's workers.
+        let blasThreads = BLAS.threads
+        if communicator.size > 1 && blasThreads != 1 { BLAS.threads = 1 }
+        defer { if communicator.size > 1 && blasThreads != 1 { BLAS.threads = blasThreads } }
+        return try FloatingPointMode.withDenormalsFlushed(flushDenormals) {
             try train(data, epochs: epochs, batchSize: batchSize, validation: validation, shuffle: shuffle,
                       callbacks: callbacks)
         }
@@ -122,22 +135,40 @@ public final class Trainer {
             if position != nil { random.state = current }
             position = nil
             // A resumed epoch streams the rest of its order; the source sees the same epoch.
-            let stream = training.batches(order: Array(order[min(progress.batch * batchSize, order.count)...]),
-                                          batchSize: batchSize, epoch: epoch, training: true)
+            let rest = Array(order[min(progress.batch * batchSize, order.count)...])
+            // Across ranks, each rank streams its share of every batch; with augmentation, which
+            // draws for the whole batch, every rank reads the whole batch and augments it alike.
+            let shares = communicator.size > 1 && augmentBatch == nil
+            let stream: any BatchStream = shares
+                ? ShareStream(source: training, order: rest, batchSize: batchSize, epoch: epoch, training: true, share: group.share)
+                : training.batches(order: rest, batchSize: batchSize, epoch: epoch, training: true)
             var b = progress.batch
-            while let (x, y) = try nextBatch(of: stream, from: training, batchSize: batchSize) {
+            while let (batch, y) = try nextBatch(of: stream, from: training, batchSize: batchSize) {
                 defer { b += 1 }
-                augmentBatch?(x, random)
-                let (value, m) = group.computeGradients(inputs: x, targets: y, loss: loss, metric: metric, random: random)
+                let rows = shares ? (stream as! ShareStream).batchRows : batch.batchSize
+                var x = batch, targets = y
+                if !shares {
+                    augmentBatch?(batch, random)
+                    if communicator.size > 1 {
+                        let share = group.share(ofBatch: rows)
+                        (x, targets) = (batch.rows(share), y.rows(share))
+                    }
+                }
+                var (value, m) = group.computeGradients(inputs: x, targets: targets, batchRows: rows, loss: loss, metric: metric,
+                                                        random: random)
+                // Across ranks the request is polled before the step's reduction, so that every
+                // rank learns of any rank's request after the same batch.
+                var stopAcross = false
+                if communicator.size > 1 { (value, m, stopAcross) = reduceStep(m, stop: stopRequest?.isRequested == true) }
                 guard value.isFinite else {
                     throw SynapseError.invalidArgument("the loss became \(value) in epoch \(epoch + 1), batch \(b + 1): lower the learning rate or clip gradients")
                 }
                 if let clipNorm { clipGradientNorm(parameters, maxNorm: clipNorm) }
                 optimizer.step(parameters)
-                progress.lossSum += Double(value) * Double(x.batchSize)
+                progress.lossSum += Double(value) * Double(rows)
                 progress.metricSum += m.sum
                 progress.metricCount += m.count
-                progress.seen += x.batchSize
+                progress.seen += rows
                 progress.batch = b + 1
                 if !callbacks.isEmpty {
                     let logs = ["loss": progress.lossSum / Double(progress.seen),
@@ -145,9 +176,9 @@ public final class Trainer {
                                 "samples": Double(progress.seen)]
                     callbacks.forEach { $0.batchEnded(self, batch: b, logs: logs) }
                 }
-                if stopRequest?.isRequested == true {
+                if communicator.size > 1 ? stopAcross : stopRequest?.isRequested == true {
                     position = progress
-                    if let checkpointURL { try saveCheckpoint(to: checkpointURL, callbacks: callbacks) }
+                    if let checkpointURL, communicator.isRoot { try saveCheckpoint(to: checkpointURL, callbacks: callbacks) }
                     callbacks.forEach { $0.trainingStopped(self) }
                     throw TrainingStopped(epoch: epoch, batch: b + 1, batches: batches, checkpoint: checkpointURL)
                 }
@@ -164,7 +195,7 @@ public final class Trainer {
             history.epochs.append(logs)
             epoch += 1
             for callback in callbacks { try callback.epochEnded(self, epoch: epoch - 1, logs: logs) }
-            if let checkpointURL { try saveCheckpoint(to: checkpointURL, callbacks: callbacks) }
+            if let checkpointURL, communicator.isRoot { try saveCheckpoint(to: checkpointURL, callbacks: callbacks) }
         }
         callbacks.forEach { $0.trainingEnded(self) }
         return history
@@ -174,7 +205,24 @@ public final class Trainer {
     /// core each (see `DataParallel`); 1, the default, runs on the calling thread. With more than
     /// one, OpenBLAS runs one thread per worker.
     public func use(workers: Int) throws {
-        group = workers == 1 ? DataParallel(model: model) : try DataParallel(model: model, workers: workers)
+        try use(workers: workers, communicator: communicator)
+    }
+
+    /// Trains across the ranks of `communicator` (processes, started by `mpirun` for MPI), each
+    /// splitting its share of every batch across `workers` cores. The sequence of global batches,
+    /// the dropout and augmentation draws and the optimizer steps are those of one process with
+    /// ranks x workers workers; only the order of the gradient sum over more than two slices may
+    /// differ (float rounding). At the start of `fit` rank 0 broadcasts the parameters, buffers
+    /// and generator, after the ranks have checked they hold the same architecture. Only rank 0
+    /// writes checkpoints; printing and saving are the caller's to restrict to rank 0 (`isRoot`).
+    /// Every rank holds OpenBLAS to one thread while `fit` runs.
+    public func use(workers: Int, communicator: any Communicator) throws {
+        model.attach(random: random)
+        if workers == 1 && communicator.size == 1 {
+            group = DataParallel(model: model)
+        } else {
+            group = try DataParallel(model: model, workers: workers, communicator: communicator)
+        }
     }
 
     /// Mean loss and metric over `data`, in evaluation mode (no dropout, running statistics).
@@ -185,10 +233,15 @@ public final class Trainer {
 
     /// Mean loss and metric over a source's samples, in evaluation mode; throws what the source
     /// throws.
+    /// Across ranks, each rank evaluates its share of every batch and the sums are reduced.
     public func evaluate(_ data: any DataSource, batchSize: Int = 256) throws -> [String: Double] {
         var lossSum = 0.0, metricSum = 0.0, metricCount = 0, seen = 0
-        let stream = data.batches(order: Array(0..<data.count), batchSize: batchSize, epoch: 0, training: false)
+        let order = Array(0..<data.count)
+        let stream: any BatchStream = communicator.size > 1
+            ? ShareStream(source: data, order: order, batchSize: batchSize, epoch: 0, training: false, share: group.share)
+            : data.batches(order: order, batchSize: batchSize, epoch: 0, training: false)
         while let (x, y) = try nextBatch(of: stream, from: data, batchSize: batchSize) {
+            guard x.batchSize > 0 else { continue }
             let output = group.predict(x)
             let gradient = Tensor.reusing(lossGradient, shape: output.shape)
             lossGradient = gradient
@@ -197,6 +250,10 @@ public final class Trainer {
             metricSum += m.sum
             metricCount += m.count
             seen += x.batchSize
+        }
+        if communicator.size > 1 {
+            let sums = communicator.allReduceSum([lossSum, metricSum, Double(metricCount), Double(seen)])
+            (lossSum, metricSum, metricCount, seen) = (sums[0], sums[1], Int(sums[2]), Int(sums[3]))
         }
         return ["loss": lossSum / Double(max(seen, 1)), metric.logName: metricSum / Double(max(metricCount, 1))]
     }
@@ -221,6 +278,119 @@ public final class Trainer {
         (batchInputs, batchTargets) = (x, y)
         guard let rows = try stream.next(inputs: x, targets: y) else { return nil }
         return (Tensor.reusing(x, shape: [rows] + data.sampleShape), Tensor.reusing(y, shape: [rows] + data.targetShape))
+    }
+}
+
+extension Trainer {
+    /// Makes every rank start `fit` alike. First the ranks compare their models (parameter and
+    /// buffer counts and a checksum of the architecture JSON) and their runs (samples, batch
+    /// size, epochs, and where a resumed run starts: each decides how many collectives the run
+    /// makes) with rank 0's, and all of them learn whether any differs, so that they all stop
+    /// with an error or all go on (no rank is left waiting). Then rank 0's parameters, buffers
+    /// and generator state are broadcast, so a rank started with another seed trains exactly as
+    /// rank 0.
+    func synchronizeRanks(samples: Int, batchSize: Int, epochs: Int) throws {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        let json = try encoder.encode(model.config)
+        var checksum: UInt64 = 0xcbf2_9ce4_8422_2325
+        for byte in json { checksum = (checksum ^ UInt64(byte)) &* 0x100_0000_01b3 }   // FNV-1a
+        let names = ["parameters", "buffer values", "architecture checksum", "samples", "batch size", "epochs",
+                     "epochs done", "batches done in the epoch"]
+        let mine = [UInt64(model.parameterBlock.count), UInt64(model.bufferBlock.count), checksum, UInt64(samples),
+                    UInt64(batchSize), UInt64(max(epochs, 0)), UInt64(epoch), UInt64(position?.batch ?? 0)]
+        let root = communicator.broadcast(mine)
+        let differing = communicator.allReduceSum([root == mine ? 0 : 1])[0]
+        if differing > 0 {
+            let rule = "every rank must build the same model, train on the same data with the same options and resume from the same checkpoint"
+            if root != mine {
+                let differences = zip(names, zip(mine, root)).filter { $1.0 != $1.1 }.map { name, pair in
+                    name == "architecture checksum"
+                        ? "\(name) \(String(pair.0, radix: 16)) (rank 0: \(String(pair.1, radix: 16)))" : "\(name) \(pair.0) (rank 0: \(pair.1))"
+                }
+                throw SynapseError.invalidArgument("this rank's model or run differs from rank 0's: \(differences.joined(separator: ", ")); \(rule)")
+            }
+            throw SynapseError.invalidArgument("\(Int(differing)) rank(s) hold a model or run that differs from rank 0's; \(rule)")
+        }
+        if model.parameterBlock.holds(model.parameters) {
+            communicator.broadcast(model.parameterBlock.values)
+        } else {
+            for p in model.parameters { communicator.broadcast(p.value) }
+        }
+        if model.bufferBlock.holds(model.buffers) {
+            communicator.broadcast(model.bufferBlock.values)
+        } else {
+            for b in model.buffers { communicator.broadcast(b.value) }
+        }
+        random.state = communicator.broadcast(random.state)
+    }
+
+    /// One small all-reduce after each step: every slice's loss share (summed in slice order in
+    /// Float, as one process adds its workers' shares), the metric sums, whether any rank was
+    /// asked to stop, and rank 0's generator state, which every rank takes (rank 0's worker 0
+    /// draws its dropout masks from the trainer's generator; the other ranks' do not).
+    func reduceStep(_ local: (sum: Double, count: Int), stop: Bool) -> (Float, (sum: Double, count: Int), Bool) {
+        let slices = group.totalSlices, first = group.firstSlice
+        if stepSums.count != slices + 11 { stepSums = Array(repeating: 0, count: slices + 11) }
+        for k in stepSums.indices { stepSums[k] = 0 }
+        for (w, share) in group.lossShares.enumerated() { stepSums[first + w] = Double(share) }
+        stepSums[slices] = local.sum
+        stepSums[slices + 1] = Double(local.count)
+        stepSums[slices + 2] = stop ? 1 : 0
+        if communicator.isRoot {
+            for (k, word) in random.state.enumerated() {
+                stepSums[slices + 3 + 2 * k] = Double(word >> 32)
+                stepSums[slices + 4 + 2 * k] = Double(word & 0xffff_ffff)
+            }
+        }
+        stepSums.withUnsafeMutableBufferPointer { communicator.allReduceSum($0) }
+        var loss: Float = 0
+        for g in 0..<slices { loss += Float(stepSums[g]) }
+        random.state = (0..<4).map { k in UInt64(stepSums[slices + 3 + 2 * k]) << 32 | UInt64(stepSums[slices + 4 + 2 * k]) }
+        return (loss, (stepSums[slices], Int(stepSums[slices + 1])), stepSums[slices + 2] > 0)
+    }
+}
+
+/// One rank's share of every batch of `order`: the share's rows (`share(n)` of a batch of n
+/// rows, possibly none) through two streams of the source, one for the full batches and one for
+/// the last. `batchRows` is the size of the whole batch the last share came from.
+final class ShareStream: BatchStream {
+    private let full: (any BatchStream)?, last: (any BatchStream)?
+    private let fullBatches: Int, lastRows: Int, batchSize: Int
+    private let fullShare: Range<Int>, lastShare: Range<Int>
+    private var index = 0
+    private(set) var batchRows = 0
+
+    init(source: any DataSource, order: [Int], batchSize: Int, epoch: Int, training: Bool, share: (Int) -> Range<Int>) {
+        fullBatches = order.count / batchSize
+        lastRows = order.count % batchSize
+        self.batchSize = batchSize
+        fullShare = share(batchSize)
+        lastShare = lastRows > 0 ? share(lastRows) : 0..<0
+        var mine: [Int] = []
+        mine.reserveCapacity(fullBatches * fullShare.count)
+        for b in 0..<fullBatches { mine += order[(b * batchSize + fullShare.lowerBound)..<(b * batchSize + fullShare.upperBound)] }
+        full = mine.isEmpty ? nil : source.batches(order: mine, batchSize: fullShare.count, epoch: epoch, training: training)
+        let tail = fullBatches * batchSize
+        last = lastShare.isEmpty ? nil
+            : source.batches(order: Array(order[(tail + lastShare.lowerBound)..<(tail + lastShare.upperBound)]),
+                             batchSize: lastShare.count, epoch: epoch, training: training)
+    }
+
+    func next(inputs: Tensor, targets: Tensor) throws -> Int? {
+        defer { index += 1 }
+        if index < fullBatches {
+            batchRows = batchSize
+            guard let full else { return 0 }
+            guard let rows = try full.next(inputs: inputs, targets: targets) else {
+                throw SynapseError.invalidArgument("the data source ended before its last batch")
+            }
+            return rows
+        }
+        guard index == fullBatches && lastRows > 0 else { return nil }
+        batchRows = lastRows
+        guard let last else { return 0 }
+        return try last.next(inputs: inputs, targets: targets)
     }
 }
 
