@@ -5,10 +5,15 @@ import Synapse
 /// Trainer.loadCheckpoint: a training checkpoint (safetensors with metadata: epoch, optimizer
 /// steps, learning rate, schedule state, random state, history) loaded into fixed trainers:
 /// an MLP with Adam and ReduceOnPlateau, an RNN with SGD (momentum) and StepDecay. A trainer
+/// The input is read as it is and in its split form (Fuzz.safetensorsFiles). A trainer
 /// that accepted a checkpoint must be able to go on: draw a random number and step its schedule.
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzzCheckpoint(_ bytes: UnsafePointer<UInt8>, _ size: Int) -> CInt {
-    let data = Fuzz.data(bytes, size)
+    for file in Fuzz.safetensorsFiles(Fuzz.data(bytes, size)) { check(file) }
+    return 0
+}
+
+func check(_ data: Data) {
     let url = Fuzz.file("checkpoint.safetensors", data)
     for trainer in trainers() where (try? trainer.loadCheckpoint(from: url)) != nil {
         Fuzz.require(trainer.epoch >= 0, "epoch \(trainer.epoch) accepted")
@@ -16,7 +21,6 @@ public func fuzzCheckpoint(_ bytes: UnsafePointer<UInt8>, _ size: Int) -> CInt {
         _ = trainer.schedule?.rate(after: trainer.epoch, current: trainer.optimizer.learningRate,
                                    logs: ["val_loss": 1, "loss": 1])
     }
-    return 0
 }
 
 func trainers() -> [Trainer] {
@@ -51,6 +55,7 @@ public func initialize(_ argc: UnsafeMutablePointer<CInt>, _ argv: UnsafeMutable
         for name in ["mlp-adam", "rnn-sgd"] {
             try? FileManager.default.removeItem(at: folder.appendingPathComponent("\(name).json"))
         }
+        try Fuzz.addSplitForms(in: folder)
     }
     return 0
 }

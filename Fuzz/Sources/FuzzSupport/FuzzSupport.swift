@@ -77,3 +77,32 @@ public enum Fuzz {
         exit(0)
     }
 }
+
+extension Fuzz {
+    /// The safetensors files an input stands for: the input itself, and, when it starts with `{`
+    /// and holds a NUL byte, the file whose JSON header is the text before the first NUL and whose
+    /// payload is the rest, with the 8-byte header length put in front. The second form lets the
+    /// fuzzer grow or shrink the header (a metadata value, a shape) without breaking the length.
+    public static func safetensorsFiles(_ data: Data) -> [Data] {
+        guard data.first == UInt8(ascii: "{"), let nul = data.firstIndex(of: 0) else { return [data] }
+        let header = data[data.startIndex..<nul]
+        var file = Data((0..<8).map { UInt8(truncatingIfNeeded: UInt64(header.count) >> (8 * $0)) })
+        file.append(header)
+        file.append(data[(nul + 1)...])
+        return [data, file]
+    }
+
+    /// A safetensors file in the split form `safetensorsFiles` reads: header, NUL, payload.
+    public static func splitForm(_ file: Data) -> Data {
+        let length = file.prefix(8).enumerated().reduce(0) { $0 | Int($1.element) << (8 * $1.offset) }
+        return file[8..<(8 + length)] + Data([0]) + file[(8 + length)...]
+    }
+
+    /// Writes the split form of every .safetensors file in `folder` beside it, as .split.
+    public static func addSplitForms(in folder: URL) throws {
+        for name in try FileManager.default.contentsOfDirectory(atPath: folder.path) where name.hasSuffix(".safetensors") {
+            let file = try Data(contentsOf: folder.appendingPathComponent(name))
+            try splitForm(file).write(to: folder.appendingPathComponent(name.replacingOccurrences(of: ".safetensors", with: ".split")))
+        }
+    }
+}

@@ -3,10 +3,15 @@ import FuzzSupport
 import Synapse
 
 /// Sequential.loadWeights and loadWeightsOrCheckpoint: a weights file (safetensors) loaded into
-/// fixed small models of every layer type. Loaded weights must have the model's shapes.
+/// fixed small models of every layer type; the input is read as it is and in its split form
+/// (Fuzz.safetensorsFiles). Loaded weights must have the model's shapes.
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzzWeights(_ bytes: UnsafePointer<UInt8>, _ size: Int) -> CInt {
-    let data = Fuzz.data(bytes, size)
+    for file in Fuzz.safetensorsFiles(Fuzz.data(bytes, size)) { check(file) }
+    return 0
+}
+
+func check(_ data: Data) {
     let url = Fuzz.file("weights.safetensors", data)
     let models: [(name: String, model: Sequential)]
     do { models = try Fuzz.models() } catch { fatalError("fixed models: \(error)") }
@@ -17,7 +22,6 @@ public func fuzzWeights(_ bytes: UnsafePointer<UInt8>, _ size: Int) -> CInt {
         }
         _ = try? model.loadWeightsOrCheckpoint(from: url)
     }
-    return 0
 }
 
 @_cdecl("LLVMFuzzerInitialize")
@@ -27,6 +31,7 @@ public func initialize(_ argc: UnsafeMutablePointer<CInt>, _ argv: UnsafeMutable
             try model.save(to: folder.appendingPathComponent("\(name).safetensors"))
             try? FileManager.default.removeItem(at: folder.appendingPathComponent("\(name).json"))
         }
+        try Fuzz.addSplitForms(in: folder)
     }
     return 0
 }
