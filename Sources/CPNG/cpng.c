@@ -60,6 +60,10 @@ static void flush_bytes(png_structp png) { (void)png; }
 static void start_reading(png_structp png, png_infop header, context *c, cpng_info *info) {
     if (c->size < 8 || png_sig_cmp(c->data, 0, 8) != 0) png_error(png, "not a PNG file (wrong signature)");
     png_set_read_fn(png, c, read_bytes);
+    // libpng allocates an ancillary chunk (iCCP, zTXt, eXIf, ...) from its length field before
+    // reading it: without a cap, a header that claims 2 GB asks for 2 GB. No real chunk of those
+    // kinds comes near 64 MB (image data is streamed, not allocated whole).
+    png_set_chunk_malloc_max(png, 64u << 20);
     png_read_info(png, header);
     png_uint_32 width, height;
     int depth, color, interlace;

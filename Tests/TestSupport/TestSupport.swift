@@ -164,3 +164,24 @@ public func dataRoot(holding dataset: String, file: StaticString = #filePath, li
     }
     return URL(fileURLWithPath: root, isDirectory: true)
 }
+
+/// A file of the repository by its path from the top (`Fuzz/Crashes/png/...`), found from this
+/// source file's place in Tests/TestSupport.
+public func repositoryFile(_ path: String) -> URL {
+    URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent().appendingPathComponent(path)
+}
+
+/// Every input the fuzzers kept in `Fuzz/Crashes/<harness>/`, sorted by name.
+public func fuzzCrashes(_ harness: String) throws -> [URL] {
+    let folder = repositoryFile("Fuzz/Crashes/" + harness)
+    return try FileManager.default.contentsOfDirectory(at: folder, includingPropertiesForKeys: nil)
+        .sorted { $0.lastPathComponent < $1.lastPathComponent }
+}
+
+/// Asserts that `body` throws an error whose text names `url`'s file.
+public func assertRefuses(_ url: URL, file: StaticString = #filePath, line: UInt = #line, _ body: () throws -> Void) {
+    XCTAssertThrowsError(try body(), url.lastPathComponent, file: file, line: line) { error in
+        XCTAssertTrue("\(error)".contains(url.lastPathComponent), "\(url.lastPathComponent): \(error)", file: file, line: line)
+    }
+}
