@@ -45,25 +45,47 @@ INLINE void pad_image(const float *restrict x, long c, long h, long w, long ph, 
             memcpy(xp + (ci * hp + i + ph) * wp + pw, x + (ci * h + i) * w, sizeof(float) * w);
 }
 
-// Forward over one padded image and one block of OB output channels starting at ob:
-// for each output pixel, acc[OB] = bias + sum over taps (ci, u, v) of x * wt[tap][ob...].
-#define CONV_FORWARD_BLOCK(OB)                                                                         \
-INLINE void conv_forward_block##OB(const SynapseConvShape *s, const float *restrict xp,             \
-                                   const float *restrict wt, const float *restrict bias,            \
-                                   float *restrict y, long ob) {                                    \
+// Forward over one padded image and one block of OB output channels starting at ob, for KW-wide
+// kernels (KW 0: kw at run time): for each output pixel, acc[OB] = bias + sum over taps (ci, u, v)
+// of x * wt[tap][ob...]. Four pixels of a row at a time, so each weight vector loaded serves four.
+#define CONV_FORWARD_BLOCK(OB, KW)                                                                     \
+INLINE void conv_forward_block##OB##_##KW(const SynapseConvShape *s, const float *restrict xp,      \
+                                          const float *restrict wt, const float *restrict bias,     \
+                                          float *restrict y, long ob) {                             \
+    const long kw = KW ? KW : s->kw;                                                                  \
     long lanes = synapse_conv_lanes(s->o), hp = s->h + 2 * s->ph, wp = s->w + 2 * s->pw;              \
     long area = s->oh * s->ow, live = s->o - ob < OB ? s->o - ob : OB;                                \
     float b[OB];                                                                                      \
     for (long k = 0; k < OB; k++) b[k] = (bias && k < live) ? bias[ob + k] : 0;                       \
     for (long i = 0; i < s->oh; i++) {                                                                \
-        for (long j = 0; j < s->ow; j++) {                                                            \
+        long j = 0;                                                                                   \
+        for (; j + 4 <= s->ow; j += 4) {                                                              \
+            float acc[4][OB];                                                                         \
+            for (long p = 0; p < 4; p++) for (long k = 0; k < OB; k++) acc[p][k] = b[k];              \
+            for (long ci = 0; ci < s->c; ci++) {                                                      \
+                for (long u = 0; u < s->kh; u++) {                                                    \
+                    const float *row = xp + (ci * hp + i + u) * wp + j;                               \
+                    const float *wr = wt + ((ci * s->kh + u) * kw) * lanes + ob;                      \
+                    for (long v = 0; v < kw; v++) {                                                   \
+                        const float *wv = wr + v * lanes;                                             \
+                        for (long p = 0; p < 4; p++) {                                                \
+                            float xv = row[v + p];                                                    \
+                            for (long k = 0; k < OB; k++) acc[p][k] += xv * wv[k];                    \
+                        }                                                                             \
+                    }                                                                                 \
+                }                                                                                     \
+            }                                                                                         \
+            for (long k = 0; k < live; k++)                                                           \
+                for (long p = 0; p < 4; p++) y[(ob + k) * area + i * s->ow + j + p] = acc[p][k];     \
+        }                                                                                             \
+        for (; j < s->ow; j++) {                                                                      \
             float acc[OB];                                                                            \
             for (long k = 0; k < OB; k++) acc[k] = b[k];                                              \
             for (long ci = 0; ci < s->c; ci++) {                                                      \
                 for (long u = 0; u < s->kh; u++) {                                                    \
                     const float *row = xp + (ci * hp + i + u) * wp + j;                               \
-                    const float *wr = wt + ((ci * s->kh + u) * s->kw) * lanes + ob;                   \
-                    for (long v = 0; v < s->kw; v++) {                                                \
+                    const float *wr = wt + ((ci * s->kh + u) * kw) * lanes + ob;                      \
+                    for (long v = 0; v < kw; v++) {                                                   \
                         float xv = row[v];                                                            \
                         const float *wv = wr + v * lanes;                                             \
                         for (long k = 0; k < OB; k++) acc[k] += xv * wv[k];                           \
@@ -74,8 +96,10 @@ INLINE void conv_forward_block##OB(const SynapseConvShape *s, const float *restr
         }                                                                                             \
     }                                                                                                 \
 }
-CONV_FORWARD_BLOCK(8)
-CONV_FORWARD_BLOCK(16)
+CONV_FORWARD_BLOCK(8, 0)
+CONV_FORWARD_BLOCK(16, 0)
+CONV_FORWARD_BLOCK(8, 5)
+CONV_FORWARD_BLOCK(16, 5)
 
 INLINE void conv_forward_body(const SynapseConvShape *s, const float *x, const float *wt, const float *bias,
                               float *y, float *scratch) {
@@ -84,8 +108,14 @@ INLINE void conv_forward_body(const SynapseConvShape *s, const float *x, const f
         pad_image(x + n * s->c * s->h * s->w, s->c, s->h, s->w, s->ph, s->pw, scratch);
         float *yn = y + n * s->o * s->oh * s->ow;
         for (long ob = 0; ob < lanes; ob += s->o > 8 ? 16 : 8) {
-            if (s->o > 8) conv_forward_block16(s, scratch, wt, bias, yn, ob);
-            else conv_forward_block8(s, scratch, wt, bias, yn, ob);
+            // 5-wide kernels (LeNet's) get a copy whose tap loop the compiler unrolls.
+            if (s->o > 8) {
+                if (s->kw == 5) conv_forward_block16_5(s, scratch, wt, bias, yn, ob);
+                else conv_forward_block16_0(s, scratch, wt, bias, yn, ob);
+            } else {
+                if (s->kw == 5) conv_forward_block8_5(s, scratch, wt, bias, yn, ob);
+                else conv_forward_block8_0(s, scratch, wt, bias, yn, ob);
+            }
         }
     }
 }
