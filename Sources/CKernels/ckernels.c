@@ -149,6 +149,35 @@ INLINE void conv_weight_block##OB(const SynapseConvShape *s, const float *restri
 CONV_WEIGHT_BLOCK(8)
 CONV_WEIGHT_BLOCK(16)
 
+// The same for KW-wide kernels with KW fixed: one row of taps (ci, u, 0..KW) at a time, so each
+// gradient vector loaded serves KW taps.
+#define CONV_WEIGHT_ROW_BLOCK(OB, KW)                                                                  \
+INLINE void conv_weight_block##OB##_##KW(const SynapseConvShape *s, const float *restrict xp,       \
+                                         const float *restrict dyt, float *restrict dwt, long ob) { \
+    long lanes = synapse_conv_lanes(s->o), hp = s->h + 2 * s->ph, wp = s->w + 2 * s->pw;              \
+    for (long ci = 0; ci < s->c; ci++) {                                                              \
+        for (long u = 0; u < s->kh; u++) {                                                            \
+            float acc[KW][OB];                                                                        \
+            for (long v = 0; v < KW; v++) for (long k = 0; k < OB; k++) acc[v][k] = 0;                \
+            for (long i = 0; i < s->oh; i++) {                                                        \
+                const float *row = xp + (ci * hp + i + u) * wp;                                       \
+                const float *g = dyt + i * s->ow * lanes + ob;                                        \
+                for (long j = 0; j < s->ow; j++) {                                                    \
+                    const float *gj = g + j * lanes;                                                  \
+                    for (long v = 0; v < KW; v++) {                                                   \
+                        float xv = row[j + v];                                                        \
+                        for (long k = 0; k < OB; k++) acc[v][k] += xv * gj[k];                        \
+                    }                                                                                 \
+                }                                                                                     \
+            }                                                                                         \
+            float *d = dwt + ((ci * s->kh + u) * KW) * lanes + ob;                                    \
+            for (long v = 0; v < KW; v++) for (long k = 0; k < OB; k++) d[v * lanes + k] += acc[v][k]; \
+        }                                                                                             \
+    }                                                                                                 \
+}
+CONV_WEIGHT_ROW_BLOCK(8, 5)
+CONV_WEIGHT_ROW_BLOCK(16, 5)
+
 INLINE void conv_weight_body(const SynapseConvShape *s, const float *x, const float *dy, float *dw, float *db,
                              float *scratch) {
     long lanes = synapse_conv_lanes(s->o), area = s->oh * s->ow, patch = s->c * s->kh * s->kw;
@@ -166,8 +195,13 @@ INLINE void conv_weight_body(const SynapseConvShape *s, const float *x, const fl
             if (db) db[oi] += sum;
         }
         for (long ob = 0; ob < lanes; ob += s->o > 8 ? 16 : 8) {
-            if (s->o > 8) conv_weight_block16(s, xp, dyt, dwt, ob);
-            else conv_weight_block8(s, xp, dyt, dwt, ob);
+            if (s->o > 8) {
+                if (s->kw == 5) conv_weight_block16_5(s, xp, dyt, dwt, ob);
+                else conv_weight_block16(s, xp, dyt, dwt, ob);
+            } else {
+                if (s->kw == 5) conv_weight_block8_5(s, xp, dyt, dwt, ob);
+                else conv_weight_block8(s, xp, dyt, dwt, ob);
+            }
         }
     }
     for (long oi = 0; oi < s->o; oi++)
