@@ -58,12 +58,15 @@ INLINE void conv_forward_block##OB##_##KW(const SynapseConvShape *s, const float
     float b[OB];                                                                                      \
     for (long k = 0; k < OB; k++) b[k] = (bias && k < live) ? bias[ob + k] : 0;                       \
     for (long i = 0; i < s->oh; i++) {                                                                \
+        /* Rows i + u of the padded image that hold data: the padding rows add nothing. */            \
+        long u0 = s->ph > i ? s->ph - i : 0;                                                          \
+        long u1 = s->ph + s->h - i < s->kh ? s->ph + s->h - i : s->kh;                                \
         long j = 0;                                                                                   \
         for (; j + 4 <= s->ow; j += 4) {                                                              \
             float acc[4][OB];                                                                         \
             for (long p = 0; p < 4; p++) for (long k = 0; k < OB; k++) acc[p][k] = b[k];              \
             for (long ci = 0; ci < s->c; ci++) {                                                      \
-                for (long u = 0; u < s->kh; u++) {                                                    \
+                for (long u = u0; u < u1; u++) {                                                      \
                     const float *row = xp + (ci * hp + i + u) * wp + j;                               \
                     const float *wr = wt + ((ci * s->kh + u) * kw) * lanes + ob;                      \
                     for (long v = 0; v < kw; v++) {                                                   \
@@ -82,7 +85,7 @@ INLINE void conv_forward_block##OB##_##KW(const SynapseConvShape *s, const float
             float acc[OB];                                                                            \
             for (long k = 0; k < OB; k++) acc[k] = b[k];                                              \
             for (long ci = 0; ci < s->c; ci++) {                                                      \
-                for (long u = 0; u < s->kh; u++) {                                                    \
+                for (long u = u0; u < u1; u++) {                                                      \
                     const float *row = xp + (ci * hp + i + u) * wp + j;                               \
                     const float *wr = wt + ((ci * s->kh + u) * kw) * lanes + ob;                      \
                     for (long v = 0; v < kw; v++) {                                                   \
