@@ -6,6 +6,15 @@
 
 #define INLINE static inline __attribute__((always_inline))
 
+// sqrtf sets errno for negative input, so the compiler keeps a scalar call beside every square
+// root and does not vectorise the loop; the elementwise builtin is the bare instruction (exactly
+// rounded all the same).
+#if __has_builtin(__builtin_elementwise_sqrt)
+#define SQRT(x) __builtin_elementwise_sqrt(x)
+#else
+#define SQRT(x) sqrtf(x)
+#endif
+
 INLINE void relu_forward_body(const float *x, float *y, long n) {
     // As Swift's max(x, 0): NaN stays NaN, -0 becomes +0.
     for (long i = 0; i < n; i++) y[i] = (x[i] > 0 || x[i] != x[i]) ? x[i] : 0;
@@ -26,7 +35,7 @@ INLINE void adam_body(float *restrict w, const float *restrict g, float *restric
         float vi = b2 * v[i] + (1 - b2) * gi * gi;
         m[i] = mi;
         v[i] = vi;
-        w[i] = w[i] - step * mi / (sqrtf(vi) * irc2 + eps);
+        w[i] = w[i] - step * mi / (SQRT(vi) * irc2 + eps);
     }
 }
 
