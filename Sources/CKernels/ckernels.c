@@ -39,6 +39,33 @@ INLINE void adam_body(float *restrict w, const float *restrict g, float *restric
     }
 }
 
+// 2x2, stride 2, unpadded max pooling over `planes` planes of h x w: y = the window's maximum,
+// index = its position in the plane (r w + q). Scan order (0,0), (0,1), (1,0), (1,1); a later
+// element wins when greater or NaN, so the first maximum wins ties and NaN propagates, as
+// PyTorch's MaxPool2d.
+INLINE void maxpool2x2_body(const float *restrict x, float *restrict y, int *restrict index, long planes,
+                            long h, long w, long oh, long ow) {
+    for (long p = 0; p < planes; p++) {
+        const float *xp = x + p * h * w;
+        float *yp = y + p * oh * ow;
+        int *ip = index + p * oh * ow;
+        for (long i = 0; i < oh; i++) {
+            const float *top = xp + 2 * i * w, *bottom = top + w;
+            int base = (int)(2 * i * w);
+            for (long j = 0; j < ow; j++) {
+                float value = top[2 * j];
+                int best = base + (int)(2 * j);
+                float c1 = top[2 * j + 1], c2 = bottom[2 * j], c3 = bottom[2 * j + 1];
+                int w1 = c1 > value || c1 != c1; value = w1 ? c1 : value; best = w1 ? base + (int)(2 * j + 1) : best;
+                int w2 = c2 > value || c2 != c2; value = w2 ? c2 : value; best = w2 ? base + (int)(w + 2 * j) : best;
+                int w3 = c3 > value || c3 != c3; value = w3 ? c3 : value; best = w3 ? base + (int)(w + 2 * j + 1) : best;
+                yp[i * ow + j] = value;
+                ip[i * ow + j] = best;
+            }
+        }
+    }
+}
+
 long synapse_conv_lanes(long o) {
     long block = o > 8 ? 16 : 8;
     return (o + block - 1) / block * block;
@@ -221,6 +248,10 @@ INLINE void conv_weight_body(const SynapseConvShape *s, const float *x, const fl
 }
 
 #define VARIANT(SUFFIX, TARGET)                                                                        \
+TARGET static void maxpool2x2_##SUFFIX(const float *x, float *y, int *index, long planes, long h, long w, \
+                                       long oh, long ow) {                                            \
+    maxpool2x2_body(x, y, index, planes, h, w, oh, ow);                                               \
+}                                                                                                     \
 TARGET static void relu_forward_##SUFFIX(const float *x, float *y, long n) { relu_forward_body(x, y, n); } \
 TARGET static void relu_backward_##SUFFIX(const float *y, const float *dy, float *dx, long n) {       \
     relu_backward_body(y, dy, dx, n);                                                                 \
@@ -239,7 +270,7 @@ TARGET static void conv_weight_##SUFFIX(const SynapseConvShape *s, const float *
 }                                                                                                     \
 static const SynapseKernels kernels_##SUFFIX = {                                                      \
     #SUFFIX, relu_forward_##SUFFIX, relu_backward_##SUFFIX, adam_##SUFFIX, conv_forward_##SUFFIX,     \
-    conv_weight_##SUFFIX,                                                                             \
+    conv_weight_##SUFFIX, maxpool2x2_##SUFFIX,                                                        \
 };
 
 VARIANT(generic, )

@@ -33,6 +33,9 @@ typedef struct {
     /// db (o, may be NULL) += sum of dy. `scratch` holds synapse_conv_weight_scratch(s) floats.
     void (*conv_weight_gradient)(const SynapseConvShape *s, const float *x, const float *dy, float *dw,
                                  float *db, float *scratch);
+    /// 2x2, stride 2, unpadded max pooling of `planes` h x w planes into oh x ow: y the maximum,
+    /// index its position in the plane; the first maximum wins ties, NaN wins (PyTorch's rule).
+    void (*maxpool2x2)(const float *x, float *y, int *index, long planes, long h, long w, long oh, long ow);
 } SynapseKernels;
 
 /// The kernels in use: the best variant the CPU supports, chosen at start.
