@@ -47,16 +47,18 @@ let package = Package(
         .target(name: "CPNG", path: "Sources/CPNG", linkerSettings: [.linkedLibrary("png")]),
         .target(name: "CFloatEnvironment", path: "Sources/CFloatEnvironment"),
         .systemLibrary(name: "CMPI", path: "Sources/CMPI", pkgConfig: "ompi-c", providers: [.apt(["libopenmpi-dev"])]),
+        // Hot loops compiled per instruction set, chosen at run time (no flags for the package).
+        .target(name: "CKernels", path: "Sources/CKernels", exclude: ["README.md"]),
 
         // The core: tensors, layers, losses, optimizers, training loop, files, data cache.
         .target(
             name: "Dense",
             dependencies: [
-                "COpenBLAS", "CZlibSystem", "CFloatEnvironment",
+                "COpenBLAS", "CZlibSystem", "CFloatEnvironment", "CKernels",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "ZIPFoundation", package: "ZIPFoundation"),
             ]),
-        .target(name: "Conv", dependencies: ["Dense"]),
+        .target(name: "Conv", dependencies: ["Dense", "CKernels"]),
         .target(
             name: "Recurrent",
             dependencies: [

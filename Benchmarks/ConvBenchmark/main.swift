@@ -19,6 +19,10 @@ struct ConvBenchmark: ParsableCommand {
     @Option(help: "Seconds per measurement.") var seconds = 2.0
     @Flag(help: "Tab-separated lines (name, threads, value) for scripts.") var tsv = false
     @Flag(help: "Only the LeNet-5 measurements (for profiling).") var lenetOnly = false
+    @Option(help: ArgumentHelp("Run exactly this many LeNet-5 training steps (one worker, one thread) and nothing else.",
+                               discussion: "For instruction counts under callgrind: run two step counts; the difference of the totals divided by the difference of the counts is the cost of one step, without the setup."))
+    var steps: Int?
+    @Option(help: "LeNet-5 training batch size.") var batchSize = 64
 
     /// (name, N, C, H, W, O, kernel, stride, padding)
     static let layers = [
@@ -29,6 +33,12 @@ struct ConvBenchmark: ParsableCommand {
     ]
 
     func run() throws {
+        if let steps {
+            BLAS.threads = 1
+            let step = try lenetTrainingStep(workers: 1)
+            for _ in 0..<steps { step() }
+            return
+        }
         for t in threads.split(separator: ",").compactMap({ Int($0) }) {
             // LeNet runs as `lenet` trains: t data-parallel workers, one OpenBLAS thread each.
             BLAS.threads = 1
@@ -53,15 +63,21 @@ struct ConvBenchmark: ParsableCommand {
     }
 
     func lenetTraining(workers: Int) throws -> Double {
+        Double(batchSize) / time(try lenetTrainingStep(workers: workers))
+    }
+
+    /// One LeNet-5 training step (gradients and an Adam update) on a fixed random batch.
+    func lenetTrainingStep(workers: Int) throws -> () -> Void {
         let random = RandomGenerator(seed: 1)
         let model = try LeNet5.make(random: random)
-        let x = Tensor(shape: [64, 1, 28, 28])
+        let n = batchSize
+        let x = Tensor(shape: [n, 1, 28, 28])
         for i in 0..<x.count { x[i] = random.uniform() }
-        let y = Tensor(shape: [64], values: (0..<64).map { Float($0 % 10) })
+        let y = Tensor(shape: [n], values: (0..<n).map { Float($0 % 10) })
         let loss = SoftmaxCrossEntropy(), optimizer = Adam()
         let parameters = model.parameters
         let parallel = try DataParallel(model: model, workers: workers)
-        return 64 / time {
+        return {
             _ = parallel.computeGradients(inputs: x, targets: y, loss: loss, metric: .accuracy, random: random)
             optimizer.step(parameters)
         }

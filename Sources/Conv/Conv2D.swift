@@ -1,3 +1,4 @@
+import CKernels
 import Dense
 
 /// How much zero padding a convolution or pooling window gets on each side.
@@ -33,6 +34,17 @@ public enum Padding: Equatable, Sendable {
 /// matrix (C kH kW rows, N oH oW columns) and multiplied by the weight in one `cblas_sgemm`.
 /// Backward is two more GEMMs (dW += dY col^T, dCol = W^T dY) and col2im. Batches whose column
 /// matrix would exceed `columnBudget` floats are processed in chunks of images (one GEMM each).
+///
+/// Small layers are computed directly instead (the CKernels `conv_forward` and
+/// `conv_weight_gradient` kernels, vectorised over blocks of 8 or 16 output channels, with no
+/// column matrix and no GEMM packing), by a rule on the shapes, not by timing: stride 1, padding
+/// smaller than the kernel, and at most 16 input and 16 output channels (the input gradient is a
+/// direct convolution of the padded output gradient with the flipped kernel, whose output
+/// channels are the input channels). Those are the layers where im2col's copying and OpenBLAS's
+/// packing of tiny matrices outweigh the GEMM: LeNet-5's 1 -> 6 and 6 -> 16. A LeNet-5 training
+/// step (batch 64, Adam) took 84.2M instructions with im2col + GEMM and 51.0M with the direct
+/// kernels when they came in (callgrind, AVX2 variant; `conv-benchmark --steps`). Wider layers
+/// keep im2col + GEMM, whose packed kernels win once the channels fill the vectors.
 public final class Conv2D: Layer {
     public static let typeName = "Conv2D"
     public var name: String
@@ -50,6 +62,23 @@ public final class Conv2D: Layer {
     /// thread, about 10,400 training images/s against 9,500 with the whole batch in one matrix,
     /// and inference at batch 1000 about 1.5x faster.
     public static let columnBudget = 1 << 18
+
+    /// How the convolution is computed.
+    public enum Algorithm: Sendable {
+        /// Directly for the small shapes `usesDirectPath(for:)` describes, im2col + GEMM otherwise.
+        case automatic
+        /// Always im2col + GEMM (the reference the direct path is tested against).
+        case im2colGEMM
+    }
+
+    /// `.automatic` unless a test asks for the reference path.
+    public var algorithm = Algorithm.automatic
+
+    // Direct path buffers: transposed (and flipped) weights, padded images.
+    private var transposedWeight: Tensor?
+    private var flippedWeight: Tensor?
+    private var scratch: Tensor?
+    private var direct = false
 
     private var geometry: WindowGeometry?
     private var input: Tensor?
@@ -165,6 +194,52 @@ public final class Conv2D: Layer {
         return [outputChannels, g.outputHeight, g.outputWidth]
     }
 
+    /// Whether inputs of geometry `g` go through the direct kernels: stride 1, padding below the
+    /// kernel size, at most 16 input and 16 output channels, and `algorithm` `.automatic`.
+    public func usesDirectPath(for g: WindowGeometry) -> Bool {
+        algorithm == .automatic && g.strideHeight == 1 && g.strideWidth == 1
+            && g.paddingHeight < g.kernelHeight && g.paddingWidth < g.kernelWidth
+            && g.channels <= 16 && outputChannels <= 16
+    }
+
+    private func directShape(_ g: WindowGeometry, batch: Int) -> SynapseConvShape {
+        SynapseConvShape(n: batch, c: g.channels, h: g.height, w: g.width, o: outputChannels,
+                         kh: g.kernelHeight, kw: g.kernelWidth, ph: g.paddingHeight, pw: g.paddingWidth,
+                         oh: g.outputHeight, ow: g.outputWidth)
+    }
+
+    private func directForward(_ input: Tensor, _ g: WindowGeometry) -> Tensor {
+        let n = input.batchSize
+        var s = directShape(g, batch: n)
+        let out = Tensor.reusing(output, shape: [n, outputChannels, g.outputHeight, g.outputWidth])
+        let wt = Tensor.reusing(transposedWeight, shape: [g.patchSize * synapse_conv_lanes(outputChannels)])
+        let work = Tensor.reusing(scratch, shape: [max(synapse_conv_forward_scratch(&s), 1)])
+        (output, transposedWeight, scratch, self.input) = (out, wt, work, input)
+        synapse_conv_transpose(weight.value.data, s.o, s.c, s.kh, s.kw, wt.data)
+        synapse_kernels().pointee.conv_forward(&s, input.data, wt.data, bias?.value.data, out.data, work.data)
+        return out
+    }
+
+    private func directBackward(_ outputGradient: Tensor, inputGradient wanted: Bool) -> Tensor? {
+        guard let input, let g = geometry else { preconditionFailure("Conv2D '\(name)': backward before forward") }
+        var s = directShape(g, batch: input.batchSize)
+        var t = synapse_conv_input_gradient_shape(&s)
+        let size = max(synapse_conv_weight_scratch(&s), wanted ? synapse_conv_forward_scratch(&t) : 0)
+        let work = Tensor.reusing(scratch, shape: [size])
+        scratch = work
+        let kernels = synapse_kernels().pointee
+        kernels.conv_weight_gradient(&s, input.data, outputGradient.data, weight.gradient.data, bias?.gradient.data,
+                                     work.data)
+        guard wanted else { return nil }
+        let dx = Tensor.reusing(inputGradient, shape: input.shape)
+        let wf = Tensor.reusing(flippedWeight, shape: [outputChannels * g.kernelHeight * g.kernelWidth
+                                                        * synapse_conv_lanes(g.channels)])
+        (inputGradient, flippedWeight) = (dx, wf)
+        synapse_conv_flip(weight.value.data, s.o, s.c, s.kh, s.kw, wf.data)
+        kernels.conv_forward(&t, outputGradient.data, wf.data, nil, dx.data, work.data)
+        return dx
+    }
+
     /// Images per GEMM: the whole batch when its column matrix fits the budget.
     private func chunkSize(_ g: WindowGeometry, batch: Int) -> Int {
         max(1, min(batch, Conv2D.columnBudget / max(g.patchSize * g.outputArea, 1)))
@@ -176,6 +251,8 @@ public final class Conv2D: Layer {
             geometry = try! geometry(for: sample)  // the model checked the shapes when it was built
         }
         let g = geometry!
+        direct = usesDirectPath(for: g)
+        if direct { return directForward(input, g) }
         let n = input.batchSize
         let (o, area, patch) = (outputChannels, g.outputArea, g.patchSize)
         let chunk = chunkSize(g, batch: n)
@@ -215,6 +292,7 @@ public final class Conv2D: Layer {
     }
 
     private func backward(_ outputGradient: Tensor, inputGradient wanted: Bool) -> Tensor? {
+        if direct { return directBackward(outputGradient, inputGradient: wanted) }
         guard let input, let g = geometry, let cols = columns, let y = product else {
             preconditionFailure("Conv2D '\(name)': backward before forward")
         }
@@ -263,6 +341,7 @@ extension Conv2D {
                               kernelSize: (kernelSize.height, kernelSize.width), stride: (stride.height, stride.width),
                               padding: .explicit(padding.height, padding.width), bias: bias != nil,
                               initializer: initializer, random: RandomGenerator(seed: 0))
+        copy.algorithm = algorithm
         copy.copyState(from: self)
         return copy
     }

@@ -1,3 +1,4 @@
+import CKernels
 import Dense
 
 /// The geometry shared by the pooling layers: a kernel sliding over each channel.
@@ -133,35 +134,12 @@ public final class MaxPool2D: PoolingLayer {
         return out
     }
 
-    /// The common 2x2, stride 2, unpadded case, without the general window bookkeeping.
+    /// The common 2x2, stride 2, unpadded case, on the CKernels `maxpool2x2` kernel (vectorised
+    /// for the CPU, the same scan order and selects as the general loop).
     private func forward2x2(_ x: UnsafeMutablePointer<Float>, _ y: UnsafeMutablePointer<Float>, planes: Int,
                             height h: Int, width w: Int, outputHeight oh: Int, outputWidth ow: Int) {
         argmax.withUnsafeMutableBufferPointer { index in
-            let index = index.baseAddress!
-            for plane in 0..<planes {
-                let xp = x + plane &* h &* w
-                let base = plane &* oh &* ow
-                for i in 0..<oh {
-                    let top = 2 &* i &* w
-                    for j in 0..<ow {
-                        // Scan order (0,0), (0,1), (1,0), (1,1); strict > keeps the first maximum.
-                        // Written as selects, not branches: the winner is data-dependent.
-                        let a = top &+ 2 &* j
-                        var best = Int32(truncatingIfNeeded: a), value = xp[a]
-                        @inline(__always) func challenge(_ offset: Int) {
-                            let candidate = xp[a &+ offset]
-                            let wins = candidate > value || candidate != candidate
-                            best = wins ? Int32(truncatingIfNeeded: a &+ offset) : best
-                            value = wins ? candidate : value
-                        }
-                        challenge(1)
-                        challenge(w)
-                        challenge(w &+ 1)
-                        y[base &+ i &* ow &+ j] = value
-                        index[base &+ i &* ow &+ j] = best
-                    }
-                }
-            }
+            synapse_kernels().pointee.maxpool2x2(x, y, index.baseAddress!, planes, h, w, oh, ow)
         }
     }
 

@@ -1,11 +1,13 @@
+import CKernels
 import Foundation
 
 // Activation functions as plain functions over flat buffers (forward: y = f(x); backward:
 // dx = dy * f'(x), written in terms of y, which is what the layer keeps), and one small layer
 // that applies them.
 
+/// y = max(x, 0), on the CKernels `relu_forward` kernel (vectorised for the CPU).
 @inline(__always) func reluForward(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ n: Int) {
-    for i in 0..<n { y[i] = max(x[i], 0) }
+    synapse_kernels().pointee.relu_forward(x, y, n)
 }
 
 @inline(__always) func leakyReLUForward(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ n: Int, alpha: Float) {
@@ -157,7 +159,7 @@ public final class Activation: Layer {
         // The gradient is loaded unconditionally so the compiler can turn the choice into a
         // vector select.
         case .relu:
-            for i in 0..<n { let g = dy[i]; d[i] = y[i] > 0 ? g : 0 }
+            synapse_kernels().pointee.relu_backward(y, dy, d, n)
         case .leakyReLU(let alpha):
             for i in 0..<n { let g = dy[i]; d[i] = y[i] > 0 ? g : alpha * g }
         case .sigmoid:

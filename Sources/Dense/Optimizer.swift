@@ -1,3 +1,4 @@
+import CKernels
 import Foundation
 
 /// Updates parameters from their gradients. State (moments, step count) lives here, in blocks
@@ -252,34 +253,18 @@ public final class Adam: Optimizer {
     }
 
     /// The update of `count` values from their gradients and moments at the current `stepCount`,
-    /// in one loop: sixteen lanes at a time, then the rest one by one.
+    /// in one loop over the block: the CKernels `adam` kernel (vectorised for the CPU, chosen at
+    /// start), with the bias corrections folded into a step size and one factor:
+    ///
+    ///     w <- w - (lr / (1 - b1^t)) * m / (sqrt(v) * (1 / sqrt(1 - b2^t)) + eps)
     public func update(values w: UnsafeMutablePointer<Float>, gradients g: UnsafeMutablePointer<Float>,
                        m: UnsafeMutablePointer<Float>, v: UnsafeMutablePointer<Float>, count n: Int) {
         let t = Double(stepCount)
         let correction1 = Float(1 - pow(Double(beta1), t))
         let inverseCorrection2Root = Float(1 / (1 - pow(Double(beta2), t)).squareRoot())
         let stepSize = learningRate / correction1
-        let (b1, b2, eps, wd) = (beta1, beta2, epsilon, weightDecay)
-        // The buffers may alias as far as the compiler knows, so it would not vectorise the loop
-        // by itself.
-        typealias Lanes = SIMD16<Float>
-        var i = 0
-        while i + Lanes.scalarCount <= n {
-            let gi = Lanes(load: g + i) + wd * Lanes(load: w + i)
-            let mi = b1 * Lanes(load: m + i) + (1 - b1) * gi
-            let vi = b2 * Lanes(load: v + i) + (1 - b2) * gi * gi
-            mi.store(to: m + i)
-            vi.store(to: v + i)
-            (Lanes(load: w + i) - stepSize * mi / (vi.squareRoot() * inverseCorrection2Root + eps)).store(to: w + i)
-            i += Lanes.scalarCount
-        }
-        while i < n {
-            let gi = g[i] + wd * w[i]
-            m[i] = b1 * m[i] + (1 - b1) * gi
-            v[i] = b2 * v[i] + (1 - b2) * gi * gi
-            w[i] -= stepSize * m[i] / (v[i].squareRoot() * inverseCorrection2Root + eps)
-            i += 1
-        }
+        synapse_kernels().pointee.adam(w, g, m, v, n, beta1, beta2, epsilon, weightDecay, stepSize,
+                                       inverseCorrection2Root)
     }
 }
 

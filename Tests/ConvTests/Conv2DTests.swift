@@ -12,10 +12,18 @@ final class Conv2DTests: XCTestCase {
         ("conv_k5", 2, 3, (5, 5), (1, 1), (0, 0)),
     ]
 
+    /// Both paths: the stride-1 cases go through the direct kernels under `.automatic`.
     func testConv2DMatchesPyTorch() throws {
+        for algorithm in [Conv2D.Algorithm.automatic, .im2colGEMM] {
+            try matchesPyTorch(algorithm)
+        }
+    }
+
+    func matchesPyTorch(_ algorithm: Conv2D.Algorithm) throws {
         for (name, c, o, k, s, p) in cases {
             let conv = try Conv2D(inputChannels: c, outputChannels: o, kernelSize: k, stride: s,
                                   padding: .explicit(p.0, p.1), random: RandomGenerator(seed: 1))
+            conv.algorithm = algorithm
             conv.weight.value.assign(fixture("\(name).weight"))
             conv.bias!.value.assign(fixture("\(name).bias"))
             let x = fixture("\(name).x")
@@ -29,10 +37,13 @@ final class Conv2DTests: XCTestCase {
 
     func testConv2DGradient() throws {
         let random = RandomGenerator(seed: 4)
-        for (_, c, o, k, s, p) in cases {
-            let conv = try Conv2D(inputChannels: c, outputChannels: o, kernelSize: k, stride: s,
-                                  padding: .explicit(p.0, p.1), random: random)
-            checkGradients(conv, input: randomTensor([2, c, 7, 6], random), epsilon: 1e-2)
+        for algorithm in [Conv2D.Algorithm.automatic, .im2colGEMM] {
+            for (_, c, o, k, s, p) in cases {
+                let conv = try Conv2D(inputChannels: c, outputChannels: o, kernelSize: k, stride: s,
+                                      padding: .explicit(p.0, p.1), random: random)
+                conv.algorithm = algorithm
+                checkGradients(conv, input: randomTensor([2, c, 7, 6], random), epsilon: 1e-2)
+            }
         }
     }
 
@@ -45,6 +56,7 @@ final class Conv2DTests: XCTestCase {
         // products backward, with magnitudes from the same convolution on absolute values.
         let random = RandomGenerator(seed: 5)
         let conv = try Conv2D(3, 4, kernelSize: 3, padding: .same, random: random)
+        conv.algorithm = .im2colGEMM  // this small layer would go through the direct kernels
         let n = 700
         let x = randomTensor([n, 3, 40, 40], random)
         let y = conv.forward(x, training: true).copy()
@@ -53,6 +65,7 @@ final class Conv2DTests: XCTestCase {
         let dw = conv.weight.gradient.copy()
 
         let magnitude = try Conv2D(3, 4, kernelSize: 3, padding: .same, random: RandomGenerator(seed: 9))
+        magnitude.algorithm = .im2colGEMM
         magnitude.weight.value.assign(absolute(conv.weight.value))
         magnitude.bias!.value.assign(absolute(conv.bias!.value))
         let yMagnitude = magnitude.forward(absolute(x), training: true).copy()
@@ -64,6 +77,7 @@ final class Conv2DTests: XCTestCase {
         }
         for start in [0, 350, 699] {
             let one = try Conv2D(3, 4, kernelSize: 3, padding: .same, random: RandomGenerator(seed: 9))
+            one.algorithm = .im2colGEMM
             one.weight.value.assign(conv.weight.value)
             one.bias!.value.assign(conv.bias!.value)
             assertWithinRounding(one.forward(image(x, start), training: true), image(y, start), terms: 28,

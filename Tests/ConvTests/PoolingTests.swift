@@ -1,3 +1,4 @@
+import CKernels
 import Conv
 import Dense
 import XCTest
@@ -52,6 +53,36 @@ final class PoolingTests: XCTestCase {
         XCTAssertThrowsError(try MaxPool2D(0))
         XCTAssertThrowsError(try Sequential(inputShape: [1, 1, 1], [try MaxPool2D(2, name: "pool")])) {
             XCTAssertTrue("\($0)".contains("pool"), "\($0)")
+        }
+    }
+}
+
+/// The 2x2 max pooling kernel gives the same values and winners on every CKernels variant the CPU
+/// supports, ties (first maximum) and NaN (wins) included.
+final class MaxPoolKernelVariantTests: XCTestCase {
+    func testEveryVariantPoolsAsThePlainOne() throws {
+        let active = synapse_kernels()
+        defer {
+            for i in 0..<synapse_kernels_variant_count() where synapse_kernels_variant(i) == active { synapse_kernels_use(i) }
+        }
+        let random = RandomGenerator(seed: 8)
+        // Values rounded to a few levels so that windows hold ties; some NaNs. 3 x 2 planes of 10 x 14.
+        let x = randomTensor([3, 2, 10, 14], random)
+        for i in 0..<x.count { x[i] = (x[i] * 2).rounded() }
+        for i in stride(from: 7, to: x.count, by: 97) { x[i] = .nan }
+        func pool() throws -> ([UInt32], [UInt32]) {
+            let layer = try MaxPool2D(2)
+            let y = layer.forward(x, training: true)
+            let dx = layer.backward(Tensor(shape: y.shape, values: (0..<y.count).map { Float($0 + 1) }))
+            return (y.buffer.map(\.bitPattern), dx.buffer.map(\.bitPattern))
+        }
+        XCTAssertEqual(synapse_kernels_use(0), 1)
+        let plain = try pool()
+        for i in 1..<synapse_kernels_variant_count() where synapse_kernels_use(Int32(i)) == 1 {
+            let got = try pool()
+            let name = String(cString: synapse_kernels().pointee.name)
+            XCTAssertEqual(got.0, plain.0, "\(name): pooled values")
+            XCTAssertEqual(got.1, plain.1, "\(name): gradients (the winners)")
         }
     }
 }

@@ -1,0 +1,62 @@
+#ifndef SYNAPSE_CKERNELS_H
+#define SYNAPSE_CKERNELS_H
+
+// Synapse's hot loops, compiled once per instruction set (a plain build any x86-64 or arm64
+// runs, AVX2+FMA, AVX-512) and chosen once at start. Not an API: Dense and Conv call it.
+// Layouts: float32, row-major, contiguous; counts are element counts.
+
+/// The shape of a stride-1 convolution computed directly: input (n, c, h, w), weight
+/// (o, c, kh, kw), padding (ph, pw) with ph < kh and pw < kw, output (n, o, oh, ow) with
+/// oh = h + 2 ph - kh + 1, ow = w + 2 pw - kw + 1.
+typedef struct {
+    long n, c, h, w, o, kh, kw, ph, pw, oh, ow;
+} SynapseConvShape;
+
+typedef struct {
+    /// "generic", "avx2" or "avx512".
+    const char *name;
+    /// y = max(x, 0); x and y may be the same buffer.
+    void (*relu_forward)(const float *x, float *y, long n);
+    /// dx = y > 0 ? dy : 0.
+    void (*relu_backward)(const float *y, const float *dy, float *dx, long n);
+    /// PyTorch's Adam over n values (see Adam in Optimizer.swift):
+    ///   g' = g + wd w;  m = b1 m + (1 - b1) g';  v = b2 v + (1 - b2) g'^2;
+    ///   w -= step * m / (sqrt(v) * inverse_root_correction2 + eps)
+    void (*adam)(float *w, const float *g, float *m, float *v, long n, float b1, float b2, float eps,
+                 float wd, float step, float inverse_root_correction2);
+    /// Direct convolution forward: y = bias + w * x, from the transposed weight
+    /// `wt` (c kh kw rows of `synapse_conv_lanes(o)` floats, see synapse_conv_transpose).
+    /// `bias` may be NULL. `scratch` holds synapse_conv_forward_scratch(s) floats.
+    void (*conv_forward)(const SynapseConvShape *s, const float *x, const float *wt, const float *bias,
+                         float *y, float *scratch);
+    /// Direct convolution parameter gradients: dw (o, c, kh, kw) += sum_n dy * x, and
+    /// db (o, may be NULL) += sum of dy. `scratch` holds synapse_conv_weight_scratch(s) floats.
+    void (*conv_weight_gradient)(const SynapseConvShape *s, const float *x, const float *dy, float *dw,
+                                 float *db, float *scratch);
+    /// 2x2, stride 2, unpadded max pooling of `planes` h x w planes into oh x ow: y the maximum,
+    /// index its position in the plane; the first maximum wins ties, NaN wins (PyTorch's rule).
+    void (*maxpool2x2)(const float *x, float *y, int *index, long planes, long h, long w, long oh, long ow);
+} SynapseKernels;
+
+/// The kernels in use: the best variant the CPU supports, chosen at start.
+const SynapseKernels *synapse_kernels(void);
+/// Variant i (0 generic, 1 avx2, 2 avx512), or NULL when the CPU lacks it or i is out of range.
+const SynapseKernels *synapse_kernels_variant(int i);
+/// Makes variant i the one in use (for tests); returns 0 when it is unavailable.
+int synapse_kernels_use(int i);
+/// The number of variants (supported or not).
+int synapse_kernels_variant_count(void);
+
+/// Output channels padded to the kernels' block (8, or 16 above 8 channels).
+long synapse_conv_lanes(long o);
+/// wt[(ci kh + u) kw + v][oi] = w[oi][ci][u][v], zero in the padding lanes (lanes(o) columns).
+void synapse_conv_transpose(const float *w, long o, long c, long kh, long kw, float *wt);
+/// The input gradient as a forward convolution of dy (padded by k - 1 - p) with the flipped
+/// weight: returns the shape of that convolution.
+SynapseConvShape synapse_conv_input_gradient_shape(const SynapseConvShape *s);
+/// wf[(oi kh + u) kw + v][ci] = w[oi][ci][kh-1-u][kw-1-v], zero in the padding lanes (lanes(c)).
+void synapse_conv_flip(const float *w, long o, long c, long kh, long kw, float *wf);
+long synapse_conv_forward_scratch(const SynapseConvShape *s);
+long synapse_conv_weight_scratch(const SynapseConvShape *s);
+
+#endif
