@@ -141,7 +141,8 @@ public final class DataParallel {
         }
         // Fixed order of summation: the result does not depend on which worker finished first.
         for slot in slots.dropFirst().prefix(max(0, local - 1)) {
-            add(slot.model.parameterBlock, slot.model.parameters, into: model.parameterBlock, model.parameters)
+            add(\.gradients, \.gradient, of: slot.model.parameterBlock, slot.model.parameters,
+                into: model.parameterBlock, model.parameters)
         }
         if communicator.size > 1 {
             if model.parameterBlock.holds(model.parameters) {
@@ -157,7 +158,7 @@ public final class DataParallel {
                 if whole { model.bufferBlock.values.fill(0) } else { for b in model.buffers { b.value.fill(0) } }
             }
             for slot in slots.dropFirst().prefix(max(0, local - 1)) {
-                addValues(slot.model.bufferBlock, slot.model.buffers, into: model.bufferBlock, model.buffers)
+                add(\.values, \.value, of: slot.model.bufferBlock, slot.model.buffers, into: model.bufferBlock, model.buffers)
             }
             if communicator.size > 1 {
                 if whole { communicator.allReduceSum(model.bufferBlock.values) } else { for b in model.buffers { communicator.allReduceSum(b.value) } }
@@ -205,24 +206,16 @@ public final class DataParallel {
         }
     }
 
-    /// Adds a replica's gradients into the model's: one vector add over the blocks, or one per
-    /// parameter if a block was broken up.
-    private func add(_ block: ParameterBlock, _ parameters: [Parameter], into target: ParameterBlock,
-                     _ targetParameters: [Parameter]) {
-        if block.holds(parameters) && target.holds(targetParameters) {
-            target.gradients.add(block.gradients)
+    /// Adds a replica's gradients (`\.gradients`, `\.gradient`) or buffer values (`\.values`,
+    /// `\.value`) into the model's: one vector add over the blocks, or one per tensor if a block
+    /// was broken up.
+    private func add(_ part: KeyPath<ParameterBlock, Tensor>, _ each: KeyPath<Parameter, Tensor>,
+                     of block: ParameterBlock, _ tensors: [Parameter], into target: ParameterBlock,
+                     _ targetTensors: [Parameter]) {
+        if block.holds(tensors) && target.holds(targetTensors) {
+            target[keyPath: part].add(block[keyPath: part])
         } else {
-            for (primary, mine) in zip(targetParameters, parameters) { primary.gradient.add(mine.gradient) }
-        }
-    }
-
-    /// Adds a replica's buffer values into the model's.
-    private func addValues(_ block: ParameterBlock, _ buffers: [Parameter], into target: ParameterBlock,
-                           _ targetBuffers: [Parameter]) {
-        if block.holds(buffers) && target.holds(targetBuffers) {
-            target.values.add(block.values)
-        } else {
-            for (primary, mine) in zip(targetBuffers, buffers) { primary.value.add(mine.value) }
+            for (primary, mine) in zip(targetTensors, tensors) { primary[keyPath: each].add(mine[keyPath: each]) }
         }
     }
 
