@@ -56,14 +56,27 @@ static void write_bytes(png_structp png, png_bytep source, size_t length) {
 
 static void flush_bytes(png_structp png) { (void)png; }
 
+// libpng allocates an ancillary chunk (iCCP, zTXt, eXIf, ...) from its length field before it
+// reads the chunk, so a header that claims 1 GB asks for 1 GB. The whole file is in memory: every
+// chunk up to IEND must fit in what is left of it (length, type, data and CRC), or the file is
+// refused before libpng sees it.
+static void check_chunk_lengths(png_structp png, const context *c) {
+    size_t position = 8;
+    while (position + 8 <= c->size) {
+        const uint8_t *p = c->data + position;
+        uint64_t length = ((uint64_t)p[0] << 24) | ((uint64_t)p[1] << 16) | ((uint64_t)p[2] << 8) | p[3];
+        if (length > c->size - position - 8 || c->size - position - 8 - length < 4)
+            png_error(png, "truncated or damaged: a chunk claims more bytes than the file has left");
+        if (memcmp(p + 4, "IEND", 4) == 0) return;
+        position += 12 + (size_t)length;
+    }
+}
+
 // Sets up reading and the transformations; fills `info`. Called inside setjmp.
 static void start_reading(png_structp png, png_infop header, context *c, cpng_info *info) {
     if (c->size < 8 || png_sig_cmp(c->data, 0, 8) != 0) png_error(png, "not a PNG file (wrong signature)");
+    check_chunk_lengths(png, c);
     png_set_read_fn(png, c, read_bytes);
-    // libpng allocates an ancillary chunk (iCCP, zTXt, eXIf, ...) from its length field before
-    // reading it: without a cap, a header that claims 2 GB asks for 2 GB. No real chunk of those
-    // kinds comes near 64 MB (image data is streamed, not allocated whole).
-    png_set_chunk_malloc_max(png, 64u << 20);
     png_read_info(png, header);
     png_uint_32 width, height;
     int depth, color, interlace;

@@ -30,7 +30,10 @@ public enum Gzip {
     /// read a header without inflating the rest.
     public static func decompressPrefix(_ data: Data, path: String, count: Int) throws -> Data {
         var output = Data()
-        output.reserveCapacity(min(count, defaultLimit) + 1)  // one allocation for a known size
+        // One allocation for a known size, but never more than the input could inflate to:
+        // deflate expands at most 1032-fold, so a header cannot make a 12-byte file reserve 600 MB.
+        let possible = data.count.multipliedReportingOverflow(by: 1032)
+        output.reserveCapacity(min(count, defaultLimit, possible.overflow ? Int.max : possible.partialValue + 1024) + 1)
         _ = try inflate(data, path: path, upTo: count, into: &output)
         return output.count > count ? output.prefix(count) : output
     }
