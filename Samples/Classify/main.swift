@@ -86,7 +86,7 @@ extension Classify {
         @Option(help: "Adam learning rate (default: 0.002 for lenet, 0.001 for vgg-small).") var lr: Float?
         @Option(help: "Multiply the learning rate by this after every epoch.") var decay: Float = 0.7
         @Option(help: "Threads that decode and augment images ahead of training.") var loaderThreads = 2
-        @Option(help: "Keep decoded images in memory up to this many MiB (0: decode every epoch).") var cacheMb = 0
+        @Option(help: "Keep decoded images in memory up to this many MiB, so a data set that fits is decoded once (0: decode every epoch).") var cacheMb = 256
         @Option(help: "Folder for model.safetensors, model.json, classes.json, log.csv and curves.svg.") var output = "runs/classify"
 
         func run() throws {
