@@ -152,34 +152,32 @@ final class MPITrainingTests: XCTestCase {
         XCTAssertEqual(try contents(a + ".rank0"), try contents(b + ".rank0"))
     }
 
+    /// Runs a long two-rank job in which rank 1 meets `fault` (a kill, an exit or a throw after a
+    /// few steps) and asserts that the job ends with a non-zero status within 30 seconds.
+    func assertJobEnds(_ name: String, fault: [String], file: StaticString = #filePath, line: UInt = #line) throws -> String {
+        let a = try temporaryPrefix(name)
+        let result = try mpi(["train", "--distributed", "--epochs", "100000"] + fault + ["--output", a], timeout: 60)
+        XCTAssertNotEqual(result.status, 0, file: file, line: line)
+        XCTAssertLessThan(result.seconds, 30, "the job took \(result.seconds) s to end", file: file, line: line)
+        return result.errors
+    }
+
     /// A rank killed (SIGKILL) in the middle of training: mpirun ends the job with a non-zero
     /// status; rank 0, waiting in the all-reduce, is not left hanging.
     func testKilledRankEndsJobWithinThirtySeconds() throws {
-        let a = try temporaryPrefix("killed")
-        let result = try mpi(["train", "--distributed", "--epochs", "100000", "--kill-rank", "1", "--kill-after", "3", "--output", a],
-                             timeout: 60)
-        XCTAssertNotEqual(result.status, 0)
-        XCTAssertLessThan(result.seconds, 30, "the job took \(result.seconds) s to end")
+        _ = try assertJobEnds("killed", fault: ["--kill-rank", "1", "--kill-after", "3"])
     }
 
     /// A rank that exits (status 0) in the middle of training, without MPI_Finalize: mpirun
     /// ends the job with an error rather than leave rank 0 waiting in the all-reduce.
     func testRankThatExitsEarlyEndsJob() throws {
-        let a = try temporaryPrefix("exits")
-        let result = try mpi(["train", "--distributed", "--epochs", "100000", "--exit-rank", "1", "--exit-after", "3", "--output", a],
-                             timeout: 60)
-        XCTAssertNotEqual(result.status, 0)
-        XCTAssertLessThan(result.seconds, 30, "the job took \(result.seconds) s to end")
+        _ = try assertJobEnds("exits", fault: ["--exit-rank", "1", "--exit-after", "3"])
     }
 
     /// A rank that throws aborts the job (MPI_Abort) with its message.
     func testThrowingRankEndsJobWithItsMessage() throws {
-        let a = try temporaryPrefix("throws")
-        let result = try mpi(["train", "--distributed", "--epochs", "100000", "--throw-rank", "1", "--throw-after", "1", "--output", a],
-                             timeout: 60)
-        XCTAssertNotEqual(result.status, 0)
-        XCTAssertLessThan(result.seconds, 30)
-        XCTAssertTrue(result.errors.contains("rank 1 was told to fail"), result.errors)
+        let errors = try assertJobEnds("throws", fault: ["--throw-rank", "1", "--throw-after", "1"])
+        XCTAssertTrue(errors.contains("rank 1 was told to fail"), errors)
     }
 
     /// Ranks that build different models stop at the start of fit, all of them, with a message.

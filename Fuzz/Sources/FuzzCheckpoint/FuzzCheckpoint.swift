@@ -4,9 +4,9 @@ import Synapse
 
 /// Trainer.loadCheckpoint: a training checkpoint (safetensors with metadata: epoch, optimizer
 /// steps, learning rate, schedule state, random state, history) loaded into fixed trainers:
-/// an MLP with Adam and ReduceOnPlateau, an RNN with SGD (momentum) and StepDecay. A trainer
-/// The input is read as it is and in its split form (Fuzz.safetensorsFiles). A trainer
-/// that accepted a checkpoint must be able to go on: draw a random number and step its schedule.
+/// an MLP with Adam and ReduceOnPlateau, an RNN with SGD (momentum) and StepDecay. The input is
+/// read as it is and in its split form (Fuzz.safetensorsFiles). A trainer that accepted a
+/// checkpoint must be able to go on: draw a random number and step its schedule.
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzzCheckpoint(_ bytes: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     for file in Fuzz.safetensorsFiles(Fuzz.data(bytes, size)) { check(file) }
