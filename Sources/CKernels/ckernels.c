@@ -81,81 +81,123 @@ INLINE void pad_image(const float *restrict x, long c, long h, long w, long ph, 
             memcpy(xp + (ci * hp + i + ph) * wp + pw, x + (ci * h + i) * w, sizeof(float) * w);
 }
 
-// Forward over one padded image and one block of OB output channels starting at ob, for KW-wide
-// kernels (KW 0: kw at run time): for each output pixel, acc[OB] = bias + sum over taps (ci, u, v)
-// of x * wt[tap][ob...]. Four pixels of a row at a time, so each weight vector loaded serves four.
-#define CONV_FORWARD_BLOCK(OB, KW)                                                                     \
-INLINE void conv_forward_block##OB##_##KW(const SynapseConvShape *s, const float *restrict xp,      \
-                                          const float *restrict wt, const float *restrict bias,     \
-                                          float *restrict y, long ob) {                             \
-    const long kw = KW ? KW : s->kw;                                                                  \
-    long lanes = synapse_conv_lanes(s->o), hp = s->h + 2 * s->ph, wp = s->w + 2 * s->pw;              \
-    long area = s->oh * s->ow, live = s->o - ob < OB ? s->o - ob : OB;                                \
-    float b[OB];                                                                                      \
-    for (long k = 0; k < OB; k++) b[k] = (bias && k < live) ? bias[ob + k] : 0;                       \
-    for (long i = 0; i < s->oh; i++) {                                                                \
-        /* Rows i + u of the padded image that hold data: the padding rows add nothing. */            \
-        long u0 = s->ph > i ? s->ph - i : 0;                                                          \
-        long u1 = s->ph + s->h - i < s->kh ? s->ph + s->h - i : s->kh;                                \
-        long j = 0;                                                                                   \
-        for (; j + 4 <= s->ow; j += 4) {                                                              \
-            float acc[4][OB];                                                                         \
-            for (long p = 0; p < 4; p++) for (long k = 0; k < OB; k++) acc[p][k] = b[k];              \
-            for (long ci = 0; ci < s->c; ci++) {                                                      \
-                for (long u = u0; u < u1; u++) {                                                      \
-                    const float *row = xp + (ci * hp + i + u) * wp + j;                               \
-                    const float *wr = wt + ((ci * s->kh + u) * kw) * lanes + ob;                      \
-                    for (long v = 0; v < kw; v++) {                                                   \
-                        const float *wv = wr + v * lanes;                                             \
-                        for (long p = 0; p < 4; p++) {                                                \
-                            float xv = row[v + p];                                                    \
-                            for (long k = 0; k < OB; k++) acc[p][k] += xv * wv[k];                    \
-                        }                                                                             \
-                    }                                                                                 \
-                }                                                                                     \
-            }                                                                                         \
-            for (long k = 0; k < live; k++)                                                           \
-                for (long p = 0; p < 4; p++) y[(ob + k) * area + i * s->ow + j + p] = acc[p][k];     \
-        }                                                                                             \
-        for (; j < s->ow; j++) {                                                                      \
-            float acc[OB];                                                                            \
-            for (long k = 0; k < OB; k++) acc[k] = b[k];                                              \
-            for (long ci = 0; ci < s->c; ci++) {                                                      \
-                for (long u = u0; u < u1; u++) {                                                      \
-                    const float *row = xp + (ci * hp + i + u) * wp + j;                               \
-                    const float *wr = wt + ((ci * s->kh + u) * kw) * lanes + ob;                      \
-                    for (long v = 0; v < kw; v++) {                                                   \
-                        float xv = row[v];                                                            \
-                        const float *wv = wr + v * lanes;                                             \
-                        for (long k = 0; k < OB; k++) acc[k] += xv * wv[k];                           \
-                    }                                                                                 \
-                }                                                                                     \
-            }                                                                                         \
-            for (long k = 0; k < live; k++) y[(ob + k) * area + i * s->ow + j] = acc[k];             \
-        }                                                                                             \
-    }                                                                                                 \
-}
-CONV_FORWARD_BLOCK(8, 0)
-CONV_FORWARD_BLOCK(16, 0)
-CONV_FORWARD_BLOCK(8, 5)
-CONV_FORWARD_BLOCK(16, 5)
+// The forward kernel works on the padded image's grid: output pixel (i, j) sits at q = i wp + j,
+// where wp is the padded width, so tap (ci, u, v) of every output pixel reads the padded input
+// at q + (ci hp + u) wp + v, one contiguous run for a whole vector of pixels. The columns
+// j >= ow of the grid are computed and thrown away (LeNet-5: 4 of 32, 4 of 14, 4 of 18), and
+// within a vector of pixels each tap's weight is one broadcast: K output channels times P
+// vectors of 16 pixels are K P independent accumulators, enough to hide the multiply-add latency.
+typedef float vfloat __attribute__((ext_vector_type(16)));
+typedef float vfloat_unaligned __attribute__((ext_vector_type(16), aligned(4)));
+enum { VL = 16, MAX_P = 2, MAX_K = 8, MAX_G = 8 };
 
-INLINE void conv_forward_body(const SynapseConvShape *s, const float *x, const float *wt, const float *bias,
-                              float *y, float *scratch) {
-    long lanes = synapse_conv_lanes(s->o);
-    for (long n = 0; n < s->n; n++) {
-        pad_image(x + n * s->c * s->h * s->w, s->c, s->h, s->w, s->ph, s->pw, scratch);
-        float *yn = y + n * s->o * s->oh * s->ow;
-        for (long ob = 0; ob < lanes; ob += s->o > 8 ? 16 : 8) {
-            // 5-wide kernels (LeNet's) get a copy whose tap loop the compiler unrolls.
-            if (s->o > 8) {
-                if (s->kw == 5) conv_forward_block16_5(s, scratch, wt, bias, yn, ob);
-                else conv_forward_block16_0(s, scratch, wt, bias, yn, ob);
-            } else {
-                if (s->kw == 5) conv_forward_block8_5(s, scratch, wt, bias, yn, ob);
-                else conv_forward_block8_0(s, scratch, wt, bias, yn, ob);
+/// Output grid positions computed per image: oh wp rounded up to MAX_P vectors.
+static long grid_span(const SynapseConvShape *s) {
+    long span = s->oh * (s->w + 2 * s->pw);
+    return (span + VL * MAX_P - 1) / (VL * MAX_P) * (VL * MAX_P);
+}
+
+/// Zeros read past the padded image by the last vectors of the grid (see grid_span).
+static long grid_slack(const SynapseConvShape *s) { return s->kw + VL * MAX_P; }
+
+// One block of K output channels from ob over one padded image `xp`, into the grid rows `gy`
+// (K rows of grid_span floats). K and P are constants wherever this is inlined.
+INLINE void conv_grid_block(const SynapseConvShape *s, const float *restrict xp, const float *restrict wt,
+                            const float *restrict bias, float *restrict gy, long ob, long K, long P) {
+    long lanes = synapse_conv_lanes(s->o), wp = s->w + 2 * s->pw, plane = (s->h + 2 * s->ph) * wp;
+    long span = grid_span(s), rows = s->oh * wp;
+    for (long q0 = 0; q0 < rows; q0 += VL * P) {
+        // Kernel rows u whose input rows hold data for some output row of this run of pixels:
+        // the others read only padding and add nothing.
+        long r0 = q0 / wp, r1 = (q0 + VL * P - 1) / wp;
+        if (r1 > s->oh - 1) r1 = s->oh - 1;
+        long u0 = s->ph > r1 ? s->ph - r1 : 0;
+        long u1 = s->ph + s->h - r0 < s->kh ? s->ph + s->h - r0 : s->kh;
+        vfloat acc[MAX_K][MAX_P];
+        for (long k = 0; k < K; k++)
+            for (long p = 0; p < P; p++) acc[k][p] = (vfloat)(bias ? bias[ob + k] : 0);
+        for (long ci = 0; ci < s->c; ci++) {
+            for (long u = u0; u < u1; u++) {
+                const float *xr = xp + ci * plane + u * wp + q0;
+                const float *wr = wt + (ci * s->kh + u) * s->kw * lanes + ob;
+                for (long v = 0; v < s->kw; v++) {
+                    vfloat xv[MAX_P];
+                    for (long p = 0; p < P; p++) xv[p] = *(const vfloat_unaligned *)(xr + v + VL * p);
+                    for (long k = 0; k < K; k++) {
+                        float wk = wr[v * lanes + k];
+                        for (long p = 0; p < P; p++) acc[k][p] += xv[p] * wk;
+                    }
+                }
             }
         }
+        for (long k = 0; k < K; k++)
+            for (long p = 0; p < P; p++) *(vfloat_unaligned *)(gy + k * span + q0 + VL * p) = acc[k][p];
+    }
+}
+
+// K fixed at compile time for each block width the layers use.
+INLINE void conv_grid_block_any(const SynapseConvShape *s, const float *xp, const float *wt, const float *bias,
+                                float *gy, long ob, long k, long P) {
+    switch (k) {
+    case 1: conv_grid_block(s, xp, wt, bias, gy, ob, 1, P); break;
+    case 2: conv_grid_block(s, xp, wt, bias, gy, ob, 2, P); break;
+    case 3: conv_grid_block(s, xp, wt, bias, gy, ob, 3, P); break;
+    case 4: conv_grid_block(s, xp, wt, bias, gy, ob, 4, P); break;
+    case 5: conv_grid_block(s, xp, wt, bias, gy, ob, 5, P); break;
+    case 6: conv_grid_block(s, xp, wt, bias, gy, ob, 6, P); break;
+    case 7: conv_grid_block(s, xp, wt, bias, gy, ob, 7, P); break;
+    default: conv_grid_block(s, xp, wt, bias, gy, ob, 8, P); break;
+    }
+}
+
+// Layers with 9-16 output channels fill a vector with them instead: G output pixels at a time
+// (in row-major order, across rows), each tap one weight vector and G broadcasts of the input.
+INLINE void conv_channels_group(const SynapseConvShape *s, const float *restrict xp, const float *restrict wt,
+                                vfloat b, float *restrict y, long q, long G) {
+    long wp = s->w + 2 * s->pw, hp = s->h + 2 * s->ph, area = s->oh * s->ow;
+    const float *base[MAX_G];
+    vfloat acc[MAX_G];
+    for (long p = 0; p < G; p++) {
+        base[p] = xp + (q + p) / s->ow * wp + (q + p) % s->ow;
+        acc[p] = b;
+    }
+    const float *wr = wt;
+    for (long ci = 0; ci < s->c; ci++)
+        for (long u = 0; u < s->kh; u++) {
+            long row = (ci * hp + u) * wp;
+            for (long v = 0; v < s->kw; v++, wr += VL) {
+                vfloat wv = *(const vfloat_unaligned *)wr;
+                for (long p = 0; p < G; p++) acc[p] += base[p][row + v] * wv;
+            }
+        }
+    for (long k = 0; k < s->o; k++)
+        for (long p = 0; p < G; p++) y[k * area + q + p] = acc[p][k];
+}
+
+// G output pixels per group on the channel path, and P vectors of 16 pixels per run on the grid
+// path: as many as the variant has registers for.
+INLINE void conv_forward_body(const SynapseConvShape *s, const float *x, const float *wt, const float *bias,
+                              float *y, float *scratch, long P, long G) {
+    long wp = s->w + 2 * s->pw, plane = (s->h + 2 * s->ph) * wp, area = s->oh * s->ow;
+    long span = grid_span(s);
+    float *xp = scratch, *gy = scratch + s->c * plane + grid_slack(s);
+    memset(xp + s->c * plane, 0, sizeof(float) * grid_slack(s));
+    vfloat b = 0;
+    for (long k = 0; k < s->o && k < VL; k++) b[k] = bias ? bias[k] : 0;
+    for (long n = 0; n < s->n; n++) {
+        pad_image(x + n * s->c * s->h * s->w, s->c, s->h, s->w, s->ph, s->pw, xp);
+        float *yn = y + n * s->o * area;
+        if (s->o > MAX_K) {
+            long q = 0;
+            for (; q + G <= area; q += G) conv_channels_group(s, xp, wt, b, yn, q, G);
+            for (; q + 4 <= area; q += 4) conv_channels_group(s, xp, wt, b, yn, q, 4);
+            for (; q < area; q++) conv_channels_group(s, xp, wt, b, yn, q, 1);
+            continue;
+        }
+        conv_grid_block_any(s, xp, wt, bias, gy, 0, s->o, P);
+        for (long k = 0; k < s->o; k++)
+            for (long i = 0; i < s->oh; i++)
+                for (long j = 0; j < s->ow; j++) yn[k * area + i * s->ow + j] = gy[k * span + i * wp + j];
     }
 }
 
@@ -247,7 +289,7 @@ INLINE void conv_weight_body(const SynapseConvShape *s, const float *x, const fl
         for (long t = 0; t < patch; t++) dw[oi * patch + t] += dwt[t * lanes + oi];
 }
 
-#define VARIANT(SUFFIX, TARGET)                                                                        \
+#define VARIANT(SUFFIX, TARGET, P, G)                                                                   \
 TARGET static void maxpool2x2_##SUFFIX(const float *x, float *y, int *index, long planes, long h, long w, \
                                        long oh, long ow) {                                            \
     maxpool2x2_body(x, y, index, planes, h, w, oh, ow);                                               \
@@ -262,7 +304,7 @@ TARGET static void adam_##SUFFIX(float *w, const float *g, float *m, float *v, l
 }                                                                                                     \
 TARGET static void conv_forward_##SUFFIX(const SynapseConvShape *s, const float *x, const float *wt,  \
                                          const float *bias, float *y, float *scratch) {               \
-    conv_forward_body(s, x, wt, bias, y, scratch);                                                    \
+    conv_forward_body(s, x, wt, bias, y, scratch, P, G);                                              \
 }                                                                                                     \
 TARGET static void conv_weight_##SUFFIX(const SynapseConvShape *s, const float *x, const float *dy,   \
                                         float *dw, float *db, float *scratch) {                       \
@@ -273,10 +315,10 @@ static const SynapseKernels kernels_##SUFFIX = {                                
     conv_weight_##SUFFIX, maxpool2x2_##SUFFIX,                                                        \
 };
 
-VARIANT(generic, )
+VARIANT(generic, , 1, 4)
 #if defined(__x86_64__)
-VARIANT(avx2, __attribute__((target("avx2,fma"))))
-VARIANT(avx512, __attribute__((target("avx512f,avx512vl,avx2,fma"))))
+VARIANT(avx2, __attribute__((target("avx2,fma"))), 1, 4)
+VARIANT(avx512, __attribute__((target("avx512f,avx512vl,avx2,fma"))), 2, 8)
 #endif
 
 static const SynapseKernels *variant(int i) {
@@ -338,10 +380,10 @@ SynapseConvShape synapse_conv_input_gradient_shape(const SynapseConvShape *s) {
 }
 
 long synapse_conv_forward_scratch(const SynapseConvShape *s) {
-    return s->c * (s->h + 2 * s->ph) * (s->w + 2 * s->pw);
+    return s->c * (s->h + 2 * s->ph) * (s->w + 2 * s->pw) + grid_slack(s) + MAX_K * grid_span(s);
 }
 
 long synapse_conv_weight_scratch(const SynapseConvShape *s) {
     long lanes = synapse_conv_lanes(s->o);
-    return synapse_conv_forward_scratch(s) + s->oh * s->ow * lanes + s->c * s->kh * s->kw * lanes;
+    return s->c * (s->h + 2 * s->ph) * (s->w + 2 * s->pw) + s->oh * s->ow * lanes + s->c * s->kh * s->kw * lanes;
 }
