@@ -71,68 +71,93 @@ long synapse_conv_lanes(long o) {
     return (o + block - 1) / block * block;
 }
 
-/// Copies image (c, h, w) into (c, h + 2 ph, w + 2 pw) with a zero border.
-INLINE void pad_image(const float *restrict x, long c, long h, long w, long ph, long pw, float *restrict xp) {
-    long hp = h + 2 * ph, wp = w + 2 * pw;
-    if (ph == 0 && pw == 0) { memcpy(xp, x, sizeof(float) * c * h * w); return; }
-    memset(xp, 0, sizeof(float) * c * hp * wp);
-    for (long ci = 0; ci < c; ci++)
-        for (long i = 0; i < h; i++)
-            memcpy(xp + (ci * hp + i + ph) * wp + pw, x + (ci * h + i) * w, sizeof(float) * w);
-}
-
-// The forward kernel works on the padded image's grid: output pixel (i, j) sits at q = i wp + j,
-// where wp is the padded width, so tap (ci, u, v) of every output pixel reads the padded input
-// at q + (ci hp + u) wp + v, one contiguous run for a whole vector of pixels. The columns
-// j >= ow of the grid are computed and thrown away (LeNet-5: 4 of 32, 4 of 14, 4 of 18), and
-// within a vector of pixels each tap's weight is one broadcast: K output channels times P
-// vectors of 16 pixels are K P independent accumulators, enough to hide the multiply-add latency.
+// The direct kernels read each image from a padded copy: every channel a plane of h + 2 ph rows
+// of stride S = w + pw, each row's data preceded by pw zeros. A row's right padding is then the
+// next row's left padding (zeros both), and a plane ends with the pw zeros of the last row's right
+// padding, so padded column w + 2 pw - 1 of row r is row r + 1's column pw - 1.
+//
+// The kernels work on that layout's grid: output pixel (i, j) sits at q = i S + j, and tap
+// (ci, u, v) of every output pixel reads the copy at ci plane + u S + v + q, one contiguous run
+// for a whole vector of pixels. The columns ow <= j < S of the grid (kw - 1 - pw of them: LeNet-5
+// 2 of 30 for conv1, none for conv2's input gradient) are computed and thrown away. Within a vector
+// of pixels each tap's weight is one broadcast: K output channels times P vectors of 16 pixels
+// are K P independent accumulators, enough to hide the multiply-add latency.
 typedef float vfloat __attribute__((ext_vector_type(16)));
 typedef float vfloat_unaligned __attribute__((ext_vector_type(16), aligned(4)));
-enum { VL = 16, MAX_P = 2, MAX_K = 8, MAX_G = 8 };
+enum { VL = 16, MAX_P = 2, MAX_K = 8, MAX_G = 8, MAX_WK = 4, MAX_KW = 5 };
 
-/// Output grid positions computed per image: oh wp rounded up to MAX_P vectors.
+static long padded_stride(const SynapseConvShape *s) { return s->w + s->pw; }
+static long padded_plane(const SynapseConvShape *s) { return (s->h + 2 * s->ph) * padded_stride(s) + s->pw; }
+
+/// Output grid positions computed per image: oh S rounded up to MAX_P vectors.
 static long grid_span(const SynapseConvShape *s) {
-    long span = s->oh * (s->w + 2 * s->pw);
+    long span = s->oh * padded_stride(s);
     return (span + VL * MAX_P - 1) / (VL * MAX_P) * (VL * MAX_P);
 }
 
-/// Zeros read past the padded image by the last vectors of the grid (see grid_span).
+/// Zeros after the last plane, read by the grid's last vectors (for columns thrown away).
 static long grid_slack(const SynapseConvShape *s) { return s->kw + VL * MAX_P; }
 
-// One block of K output channels from ob over one padded image `xp`, into the grid rows `gy`
-// (K rows of grid_span floats). K and P are constants wherever this is inlined.
-INLINE void conv_grid_block(const SynapseConvShape *s, const float *restrict xp, const float *restrict wt,
-                            const float *restrict bias, float *restrict gy, long ob, long K, long P) {
-    long lanes = synapse_conv_lanes(s->o), wp = s->w + 2 * s->pw, plane = (s->h + 2 * s->ph) * wp;
-    long span = grid_span(s), rows = s->oh * wp;
-    for (long q0 = 0; q0 < rows; q0 += VL * P) {
-        // Kernel rows u whose input rows hold data for some output row of this run of pixels:
-        // the others read only padding and add nothing.
-        long r0 = q0 / wp, r1 = (q0 + VL * P - 1) / wp;
-        if (r1 > s->oh - 1) r1 = s->oh - 1;
-        long u0 = s->ph > r1 ? s->ph - r1 : 0;
-        long u1 = s->ph + s->h - r0 < s->kh ? s->ph + s->h - r0 : s->kh;
-        vfloat acc[MAX_K][MAX_P];
-        for (long k = 0; k < K; k++)
-            for (long p = 0; p < P; p++) acc[k][p] = (vfloat)(bias ? bias[ob + k] : 0);
-        for (long ci = 0; ci < s->c; ci++) {
-            for (long u = u0; u < u1; u++) {
-                const float *xr = xp + ci * plane + u * wp + q0;
-                const float *wr = wt + (ci * s->kh + u) * s->kw * lanes + ob;
-                for (long v = 0; v < s->kw; v++) {
-                    vfloat xv[MAX_P];
-                    for (long p = 0; p < P; p++) xv[p] = *(const vfloat_unaligned *)(xr + v + VL * p);
-                    for (long k = 0; k < K; k++) {
-                        float wk = wr[v * lanes + k];
-                        for (long p = 0; p < P; p++) acc[k][p] += xv[p] * wk;
-                    }
+/// Zeros the padded copy and its slack: the padding is never written after this.
+INLINE void clear_padded(const SynapseConvShape *s, float *xp) {
+    memset(xp, 0, sizeof(float) * (s->c * padded_plane(s) + grid_slack(s)));
+}
+
+/// Writes image (c, h, w) into the data positions of its padded copy.
+INLINE void copy_padded(const SynapseConvShape *s, const float *restrict x, float *restrict xp) {
+    long stride = padded_stride(s), plane = padded_plane(s);
+    for (long ci = 0; ci < s->c; ci++)
+        for (long i = 0; i < s->h; i++)
+            memcpy(xp + ci * plane + (i + s->ph) * stride + s->pw, x + (ci * s->h + i) * s->w, sizeof(float) * s->w);
+}
+
+/// The sum of a vector's lanes, pairwise.
+INLINE float horizontal_sum(vfloat x) {
+    __attribute__((ext_vector_type(8))) float h = x.lo + x.hi;
+    __attribute__((ext_vector_type(4))) float q = h.lo + h.hi;
+    return (q[0] + q[2]) + (q[1] + q[3]);
+}
+
+// P vectors of grid pixels from q0 for K output channels from ob into the grid rows `gy` (K rows
+// of grid_span floats). K and P are constants wherever this is inlined.
+INLINE void conv_grid_run(const SynapseConvShape *s, const float *restrict xp, const float *restrict wt,
+                          const float *restrict bias, float *restrict gy, long ob, long K, long P, long q0) {
+    long lanes = synapse_conv_lanes(s->o), stride = padded_stride(s), plane = padded_plane(s);
+    long span = grid_span(s);
+    // Kernel rows u whose input rows hold data for some output row of this run of pixels: the
+    // others read only padding and add nothing.
+    long r0 = q0 / stride, r1 = (q0 + VL * P - 1) / stride;
+    if (r1 > s->oh - 1) r1 = s->oh - 1;
+    long u0 = s->ph > r1 ? s->ph - r1 : 0;
+    long u1 = s->ph + s->h - r0 < s->kh ? s->ph + s->h - r0 : s->kh;
+    vfloat acc[MAX_K][MAX_P];
+    for (long k = 0; k < K; k++)
+        for (long p = 0; p < P; p++) acc[k][p] = (vfloat)(bias ? bias[ob + k] : 0);
+    for (long ci = 0; ci < s->c; ci++) {
+        for (long u = u0; u < u1; u++) {
+            const float *xr = xp + ci * plane + u * stride + q0;
+            const float *wr = wt + (ci * s->kh + u) * s->kw * lanes + ob;
+            for (long v = 0; v < s->kw; v++) {
+                vfloat xv[MAX_P];
+                for (long p = 0; p < P; p++) xv[p] = *(const vfloat_unaligned *)(xr + v + VL * p);
+                for (long k = 0; k < K; k++) {
+                    float wk = wr[v * lanes + k];
+                    for (long p = 0; p < P; p++) acc[k][p] += xv[p] * wk;
                 }
             }
         }
-        for (long k = 0; k < K; k++)
-            for (long p = 0; p < P; p++) *(vfloat_unaligned *)(gy + k * span + q0 + VL * p) = acc[k][p];
     }
+    for (long k = 0; k < K; k++)
+        for (long p = 0; p < P; p++) *(vfloat_unaligned *)(gy + k * span + q0 + VL * p) = acc[k][p];
+}
+
+// The whole grid of one image for K output channels from ob: runs of P vectors, the last vector
+// alone when one is left over.
+INLINE void conv_grid_block(const SynapseConvShape *s, const float *xp, const float *wt, const float *bias,
+                            float *gy, long ob, long K, long P) {
+    long rows = s->oh * padded_stride(s), q0 = 0;
+    for (; q0 + VL * (P - 1) < rows; q0 += VL * P) conv_grid_run(s, xp, wt, bias, gy, ob, K, P, q0);
+    if (q0 < rows) conv_grid_run(s, xp, wt, bias, gy, ob, K, 1, q0);
 }
 
 // K fixed at compile time for each block width the layers use.
@@ -154,17 +179,17 @@ INLINE void conv_grid_block_any(const SynapseConvShape *s, const float *xp, cons
 // (in row-major order, across rows), each tap one weight vector and G broadcasts of the input.
 INLINE void conv_channels_group(const SynapseConvShape *s, const float *restrict xp, const float *restrict wt,
                                 vfloat b, float *restrict y, long q, long G) {
-    long wp = s->w + 2 * s->pw, hp = s->h + 2 * s->ph, area = s->oh * s->ow;
+    long stride = padded_stride(s), plane = padded_plane(s), area = s->oh * s->ow;
     const float *base[MAX_G];
     vfloat acc[MAX_G];
     for (long p = 0; p < G; p++) {
-        base[p] = xp + (q + p) / s->ow * wp + (q + p) % s->ow;
+        base[p] = xp + (q + p) / s->ow * stride + (q + p) % s->ow;
         acc[p] = b;
     }
     const float *wr = wt;
     for (long ci = 0; ci < s->c; ci++)
         for (long u = 0; u < s->kh; u++) {
-            long row = (ci * hp + u) * wp;
+            long row = ci * plane + u * stride;
             for (long v = 0; v < s->kw; v++, wr += VL) {
                 vfloat wv = *(const vfloat_unaligned *)wr;
                 for (long p = 0; p < G; p++) acc[p] += base[p][row + v] * wv;
@@ -178,14 +203,13 @@ INLINE void conv_channels_group(const SynapseConvShape *s, const float *restrict
 // path: as many as the variant has registers for.
 INLINE void conv_forward_body(const SynapseConvShape *s, const float *x, const float *wt, const float *bias,
                               float *y, float *scratch, long P, long G) {
-    long wp = s->w + 2 * s->pw, plane = (s->h + 2 * s->ph) * wp, area = s->oh * s->ow;
-    long span = grid_span(s);
-    float *xp = scratch, *gy = scratch + s->c * plane + grid_slack(s);
-    memset(xp + s->c * plane, 0, sizeof(float) * grid_slack(s));
+    long stride = padded_stride(s), area = s->oh * s->ow, span = grid_span(s);
+    float *xp = scratch, *gy = scratch + s->c * padded_plane(s) + grid_slack(s);
+    clear_padded(s, xp);
     vfloat b = 0;
     for (long k = 0; k < s->o && k < VL; k++) b[k] = bias ? bias[k] : 0;
     for (long n = 0; n < s->n; n++) {
-        pad_image(x + n * s->c * s->h * s->w, s->c, s->h, s->w, s->ph, s->pw, xp);
+        copy_padded(s, x + n * s->c * s->h * s->w, xp);
         float *yn = y + n * s->o * area;
         if (s->o > MAX_K) {
             long q = 0;
@@ -197,7 +221,7 @@ INLINE void conv_forward_body(const SynapseConvShape *s, const float *x, const f
         conv_grid_block_any(s, xp, wt, bias, gy, 0, s->o, P);
         for (long k = 0; k < s->o; k++)
             for (long i = 0; i < s->oh; i++)
-                for (long j = 0; j < s->ow; j++) yn[k * area + i * s->ow + j] = gy[k * span + i * wp + j];
+                for (long j = 0; j < s->ow; j++) yn[k * area + i * s->ow + j] = gy[k * span + i * stride + j];
     }
 }
 
@@ -206,14 +230,14 @@ INLINE void conv_forward_body(const SynapseConvShape *s, const float *x, const f
 #define CONV_WEIGHT_BLOCK(OB)                                                                          \
 INLINE void conv_weight_block##OB(const SynapseConvShape *s, const float *restrict xp,              \
                                   const float *restrict dyt, float *restrict dwt, long ob) {        \
-    long lanes = synapse_conv_lanes(s->o), hp = s->h + 2 * s->ph, wp = s->w + 2 * s->pw;              \
+    long lanes = synapse_conv_lanes(s->o), stride = padded_stride(s), plane = padded_plane(s);        \
     for (long ci = 0; ci < s->c; ci++) {                                                              \
         for (long u = 0; u < s->kh; u++) {                                                            \
             for (long v = 0; v < s->kw; v++) {                                                        \
                 float acc[OB];                                                                        \
                 for (long k = 0; k < OB; k++) acc[k] = 0;                                             \
                 for (long i = 0; i < s->oh; i++) {                                                    \
-                    const float *row = xp + (ci * hp + i + u) * wp + v;                               \
+                    const float *row = xp + ci * plane + (i + u) * stride + v;                        \
                     const float *g = dyt + i * s->ow * lanes + ob;                                    \
                     for (long j = 0; j < s->ow; j++) {                                                \
                         float xv = row[j];                                                            \
@@ -227,7 +251,6 @@ INLINE void conv_weight_block##OB(const SynapseConvShape *s, const float *restri
         }                                                                                             \
     }                                                                                                 \
 }
-CONV_WEIGHT_BLOCK(8)
 CONV_WEIGHT_BLOCK(16)
 
 // The same for KW-wide kernels with KW fixed: one row of taps (ci, u, 0..KW) at a time, so each
@@ -235,13 +258,13 @@ CONV_WEIGHT_BLOCK(16)
 #define CONV_WEIGHT_ROW_BLOCK(OB, KW)                                                                  \
 INLINE void conv_weight_block##OB##_##KW(const SynapseConvShape *s, const float *restrict xp,       \
                                          const float *restrict dyt, float *restrict dwt, long ob) { \
-    long lanes = synapse_conv_lanes(s->o), hp = s->h + 2 * s->ph, wp = s->w + 2 * s->pw;              \
+    long lanes = synapse_conv_lanes(s->o), stride = padded_stride(s), plane = padded_plane(s);        \
     for (long ci = 0; ci < s->c; ci++) {                                                              \
         for (long u = 0; u < s->kh; u++) {                                                            \
             float acc[KW][OB];                                                                        \
             for (long v = 0; v < KW; v++) for (long k = 0; k < OB; k++) acc[v][k] = 0;                \
             for (long i = 0; i < s->oh; i++) {                                                        \
-                const float *row = xp + (ci * hp + i + u) * wp;                                       \
+                const float *row = xp + ci * plane + (i + u) * stride;                                \
                 const float *g = dyt + i * s->ow * lanes + ob;                                        \
                 for (long j = 0; j < s->ow; j++) {                                                    \
                     const float *gj = g + j * lanes;                                                  \
@@ -256,40 +279,106 @@ INLINE void conv_weight_block##OB##_##KW(const SynapseConvShape *s, const float 
         }                                                                                             \
     }                                                                                                 \
 }
-CONV_WEIGHT_ROW_BLOCK(8, 5)
 CONV_WEIGHT_ROW_BLOCK(16, 5)
 
+// The weight gradient of layers with up to 8 outputs, on the forward kernel's grid: with dy laid
+// out on the grid (zero in the columns j >= ow), dw[k][ci][u][v] is the dot product of dy's row
+// k with the padded input shifted by ci plane + u S + v. Taps (ci, u, v0 ... v0 + KW - 1) and K
+// channels from k0 at a time: each vector of dy loaded serves KW taps, each of x serves K
+// channels. The partial sums stay vectors in `vacc` (tap-major, then channel) across the batch.
+INLINE void conv_weight_grid_taps(const SynapseConvShape *s, const float *restrict xp, const float *restrict gdy,
+                                  vfloat *restrict vacc, long ci, long u, long v0, long k0, long K, long KW) {
+    long stride = padded_stride(s), plane = padded_plane(s), span = grid_span(s), rows = s->oh * stride;
+    long tap = (ci * s->kh + u) * s->kw + v0;
+    vfloat acc[MAX_WK][MAX_KW];
+    for (long k = 0; k < K; k++)
+        for (long v = 0; v < KW; v++) acc[k][v] = vacc[(tap + v) * s->o + k0 + k];
+    const float *xr = xp + ci * plane + u * stride + v0;
+    for (long q0 = 0; q0 < rows; q0 += VL) {
+        vfloat d[MAX_WK];
+        for (long k = 0; k < K; k++) d[k] = *(const vfloat_unaligned *)(gdy + (k0 + k) * span + q0);
+        for (long v = 0; v < KW; v++) {
+            vfloat xv = *(const vfloat_unaligned *)(xr + q0 + v);
+            for (long k = 0; k < K; k++) acc[k][v] += d[k] * xv;
+        }
+    }
+    for (long k = 0; k < K; k++)
+        for (long v = 0; v < KW; v++) vacc[(tap + v) * s->o + k0 + k] = acc[k][v];
+}
+
+// WK channels at a time (a constant per variant: its registers hold WK x 5 accumulators).
+INLINE void conv_weight_grid_image(const SynapseConvShape *s, const float *xp, const float *gdy, vfloat *vacc,
+                                   long WK) {
+    for (long ci = 0; ci < s->c; ci++)
+        for (long u = 0; u < s->kh; u++)
+            for (long k0 = 0; k0 < s->o; k0 += WK) {
+                long k = s->o - k0 < WK ? s->o - k0 : WK;
+                // 5-wide kernels (LeNet's) a row of taps at a time; other widths one tap at a time.
+                if (s->kw == MAX_KW) {
+                    if (k == WK) conv_weight_grid_taps(s, xp, gdy, vacc, ci, u, 0, k0, WK, MAX_KW);
+                    else for (long kk = 0; kk < k; kk++) conv_weight_grid_taps(s, xp, gdy, vacc, ci, u, 0, k0 + kk, 1, MAX_KW);
+                } else {
+                    for (long v = 0; v < s->kw; v++)
+                        for (long kk = 0; kk < k; kk++) conv_weight_grid_taps(s, xp, gdy, vacc, ci, u, v, k0 + kk, 1, 1);
+                }
+            }
+}
+
 INLINE void conv_weight_body(const SynapseConvShape *s, const float *x, const float *dy, float *dw, float *db,
-                             float *scratch) {
+                             float *scratch, long WK) {
     long lanes = synapse_conv_lanes(s->o), area = s->oh * s->ow, patch = s->c * s->kh * s->kw;
+    long stride = padded_stride(s), plane = padded_plane(s);
     float *xp = scratch;
-    float *dyt = xp + s->c * (s->h + 2 * s->ph) * (s->w + 2 * s->pw);
+    clear_padded(s, xp);
+    if (s->o <= MAX_K) {
+        long span = grid_span(s);
+        float *gdy = xp + s->c * plane + grid_slack(s);
+        vfloat *vacc = (vfloat *)(((unsigned long)(gdy + s->o * span) + 63) & ~63UL);
+        memset(gdy, 0, sizeof(float) * s->o * span);
+        memset(vacc, 0, sizeof(vfloat) * patch * s->o);
+        for (long n = 0; n < s->n; n++) {
+            copy_padded(s, x + n * s->c * s->h * s->w, xp);
+            const float *dyn = dy + n * s->o * area;
+            for (long k = 0; k < s->o; k++)
+                for (long i = 0; i < s->oh; i++)
+                    for (long j = 0; j < s->ow; j++) gdy[k * span + i * stride + j] = dyn[k * area + i * s->ow + j];
+            // The bias gradient: each grid row summed in vectors (its other columns are zero).
+            for (long k = 0; db && k < s->o; k++) {
+                vfloat sum = 0;
+                for (long q = 0; q < span; q += VL) sum += *(const vfloat_unaligned *)(gdy + k * span + q);
+                db[k] += horizontal_sum(sum);
+            }
+            conv_weight_grid_image(s, xp, gdy, vacc, WK);
+        }
+        for (long k = 0; k < s->o; k++)
+            for (long t = 0; t < patch; t++) dw[k * patch + t] += horizontal_sum(vacc[t * s->o + k]);
+        return;
+    }
+    float *dyt = xp + s->c * plane + grid_slack(s);
     float *dwt = dyt + area * lanes;
     memset(dwt, 0, sizeof(float) * patch * lanes);
     memset(dyt, 0, sizeof(float) * area * lanes);
     for (long n = 0; n < s->n; n++) {
-        pad_image(x + n * s->c * s->h * s->w, s->c, s->h, s->w, s->ph, s->pw, xp);
+        copy_padded(s, x + n * s->c * s->h * s->w, xp);
         const float *dyn = dy + n * s->o * area;
-        for (long oi = 0; oi < s->o; oi++) {
-            float sum = 0;
-            for (long p = 0; p < area; p++) { float g = dyn[oi * area + p]; dyt[p * lanes + oi] = g; sum += g; }
-            if (db) db[oi] += sum;
+        for (long oi = 0; oi < s->o; oi++)
+            for (long p = 0; p < area; p++) dyt[p * lanes + oi] = dyn[oi * area + p];
+        // The bias gradient: the pixels' channel vectors summed (lanes is 16 here).
+        if (db) {
+            vfloat sum = 0;
+            for (long p = 0; p < area; p++) sum += *(const vfloat_unaligned *)(dyt + p * lanes);
+            for (long oi = 0; oi < s->o; oi++) db[oi] += sum[oi];
         }
-        for (long ob = 0; ob < lanes; ob += s->o > 8 ? 16 : 8) {
-            if (s->o > 8) {
-                if (s->kw == 5) conv_weight_block16_5(s, xp, dyt, dwt, ob);
-                else conv_weight_block16(s, xp, dyt, dwt, ob);
-            } else {
-                if (s->kw == 5) conv_weight_block8_5(s, xp, dyt, dwt, ob);
-                else conv_weight_block8(s, xp, dyt, dwt, ob);
-            }
+        for (long ob = 0; ob < lanes; ob += 16) {
+            if (s->kw == 5) conv_weight_block16_5(s, xp, dyt, dwt, ob);
+            else conv_weight_block16(s, xp, dyt, dwt, ob);
         }
     }
     for (long oi = 0; oi < s->o; oi++)
         for (long t = 0; t < patch; t++) dw[oi * patch + t] += dwt[t * lanes + oi];
 }
 
-#define VARIANT(SUFFIX, TARGET, P, G)                                                                   \
+#define VARIANT(SUFFIX, TARGET, P, G, WK)                                                                 \
 TARGET static void maxpool2x2_##SUFFIX(const float *x, float *y, int *index, long planes, long h, long w, \
                                        long oh, long ow) {                                            \
     maxpool2x2_body(x, y, index, planes, h, w, oh, ow);                                               \
@@ -308,17 +397,17 @@ TARGET static void conv_forward_##SUFFIX(const SynapseConvShape *s, const float 
 }                                                                                                     \
 TARGET static void conv_weight_##SUFFIX(const SynapseConvShape *s, const float *x, const float *dy,   \
                                         float *dw, float *db, float *scratch) {                       \
-    conv_weight_body(s, x, dy, dw, db, scratch);                                                      \
+    conv_weight_body(s, x, dy, dw, db, scratch, WK);                                                    \
 }                                                                                                     \
 static const SynapseKernels kernels_##SUFFIX = {                                                      \
     #SUFFIX, relu_forward_##SUFFIX, relu_backward_##SUFFIX, adam_##SUFFIX, conv_forward_##SUFFIX,     \
     conv_weight_##SUFFIX, maxpool2x2_##SUFFIX,                                                        \
 };
 
-VARIANT(generic, , 1, 4)
+VARIANT(generic, , 1, 4, 1)
 #if defined(__x86_64__)
-VARIANT(avx2, __attribute__((target("avx2,fma"))), 1, 4)
-VARIANT(avx512, __attribute__((target("avx512f,avx512vl,avx2,fma"))), 2, 8)
+VARIANT(avx2, __attribute__((target("avx2,fma"))), 1, 4, 1)
+VARIANT(avx512, __attribute__((target("avx512f,avx512vl,avx2,fma"))), 2, 8, 4)
 #endif
 
 static const SynapseKernels *variant(int i) {
@@ -380,10 +469,12 @@ SynapseConvShape synapse_conv_input_gradient_shape(const SynapseConvShape *s) {
 }
 
 long synapse_conv_forward_scratch(const SynapseConvShape *s) {
-    return s->c * (s->h + 2 * s->ph) * (s->w + 2 * s->pw) + grid_slack(s) + MAX_K * grid_span(s);
+    return s->c * padded_plane(s) + grid_slack(s) + MAX_K * grid_span(s);
 }
 
 long synapse_conv_weight_scratch(const SynapseConvShape *s) {
+    long image = s->c * padded_plane(s) + grid_slack(s), patch = s->c * s->kh * s->kw;
+    if (s->o <= MAX_K) return image + s->o * grid_span(s) + 16 + VL * patch * s->o;
     long lanes = synapse_conv_lanes(s->o);
-    return s->c * (s->h + 2 * s->ph) * (s->w + 2 * s->pw) + s->oh * s->ow * lanes + s->c * s->kh * s->kw * lanes;
+    return image + s->oh * s->ow * lanes + patch * lanes;
 }
