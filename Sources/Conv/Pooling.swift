@@ -72,10 +72,14 @@ extension PoolingLayer {
 /// Max pooling over each channel of N x C x H x W batches, as PyTorch's `nn.MaxPool2d`:
 /// windows may overlap (stride < kernel); padding counts as -infinity; on ties the first maximum
 /// in the window (row by row) wins and receives the gradient.
-public final class MaxPool2D: PoolingLayer {
+public final class MaxPool2D: PoolingLayer, AbsorbsPrecedingReLU {
     public static let typeName = "MaxPool2D"
     public var name: String
     public let window: PoolingWindow
+    /// Whether the output is relu(max) for a ReLU before this layer (set by `Sequential`): the
+    /// same values, window choices and input gradients as the ReLU's output pooled, since the
+    /// ReLU is monotone (a window whose maximum is <= 0 sends no gradient either way).
+    public var appliesPrecedingReLU = false
     private var inputShape: [Int] = []
     private var argmax: [Int32] = []
     private var output: Tensor?
@@ -103,6 +107,7 @@ public final class MaxPool2D: PoolingLayer {
         let (kh, kw, sh, sw, ph, pw) = (window.kernel.height, window.kernel.width, window.stride.height,
                                         window.stride.width, window.padding.height, window.padding.width)
         let (x, y) = (input.data, out.data)
+        defer { if appliesPrecedingReLU { synapse_kernels().pointee.relu_forward(y, y, out.count) } }
         if kh == 2 && kw == 2 && sh == 2 && sw == 2 && ph == 0 && pw == 0 {
             forward2x2(x, y, planes: n * c, height: h, width: w, outputHeight: oh, outputWidth: ow)
             return out
@@ -150,10 +155,17 @@ public final class MaxPool2D: PoolingLayer {
         let planeIn = inputShape[2] * inputShape[3]
         let planeOut = outputGradient.count / (inputShape[0] * inputShape[1])
         let (dy, d) = (outputGradient.data, dx.data)
+        // With the ReLU applied here, a window whose output is not > 0 sends nothing, as the
+        // ReLU's backward would have zeroed it (the same select as relu_backward).
+        let y = appliesPrecedingReLU ? output?.data : nil
         argmax.withUnsafeBufferPointer { index in
             for plane in 0..<(inputShape[0] * inputShape[1]) {
                 let (din, base) = (d + plane &* planeIn, plane &* planeOut)
-                for k in 0..<planeOut { din[Int(index[base &+ k])] += dy[base &+ k] }
+                if let y {
+                    for k in 0..<planeOut where y[base &+ k] > 0 { din[Int(index[base &+ k])] += dy[base &+ k] }
+                } else {
+                    for k in 0..<planeOut { din[Int(index[base &+ k])] += dy[base &+ k] }
+                }
             }
         }
         return dx

@@ -91,6 +91,9 @@ public final class Activation: Layer {
     public let function: Function
     private var output: Tensor?
     private var inputGradient: Tensor?
+    /// Whether the next layer applies this ReLU (see `AbsorbsPrecedingReLU`): values and
+    /// gradients then pass through this layer untouched.
+    var isAbsorbed = false
 
     public init(_ function: Function, name: String = "") throws {
         if case .leakyReLU(let alpha) = function {
@@ -135,6 +138,7 @@ public final class Activation: Layer {
     public func outputShape(for inputShape: [Int]) throws -> [Int] { inputShape }
 
     public func forward(_ input: Tensor, training: Bool) -> Tensor {
+        if isAbsorbed { return input }
         let out = Tensor.reusing(output, shape: input.shape)
         output = out
         let (x, y, n) = (UnsafePointer(input.data), out.data, input.count)
@@ -151,6 +155,7 @@ public final class Activation: Layer {
     }
 
     public func backward(_ outputGradient: Tensor) -> Tensor {
+        if isAbsorbed { return outputGradient }
         guard let output else { preconditionFailure("Activation '\(name)': backward before forward") }
         let dx = Tensor.reusing(inputGradient, shape: output.shape)
         inputGradient = dx
@@ -182,4 +187,35 @@ public final class Activation: Layer {
 
 extension Activation {
     public func clone() throws -> any Layer { try Activation(function, name: name) }
+}
+
+/// A layer that can take over a ReLU placed right before it: it computes relu(layer(x)), which
+/// equals layer(relu(x)) value for value and gradient for gradient, on its own (smaller) output
+/// and saves the ReLU's pass over the larger input and its gradient. Max pooling is one: the
+/// maximum of ReLUs is the ReLU of the maximum. `Sequential` hands the ReLU over when it builds
+/// the model (`Activation(.relu)` directly before such a layer); the model's layers, names, files
+/// and results stay as they are.
+public protocol AbsorbsPrecedingReLU: Layer {
+    /// Whether this layer applies the ReLU of the layer before it; set by `Sequential`.
+    var appliesPrecedingReLU: Bool { get set }
+}
+
+extension Sequential {
+    /// Marks each `Activation(.relu)` followed by an `AbsorbsPrecedingReLU` layer as absorbed
+    /// by it, and every other Activation and absorber as not.
+    static func absorbReLUs(in layers: [any Layer]) {
+        func isReLU(_ layer: any Layer) -> Bool {
+            guard let activation = layer as? Activation, case .relu = activation.function else { return false }
+            return true
+        }
+        for (i, layer) in layers.enumerated() {
+            if let absorber = layer as? any AbsorbsPrecedingReLU {
+                absorber.appliesPrecedingReLU = i > 0 && isReLU(layers[i - 1])
+            }
+            if let activation = layer as? Activation {
+                activation.isAbsorbed = isReLU(activation) && i + 1 < layers.count
+                    && layers[i + 1] is any AbsorbsPrecedingReLU
+            }
+        }
+    }
 }

@@ -60,6 +60,7 @@ public final class Sequential {
             shapes.append(shape)
         }
         outputShapes = shapes
+        Sequential.absorbReLUs(in: layers)
         parameters = layers.flatMap { $0.parameters }
         buffers = layers.flatMap { $0.buffers }
         stateTensors = layers.flatMap { $0.parameters + $0.buffers }

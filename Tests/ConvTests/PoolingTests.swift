@@ -37,6 +37,39 @@ final class PoolingTests: XCTestCase {
         checkGradients(try AvgPool2D(3, stride: 2, padding: 1), input: x)
     }
 
+    /// A ReLU right before max pooling is applied by the pooling layer inside a model
+    /// (`AbsorbsPrecedingReLU`). ReLU is monotone, so the pooled ReLU and the ReLU of the pooled
+    /// maximum are the same floats, and a window whose maximum is <= 0 sends no gradient either
+    /// way: outputs and input gradients are compared bit for bit, on values with many negatives,
+    /// zeros, ties and a NaN, against the two layers run on their own.
+    func testReLUBeforeMaxPoolIsAbsorbedWithTheSameBits() throws {
+        let random = RandomGenerator(seed: 5)
+        for (kernel, stride, padding) in [(2, 2, 0), (3, 2, 1)] {
+            let x = Tensor(shape: [2, 3, 8, 8], values: (0..<384).map { _ in Float(Int(random.uniform(-4, 3))) / 2 })
+            x[7] = .nan
+            let dy = randomTensor([2, 3] + Array(try MaxPool2D(kernel, stride: stride, padding: padding)
+                .outputShape(for: [3, 8, 8]).dropFirst()), random)
+            let (relu, pool) = (try Activation(.relu), try MaxPool2D(kernel, stride: stride, padding: padding))
+            let expected = pool.forward(relu.forward(x, training: true), training: true).copy()
+            let expectedGradient = relu.backward(pool.backward(dy)).copy()
+
+            let (fusedReLU, fusedPool) = (try Activation(.relu), try MaxPool2D(kernel, stride: stride, padding: padding))
+            _ = try Sequential(inputShape: [3, 8, 8], [fusedReLU, fusedPool])
+            XCTAssertTrue(fusedPool.appliesPrecedingReLU)
+            let y = fusedPool.forward(fusedReLU.forward(x, training: true), training: true)
+            let dx = fusedReLU.backward(fusedPool.backward(dy))
+            XCTAssertEqual((0..<y.count).map { y[$0].bitPattern }, (0..<expected.count).map { expected[$0].bitPattern },
+                           "kernel \(kernel) output")
+            XCTAssertEqual((0..<dx.count).map { dx[$0].bitPattern },
+                           (0..<expectedGradient.count).map { expectedGradient[$0].bitPattern }, "kernel \(kernel) gradient")
+            XCTAssertTrue(y[0].isNaN || (0..<y.count).contains { y[$0].isNaN }, "the NaN reaches the output")
+        }
+        // Only a ReLU directly before the pooling is absorbed.
+        let (tanh, pool) = (try Activation(.tanh), try MaxPool2D(2))
+        _ = try Sequential(inputShape: [1, 4, 4], [tanh, pool])
+        XCTAssertFalse(pool.appliesPrecedingReLU)
+    }
+
     func testFlattenIsAViewAndRoundTrips() throws {
         let random = RandomGenerator(seed: 3)
         let flatten = Flatten()
