@@ -66,6 +66,26 @@ INLINE void maxpool2x2_body(const float *restrict x, float *restrict y, int *res
     }
 }
 
+// The gradient of maxpool2x2: each window's gradient goes to its maximum's position, every
+// other position gets zero. With `y` (the layer's output when it applies the ReLU before it), only windows whose
+// output is > 0 send their gradient, as relu_backward selects.
+INLINE void maxpool2x2_backward_body(const float *restrict dy, const float *restrict y, const int *restrict index,
+                                     float *restrict dx, long planes, long h, long w, long oh, long ow) {
+    // Zeros first, then each window's gradient added at its maximum (as the general loop in
+    // Pooling.swift does, so a -0 gradient arrives as +0 there too).
+    memset(dx, 0, sizeof(float) * planes * h * w);
+    for (long p = 0; p < planes; p++) {
+        const float *dyp = dy + p * oh * ow, *yp = y ? y + p * oh * ow : 0;
+        const int *ip = index + p * oh * ow;
+        float *dxp = dx + p * h * w;
+        if (yp) {
+            for (long k = 0; k < oh * ow; k++) dxp[ip[k]] += yp[k] > 0 ? dyp[k] : 0;
+        } else {
+            for (long k = 0; k < oh * ow; k++) dxp[ip[k]] += dyp[k];
+        }
+    }
+}
+
 long synapse_conv_lanes(long o) {
     long block = o > 8 ? 16 : 8;
     return (o + block - 1) / block * block;
@@ -108,7 +128,8 @@ INLINE void copy_padded(const SynapseConvShape *s, const float *restrict x, floa
     long stride = padded_stride(s), plane = padded_plane(s);
     for (long ci = 0; ci < s->c; ci++)
         for (long i = 0; i < s->h; i++)
-            memcpy(xp + ci * plane + (i + s->ph) * stride + s->pw, x + (ci * s->h + i) * s->w, sizeof(float) * s->w);
+            // A loop rather than memcpy: the rows are short (5-28 floats) and a call each costs more.
+            for (long j = 0; j < s->w; j++) xp[ci * plane + (i + s->ph) * stride + s->pw + j] = x[(ci * s->h + i) * s->w + j];
 }
 
 /// The sum of a vector's lanes, pairwise.
@@ -383,6 +404,10 @@ TARGET static void maxpool2x2_##SUFFIX(const float *x, float *y, int *index, lon
                                        long oh, long ow) {                                            \
     maxpool2x2_body(x, y, index, planes, h, w, oh, ow);                                               \
 }                                                                                                     \
+TARGET static void maxpool2x2_backward_##SUFFIX(const float *dy, const float *y, const int *index, float *dx, \
+                                                long planes, long h, long w, long oh, long ow) {      \
+    maxpool2x2_backward_body(dy, y, index, dx, planes, h, w, oh, ow);                                 \
+}                                                                                                     \
 TARGET static void relu_forward_##SUFFIX(const float *x, float *y, long n) { relu_forward_body(x, y, n); } \
 TARGET static void relu_backward_##SUFFIX(const float *y, const float *dy, float *dx, long n) {       \
     relu_backward_body(y, dy, dx, n);                                                                 \
@@ -401,7 +426,7 @@ TARGET static void conv_weight_##SUFFIX(const SynapseConvShape *s, const float *
 }                                                                                                     \
 static const SynapseKernels kernels_##SUFFIX = {                                                      \
     #SUFFIX, relu_forward_##SUFFIX, relu_backward_##SUFFIX, adam_##SUFFIX, conv_forward_##SUFFIX,     \
-    conv_weight_##SUFFIX, maxpool2x2_##SUFFIX,                                                        \
+    conv_weight_##SUFFIX, maxpool2x2_##SUFFIX, maxpool2x2_backward_##SUFFIX,                          \
 };
 
 VARIANT(generic, , 1, 4, 1)

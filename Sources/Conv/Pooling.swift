@@ -34,6 +34,11 @@ public struct PoolingWindow: Sendable {
         try self.init(kernel: (k[0], k[1]), stride: (s[0], s[1]), padding: (p[0], p[1]))
     }
 
+    /// 2x2 windows, stride 2, no padding: the case the CKernels pooling kernels take.
+    var isPlain2x2: Bool {
+        kernel == (2, 2) && stride == (2, 2) && padding == (0, 0)
+    }
+
     func outputShape(for inputShape: [Int], layer: String) throws -> [Int] {
         guard inputShape.count == 3,
               let oh = windowOutputSize(inputShape[1], kernel: kernel.height, stride: stride.height, padding: padding.height),
@@ -108,7 +113,7 @@ public final class MaxPool2D: PoolingLayer, AbsorbsPrecedingReLU {
                                         window.stride.width, window.padding.height, window.padding.width)
         let (x, y) = (input.data, out.data)
         defer { if appliesPrecedingReLU { synapse_kernels().pointee.relu_forward(y, y, out.count) } }
-        if kh == 2 && kw == 2 && sh == 2 && sw == 2 && ph == 0 && pw == 0 {
+        if window.isPlain2x2 {
             forward2x2(x, y, planes: n * c, height: h, width: w, outputHeight: oh, outputWidth: ow)
             return out
         }
@@ -151,13 +156,21 @@ public final class MaxPool2D: PoolingLayer, AbsorbsPrecedingReLU {
     public func backward(_ outputGradient: Tensor) -> Tensor {
         let dx = Tensor.reusing(inputGradient, shape: inputShape)
         inputGradient = dx
-        dx.fill(0)
         let planeIn = inputShape[2] * inputShape[3]
         let planeOut = outputGradient.count / (inputShape[0] * inputShape[1])
         let (dy, d) = (outputGradient.data, dx.data)
         // With the ReLU applied here, a window whose output is not > 0 sends nothing, as the
         // ReLU's backward would have zeroed it (the same select as relu_backward).
         let y = appliesPrecedingReLU ? output?.data : nil
+        if window.isPlain2x2 {
+            argmax.withUnsafeBufferPointer { index in
+                synapse_kernels().pointee.maxpool2x2_backward(dy, y, index.baseAddress!, d, inputShape[0] * inputShape[1],
+                                                              inputShape[2], inputShape[3], outputGradient.shape[2],
+                                                              outputGradient.shape[3])
+            }
+            return dx
+        }
+        dx.fill(0)
         argmax.withUnsafeBufferPointer { index in
             for plane in 0..<(inputShape[0] * inputShape[1]) {
                 let (din, base) = (d + plane &* planeIn, plane &* planeOut)

@@ -36,6 +36,11 @@ typedef struct {
     /// 2x2, stride 2, unpadded max pooling of `planes` h x w planes into oh x ow: y the maximum,
     /// index its position in the plane; the first maximum wins ties, NaN wins (PyTorch's rule).
     void (*maxpool2x2)(const float *x, float *y, int *index, long planes, long h, long w, long oh, long ow);
+    /// The gradient of maxpool2x2: dx (planes h x w, every value written) from dy and the index
+    /// maxpool2x2 wrote. With `y` not NULL (the pooled output, for a layer that applies the ReLU
+    /// before it), a window sends its gradient only where y > 0.
+    void (*maxpool2x2_backward)(const float *dy, const float *y, const int *index, float *dx, long planes, long h,
+                                long w, long oh, long ow);
 } SynapseKernels;
 
 /// The kernels in use: the best variant the CPU supports, chosen at start.
