@@ -6,6 +6,10 @@
 
 #define INLINE static inline __attribute__((always_inline))
 
+// Vectors pass between always-inlined functions only, never across a call boundary, so the ABI
+// that a variant without AVX would use for them never comes into play.
+#pragma clang diagnostic ignored "-Wpsabi"
+
 // sqrtf sets errno for negative input, so the compiler keeps a scalar call beside every square
 // root and does not vectorise the loop; the elementwise builtin is the bare instruction (exactly
 // rounded all the same).
@@ -42,9 +46,27 @@ INLINE void adam_body(float *restrict w, const float *restrict g, float *restric
 // 2x2, stride 2, unpadded max pooling over `planes` planes of h x w: y = the window's maximum,
 // index = its position in the plane (r w + q). Scan order (0,0), (0,1), (1,0), (1,1); a later
 // element wins when greater or NaN, so the first maximum wins ties and NaN propagates, as
-// PyTorch's MaxPool2d.
+// PyTorch's MaxPool2d. Rows of 8 outputs or more go 8 windows at a time: the two input rows'
+// 16 values each are split into even and odd columns, and the same three selects run on vectors
+// (a last group overlapping the one before it covers the rest of the row); shorter rows go one
+// window at a time. Both ways compute each window alike, so the bits are the same.
+typedef float vfloat8 __attribute__((ext_vector_type(8)));
+typedef int vint8 __attribute__((ext_vector_type(8)));
+typedef int vint8_unaligned __attribute__((ext_vector_type(8), aligned(4)));
+typedef float vfloat8_unaligned __attribute__((ext_vector_type(8), aligned(4)));
+typedef float vfloat16_unaligned __attribute__((ext_vector_type(16), aligned(4)));
+
+/// value, best = c, at in the lanes where c > value or c is NaN.
+INLINE void pool_select(vfloat8 *value, vint8 *best, vfloat8 c, vint8 at) {
+    vint8 take = (c > *value) | (c != c);
+    *value = __builtin_bit_cast(vfloat8, (__builtin_bit_cast(vint8, c) & take)
+                                             | (__builtin_bit_cast(vint8, *value) & ~take));
+    *best = (at & take) | (*best & ~take);
+}
+
 INLINE void maxpool2x2_body(const float *restrict x, float *restrict y, int *restrict index, long planes,
                             long h, long w, long oh, long ow) {
+    const vint8 even = {0, 2, 4, 6, 8, 10, 12, 14};
     for (long p = 0; p < planes; p++) {
         const float *xp = x + p * h * w;
         float *yp = y + p * oh * ow;
@@ -52,7 +74,20 @@ INLINE void maxpool2x2_body(const float *restrict x, float *restrict y, int *res
         for (long i = 0; i < oh; i++) {
             const float *top = xp + 2 * i * w, *bottom = top + w;
             int base = (int)(2 * i * w);
-            for (long j = 0; j < ow; j++) {
+            for (long j0 = 0; ow >= 8 && j0 < ow; j0 += 8) {
+                long j = j0 + 8 <= ow ? j0 : ow - 8;
+                vfloat16_unaligned t = *(const vfloat16_unaligned *)(top + 2 * j);
+                vfloat16_unaligned d = *(const vfloat16_unaligned *)(bottom + 2 * j);
+                vint8 at = (vint8)(base + (int)(2 * j)) + even;
+                vfloat8 value = __builtin_shufflevector(t, t, 0, 2, 4, 6, 8, 10, 12, 14);
+                vint8 best = at;
+                pool_select(&value, &best, __builtin_shufflevector(t, t, 1, 3, 5, 7, 9, 11, 13, 15), at + 1);
+                pool_select(&value, &best, __builtin_shufflevector(d, d, 0, 2, 4, 6, 8, 10, 12, 14), at + (int)w);
+                pool_select(&value, &best, __builtin_shufflevector(d, d, 1, 3, 5, 7, 9, 11, 13, 15), at + (int)w + 1);
+                *(vfloat8_unaligned *)(yp + i * ow + j) = value;
+                *(vint8_unaligned *)(ip + i * ow + j) = best;
+            }
+            for (long j = 0; ow < 8 && j < ow; j++) {
                 float value = top[2 * j];
                 int best = base + (int)(2 * j);
                 float c1 = top[2 * j + 1], c2 = bottom[2 * j], c3 = bottom[2 * j + 1];

@@ -93,6 +93,39 @@ final class PoolingTests: XCTestCase {
 /// The 2x2 max pooling kernel gives the same values and winners on every CKernels variant the CPU
 /// supports, ties (first maximum) and NaN (wins) included.
 final class MaxPoolKernelVariantTests: XCTestCase {
+    /// The 2x2 kernel (8 windows at a time on rows of 8 outputs or more, one at a time below)
+    /// against the scan order written out here, bit for bit: values and winners, on rows of
+    /// 2 to 15 outputs (odd input sizes leave a row and a column out), ties and NaNs included.
+    func testThe2x2KernelFollowsTheScanOrder() throws {
+        let random = RandomGenerator(seed: 9)
+        for (h, w) in [(4, 4), (7, 9), (28, 28), (10, 16), (6, 30), (5, 31)] {
+            let x = randomTensor([2, 3, h, w], random)
+            for i in 0..<x.count { x[i] = (x[i] * 2).rounded() }
+            for i in stride(from: 5, to: x.count, by: 41) { x[i] = .nan }
+            let pool = try MaxPool2D(2)
+            let y = pool.forward(x, training: true)
+            let dx = pool.backward(Tensor(shape: y.shape, values: (0..<y.count).map { Float($0 + 1) }))
+            let (oh, ow) = (h / 2, w / 2)
+            var expected = [Float](repeating: 0, count: y.count), gradient = [Float](repeating: 0, count: x.count)
+            for plane in 0..<6 {
+                for i in 0..<oh {
+                    for j in 0..<ow {
+                        var (value, best) = (x[plane * h * w + 2 * i * w + 2 * j], 2 * i * w + 2 * j)
+                        for at in [2 * i * w + 2 * j + 1, (2 * i + 1) * w + 2 * j, (2 * i + 1) * w + 2 * j + 1] {
+                            let c = x[plane * h * w + at]
+                            if c > value || c.isNaN { (value, best) = (c, at) }
+                        }
+                        let k = (plane * oh + i) * ow + j
+                        expected[k] = value
+                        gradient[plane * h * w + best] += Float(k + 1)
+                    }
+                }
+            }
+            XCTAssertEqual(y.buffer.map(\.bitPattern), expected.map(\.bitPattern), "\(h) x \(w): values")
+            XCTAssertEqual(dx.buffer.map(\.bitPattern), gradient.map(\.bitPattern), "\(h) x \(w): gradient")
+        }
+    }
+
     func testEveryVariantPoolsAsThePlainOne() throws {
         let active = synapse_kernels()
         defer {
