@@ -36,15 +36,16 @@ public enum Padding: Equatable, Sendable {
 /// matrix would exceed `columnBudget` floats are processed in chunks of images (one GEMM each).
 ///
 /// Small layers are computed directly instead (the CKernels `conv_forward` and
-/// `conv_weight_gradient` kernels, vectorised over blocks of 8 or 16 output channels, with no
-/// column matrix and no GEMM packing), by a rule on the shapes, not by timing: stride 1, padding
-/// smaller than the kernel, and at most 16 input and 16 output channels (the input gradient is a
-/// direct convolution of the padded output gradient with the flipped kernel, whose output
-/// channels are the input channels). Those are the layers where im2col's copying and OpenBLAS's
-/// packing of tiny matrices outweigh the GEMM: LeNet-5's 1 -> 6 and 6 -> 16. A LeNet-5 training
-/// step (batch 64, Adam) took 84.2M instructions with im2col + GEMM and 51.0M with the direct
-/// kernels when they came in (callgrind, AVX2 variant; `conv-benchmark --steps`). Wider layers
-/// keep im2col + GEMM, whose packed kernels win once the channels fill the vectors.
+/// `conv_weight_gradient` kernels, with no column matrix and no GEMM packing), by a rule on the
+/// shapes, not by timing: stride 1, padding smaller than the kernel, and at most 16 input and 16
+/// output channels (the input gradient is a direct convolution of the padded output gradient
+/// with the flipped kernel, whose output channels are the input channels). Those are the layers
+/// where im2col's copying and OpenBLAS's packing of tiny matrices outweigh the GEMM: LeNet-5's
+/// 1 -> 6 and 6 -> 16. Layers with up to 8 outputs are vectorised over 16 pixels of the padded
+/// image's grid, wider ones over their 16 output channels (see ckernels.c). A LeNet-5 training
+/// step (batch 64, Adam) took 84.2M instructions with im2col + GEMM, 51.0M with the first direct
+/// kernels and 33.4M with the grid kernels (callgrind, AVX2 variant; `conv-benchmark --steps`).
+/// Wider layers keep im2col + GEMM, whose packed kernels win once the channels fill the vectors.
 public final class Conv2D: Layer {
     public static let typeName = "Conv2D"
     public var name: String
