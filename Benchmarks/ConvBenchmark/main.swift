@@ -1,5 +1,5 @@
 // Convolution and LeNet-5 speed, in release mode:
-//   1. LeNet-5 training images/s (batch 64, Adam, softmax cross-entropy) and inference images/s
+//   1. LeNet-5 training images/s (batch 32 as `lenet`, Adam, softmax cross-entropy) and inference images/s
 //      (batch 1000), on random 1 x 28 x 28 inputs, with 1 and 2 data-parallel workers;
 //   2. each benchmark convolution's forward and forward + backward GFLOP/s, beside cblas_sgemm on
 //      the GEMM of the same shape (O x CkHkW times CkHkW x N oH oW);
@@ -22,7 +22,7 @@ struct ConvBenchmark: ParsableCommand {
     @Option(help: ArgumentHelp("Run exactly this many LeNet-5 training steps (one worker, one thread) and nothing else.",
                                discussion: "For instruction counts under callgrind: run two step counts; the difference of the totals divided by the difference of the counts is the cost of one step, without the setup."))
     var steps: Int?
-    @Option(help: "LeNet-5 training batch size.") var batchSize = 64
+    @Option(help: "LeNet-5 training batch size (lenet's default).") var batchSize = 32
 
     /// (name, N, C, H, W, O, kernel, stride, padding)
     static let layers = [

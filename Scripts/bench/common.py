@@ -19,9 +19,9 @@ def timed(body, seconds, warmup=3):
             return elapsed / iterations
 
 
-def run_synapse(binary, seconds):
-    """Runs a Synapse benchmark with --tsv and returns {(name, threads): value}."""
-    out = subprocess.run([binary, "--tsv", "--seconds", str(seconds)], check=True,
+def run_synapse(binary, seconds, extra=()):
+    """Runs a Synapse benchmark with --tsv (and `extra` options) and returns {(name, threads): value}."""
+    out = subprocess.run([binary, "--tsv", "--seconds", str(seconds), *extra], check=True,
                          capture_output=True, text=True).stdout
     figures = {}
     for line in out.splitlines():
@@ -30,17 +30,17 @@ def run_synapse(binary, seconds):
     return figures
 
 
-def pinned_peer(script, threads, seconds):
+def pinned_peer(script, threads, seconds, extra=()):
     """The PyTorch side's figures for `threads` threads, measured in a process of its own.
 
     Debian's PyTorch runs nn.Linear and friends through OpenBLAS, whose threads
     torch.set_num_threads does not limit, and OpenBLAS reads its thread count once, when it is
-    loaded. So each thread count runs `script --peer-threads N` in a new process with
+    loaded. So each thread count runs `script --peer-threads N [extra]` in a new process with
     OMP_NUM_THREADS and OPENBLAS_NUM_THREADS set to N before torch is imported; the script
     measures (see `serve_peer`) and prints its figures as JSON.
     """
     env = dict(os.environ, OMP_NUM_THREADS=str(threads), OPENBLAS_NUM_THREADS=str(threads))
-    out = subprocess.run([sys.executable, script, "--peer-threads", str(threads), "--seconds", str(seconds)],
+    out = subprocess.run([sys.executable, script, "--peer-threads", str(threads), "--seconds", str(seconds), *extra],
                          env=env, check=True, capture_output=True, text=True).stdout
     return json.loads(out)
 

@@ -4,7 +4,8 @@
     swift build -c release --product conv-benchmark
     /usr/bin/python3 Scripts/bench/conv_vs_pytorch.py           # needs Debian's python3-torch
 
-For 1 and 2 threads: LeNet-5 training images/s (batch 64, Adam, cross-entropy), inference
+For 1 and 2 threads: LeNet-5 training images/s (batch 32 as `lenet` trains, or --batch-size; Adam,
+cross-entropy), inference
 images/s (batch 1000), and each benchmark convolution's forward and forward + backward GFLOP/s.
 Synapse's LeNet-5 uses its threads as `lenet` does: that many data-parallel workers of one
 OpenBLAS thread each; PyTorch uses them within each operator, in a process of its own per thread
@@ -15,6 +16,7 @@ Peak memory is each process's maximum resident set (ru_maxrss) after all of its 
 (PyTorch's: the larger of its two processes).
 """
 import argparse
+import functools
 import os
 import resource
 from collections import OrderedDict
@@ -41,21 +43,21 @@ def lenet():
         fc1=nn.Linear(400, 120), relu3=nn.ReLU(), fc2=nn.Linear(120, 84), relu4=nn.ReLU(), fc3=nn.Linear(84, 10)))
 
 
-def pytorch_figures(threads, seconds):
+def pytorch_figures(threads, seconds, batch=32):
     torch.set_num_threads(threads)
     torch.manual_seed(1)
     figures = {}
     model = lenet()
     optimizer = torch.optim.Adam(model.parameters())
     loss_fn = torch.nn.CrossEntropyLoss()
-    x, y = torch.rand(64, 1, 28, 28), torch.arange(64) % 10
+    x, y = torch.rand(batch, 1, 28, 28), torch.arange(batch) % 10
 
     def train_step():
         optimizer.zero_grad(set_to_none=False)
         loss_fn(model(x), y).backward()
         optimizer.step()
 
-    figures["lenet_train_images_per_s"] = 64 / timed(train_step, seconds)
+    figures["lenet_train_images_per_s"] = batch / timed(train_step, seconds)
     xi = torch.rand(1000, 1, 28, 28)
     with torch.no_grad():
         figures["lenet_inference_images_per_s"] = 1000 / timed(lambda: model(xi), seconds)
@@ -84,18 +86,20 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--binary", default=os.path.join(here, "..", "..", ".build", "release", "conv-benchmark"))
     parser.add_argument("--seconds", type=float, default=2.0)
+    parser.add_argument("--batch-size", type=int, default=32, help="LeNet-5 training batch size (both sides)")
     parser.add_argument("--peer-threads", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.peer_threads:
-        return serve_peer(args.peer_threads, pytorch_figures, args.seconds)
+        return serve_peer(args.peer_threads, functools.partial(pytorch_figures, batch=args.batch_size), args.seconds)
 
-    synapse = run_synapse(args.binary, args.seconds)
+    batch = ("--batch-size", str(args.batch_size))
+    synapse = run_synapse(args.binary, args.seconds, batch)
 
-    print(f"Synapse vs PyTorch {torch.__version__}, same machine, same run")
+    print(f"Synapse vs PyTorch {torch.__version__}, same machine, same run; LeNet-5 training at batch {args.batch_size}")
     print(f"{'measure':48} {'thr':>3} {'Synapse':>10} {'PyTorch':>10} {'ratio':>6}  Synapse/sgemm")
     best, peak = {}, 0
     for threads in (1, 2):
-        theirs = pinned_peer(__file__, threads, args.seconds)
+        theirs = pinned_peer(__file__, threads, args.seconds, batch)
         peak = max(peak, theirs.pop("peak_rss_mb"))
         for name in ("lenet_train_images_per_s", "lenet_inference_images_per_s"):
             ours, peer = best.get(name, (0, 0))
