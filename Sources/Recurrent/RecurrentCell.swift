@@ -26,7 +26,9 @@ public protocol RecurrentCell: AnyObject {
     /// The trainable parameters, in the order the owning layer lists them.
     var parameters: [Parameter] { get }
 
-    /// z = x W_ih^T + b for `rows` rows of x (rows, F) into z (rows, P): one GEMM.
+    /// z = x W_ih^T + b for `rows` rows of x (rows, F) into z (rows, P): one GEMM. Called before
+    /// the `forwardStep`s it feeds, with the weights they use, so a cell may take what the steps
+    /// need from the weights here (the Elman cell takes W_hh^T).
     func projectInput(_ x: UnsafePointer<Float>, rows: Int, into z: UnsafeMutablePointer<Float>)
 
     /// One step forward for `batch` rows: from the input projection z (N, P) and the previous

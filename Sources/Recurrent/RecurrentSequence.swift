@@ -100,14 +100,23 @@ public final class RecurrentSequence<Cell: RecurrentCell> {
         case .oneToMany(_, .fixedInput): for step in 0..<t { (x.data + step &* n &* f).update(from: input.data, count: n &* f) }
         case .oneToMany(_, .previousOutput): x.data.update(from: input.data, count: n &* f)
         }
-        // Mask, time-major; nil when every step is real. One-to-many has no padding.
+        // Mask, time-major; nil when every step is real (also when a mask is given but has no
+        // padded step, as for a batch without padding). One-to-many has no padding.
         var mask: UnsafeMutablePointer<Float>?
         if let inputMask, mode == .manyToOne || mode == .manyToMany {
             precondition(inputMask.shape == [n, t], "\(layerType) '\(name)': mask \(inputMask.shape) is not (\(n), \(t))")
             let m = Tensor.reusing(timeMask, shape: [t, n])
             timeMask = m
-            transposeFirstTwo(inputMask.data, m.data, n, t, 1)
-            mask = m.data
+            let (source, destination) = (inputMask.data, m.data)
+            var padded = false
+            for row in 0..<n {
+                for step in 0..<t {
+                    let value = source[row &* t &+ step]
+                    destination[step &* n &+ row] = value
+                    padded = padded || value == 0
+                }
+            }
+            if padded { mask = m.data }
         }
         maskInForce = mask != nil
 

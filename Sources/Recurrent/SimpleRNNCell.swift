@@ -18,6 +18,11 @@ public final class SimpleRNNCell: RecurrentCell {
     public let weightHH: Parameter
     public let bias: Parameter
 
+    /// W_hh^T (H, H), copied from `weight_hh` by `projectInput`: the per-step product h W_hh^T is
+    /// then a plain (untransposed) GEMM, which OpenBLAS 0.3.21 runs through its small-matrix
+    /// kernel without packing (64 x 64 x 64 on Zen 4: 4.7 us against 6.3 us transposed).
+    private let recurrentTransposed: UnsafeMutablePointer<Float>
+
     public var projectionWidth: Int { hiddenSize }
     public var projectsIntoState: Bool { true }
     public var parameters: [Parameter] { [weightIH, weightHH, bias] }
@@ -34,10 +39,20 @@ public final class SimpleRNNCell: RecurrentCell {
         bias = Parameter(name: "bias", value: Tensor(shape: [hiddenSize]))
         Initializer.glorotUniform.fill(weightIH.value, fanIn: inputFeatures, fanOut: hiddenSize, random: random)
         recurrentInitializer.fill(weightHH.value, fanIn: hiddenSize, fanOut: hiddenSize, random: random)
+        recurrentTransposed = .allocate(capacity: hiddenSize * hiddenSize)
+        recurrentTransposed.initialize(repeating: 0, count: hiddenSize * hiddenSize)
     }
 
+    deinit { recurrentTransposed.deallocate() }
+
+    /// Also takes the copy of W_hh^T that the following `forwardStep`s use (the weights do not
+    /// change between a projection and the steps it feeds).
     public func projectInput(_ x: UnsafePointer<Float>, rows: Int, into z: UnsafeMutablePointer<Float>) {
         let h = hiddenSize
+        let (w, wt) = (weightHH.value.data, recurrentTransposed)
+        for i in 0..<h {
+            for j in 0..<h { wt[j &* h &+ i] = w[i &* h &+ j] }
+        }
         fillRows(z, rows: rows, with: bias.value.data, width: h)
         BLAS.gemm(transposeB: true, m: rows, n: h, k: inputFeatures, x, weightIH.value.data, beta: 1, z)
     }
@@ -45,9 +60,7 @@ public final class SimpleRNNCell: RecurrentCell {
     public func forwardStep(projection z: UnsafeMutablePointer<Float>, previous: UnsafePointer<Float>,
                             into state: UnsafeMutablePointer<Float>, batch n: Int) {
         let h = hiddenSize
-        BLAS.gemm(transposeB: true, m: n, n: h, k: h, previous, weightHH.value.data, beta: 1, z)
-        // In place, where the compiler knows there is no aliasing and vectorises the loops (out of
-        // place into a pointer that may be z, tanh ran scalar: 1.5x the forward's instructions).
+        BLAS.gemm(m: n, n: h, k: h, previous, recurrentTransposed, beta: 1, z)
         let count = n &* h
         switch nonlinearity {
         case .tanh: tanhForward(z, z, count)
@@ -61,7 +74,7 @@ public final class SimpleRNNCell: RecurrentCell {
                              into d: UnsafeMutablePointer<Float>, batch n: Int) {
         let count = n &* hiddenSize
         switch nonlinearity {
-        case .tanh: for i in 0..<count { d[i] = g[i] * (1 - state[i] * state[i]) }
+        case .tanh: tanhBackward(state, g, d, count)
         case .relu: for i in 0..<count { d[i] = state[i] > 0 ? g[i] : 0 }
         }
     }

@@ -36,6 +36,16 @@ typedef struct {
     /// 2x2, stride 2, unpadded max pooling of `planes` h x w planes into oh x ow: y the maximum,
     /// index its position in the plane; the first maximum wins ties, NaN wins (PyTorch's rule).
     void (*maxpool2x2)(const float *x, float *y, int *index, long planes, long h, long w, long oh, long ow);
+    /// y = tanh(x), the arithmetic of Swift's `rationalTanh` op for op (same bits on every
+    /// variant); x and y are the same buffer or do not overlap.
+    void (*tanh_forward)(const float *x, float *y, long n);
+    /// dx = dy * (1 - y * y), the gradient of tanh from its output.
+    void (*tanh_backward)(const float *y, const float *dy, float *dx, long n);
+    /// y[i] = table[ids[i]] for `count` rows of d floats; ids must be valid rows.
+    void (*embedding_gather)(const float *table, const int *ids, long count, long d, float *y);
+    /// dw[ids[i]] += dy[i] for `count` rows of d floats, in order, skipping rows whose id is `skip`
+    /// (-1: none).
+    void (*embedding_scatter_add)(const int *ids, long count, long d, const float *dy, float *dw, long skip);
 } SynapseKernels;
 
 /// The kernels in use: the best variant the CPU supports, chosen at start.
