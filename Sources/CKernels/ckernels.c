@@ -93,15 +93,15 @@ INLINE void embedding_gather_body(const float *restrict table, const int *restri
     }
 }
 
-INLINE void embedding_scatter_add_body(const int *restrict ids, long count, long d, const float *restrict dy,
-                                       float *restrict dw, long skip) {
+INLINE void embedding_scatter_add_body(const int *restrict ids, long count, long width, long stride,
+                                       const float *restrict dy, float *restrict dw, long skip) {
     for (long i = 0; i < count; i++) {
-        if (i + EMBEDDING_AHEAD < count) prefetch_row(dw + (long)ids[i + EMBEDDING_AHEAD] * d, d, 1);
+        if (i + EMBEDDING_AHEAD < count) prefetch_row(dw + (long)ids[i + EMBEDDING_AHEAD] * stride, width, 1);
         long id = ids[i];
         if (id == skip) continue;
-        float *row = dw + id * d;
-        const float *g = dy + i * d;
-        for (long j = 0; j < d; j++) row[j] += g[j];
+        float *row = dw + id * stride;
+        const float *g = dy + i * stride;
+        for (long j = 0; j < width; j++) row[j] += g[j];
     }
 }
 
@@ -329,9 +329,9 @@ TARGET static void tanh_backward_##SUFFIX(const float *y, const float *dy, float
 TARGET static void embedding_gather_##SUFFIX(const float *table, const int *ids, long count, long d, float *y) { \
     embedding_gather_body(table, ids, count, d, y);                                                   \
 }                                                                                                     \
-TARGET static void embedding_scatter_add_##SUFFIX(const int *ids, long count, long d, const float *dy, \
-                                                  float *dw, long skip) {                             \
-    embedding_scatter_add_body(ids, count, d, dy, dw, skip);                                          \
+TARGET static void embedding_scatter_add_##SUFFIX(const int *ids, long count, long width, long stride, \
+                                                  const float *dy, float *dw, long skip) {            \
+    embedding_scatter_add_body(ids, count, width, stride, dy, dw, skip);                              \
 }                                                                                                     \
 TARGET static void adam_##SUFFIX(float *w, const float *g, float *m, float *v, long n, float b1, float b2, \
                                  float eps, float wd, float step, float irc2) {                       \

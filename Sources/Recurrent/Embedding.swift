@@ -99,8 +99,13 @@ public final class Embedding: Layer, SequenceMasking {
             precondition(id >= 0 && id < v, "Embedding '\(name)': token id \(x[i]) outside 0..<\(v)")
             r[i] = Int32(truncatingIfNeeded: id)
         }
-        // The copies, with the rows asked for ahead (CKernels `embedding_gather`).
-        synapse_kernels().pointee.embedding_gather(weight.value.data, r, count, d, out.data)
+        // The copies, with the rows asked for ahead (CKernels `embedding_gather`), a share of the
+        // rows per thread.
+        let (table, y) = (UnsafePointer(weight.value.data), out.data)
+        BLAS.concurrentPerform(Embedding.workers(count &* d)) { w, workers in
+            let i0 = count &* w / workers, i1 = count &* (w &+ 1) / workers
+            synapse_kernels().pointee.embedding_gather(table, r + i0, i1 &- i0, d, y + i0 &* d)
+        }
         if let paddingIndex {
             let m = Tensor.reusing(mask, shape: input.shape)
             mask = m
@@ -119,13 +124,23 @@ public final class Embedding: Layer, SequenceMasking {
         return dx
     }
 
+    /// Threads for a gather or scatter of `values` floats: `BLAS.threads`, or one below 2^16.
+    private static func workers(_ values: Int) -> Int { values < 1 << 16 ? 1 : BLAS.threads }
+
     public func backwardParameters(_ outputGradient: Tensor) {
         guard let ids, let rows else { preconditionFailure("Embedding '\(name)': backward before forward") }
         precondition(outputGradient.count == ids.count &* dimension,
                      "Embedding '\(name)': output gradient \(outputGradient.shape) does not match the last forward")
-        // Row by row in order, as a loop here would add (CKernels `embedding_scatter_add`).
-        synapse_kernels().pointee.embedding_scatter_add(rows, ids.count, dimension, outputGradient.data,
-                                                        weight.gradient.data, paddingIndex ?? -1)
+        // Row by row in order, as a loop here would add (CKernels `embedding_scatter_add`); a share
+        // of the columns per thread (whole 16-float blocks), so every value gets the same sums in
+        // the same order whatever the number of threads.
+        let (count, d, dy, dw, skip) = (ids.count, dimension, UnsafePointer(outputGradient.data), weight.gradient.data,
+                                        paddingIndex ?? -1)
+        let blocks = (d &+ 15) / 16
+        BLAS.concurrentPerform(min(Embedding.workers(count &* d), blocks)) { w, workers in
+            let c0 = min(d, blocks &* w / workers &* 16), c1 = min(d, blocks &* (w &+ 1) / workers &* 16)
+            synapse_kernels().pointee.embedding_scatter_add(rows, count, c1 &- c0, d, dy + c0, dw + c0, skip)
+        }
     }
 }
 

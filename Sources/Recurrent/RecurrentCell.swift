@@ -6,6 +6,9 @@
 /// `RecurrentSequence` computes it for every step in one GEMM before it runs the steps; the cell
 /// adds the recurrent part and the nonlinearity step by step.
 ///
+/// Rows do not mix within a step: the loop may run `forwardStep`, `backwardStep` and
+/// `previousStateGradient` for disjoint ranges of batch rows at once, on several threads.
+///
 /// All buffers are row-major, contiguous and owned by the caller; a cell keeps no per-batch
 /// buffers, so the loop sizes everything once per batch shape. Backward passes *add* into the
 /// parameter gradients, as layers do.

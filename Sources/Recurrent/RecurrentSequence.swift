@@ -64,6 +64,13 @@ public final class RecurrentSequence<Cell: RecurrentCell> {
         return false
     }
 
+    /// Threads for the steps: each takes a share of the batch rows through every step (rows do not
+    /// mix within a step), at least 16 rows each, as many as `BLAS.threads`. The per-step
+    /// products are then smaller (32 x 64 x 64 for two threads at batch 64), which OpenBLAS's
+    /// small-matrix kernels run in the worker's thread; a row's result does not depend on the
+    /// split except through the GEMM kernel OpenBLAS picks for the size.
+    private func stepWorkers(_ n: Int) -> Int { max(1, min(BLAS.threads, n / 16)) }
+
     /// The projection of step 0; step s's is `s * N * P` further.
     private func projectionBase(_ s: Tensor, _ stepCount: Int) -> UnsafeMutablePointer<Float> {
         if cell.projectsIntoState { return s.data + stepCount }
@@ -133,19 +140,26 @@ public final class RecurrentSequence<Cell: RecurrentCell> {
         let z0 = projectionBase(s, stepCount)
         // Every step's input projection at once: (T*N, F) x (F, P).
         if !feedsBack { cell.projectInput(x.data, rows: t &* n, into: z0) }
-        for step in 0..<t {
-            let previous = s.data + step &* stepCount
-            let state = previous + stepCount
-            let z = z0 + step &* projectionCount
-            if feedsBack {
-                if step > 0 { (x.data + step &* n &* f).update(from: previous, count: stepCount) }
-                cell.projectInput(x.data + step &* n &* f, rows: n, into: z)
-            }
-            cell.forwardStep(projection: z, previous: previous, into: state, batch: n)
-            if let mask {
-                let m = mask + step &* n
-                for row in 0..<n where m[row] == 0 {
-                    (state + row &* h).update(from: previous + row &* h, count: h)
+        // The steps, for the rows of each worker (fed back, the projection of a step needs the
+        // whole previous state: one worker).
+        let (states, inputs, feedsBack) = (s.data, x.data, feedsBack)
+        BLAS.concurrentPerform(feedsBack ? 1 : stepWorkers(n)) { w, workers in
+            let r0 = n &* w / workers, rows = n &* (w &+ 1) / workers &- r0
+            for step in 0..<t {
+                let previous = states + step &* stepCount
+                let state = previous + stepCount
+                let z = z0 + step &* projectionCount
+                if feedsBack {
+                    if step > 0 { (inputs + step &* n &* f).update(from: previous, count: stepCount) }
+                    cell.projectInput(inputs + step &* n &* f, rows: n, into: z)
+                }
+                cell.forwardStep(projection: z + r0 &* p, previous: previous + r0 &* h, into: state + r0 &* h,
+                                 batch: rows)
+                if let mask {
+                    let m = mask + step &* n
+                    for row in r0..<(r0 &+ rows) where m[row] == 0 {
+                        (state + row &* h).update(from: previous + row &* h, count: h)
+                    }
                 }
             }
         }
@@ -195,35 +209,45 @@ public final class RecurrentSequence<Cell: RecurrentCell> {
         let mask = maskInForce ? timeMask?.data : nil
         let z0 = projectionBase(s, stepCount)
 
-        var gp = g.data, np = next.data
-        if perStep { gp.update(repeating: 0, count: stepCount) } else { gp.update(from: dy.data, count: stepCount) }
-        for step in stride(from: t - 1, through: 0, by: -1) {
-            if perStep {
-                // g += dY[:, step, :]; a padded step's output is a constant zero.
-                for row in 0..<n where mask?[step &* n &+ row] ?? 1 != 0 {
-                    let src = dy.data + (row &* t &+ step) &* h, dst = gp + row &* h
-                    for j in 0..<h { dst[j] += src[j] }
+        // The steps backwards, for the rows of each worker (rows do not mix within a step); the
+        // carried dh_t swaps between g and next every step.
+        let (states, dzs, dys, carried, spare, feedsBack) = (s.data, dz.data, dy.data, g.data, next.data, feedsBack)
+        BLAS.concurrentPerform(stepWorkers(n)) { w, workers in
+            let r0 = n &* w / workers, rows = n &* (w &+ 1) / workers &- r0, end = r0 &+ rows
+            var gp = carried + r0 &* h, np = spare + r0 &* h
+            if perStep { gp.update(repeating: 0, count: rows &* h) } else { gp.update(from: dys + r0 &* h, count: rows &* h) }
+            for step in stride(from: t - 1, through: 0, by: -1) {
+                if perStep {
+                    // g += dY[:, step, :]; a padded step's output is a constant zero.
+                    for row in r0..<end where mask?[step &* n &+ row] ?? 1 != 0 {
+                        let src = dys + (row &* t &+ step) &* h, dst = gp + (row &- r0) &* h
+                        for j in 0..<h { dst[j] += src[j] }
+                    }
                 }
+                let previous = states + step &* stepCount + r0 &* h
+                let d = dzs + step &* projectionCount + r0 &* p
+                cell.backwardStep(stateGradient: gp, state: previous + stepCount, previous: previous,
+                                  projection: z0 + step &* projectionCount + r0 &* p, into: d, batch: rows)
+                if let mask {
+                    for row in r0..<end where mask[step &* n &+ row] == 0 {
+                        (d + (row &- r0) &* p).update(repeating: 0, count: p)
+                    }
+                }
+                // dh_{t-1} through the recurrence (+ dz_t W_ih when the input was h_{t-1}); padded rows pass g on.
+                cell.previousStateGradient(projectionGradient: d, previous: previous, into: np, batch: rows)
+                if feedsBack && step > 0 { cell.inputGradient(projectionGradient: d, rows: rows, beta: 1, into: np) }
+                if let mask {
+                    for row in r0..<end where mask[step &* n &+ row] == 0 {
+                        (np + (row &- r0) &* h).update(from: gp + (row &- r0) &* h, count: h)
+                    }
+                }
+                if let truncation, step > 0, step % truncation == 0 { np.update(repeating: 0, count: rows &* h) }
+                swap(&gp, &np)
             }
-            let previous = s.data + step &* stepCount
-            let d = dz.data + step &* projectionCount
-            cell.backwardStep(stateGradient: gp, state: previous + stepCount, previous: previous,
-                              projection: z0 + step &* projectionCount, into: d, batch: n)
-            if let mask {
-                for row in 0..<n where mask[step &* n &+ row] == 0 { (d + row &* p).update(repeating: 0, count: p) }
-            }
-            // dh_{t-1} through the recurrence (+ dz_t W_ih when the input was h_{t-1}); padded rows pass g on.
-            cell.previousStateGradient(projectionGradient: d, previous: previous, into: np, batch: n)
-            if feedsBack && step > 0 { cell.inputGradient(projectionGradient: d, rows: n, beta: 1, into: np) }
-            if let mask {
-                for row in 0..<n where mask[step &* n &+ row] == 0 { (np + row &* h).update(from: gp + row &* h, count: h) }
-            }
-            if let truncation, step > 0, step % truncation == 0 { np.update(repeating: 0, count: stepCount) }
-            swap(&gp, &np)
         }
         if wantInitialStateGradient {
             let d0 = Tensor.reusing(initialStateGradient, shape: [n, h])
-            d0.data.update(from: gp, count: stepCount)
+            d0.data.update(from: t % 2 == 0 ? g.data : next.data, count: stepCount)
             initialStateGradient = d0
         }
 
@@ -283,18 +307,30 @@ public final class RecurrentSequence<Cell: RecurrentCell> {
     }
 }
 
-/// Copies `value` (width floats) into each of `rows` rows.
-@inline(__always)
+/// Copies `value` (width floats) into each of `rows` rows: one row, then copies of ever larger
+/// runs of finished rows (a few large copies rather than one small copy per row).
 func fillRows(_ destination: UnsafeMutablePointer<Float>, rows: Int, with value: UnsafePointer<Float>, width: Int) {
-    for r in 0..<rows { (destination + r &* width).update(from: value, count: width) }
+    guard rows > 0 else { return }
+    destination.update(from: value, count: width)
+    var done = 1
+    while done < rows {
+        let more = min(done, rows &- done)
+        (destination + done &* width).update(from: destination, count: more &* width)
+        done &+= more
+    }
 }
 
 /// (A, B, C) -> (B, A, C) for contiguous row-major buffers: swaps batch-major and time-major.
+/// A share of the A rows per thread for large buffers. The rows are copied by an inline loop
+/// (the compiler vectorises it), not a memmove call per row of C floats.
 func transposeFirstTwo(_ source: UnsafePointer<Float>, _ destination: UnsafeMutablePointer<Float>,
                        _ a: Int, _ b: Int, _ c: Int) {
-    for i in 0..<a {
-        for j in 0..<b {
-            (destination + (j &* a &+ i) &* c).update(from: source + (i &* b &+ j) &* c, count: c)
+    BLAS.concurrentPerform(a &* b &* c < 1 << 16 ? 1 : min(BLAS.threads, a)) { w, workers in
+        for i in (a &* w / workers)..<(a &* (w &+ 1) / workers) {
+            for j in 0..<b {
+                let from = source + (i &* b &+ j) &* c, to = destination + (j &* a &+ i) &* c
+                for k in 0..<c { to[k] = from[k] }
+            }
         }
     }
 }

@@ -65,11 +65,15 @@ final class KernelVariantTests: XCTestCase {
             k.tanh_forward(inPlace.data, inPlace.data, 1003)
             k.tanh_backward(y.data, dy.data, dx.data, 1003)
             let gathered = Tensor(shape: [count, d]), dw = Tensor(shape: [vocabulary, d])
+            let dw2 = Tensor(shape: [vocabulary, d])
             ids.withUnsafeBufferPointer { r in
                 k.embedding_gather(table.data, r.baseAddress, count, d, gathered.data)
-                k.embedding_scatter_add(r.baseAddress, count, d, rowGradients.data, dw.data, 3)
+                // Whole rows, and again in two shares of the columns (8 + 12).
+                k.embedding_scatter_add(r.baseAddress, count, d, d, rowGradients.data, dw.data, 3)
+                k.embedding_scatter_add(r.baseAddress, count, 8, d, rowGradients.data, dw2.data, 3)
+                k.embedding_scatter_add(r.baseAddress, count, d - 8, d, rowGradients.data + 8, dw2.data + 8, 3)
             }
-            return [y, inPlace, dx, gathered, dw].map { Array($0.buffer) }
+            return [y, inPlace, dx, gathered, dw, dw2].map { Array($0.buffer) }
         }
         XCTAssertEqual(synapse_kernels_use(0), 1, "the plain variant runs everywhere")
         let plain = outputs()
@@ -90,6 +94,7 @@ final class KernelVariantTests: XCTestCase {
         }
         XCTAssertEqual(plain[4].map(\.bitPattern), dw.map(\.bitPattern), "scatter-add in order, row 3 skipped")
         XCTAssertTrue(plain[4][3 * d..<4 * d].allSatisfy { $0 == 0 })
+        XCTAssertEqual(plain[5].map(\.bitPattern), dw.map(\.bitPattern), "scatter-add by shares of the columns")
         for i in 1..<synapse_kernels_variant_count() where synapse_kernels_use(Int32(i)) == 1 {
             let name = String(cString: synapse_kernels().pointee.name)
             for (j, (a, b)) in zip(outputs(), plain).enumerated() {

@@ -43,9 +43,11 @@ typedef struct {
     void (*tanh_backward)(const float *y, const float *dy, float *dx, long n);
     /// y[i] = table[ids[i]] for `count` rows of d floats; ids must be valid rows.
     void (*embedding_gather)(const float *table, const int *ids, long count, long d, float *y);
-    /// dw[ids[i]] += dy[i] for `count` rows of d floats, in order, skipping rows whose id is `skip`
-    /// (-1: none).
-    void (*embedding_scatter_add)(const int *ids, long count, long d, const float *dy, float *dw, long skip);
+    /// dw[ids[i]] += dy[i] for `count` rows, in order, skipping rows whose id is `skip` (-1: none):
+    /// the first `width` floats of rows `stride` floats apart in dy and dw (a share of the columns
+    /// per thread; width = stride for whole rows).
+    void (*embedding_scatter_add)(const int *ids, long count, long width, long stride, const float *dy, float *dw,
+                                  long skip);
 } SynapseKernels;
 
 /// The kernels in use: the best variant the CPU supports, chosen at start.
