@@ -1,3 +1,5 @@
+import CKernels
+
 /// How a recurrent layer maps sequences (batch first, N samples, T steps, F features, H state).
 public enum RecurrentMode: Equatable, Sendable {
     /// (N, T, F) -> (N, H), each sequence's state after its last real step.
@@ -321,16 +323,13 @@ func fillRows(_ destination: UnsafeMutablePointer<Float>, rows: Int, with value:
 }
 
 /// (A, B, C) -> (B, A, C) for contiguous row-major buffers: swaps batch-major and time-major.
-/// A share of the A rows per thread for large buffers. The rows are copied by an inline loop
-/// (the compiler vectorises it), not a memmove call per row of C floats.
+/// The CKernels `transpose_first_two` kernel (destination rows in order, copied with the CPU's
+/// widest vectors rather than a memmove call per row), a share of the B rows per thread for
+/// large buffers.
 func transposeFirstTwo(_ source: UnsafePointer<Float>, _ destination: UnsafeMutablePointer<Float>,
                        _ a: Int, _ b: Int, _ c: Int) {
-    BLAS.concurrentPerform(a &* b &* c < 1 << 16 ? 1 : min(BLAS.threads, a)) { w, workers in
-        for i in (a &* w / workers)..<(a &* (w &+ 1) / workers) {
-            for j in 0..<b {
-                let from = source + (i &* b &+ j) &* c, to = destination + (j &* a &+ i) &* c
-                for k in 0..<c { to[k] = from[k] }
-            }
-        }
+    BLAS.concurrentPerform(a &* b &* c < 1 << 16 ? 1 : min(BLAS.threads, b)) { w, workers in
+        synapse_kernels().pointee.transpose_first_two(source, destination, a, b, c, b &* w / workers,
+                                                      b &* (w &+ 1) / workers)
     }
 }

@@ -40,7 +40,8 @@ final class KernelVariantTests: XCTestCase {
         }
     }
 
-    /// tanh forward (in place and not) and backward, and the embedding gather and scatter-add:
+    /// tanh forward (in place and not) and backward, the embedding gather and scatter-add and the
+    /// (a, b, c) -> (b, a, c) transpose:
     /// the same bits on every variant, and tanh the bits of `rationalTanh`, the Swift function
     /// the kernel replaced.
     func testEveryVariantGivesThePlainBitsForTanhAndEmbedding() throws {
@@ -73,7 +74,11 @@ final class KernelVariantTests: XCTestCase {
                 k.embedding_scatter_add(r.baseAddress, count, 8, d, rowGradients.data, dw2.data, 3)
                 k.embedding_scatter_add(r.baseAddress, count, d - 8, d, rowGradients.data + 8, dw2.data + 8, 3)
             }
-            return [y, inPlace, dx, gathered, dw, dw2].map { Array($0.buffer) }
+            // (7, 5, 3) -> (5, 7, 3), in shares of the first output axis (2 + 3 rows).
+            let transposed = Tensor(shape: [5, 7, 3])
+            k.transpose_first_two(table.data, transposed.data, 7, 5, 3, 0, 2)
+            k.transpose_first_two(table.data, transposed.data, 7, 5, 3, 2, 5)
+            return [y, inPlace, dx, gathered, dw, dw2, transposed].map { Array($0.buffer) }
         }
         XCTAssertEqual(synapse_kernels_use(0), 1, "the plain variant runs everywhere")
         let plain = outputs()
@@ -95,6 +100,11 @@ final class KernelVariantTests: XCTestCase {
         XCTAssertEqual(plain[4].map(\.bitPattern), dw.map(\.bitPattern), "scatter-add in order, row 3 skipped")
         XCTAssertTrue(plain[4][3 * d..<4 * d].allSatisfy { $0 == 0 })
         XCTAssertEqual(plain[5].map(\.bitPattern), dw.map(\.bitPattern), "scatter-add by shares of the columns")
+        for j in 0..<5 {
+            for i in 0..<7 {
+                for c in 0..<3 { XCTAssertEqual(plain[6][(j * 7 + i) * 3 + c], table[(i * 5 + j) * 3 + c]) }
+            }
+        }
         for i in 1..<synapse_kernels_variant_count() where synapse_kernels_use(Int32(i)) == 1 {
             let name = String(cString: synapse_kernels().pointee.name)
             for (j, (a, b)) in zip(outputs(), plain).enumerated() {

@@ -48,6 +48,9 @@ typedef struct {
     /// per thread; width = stride for whole rows).
     void (*embedding_scatter_add)(const int *ids, long count, long width, long stride, const float *dy, float *dw,
                                   long skip);
+    /// (a, b, c) -> (b, a, c) for contiguous row-major x and y (batch-major <-> time-major), the
+    /// rows j0..<j1 of y's first axis only (a share per thread).
+    void (*transpose_first_two)(const float *x, float *y, long a, long b, long c, long j0, long j1);
 } SynapseKernels;
 
 /// The kernels in use: the best variant the CPU supports, chosen at start.
