@@ -11,24 +11,24 @@ public enum BLAS {
     /// - Parameters:
     ///   - transposeA: A is stored K x M and used transposed.
     ///   - transposeB: B is stored N x K and used transposed.
+    ///   - lda, ldb, ldc: the distance between rows of A, B and C as stored, when they are rows of
+    ///     a wider buffer (one step's rows of a batch-major sequence); nil: contiguous.
     @inline(__always)
     public static func gemm(
         transposeA: Bool = false, transposeB: Bool = false,
         m: Int, n: Int, k: Int,
         alpha: Float = 1,
-        _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>,
+        _ a: UnsafePointer<Float>, lda: Int? = nil, _ b: UnsafePointer<Float>, ldb: Int? = nil,
         beta: Float = 0,
-        _ c: UnsafeMutablePointer<Float>
+        _ c: UnsafeMutablePointer<Float>, ldc: Int? = nil
     ) {
-        let lda = transposeA ? m : k
-        let ldb = transposeB ? k : n
         cblas_sgemm(
             CblasRowMajor,
             transposeA ? CblasTrans : CblasNoTrans,
             transposeB ? CblasTrans : CblasNoTrans,
             blasint(m), blasint(n), blasint(k),
-            alpha, a, blasint(lda), b, blasint(ldb),
-            beta, c, blasint(n))
+            alpha, a, blasint(lda ?? (transposeA ? m : k)), b, blasint(ldb ?? (transposeB ? k : n)),
+            beta, c, blasint(ldc ?? n))
     }
 
     /// The number of threads OpenBLAS uses for one product.

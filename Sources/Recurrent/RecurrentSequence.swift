@@ -35,9 +35,13 @@ public final class RecurrentSequence<Cell: RecurrentCell> {
     /// dLoss/d(initial state) after a backward pass that asked for it.
     public private(set) var initialStateGradient: Tensor?
 
-    // Time-major working buffers: inputs (T, N, F), states (T + 1, N, H) with the initial state
-    // first, input projections (T, N, P) unless the cell projects into the states, their
-    // gradients (T, N, P), the mask (T, N).
+    // The inputs of the last forward where they lie (the caller's tensor, kept until backward:
+    // batch-major rows are read in place, not copied time-major), or a time-major copy (T, N, F)
+    // when the previous state is fed back. Time-major working buffers: states (T + 1, N, H) with
+    // the initial state first, input projections (T, N, P) unless the cell projects into the
+    // states, their gradients (T, N, P), the mask (T, N).
+    private var inputTensor: Tensor?
+    private var inputRows: StepRows?
     private var inputs: Tensor?
     private var states: Tensor?
     private var projections: Tensor?
@@ -46,7 +50,6 @@ public final class RecurrentSequence<Cell: RecurrentCell> {
     private var timeMask: Tensor?
     private var carry: Tensor?
     private var nextCarry: Tensor?
-    private var inputGradientTM: Tensor?
     private var output: Tensor?
     private var inputGradient: Tensor?
     private var stepScratch: Tensor?
@@ -99,16 +102,21 @@ public final class RecurrentSequence<Cell: RecurrentCell> {
         }
         batch = n
         let t = steps
-        let x = Tensor.reusing(inputs, shape: [t, n, f])
         let s = Tensor.reusing(states, shape: [t + 1, n, h])
-        (inputs, states) = (x, s)
+        states = s
 
-        // Inputs, time-major.
+        // The inputs of every step.
+        let x: StepRows
         switch mode {
-        case .manyToOne, .manyToMany: transposeFirstTwo(input.data, x.data, n, t, f)
-        case .oneToMany(_, .fixedInput): for step in 0..<t { (x.data + step &* n &* f).update(from: input.data, count: n &* f) }
-        case .oneToMany(_, .previousOutput): x.data.update(from: input.data, count: n &* f)
+        case .manyToOne, .manyToMany: x = StepRows(base: input.data, steps: t, rows: n, stepStride: f, rowStride: t &* f)
+        case .oneToMany(_, .fixedInput): x = StepRows(base: input.data, steps: t, rows: n, stepStride: 0, rowStride: f)
+        case .oneToMany(_, .previousOutput):
+            let copy = Tensor.reusing(inputs, shape: [t, n, f])
+            inputs = copy
+            copy.data.update(from: input.data, count: n &* f)
+            x = .contiguous(copy.data, steps: t, rows: n, width: f)
         }
+        (inputTensor, inputRows) = (input, x)
         // Mask, time-major; nil when every step is real (also when a mask is given but has no
         // padded step, as for a batch without padding). One-to-many has no padding.
         var mask: UnsafeMutablePointer<Float>?
@@ -141,10 +149,11 @@ public final class RecurrentSequence<Cell: RecurrentCell> {
         let projectionCount = n &* p
         let z0 = projectionBase(s, stepCount)
         // Every step's input projection at once: (T*N, F) x (F, P).
-        if !feedsBack { cell.projectInput(x.data, rows: t &* n, into: z0) }
+        cell.prepareSteps()
+        if !feedsBack { cell.projectInput(x, into: z0) }
         // The steps, for the rows of each worker (fed back, the projection of a step needs the
         // whole previous state: one worker).
-        let (states, inputs, feedsBack) = (s.data, x.data, feedsBack)
+        let (states, inputs, feedsBack) = (s.data, x.base, feedsBack)
         BLAS.concurrentPerform(feedsBack ? 1 : stepWorkers(n)) { w, workers in
             let r0 = n &* w / workers, rows = n &* (w &+ 1) / workers &- r0
             for step in 0..<t {
@@ -153,7 +162,7 @@ public final class RecurrentSequence<Cell: RecurrentCell> {
                 let z = z0 + step &* projectionCount
                 if feedsBack {
                     if step > 0 { (inputs + step &* n &* f).update(from: previous, count: stepCount) }
-                    cell.projectInput(inputs + step &* n &* f, rows: n, into: z)
+                    cell.projectInput(.contiguous(inputs + step &* n &* f, rows: n, width: f), into: z)
                 }
                 cell.forwardStep(projection: z + r0 &* p, previous: previous + r0 &* h, into: state + r0 &* h,
                                  batch: rows)
@@ -197,7 +206,7 @@ public final class RecurrentSequence<Cell: RecurrentCell> {
     @discardableResult
     public func backward(_ dy: Tensor, truncation: Int?, wantInitialStateGradient: Bool, wantInputGradient: Bool,
                          name: String) -> Tensor? {
-        guard let x = inputs, let s = states else { preconditionFailure("\(layerType) '\(name)': backward before forward") }
+        guard let x = inputRows, let s = states else { preconditionFailure("\(layerType) '\(name)': backward before forward") }
         let (n, t, f, h, p) = (batch, steps, cell.inputFeatures, cell.hiddenSize, cell.projectionWidth)
         let stepCount = n &* h
         let projectionCount = n &* p
@@ -254,18 +263,16 @@ public final class RecurrentSequence<Cell: RecurrentCell> {
         }
 
         // Parameter gradients over all steps at once.
-        let rows = t &* n
-        cell.accumulateParameterGradients(projectionGradient: dz.data, inputs: x.data, previousStates: s.data, rows: rows)
+        cell.accumulateParameterGradients(projectionGradient: dz.data, inputs: x, previousStates: s.data)
         guard wantInputGradient else { return nil }
 
         switch mode {
         case .manyToOne, .manyToMany:
-            let dxTM = Tensor.reusing(inputGradientTM, shape: [t, n, f])
-            inputGradientTM = dxTM
-            cell.inputGradient(projectionGradient: dz.data, rows: rows, beta: 0, into: dxTM.data)
+            // Written batch-major where it belongs, one step's rows at a time.
             let dx = Tensor.reusing(inputGradient, shape: [n, t, f])
             inputGradient = dx
-            transposeFirstTwo(dxTM.data, dx.data, t, n, f)
+            cell.inputGradient(projectionGradient: dz.data, beta: 0,
+                               into: StepRows(base: dx.data, steps: t, rows: n, stepStride: f, rowStride: t &* f))
             return dx
         case .oneToMany(_, .fixedInput):
             // The same input fed every step: dX = (sum_t dZ_t) W_ih.
