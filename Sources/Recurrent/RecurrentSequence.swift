@@ -87,7 +87,9 @@ public final class RecurrentSequence<Cell: RecurrentCell> {
     // MARK: Forward
 
     /// Runs the cell over `input` ((N, T, F), or (N, F) one-to-many) from `initialState` (N, H;
-    /// zeros when nil) with an optional `mask` (N, T; 0 on padded steps).
+    /// zeros when nil) with an optional `mask` (N, T; 0 on padded steps). Backward reads `input`
+    /// again (the weight gradient), so it must not change in between, as for every layer that
+    /// keeps its input.
     public func forward(_ input: Tensor, mask inputMask: Tensor?, initialState: Tensor?, name: String) -> Tensor {
         let (f, h, p) = (cell.inputFeatures, cell.hiddenSize, cell.projectionWidth)
         let n = input.batchSize
@@ -148,7 +150,7 @@ public final class RecurrentSequence<Cell: RecurrentCell> {
         let stepCount = n &* h
         let projectionCount = n &* p
         let z0 = projectionBase(s, stepCount)
-        // Every step's input projection at once: (T*N, F) x (F, P).
+        // Every step's input projection before the steps (per step on batch-major rows).
         cell.prepareSteps()
         if !feedsBack { cell.projectInput(x, into: z0) }
         // The steps, for the rows of each worker (fed back, the projection of a step needs the
