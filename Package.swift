@@ -62,7 +62,7 @@ let package = Package(
         .target(
             name: "Recurrent",
             dependencies: [
-                "Dense",
+                "Dense", "CKernels",
                 .product(name: "SwiftCSV", package: "SwiftCSV"),
                 .product(name: "ZIPFoundation", package: "ZIPFoundation"),
             ]),

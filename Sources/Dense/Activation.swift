@@ -18,9 +18,17 @@ import Foundation
     for i in 0..<n { y[i] = 1 / (1 + expf(-x[i])) }
 }
 
-/// y = tanh(x) over `n` values; `x` and `y` may be the same buffer.
-@inlinable public func tanhForward(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ n: Int) {
-    for i in 0..<n { y[i] = rationalTanh(x[i]) }
+/// y = tanh(x) over `n` values; `x` and `y` are the same buffer or do not overlap. The CKernels `tanh_forward`
+/// kernel: `rationalTanh`'s arithmetic op for op, vectorised for the CPU (the same bits).
+public func tanhForward(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ n: Int) {
+    synapse_kernels().pointee.tanh_forward(x, y, n)
+}
+
+/// dx = dy * (1 - y^2), tanh's gradient from its output y, over `n` values (CKernels
+/// `tanh_backward`, the same bits as that loop in Swift).
+public func tanhBackward(_ y: UnsafePointer<Float>, _ dy: UnsafePointer<Float>, _ dx: UnsafeMutablePointer<Float>,
+                         _ n: Int) {
+    synapse_kernels().pointee.tanh_backward(y, dy, dx, n)
 }
 
 /// tanh(x) as the ratio of an odd degree-13 and an even degree-6 polynomial on [-9, 9] (outside,
@@ -170,7 +178,7 @@ public final class Activation: Layer {
         case .sigmoid:
             for i in 0..<n { d[i] = dy[i] * y[i] * (1 - y[i]) }
         case .tanh:
-            for i in 0..<n { d[i] = dy[i] * (1 - y[i] * y[i]) }
+            tanhBackward(y, dy, d, n)
         case .softmax:
             // dx = y * (dy - sum(dy * y)) per row.
             let width = output.shape.last ?? 1

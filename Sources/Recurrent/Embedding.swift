@@ -1,3 +1,5 @@
+import CKernels
+
 /// A lookup table: token ids (N, T) -> vectors (N, T, D), PyTorch's `nn.Embedding`.
 ///
 /// Ids are stored as Float (exact up to 2^24, far above any vocabulary here). The weight is
@@ -17,6 +19,10 @@ public final class Embedding: Layer, SequenceMasking {
     public var outputMask: Tensor? { paddingIndex == nil ? nil : mask }
 
     private var ids: Tensor?
+    /// The ids of the last forward as row numbers, for the gather and scatter kernels (capacity
+    /// grows with the batch, never shrinks).
+    private var rows: UnsafeMutablePointer<Int32>?
+    private var rowCapacity = 0
     private var output: Tensor?
     private var mask: Tensor?
     private var inputGradient: Tensor?
@@ -32,6 +38,8 @@ public final class Embedding: Layer, SequenceMasking {
         initializer.fill(weight.value, fanIn: vocabularySize, fanOut: dimension, random: random)
         if let paddingIndex { (weight.value.data + paddingIndex * dimension).update(repeating: 0, count: dimension) }
     }
+
+    deinit { rows?.deallocate() }
 
     public convenience init(options: LayerOptions, random: RandomGenerator) throws {
         let (v, d, padding) = try Embedding.sizes(options)
@@ -79,12 +87,24 @@ public final class Embedding: Layer, SequenceMasking {
         let out = Tensor.reusing(output, shape: input.shape + [d])
         output = out
         ids = input
-        let (x, y, w) = (input.data, out.data, weight.value.data)
-        for i in 0..<input.count {
+        let count = input.count
+        if count > rowCapacity {
+            rows?.deallocate()
+            rows = .allocate(capacity: count)
+            rowCapacity = count
+        }
+        let (x, r, v) = (input.data, rows!, vocabularySize)
+        for i in 0..<count {
             let id = Int(exactly: x[i]) ?? -1
-            precondition(id >= 0 && id < vocabularySize,
-                         "Embedding '\(name)': token id \(x[i]) outside 0..<\(vocabularySize)")
-            (y + i &* d).update(from: w + id &* d, count: d)
+            precondition(id >= 0 && id < v, "Embedding '\(name)': token id \(x[i]) outside 0..<\(v)")
+            r[i] = Int32(truncatingIfNeeded: id)
+        }
+        // The copies, with the rows asked for ahead (CKernels `embedding_gather`), a share of the
+        // rows per thread.
+        let (table, y) = (UnsafePointer(weight.value.data), out.data)
+        BLAS.concurrentPerform(Embedding.workers(count &* d)) { w, workers in
+            let i0 = count &* w / workers, i1 = count &* (w &+ 1) / workers
+            synapse_kernels().pointee.embedding_gather(table, r + i0, i1 &- i0, d, y + i0 &* d)
         }
         if let paddingIndex {
             let m = Tensor.reusing(mask, shape: input.shape)
@@ -104,15 +124,22 @@ public final class Embedding: Layer, SequenceMasking {
         return dx
     }
 
+    /// Threads for a gather or scatter of `values` floats: `BLAS.threads`, or one below 2^16.
+    private static func workers(_ values: Int) -> Int { values < 1 << 16 ? 1 : BLAS.threads }
+
     public func backwardParameters(_ outputGradient: Tensor) {
-        guard let ids else { preconditionFailure("Embedding '\(name)': backward before forward") }
-        let d = dimension
-        let (x, dy, dw) = (ids.data, outputGradient.data, weight.gradient.data)
-        for i in 0..<ids.count {
-            let id = Int(x[i])
-            if id == paddingIndex { continue }
-            let row = dw + id &* d, g = dy + i &* d
-            for j in 0..<d { row[j] += g[j] }
+        guard let ids, let rows else { preconditionFailure("Embedding '\(name)': backward before forward") }
+        precondition(outputGradient.count == ids.count &* dimension,
+                     "Embedding '\(name)': output gradient \(outputGradient.shape) does not match the last forward")
+        // Row by row in order, as a loop here would add (CKernels `embedding_scatter_add`); a share
+        // of the columns per thread (whole 16-float blocks), so every value gets the same sums in
+        // the same order whatever the number of threads.
+        let (count, d, dy, dw, skip) = (ids.count, dimension, UnsafePointer(outputGradient.data), weight.gradient.data,
+                                        paddingIndex ?? -1)
+        let blocks = (d &+ 15) / 16
+        BLAS.concurrentPerform(min(Embedding.workers(count &* d), blocks)) { w, workers in
+            let c0 = min(d, blocks &* w / workers &* 16), c1 = min(d, blocks &* (w &+ 1) / workers &* 16)
+            synapse_kernels().pointee.embedding_scatter_add(rows, count, c1 &- c0, d, dy + c0, dw + c0, skip)
         }
     }
 }

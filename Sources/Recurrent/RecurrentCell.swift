@@ -3,12 +3,16 @@
 /// A cell maps the previous state h_{t-1} (N, H) and the input x_t (N, F) to the new state h_t
 /// (N, H) through an input projection z_t = x_t W_ih^T + b of width `projectionWidth` per row (H
 /// for the Elman cell; a GRU would have 3H). The projection is split out so that
-/// `RecurrentSequence` computes it for every step in one GEMM before it runs the steps; the cell
-/// adds the recurrent part and the nonlinearity step by step.
+/// `RecurrentSequence` computes it for every step before it runs the steps, from the input where
+/// it lies (`StepRows`: batch-major, no transposed copy); the cell adds the recurrent part and the
+/// nonlinearity step by step.
 ///
-/// All buffers are row-major, contiguous and owned by the caller; a cell keeps no per-batch
-/// buffers, so the loop sizes everything once per batch shape. Backward passes *add* into the
-/// parameter gradients, as layers do.
+/// Rows do not mix within a step: the loop may run `forwardStep`, `backwardStep` and
+/// `previousStateGradient` for disjoint ranges of batch rows at once, on several threads.
+///
+/// All buffers are row-major and owned by the caller, contiguous except the inputs and their
+/// gradient (`StepRows`); a cell keeps no per-batch buffers, so the loop sizes everything once
+/// per batch shape. Backward passes *add* into the parameter gradients, as layers do.
 ///
 /// The loop owns what is not one step: the time-major layout, the modes, padding masks,
 /// truncated BPTT, the initial state and its gradient (`RecurrentSequence`).
@@ -26,9 +30,15 @@ public protocol RecurrentCell: AnyObject {
     /// The trainable parameters, in the order the owning layer lists them.
     var parameters: [Parameter] { get }
 
-    /// z = x W_ih^T + b for `rows` rows of x (rows, F) into z (rows, P): one GEMM.
-    func projectInput(_ x: UnsafePointer<Float>, rows: Int, into z: UnsafeMutablePointer<Float>)
+    /// Takes from the weights what the following steps need (the Elman cell: W_hh^T and W_ih^T,
+    /// so its products are untransposed GEMMs). The loop calls it before the projection and steps
+    /// of a pass; the weights do not change until the pass ends.
+    func prepareSteps()
 
+    /// z = x W_ih^T + b for the rows of x at every step it covers, into z (steps, rows, P),
+    /// contiguous and time-major: one GEMM over all rows when x is contiguous, else one per
+    /// step (the rows of a batch-major input, read where they are).
+    func projectInput(_ x: StepRows, into z: UnsafeMutablePointer<Float>)
     /// One step forward for `batch` rows: from the input projection z (N, P) and the previous
     /// state (N, H), writes the new state (N, H). `state` may be `projection` when
     /// `projectsIntoState`; the cell may leave in `projection` whatever its backward needs.
@@ -46,13 +56,66 @@ public protocol RecurrentCell: AnyObject {
     func previousStateGradient(projectionGradient: UnsafePointer<Float>, previous: UnsafePointer<Float>,
                                into previousGradient: UnsafeMutablePointer<Float>, batch: Int)
 
-    /// Adds the parameter gradients of `rows` (step, row) pairs at once: dz (rows, P), the inputs
-    /// x (rows, F) and the previous states (rows, H), each in the same order (time-major).
-    func accumulateParameterGradients(projectionGradient: UnsafePointer<Float>, inputs: UnsafePointer<Float>,
-                                      previousStates: UnsafePointer<Float>, rows: Int)
+    /// Adds the parameter gradients of every (step, row) pair of `inputs` at once: dz (steps,
+    /// rows, P) and the previous states (steps, rows, H), contiguous and time-major, and the
+    /// inputs x where they are.
+    func accumulateParameterGradients(projectionGradient: UnsafePointer<Float>, inputs: StepRows,
+                                      previousStates: UnsafePointer<Float>)
 
-    /// dLoss/dx = dz W_ih for `rows` rows: dz (rows, P) -> dx (rows, F), `beta` times what dx
-    /// held added (0: overwrite).
-    func inputGradient(projectionGradient: UnsafePointer<Float>, rows: Int, beta: Float,
-                       into inputGradient: UnsafeMutablePointer<Float>)
+    /// dLoss/dx = dz W_ih for every (step, row) pair of `inputGradient`: dz (steps, rows, P),
+    /// contiguous, into dx where it is, `beta` times what dx held added (0: overwrite).
+    func inputGradient(projectionGradient: UnsafePointer<Float>, beta: Float, into inputGradient: StepRows)
+}
+
+/// The rows of a batch at several steps, in a buffer nobody copies: row i of step s (F floats)
+/// starts at `base + s * stepStride + i * rowStride`. A time-major (T, N, F) buffer has
+/// stepStride N F and rowStride F (`contiguous`); a batch-major (N, T, F) one stepStride F and
+/// rowStride T F; one input fed at every step, stepStride 0.
+public struct StepRows {
+    public var base: UnsafeMutablePointer<Float>
+    public var steps: Int
+    public var rows: Int
+    public var stepStride: Int
+    public var rowStride: Int
+
+    public init(base: UnsafeMutablePointer<Float>, steps: Int, rows: Int, stepStride: Int, rowStride: Int) {
+        (self.base, self.steps, self.rows, self.stepStride, self.rowStride) = (base, steps, rows, stepStride, rowStride)
+    }
+
+    /// `steps` x `rows` rows of `width` floats one after the other.
+    public static func contiguous(_ base: UnsafeMutablePointer<Float>, steps: Int = 1, rows: Int, width: Int) -> StepRows {
+        StepRows(base: base, steps: steps, rows: rows, stepStride: rows * width, rowStride: width)
+    }
+
+    /// True when the rows of every step follow each other, `width` floats apart.
+    public func isContiguous(width: Int) -> Bool { rowStride == width && (steps == 1 || stepStride == rows * width) }
+
+    /// Row 0 of step s.
+    public func step(_ s: Int) -> UnsafeMutablePointer<Float> { base + s * stepStride }
+}
+
+extension RecurrentCell {
+    /// One batch of contiguous rows, x (rows, F) -> z (rows, P), after `prepareSteps()`: a
+    /// single step driven by hand.
+    public func projectInput(_ x: UnsafePointer<Float>, rows: Int, into z: UnsafeMutablePointer<Float>) {
+        prepareSteps()
+        projectInput(.contiguous(UnsafeMutablePointer(mutating: x), rows: rows, width: inputFeatures), into: z)
+    }
+
+    /// The parameter gradients of `rows` contiguous rows: dz (rows, P), x (rows, F), previous
+    /// states (rows, H).
+    public func accumulateParameterGradients(projectionGradient: UnsafePointer<Float>, inputs: UnsafePointer<Float>,
+                                             previousStates: UnsafePointer<Float>, rows: Int) {
+        accumulateParameterGradients(
+            projectionGradient: projectionGradient,
+            inputs: .contiguous(UnsafeMutablePointer(mutating: inputs), rows: rows, width: inputFeatures),
+            previousStates: previousStates)
+    }
+
+    /// dx = dz W_ih for `rows` contiguous rows: dz (rows, P) -> dx (rows, F).
+    public func inputGradient(projectionGradient: UnsafePointer<Float>, rows: Int, beta: Float,
+                              into inputGradient: UnsafeMutablePointer<Float>) {
+        self.inputGradient(projectionGradient: projectionGradient, beta: beta,
+                           into: .contiguous(inputGradient, rows: rows, width: inputFeatures))
+    }
 }

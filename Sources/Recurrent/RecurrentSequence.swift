@@ -1,3 +1,5 @@
+import CKernels
+
 /// How a recurrent layer maps sequences (batch first, N samples, T steps, F features, H state).
 public enum RecurrentMode: Equatable, Sendable {
     /// (N, T, F) -> (N, H), each sequence's state after its last real step.
@@ -33,9 +35,13 @@ public final class RecurrentSequence<Cell: RecurrentCell> {
     /// dLoss/d(initial state) after a backward pass that asked for it.
     public private(set) var initialStateGradient: Tensor?
 
-    // Time-major working buffers: inputs (T, N, F), states (T + 1, N, H) with the initial state
-    // first, input projections (T, N, P) unless the cell projects into the states, their
-    // gradients (T, N, P), the mask (T, N).
+    // The inputs of the last forward where they lie (the caller's tensor, kept until backward:
+    // batch-major rows are read in place, not copied time-major), or a time-major copy (T, N, F)
+    // when the previous state is fed back. Time-major working buffers: states (T + 1, N, H) with
+    // the initial state first, input projections (T, N, P) unless the cell projects into the
+    // states, their gradients (T, N, P), the mask (T, N).
+    private var inputTensor: Tensor?
+    private var inputRows: StepRows?
     private var inputs: Tensor?
     private var states: Tensor?
     private var projections: Tensor?
@@ -44,7 +50,6 @@ public final class RecurrentSequence<Cell: RecurrentCell> {
     private var timeMask: Tensor?
     private var carry: Tensor?
     private var nextCarry: Tensor?
-    private var inputGradientTM: Tensor?
     private var output: Tensor?
     private var inputGradient: Tensor?
     private var stepScratch: Tensor?
@@ -64,6 +69,13 @@ public final class RecurrentSequence<Cell: RecurrentCell> {
         return false
     }
 
+    /// Threads for the steps: each takes a share of the batch rows through every step (rows do not
+    /// mix within a step), at least 16 rows each, as many as `BLAS.threads`. The per-step
+    /// products are then smaller (32 x 64 x 64 for two threads at batch 64), which OpenBLAS's
+    /// small-matrix kernels run in the worker's thread; a row's result does not depend on the
+    /// split except through the GEMM kernel OpenBLAS picks for the size.
+    private func stepWorkers(_ n: Int) -> Int { max(1, min(BLAS.threads, n / 16)) }
+
     /// The projection of step 0; step s's is `s * N * P` further.
     private func projectionBase(_ s: Tensor, _ stepCount: Int) -> UnsafeMutablePointer<Float> {
         if cell.projectsIntoState { return s.data + stepCount }
@@ -75,7 +87,9 @@ public final class RecurrentSequence<Cell: RecurrentCell> {
     // MARK: Forward
 
     /// Runs the cell over `input` ((N, T, F), or (N, F) one-to-many) from `initialState` (N, H;
-    /// zeros when nil) with an optional `mask` (N, T; 0 on padded steps).
+    /// zeros when nil) with an optional `mask` (N, T; 0 on padded steps). Backward reads `input`
+    /// again (the weight gradient), so it must not change in between, as for every layer that
+    /// keeps its input.
     public func forward(_ input: Tensor, mask inputMask: Tensor?, initialState: Tensor?, name: String) -> Tensor {
         let (f, h, p) = (cell.inputFeatures, cell.hiddenSize, cell.projectionWidth)
         let n = input.batchSize
@@ -90,24 +104,38 @@ public final class RecurrentSequence<Cell: RecurrentCell> {
         }
         batch = n
         let t = steps
-        let x = Tensor.reusing(inputs, shape: [t, n, f])
         let s = Tensor.reusing(states, shape: [t + 1, n, h])
-        (inputs, states) = (x, s)
+        states = s
 
-        // Inputs, time-major.
+        // The inputs of every step.
+        let x: StepRows
         switch mode {
-        case .manyToOne, .manyToMany: transposeFirstTwo(input.data, x.data, n, t, f)
-        case .oneToMany(_, .fixedInput): for step in 0..<t { (x.data + step &* n &* f).update(from: input.data, count: n &* f) }
-        case .oneToMany(_, .previousOutput): x.data.update(from: input.data, count: n &* f)
+        case .manyToOne, .manyToMany: x = StepRows(base: input.data, steps: t, rows: n, stepStride: f, rowStride: t &* f)
+        case .oneToMany(_, .fixedInput): x = StepRows(base: input.data, steps: t, rows: n, stepStride: 0, rowStride: f)
+        case .oneToMany(_, .previousOutput):
+            let copy = Tensor.reusing(inputs, shape: [t, n, f])
+            inputs = copy
+            copy.data.update(from: input.data, count: n &* f)
+            x = .contiguous(copy.data, steps: t, rows: n, width: f)
         }
-        // Mask, time-major; nil when every step is real. One-to-many has no padding.
+        (inputTensor, inputRows) = (input, x)
+        // Mask, time-major; nil when every step is real (also when a mask is given but has no
+        // padded step, as for a batch without padding). One-to-many has no padding.
         var mask: UnsafeMutablePointer<Float>?
         if let inputMask, mode == .manyToOne || mode == .manyToMany {
             precondition(inputMask.shape == [n, t], "\(layerType) '\(name)': mask \(inputMask.shape) is not (\(n), \(t))")
             let m = Tensor.reusing(timeMask, shape: [t, n])
             timeMask = m
-            transposeFirstTwo(inputMask.data, m.data, n, t, 1)
-            mask = m.data
+            let (source, destination) = (inputMask.data, m.data)
+            var padded = false
+            for row in 0..<n {
+                for step in 0..<t {
+                    let value = source[row &* t &+ step]
+                    destination[step &* n &+ row] = value
+                    padded = padded || value == 0
+                }
+            }
+            if padded { mask = m.data }
         }
         maskInForce = mask != nil
 
@@ -122,21 +150,34 @@ public final class RecurrentSequence<Cell: RecurrentCell> {
         let stepCount = n &* h
         let projectionCount = n &* p
         let z0 = projectionBase(s, stepCount)
-        // Every step's input projection at once: (T*N, F) x (F, P).
-        if !feedsBack { cell.projectInput(x.data, rows: t &* n, into: z0) }
-        for step in 0..<t {
-            let previous = s.data + step &* stepCount
-            let state = previous + stepCount
-            let z = z0 + step &* projectionCount
-            if feedsBack {
-                if step > 0 { (x.data + step &* n &* f).update(from: previous, count: stepCount) }
-                cell.projectInput(x.data + step &* n &* f, rows: n, into: z)
-            }
-            cell.forwardStep(projection: z, previous: previous, into: state, batch: n)
-            if let mask {
-                let m = mask + step &* n
-                for row in 0..<n where m[row] == 0 {
-                    (state + row &* h).update(from: previous + row &* h, count: h)
+        // Every step's input projection before the steps (per step on batch-major rows).
+        cell.prepareSteps()
+        // The steps, for the rows of each worker (fed back, the projection of a step needs the
+        // whole previous state: one worker). Each step's rows are projected just before the step
+        // uses them, while they are in cache (projecting all steps first wrote 3.2 MB that the
+        // steps then read back from L3).
+        let (states, inputs, feedsBack) = (s.data, x.base, feedsBack)
+        BLAS.concurrentPerform(feedsBack ? 1 : stepWorkers(n)) { w, workers in
+            let r0 = n &* w / workers, rows = n &* (w &+ 1) / workers &- r0
+            for step in 0..<t {
+                let previous = states + step &* stepCount
+                let state = previous + stepCount
+                let z = z0 + step &* projectionCount
+                if feedsBack {
+                    if step > 0 { (inputs + step &* n &* f).update(from: previous, count: stepCount) }
+                    cell.projectInput(.contiguous(inputs + step &* n &* f, rows: n, width: f), into: z)
+                } else {
+                    let mine = StepRows(base: x.step(step) + r0 &* x.rowStride, steps: 1, rows: rows,
+                                        stepStride: x.stepStride, rowStride: x.rowStride)
+                    cell.projectInput(mine, into: z + r0 &* p)
+                }
+                cell.forwardStep(projection: z + r0 &* p, previous: previous + r0 &* h, into: state + r0 &* h,
+                                 batch: rows)
+                if let mask {
+                    let m = mask + step &* n
+                    for row in r0..<(r0 &+ rows) where m[row] == 0 {
+                        (state + row &* h).update(from: previous + row &* h, count: h)
+                    }
                 }
             }
         }
@@ -172,7 +213,7 @@ public final class RecurrentSequence<Cell: RecurrentCell> {
     @discardableResult
     public func backward(_ dy: Tensor, truncation: Int?, wantInitialStateGradient: Bool, wantInputGradient: Bool,
                          name: String) -> Tensor? {
-        guard let x = inputs, let s = states else { preconditionFailure("\(layerType) '\(name)': backward before forward") }
+        guard let x = inputRows, let s = states else { preconditionFailure("\(layerType) '\(name)': backward before forward") }
         let (n, t, f, h, p) = (batch, steps, cell.inputFeatures, cell.hiddenSize, cell.projectionWidth)
         let stepCount = n &* h
         let projectionCount = n &* p
@@ -186,51 +227,59 @@ public final class RecurrentSequence<Cell: RecurrentCell> {
         let mask = maskInForce ? timeMask?.data : nil
         let z0 = projectionBase(s, stepCount)
 
-        var gp = g.data, np = next.data
-        if perStep { gp.update(repeating: 0, count: stepCount) } else { gp.update(from: dy.data, count: stepCount) }
-        for step in stride(from: t - 1, through: 0, by: -1) {
-            if perStep {
-                // g += dY[:, step, :]; a padded step's output is a constant zero.
-                for row in 0..<n where mask?[step &* n &+ row] ?? 1 != 0 {
-                    let src = dy.data + (row &* t &+ step) &* h, dst = gp + row &* h
-                    for j in 0..<h { dst[j] += src[j] }
+        // The steps backwards, for the rows of each worker (rows do not mix within a step); the
+        // carried dh_t swaps between g and next every step.
+        let (states, dzs, dys, carried, spare, feedsBack) = (s.data, dz.data, dy.data, g.data, next.data, feedsBack)
+        BLAS.concurrentPerform(stepWorkers(n)) { w, workers in
+            let r0 = n &* w / workers, rows = n &* (w &+ 1) / workers &- r0, end = r0 &+ rows
+            var gp = carried + r0 &* h, np = spare + r0 &* h
+            if perStep { gp.update(repeating: 0, count: rows &* h) } else { gp.update(from: dys + r0 &* h, count: rows &* h) }
+            for step in stride(from: t - 1, through: 0, by: -1) {
+                if perStep {
+                    // g += dY[:, step, :]; a padded step's output is a constant zero.
+                    for row in r0..<end where mask?[step &* n &+ row] ?? 1 != 0 {
+                        let src = dys + (row &* t &+ step) &* h, dst = gp + (row &- r0) &* h
+                        for j in 0..<h { dst[j] += src[j] }
+                    }
                 }
+                let previous = states + step &* stepCount + r0 &* h
+                let d = dzs + step &* projectionCount + r0 &* p
+                cell.backwardStep(stateGradient: gp, state: previous + stepCount, previous: previous,
+                                  projection: z0 + step &* projectionCount + r0 &* p, into: d, batch: rows)
+                if let mask {
+                    for row in r0..<end where mask[step &* n &+ row] == 0 {
+                        (d + (row &- r0) &* p).update(repeating: 0, count: p)
+                    }
+                }
+                // dh_{t-1} through the recurrence (+ dz_t W_ih when the input was h_{t-1}); padded rows pass g on.
+                cell.previousStateGradient(projectionGradient: d, previous: previous, into: np, batch: rows)
+                if feedsBack && step > 0 { cell.inputGradient(projectionGradient: d, rows: rows, beta: 1, into: np) }
+                if let mask {
+                    for row in r0..<end where mask[step &* n &+ row] == 0 {
+                        (np + (row &- r0) &* h).update(from: gp + (row &- r0) &* h, count: h)
+                    }
+                }
+                if let truncation, step > 0, step % truncation == 0 { np.update(repeating: 0, count: rows &* h) }
+                swap(&gp, &np)
             }
-            let previous = s.data + step &* stepCount
-            let d = dz.data + step &* projectionCount
-            cell.backwardStep(stateGradient: gp, state: previous + stepCount, previous: previous,
-                              projection: z0 + step &* projectionCount, into: d, batch: n)
-            if let mask {
-                for row in 0..<n where mask[step &* n &+ row] == 0 { (d + row &* p).update(repeating: 0, count: p) }
-            }
-            // dh_{t-1} through the recurrence (+ dz_t W_ih when the input was h_{t-1}); padded rows pass g on.
-            cell.previousStateGradient(projectionGradient: d, previous: previous, into: np, batch: n)
-            if feedsBack && step > 0 { cell.inputGradient(projectionGradient: d, rows: n, beta: 1, into: np) }
-            if let mask {
-                for row in 0..<n where mask[step &* n &+ row] == 0 { (np + row &* h).update(from: gp + row &* h, count: h) }
-            }
-            if let truncation, step > 0, step % truncation == 0 { np.update(repeating: 0, count: stepCount) }
-            swap(&gp, &np)
         }
         if wantInitialStateGradient {
             let d0 = Tensor.reusing(initialStateGradient, shape: [n, h])
-            d0.data.update(from: gp, count: stepCount)
+            d0.data.update(from: t % 2 == 0 ? g.data : next.data, count: stepCount)
             initialStateGradient = d0
         }
 
         // Parameter gradients over all steps at once.
-        let rows = t &* n
-        cell.accumulateParameterGradients(projectionGradient: dz.data, inputs: x.data, previousStates: s.data, rows: rows)
+        cell.accumulateParameterGradients(projectionGradient: dz.data, inputs: x, previousStates: s.data)
         guard wantInputGradient else { return nil }
 
         switch mode {
         case .manyToOne, .manyToMany:
-            let dxTM = Tensor.reusing(inputGradientTM, shape: [t, n, f])
-            inputGradientTM = dxTM
-            cell.inputGradient(projectionGradient: dz.data, rows: rows, beta: 0, into: dxTM.data)
+            // Written batch-major where it belongs, one step's rows at a time.
             let dx = Tensor.reusing(inputGradient, shape: [n, t, f])
             inputGradient = dx
-            transposeFirstTwo(dxTM.data, dx.data, t, n, f)
+            cell.inputGradient(projectionGradient: dz.data, beta: 0,
+                               into: StepRows(base: dx.data, steps: t, rows: n, stepStride: f, rowStride: t &* f))
             return dx
         case .oneToMany(_, .fixedInput):
             // The same input fed every step: dX = (sum_t dZ_t) W_ih.
@@ -274,18 +323,27 @@ public final class RecurrentSequence<Cell: RecurrentCell> {
     }
 }
 
-/// Copies `value` (width floats) into each of `rows` rows.
-@inline(__always)
+/// Copies `value` (width floats) into each of `rows` rows: one row, then copies of ever larger
+/// runs of finished rows (a few large copies rather than one small copy per row).
 func fillRows(_ destination: UnsafeMutablePointer<Float>, rows: Int, with value: UnsafePointer<Float>, width: Int) {
-    for r in 0..<rows { (destination + r &* width).update(from: value, count: width) }
+    guard rows > 0 else { return }
+    destination.update(from: value, count: width)
+    var done = 1
+    while done < rows {
+        let more = min(done, rows &- done)
+        (destination + done &* width).update(from: destination, count: more &* width)
+        done &+= more
+    }
 }
 
 /// (A, B, C) -> (B, A, C) for contiguous row-major buffers: swaps batch-major and time-major.
+/// The CKernels `transpose_first_two` kernel (destination rows in order, copied with the CPU's
+/// widest vectors rather than a memmove call per row), a share of the B rows per thread for
+/// large buffers.
 func transposeFirstTwo(_ source: UnsafePointer<Float>, _ destination: UnsafeMutablePointer<Float>,
                        _ a: Int, _ b: Int, _ c: Int) {
-    for i in 0..<a {
-        for j in 0..<b {
-            (destination + (j &* a &+ i) &* c).update(from: source + (i &* b &+ j) &* c, count: c)
-        }
+    BLAS.concurrentPerform(a &* b &* c < 1 << 16 ? 1 : min(BLAS.threads, b)) { w, workers in
+        synapse_kernels().pointee.transpose_first_two(source, destination, a, b, c, b &* w / workers,
+                                                      b &* (w &+ 1) / workers)
     }
 }

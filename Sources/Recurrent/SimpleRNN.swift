@@ -23,9 +23,12 @@ import Foundation
 /// Structure: a `SimpleRNNCell` (one step, forward and backward) run over time by a
 /// `RecurrentSequence` (modes, masks, truncation, initial state); `step` runs the cell alone.
 ///
-/// Speed: internally time-major. The input projection of all steps is one GEMM, each step's
-/// recurrent product one GEMM, and the weight gradients two GEMMs over all steps at the end of
-/// backward. Buffers are sized once per batch shape.
+/// Speed: states internally time-major; the batch-major input and its gradient are read and
+/// written in place (one GEMM per step over that step's rows). The input projection of all steps
+/// runs before the steps, each step's recurrent product is one GEMM, and the weight gradients are
+/// summed over all steps at the end of backward. With `BLAS.threads` > 1 the steps run for shares
+/// of the batch rows at once, and the products over all steps are shared between the threads.
+/// Buffers are sized once per batch shape.
 public final class SimpleRNN: Layer, SequenceMasking {
     public typealias Mode = RecurrentMode
     public typealias Feedback = RecurrentFeedback

@@ -179,6 +179,42 @@ final class SimpleRNNTests: XCTestCase {
         }
     }
 
+    /// With two threads the steps run for two shares of the batch rows at once (at least 16 rows
+    /// each); padding, truncation, the initial state and both modes give what one thread gives.
+    func testTwoThreadsSplittingTheBatchGiveOneThreadsResults() throws {
+        let (n, t) = (40, 9)
+        let random = RandomGenerator(seed: 25)
+        let x = randomTensor([n, t, f], random)
+        let h0 = randomTensor([n, h], random, scale: 0.5)
+        let mask = Tensor(shape: [n, t], repeating: 1)
+        for row in stride(from: 0, to: n, by: 3) {
+            for s in 0..<(row % t) { mask[row * t + (row % 2 == 0 ? s : t - 1 - s)] = 0 }  // left or right padding
+        }
+        for mode in [SimpleRNN.Mode.manyToOne, .manyToMany] {
+            func run(_ threads: Int) throws -> [Tensor] {
+                try withBLASThreads(threads) {
+                    let rnn = try SimpleRNN(f, h, mode: mode, truncation: 4, random: RandomGenerator(seed: 8))
+                    rnn.initialState = h0
+                    rnn.inputMask = mask
+                    let y = rnn.forward(x, training: true).copy()
+                    let dx = rnn.backward(randomTensor(y.shape, RandomGenerator(seed: 9))).copy()
+                    return [y, dx, rnn.weightIH.gradient, rnn.weightHH.gradient, rnn.bias.gradient,
+                            rnn.initialStateGradient!].map { $0.copy() }
+                }
+            }
+            let one = try run(1)
+            guard withBLASThreads(2, { BLAS.threads }) == 2 else { throw XCTSkip("OpenBLAS runs one thread here") }
+            let two = try run(2)
+            // Each row's recurrence is the same arithmetic; only the GEMM kernel OpenBLAS picks
+            // for 20 rows rather than 40 may add a dot product of h = 5 terms in another order
+            // (2 x 5 x 2^-24 = 6e-7 relative per step), and the weight gradients' sums over
+            // n x t = 360 rows run in other blocks: 1e-5 relative with a 1e-6 floor.
+            for (j, name) in ["output", "dx", "dW_ih", "dW_hh", "dbias", "dh0"].enumerated() {
+                assertClose(two[j], one[j], relative: 1e-5, "\(mode) \(name), two threads against one")
+            }
+        }
+    }
+
     func testOrthogonalRecurrentWeights() throws {
         let rnn = try SimpleRNN(3, 16, random: RandomGenerator(seed: 5))
         let w = rnn.weightHH.value

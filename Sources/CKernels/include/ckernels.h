@@ -41,6 +41,21 @@ typedef struct {
     /// before it), a window sends its gradient only where y > 0.
     void (*maxpool2x2_backward)(const float *dy, const float *y, const int *index, float *dx, long planes, long h,
                                 long w, long oh, long ow);
+    /// y = tanh(x), the arithmetic of Swift's `rationalTanh` op for op (same bits on every
+    /// variant); x and y are the same buffer or do not overlap.
+    void (*tanh_forward)(const float *x, float *y, long n);
+    /// dx = dy * (1 - y * y), the gradient of tanh from its output.
+    void (*tanh_backward)(const float *y, const float *dy, float *dx, long n);
+    /// y[i] = table[ids[i]] for `count` rows of d floats; ids must be valid rows.
+    void (*embedding_gather)(const float *table, const int *ids, long count, long d, float *y);
+    /// dw[ids[i]] += dy[i] for `count` rows, in order, skipping rows whose id is `skip` (-1: none):
+    /// the first `width` floats of rows `stride` floats apart in dy and dw (a share of the columns
+    /// per thread; width = stride for whole rows).
+    void (*embedding_scatter_add)(const int *ids, long count, long width, long stride, const float *dy, float *dw,
+                                  long skip);
+    /// (a, b, c) -> (b, a, c) for contiguous row-major x and y (batch-major <-> time-major), the
+    /// rows j0..<j1 of y's first axis only (a share per thread).
+    void (*transpose_first_two)(const float *x, float *y, long a, long b, long c, long j0, long j1);
 } SynapseKernels;
 
 /// The kernels in use: the best variant the CPU supports, chosen at start.
