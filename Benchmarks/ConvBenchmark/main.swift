@@ -19,9 +19,10 @@ struct ConvBenchmark: ParsableCommand {
     @Option(help: "Seconds per measurement.") var seconds = 2.0
     @Flag(help: "Tab-separated lines (name, threads, value) for scripts.") var tsv = false
     @Flag(help: "Only the LeNet-5 measurements (for profiling).") var lenetOnly = false
-    @Option(help: ArgumentHelp("Run exactly this many LeNet-5 training steps (one worker, one thread) and nothing else.",
-                               discussion: "For instruction counts under callgrind: run two step counts; the difference of the totals divided by the difference of the counts is the cost of one step, without the setup."))
+    @Option(help: ArgumentHelp("Run exactly this many LeNet-5 training steps (one OpenBLAS thread, --step-workers workers) and nothing else.",
+                               discussion: "For instruction counts under callgrind: run two step counts; the difference of the totals divided by the difference of the counts is the cost of one step, without the setup. For profiles of the data-parallel step: --step-workers 2."))
     var steps: Int?
+    @Option(help: "Data-parallel workers for --steps.") var stepWorkers = 1
     @Option(help: "LeNet-5 training batch size (lenet's default).") var batchSize = 32
 
     /// (name, N, C, H, W, O, kernel, stride, padding)
@@ -35,7 +36,7 @@ struct ConvBenchmark: ParsableCommand {
     func run() throws {
         if let steps {
             BLAS.threads = 1
-            let step = try lenetTrainingStep(workers: 1)
+            let step = try lenetTrainingStep(workers: stepWorkers)
             for _ in 0..<steps { step() }
             return
         }
