@@ -2,6 +2,7 @@
 // VARIANT below; the compiler vectorises each copy for its target.
 #include "ckernels.h"
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define INLINE static inline __attribute__((always_inline))
@@ -582,7 +583,14 @@ static const SynapseKernels *variant(int i) {
 
 static const SynapseKernels *active;
 
+// The best variant the CPU supports, or the one SYNAPSE_KERNELS names (generic, avx2, avx512)
+// when the CPU supports it: a way to run the whole program, or the test suite, on the kernels
+// another machine would choose.
 __attribute__((constructor)) static void choose(void) {
+    const char *wanted = getenv("SYNAPSE_KERNELS");
+    for (int i = 0; wanted && i < synapse_kernels_variant_count(); i++) {
+        if (variant(i) && strcmp(variant(i)->name, wanted) == 0) { active = variant(i); return; }
+    }
     for (int i = synapse_kernels_variant_count() - 1; i >= 0; i--) {
         if (variant(i)) { active = variant(i); return; }
     }

@@ -45,10 +45,11 @@ public enum BLAS {
     /// True when OpenBLAS has small-matrix kernels for this CPU (0.3.21: its SkylakeX,
     /// Cooperlake and SapphireRapids cores): products up to about 100^3 multiply-adds then run
     /// in the calling thread without packing either matrix.
-    public static let hasSmallMatrixKernels: Bool = {
-        guard let name = openblas_get_corename() else { return false }
-        return ["skylakex", "cooperlake", "sapphirerapids"].contains(String(cString: name).lowercased())
-    }()
+    public static let hasSmallMatrixKernels = ["skylakex", "cooperlake", "sapphirerapids"].contains(coreName)
+
+    /// The kernel set OpenBLAS chose for this CPU (or `OPENBLAS_CORETYPE` named), lowercased:
+    /// "haswell", "cooperlake", ...; products round alike only on the same kernels.
+    public static let coreName: String = openblas_get_corename().map { String(cString: $0).lowercased() } ?? ""
 
     /// Rows per block when a tall product is cut into calls on the small-matrix kernels:
     /// `width` x `depth` x rows stays at 2^19 multiply-adds (128 rows at 64 x 64), or nil (one

@@ -56,8 +56,15 @@ final class LeNetTests: FolderTestCase {
                                           random: RandomGenerator(seed: 1))
             _ = DataParallel(model: reference).computeGradients(inputs: x, targets: y, loss: SoftmaxCrossEntropy(),
                                                                 metric: .accuracy, random: RandomGenerator(seed: 1))
+            // The same sums grouped otherwise (3 + 3 rows against 6; OpenBLAS picks its kernels by
+            // shape): each gradient entry sums at most 600 products (conv2's weight over 6 images
+            // of 10 x 10), so it moves by at most 2 * 600 * 2^-24 = 7.2e-5 of the absolute sum of
+            // its products. That sum is taken at the scale of the tensor's largest entry: entries
+            // far below it are differences of larger products, where a relative test fails on
+            // some OpenBLAS kernels (Haswell, Prescott, Sandybridge) although both are right.
             for (p, q) in zip(model.parameters, reference.parameters) {
-                assertClose(p.gradient, q.gradient, relative: 1e-5, absolute: 1e-7, "\(variant) \(p.name)")
+                let scale = (0..<q.gradient.count).reduce(Float(0)) { max($0, abs(q.gradient[$1])) }
+                assertClose(p.gradient, q.gradient, relative: 0, absolute: 1e-4 * scale, "\(variant) \(p.name)")
             }
         }
     }

@@ -58,7 +58,8 @@ typedef struct {
     void (*transpose_first_two)(const float *x, float *y, long a, long b, long c, long j0, long j1);
 } SynapseKernels;
 
-/// The kernels in use: the best variant the CPU supports, chosen at start.
+/// The kernels in use: the best variant the CPU supports, chosen at start, or the one the
+/// environment variable SYNAPSE_KERNELS names (generic, avx2, avx512) if the CPU supports it.
 const SynapseKernels *synapse_kernels(void);
 /// Variant i (0 generic, 1 avx2, 2 avx512), or NULL when the CPU lacks it or i is out of range.
 const SynapseKernels *synapse_kernels_variant(int i);
