@@ -6,8 +6,12 @@ import XCTest
 /// The direct convolution kernels against the im2col + GEMM reference, and every CKernels
 /// variant the CPU supports against the plain one.
 final class DirectConvolutionTests: XCTestCase {
-    /// (C, O, H, W, kernel, padding): LeNet-5's two convolutions and an odd shape.
-    let shapes = [(1, 6, 28, 28, 5, 2), (6, 16, 14, 14, 5, 0), (3, 11, 9, 7, 3, 1)]
+    /// (C, O, H, W, kernel, padding): LeNet-5's two convolutions, then odd shapes for the
+    /// kernels' edges: 1x1, an even kernel, padding that makes the output larger than the input,
+    /// a wide kernel on a narrow image, 8 and 9 outputs (the two paths' boundary), 16 inputs.
+    let shapes = [(1, 6, 28, 28, 5, 2), (6, 16, 14, 14, 5, 0), (3, 11, 9, 7, 3, 1), (2, 3, 5, 9, 1, 0),
+                  (4, 8, 6, 6, 2, 1), (5, 16, 3, 4, 3, 2), (16, 5, 12, 10, 7, 3), (3, 9, 17, 33, 5, 4),
+                  (7, 1, 2, 2, 3, 1)]
 
     func testTheRuleOnShapes() throws {
         let random = RandomGenerator(seed: 1)
