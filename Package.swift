@@ -112,6 +112,8 @@ let package = Package(
         .testTarget(name: "ConvTests", dependencies: ["Conv", "TestSupport"], resources: [.copy("Fixtures")]),
         .testTarget(name: "RecurrentTests", dependencies: ["Recurrent", "TestSupport"], resources: [.copy("Fixtures")]),
         .testTarget(name: "AugmentTests", dependencies: ["Augment", "Conv", "TestSupport"], resources: [.copy("Fixtures")]),
+        // Files written by earlier versions, through the umbrella module.
+        .testTarget(name: "SynapseTests", dependencies: ["Synapse", "CKernels", "TestSupport"], resources: [.copy("Fixtures")]),
         // Runs `mpirun -np 2` on DistributedCheck, a small program built beside the tests.
         .executableTarget(name: "DistributedCheck", dependencies: ["Dense", "Distributed"], path: "Tests/DistributedCheck"),
         .testTarget(name: "DistributedTests", dependencies: ["Dense"]),
