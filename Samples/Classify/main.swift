@@ -25,7 +25,7 @@ enum SavedFormat {
     static func load(_ path: String) throws -> (Sequential, [String], ImageFormat) {
         // After a crash in the middle of a save, the complete new set may wait beside the folder.
         let url = ModelFolder.readableWeights(URL(fileURLWithPath: path))
-        let model = try Sequential.load(from: url)
+        let model = try Sequential.load(from: url, registry: .standard)
         let configURL = Sequential.configURL(forWeights: url)
         let training = try JSONDecoder().decode(ModelConfig.self, from: Data(contentsOf: configURL)).training
         func number(_ key: String) throws -> Int {

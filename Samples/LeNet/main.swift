@@ -39,7 +39,7 @@ struct LeNet: ParsableCommand {
         let load = dataset == .mnist ? MNIST.load : FashionMNIST.load
         let test = try load(.test, directory, note)
         if let evaluate {
-            let model = try Sequential.load(from: ModelFolder.readableWeights(URL(fileURLWithPath: evaluate)), registry: .all)
+            let model = try Sequential.load(from: ModelFolder.readableWeights(URL(fileURLWithPath: evaluate)), registry: .standard)
             try model.check(inputShape: Array(test.inputs.shape.dropFirst()), outputShape: [10], path: evaluate)
             return try report(model: model, test: test)
         }

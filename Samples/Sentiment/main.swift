@@ -111,7 +111,7 @@ struct Sentiment: ParsableCommand {
     func score(_ text: String, folder: URL) throws {
         // After a crash in the middle of a save, the complete new set may wait beside the folder.
         let weights = ModelFolder.readableWeights(folder.appendingPathComponent("model.safetensors"))
-        let model = try Sequential.load(from: weights, registry: .all)
+        let model = try Sequential.load(from: weights, registry: .standard)
         let vocabularyURL = weights.deletingLastPathComponent().appendingPathComponent("vocabulary.json")
         let vocabulary = try Vocabulary.load(from: vocabularyURL)
         try vocabulary.check(fits: model, path: vocabularyURL.path)

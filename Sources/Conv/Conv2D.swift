@@ -23,6 +23,39 @@ public enum Padding: Equatable, Sendable {
     }
 }
 
+/// A height and a width (a kernel, a stride, a padding), saved as `[height, width]`.
+public struct Extent: Codable, Equatable, Sendable {
+    public var height: Int
+    public var width: Int
+
+    public init(_ height: Int, _ width: Int) { (self.height, self.width) = (height, width) }
+
+    public init(from decoder: Decoder) throws {
+        var c = try decoder.unkeyedContainer()
+        guard c.count == 2 else {
+            throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath,
+                                                    debugDescription: "must be a list of 2 whole numbers (height, width)"))
+        }
+        (height, width) = (try c.decode(Int.self), try c.decode(Int.self))
+    }
+
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.unkeyedContainer()
+        try c.encode(height)
+        try c.encode(width)
+    }
+
+    /// Throws unless both sides lie in `range`, naming the layer and the setting.
+    func check(in range: ClosedRange<Int>, _ setting: String, layer: String) throws {
+        guard range.contains(height), range.contains(width) else {
+            throw SynapseError.invalidArgument(
+                "\(layer) '\(setting)' is [\(height), \(width)], each must be in \(range.lowerBound)...\(range.upperBound)")
+        }
+    }
+
+    var pair: (height: Int, width: Int) { (height, width) }
+}
+
 /// A 2-D convolution (cross-correlation, as in PyTorch's `nn.Conv2d`) over N x C x H x W batches.
 ///
 ///     y[n, o, i, j] = b[o] + sum_{c, u, v} w[o, c, u, v] x[n, c, i sh - ph + u, j sw - pw + v]
@@ -47,15 +80,93 @@ public enum Padding: Equatable, Sendable {
 /// kernels and 33.4M with the grid kernels (callgrind, AVX2 variant; `conv-benchmark --steps`).
 /// Wider layers keep im2col + GEMM, whose packed kernels win once the channels fill the vectors.
 public final class Conv2D: Layer {
-    public static let typeName = "Conv2D"
+    /// The settings of a `Conv2D` layer.
+    public struct Config: LayerConfig {
+        public static let typeName = "Conv2D"
+        public var inputChannels: Int
+        public var outputChannels: Int
+        public var kernelSize: Extent
+        public var stride: Extent
+        /// Zeros added on each side (explicit amounts; `Padding.same` is resolved when the config
+        /// is made).
+        public var padding: Extent
+        public var bias: Bool
+        /// Fills the weight (fanIn = C kH kW, fanOut = O kH kW); the bias starts at 0. He uniform
+        /// unless told otherwise, for ReLU networks.
+        public var initializer: Initializer
+
+        public init(inputChannels: Int, outputChannels: Int, kernelSize: (Int, Int), stride: (Int, Int) = (1, 1),
+                    padding: Padding = .valid, bias: Bool = true, initializer: Initializer = .heUniform) throws {
+            let pad = try padding.amounts(kernelHeight: kernelSize.0, kernelWidth: kernelSize.1)
+            (self.inputChannels, self.outputChannels) = (inputChannels, outputChannels)
+            (self.kernelSize, self.stride, self.padding) = (Extent(kernelSize.0, kernelSize.1), Extent(stride.0, stride.1), Extent(pad.0, pad.1))
+            (self.bias, self.initializer) = (bias, initializer)
+        }
+
+        enum CodingKeys: String, CodingKey { case inputChannels, outputChannels, kernelSize, stride, padding, bias, initializer }
+
+        public init(from decoder: Decoder) throws {
+            let c = try decoder.container(keyedBy: CodingKeys.self)
+            inputChannels = try c.decode(Int.self, forKey: .inputChannels)
+            outputChannels = try c.decode(Int.self, forKey: .outputChannels)
+            kernelSize = try c.decode(Extent.self, forKey: .kernelSize)
+            stride = try c.decode(Extent.self, forKey: .stride)
+            padding = try c.decode(Extent.self, forKey: .padding)
+            bias = try c.decode(Bool.self, forKey: .bias)
+            initializer = try c.decodeIfPresent(Initializer.self, forKey: .initializer) ?? .heUniform
+        }
+
+        public func validate() throws {
+            let (range, layer) = (1...LayerLimits.maxDimension, Self.typeName)
+            try LayerLimits.check(inputChannels, in: range, "inputChannels", layer: layer)
+            try LayerLimits.check(outputChannels, in: range, "outputChannels", layer: layer)
+            try kernelSize.check(in: range, "kernelSize", layer: layer)
+            try stride.check(in: range, "stride", layer: layer)
+            try padding.check(in: 0...LayerLimits.maxDimension, "padding", layer: layer)
+            _ = try LayerLimits.elementCount([outputChannels, inputChannels, kernelSize.height, kernelSize.width],
+                                             of: "\(layer) weight")
+        }
+
+        public var parameterShapes: [(name: String, shape: [Int])] {
+            [("weight", [outputChannels, inputChannels, kernelSize.height, kernelSize.width])]
+                + (bias ? [("bias", [outputChannels])] : [])
+        }
+
+        /// The geometry of the convolution on input samples of `inputShape` (C, H, W).
+        public func geometry(for inputShape: [Int]) throws -> WindowGeometry {
+            guard inputShape.count == 3, inputShape[0] == inputChannels else {
+                throw SynapseError.shape("expects (\(inputChannels), H, W) per sample, got \(inputShape)")
+            }
+            guard let oh = windowOutputSize(inputShape[1], kernel: kernelSize.height, stride: stride.height, padding: padding.height),
+                  let ow = windowOutputSize(inputShape[2], kernel: kernelSize.width, stride: stride.width, padding: padding.width)
+            else {
+                throw SynapseError.shape("a \(kernelSize.height)x\(kernelSize.width) kernel with padding "
+                                         + "\(padding.height),\(padding.width) does not fit a \(inputShape[1])x\(inputShape[2]) input")
+            }
+            return WindowGeometry(channels: inputChannels, height: inputShape[1], width: inputShape[2],
+                                  kernelHeight: kernelSize.height, kernelWidth: kernelSize.width,
+                                  strideHeight: stride.height, strideWidth: stride.width,
+                                  paddingHeight: padding.height, paddingWidth: padding.width,
+                                  outputHeight: oh, outputWidth: ow)
+        }
+
+        public func outputShape(for inputShape: [Int]) throws -> [Int] {
+            let g = try geometry(for: inputShape)
+            return [outputChannels, g.outputHeight, g.outputWidth]
+        }
+
+        public func makeLayer(random: RandomGenerator?) throws -> any Layer { try Conv2D(self, random: random) }
+    }
+
+    public let config: Config
     public var name: String
-    public let inputChannels: Int, outputChannels: Int
-    public let kernelSize: (height: Int, width: Int)
-    public let stride: (height: Int, width: Int)
-    public let padding: (height: Int, width: Int)
+    public var inputChannels: Int { config.inputChannels }
+    public var outputChannels: Int { config.outputChannels }
+    public var kernelSize: (height: Int, width: Int) { config.kernelSize.pair }
+    public var stride: (height: Int, width: Int) { config.stride.pair }
+    public var padding: (height: Int, width: Int) { config.padding.pair }
     public let weight: Parameter
     public let bias: Parameter?
-    private let initializer: Initializer
 
     /// The largest column matrix built at once, in floats (1 MiB). Larger batches go through in
     /// chunks of images, so each chunk's columns are still in cache when the GEMM reads them.
@@ -89,25 +200,30 @@ public final class Conv2D: Layer {
     private var output: Tensor?
     private var inputGradient: Tensor?
 
+    /// Builds the layer `config` describes; with `random`, the weight is drawn from its
+    /// initializer, else left at zero.
+    public init(_ config: Config, random: RandomGenerator?, name: String = "") throws {
+        try config.validate()
+        self.config = config
+        self.name = name
+        let (o, c, k) = (config.outputChannels, config.inputChannels, config.kernelSize)
+        weight = Parameter(name: "weight", value: Tensor(shape: [o, c, k.height, k.width]))
+        if let random {
+            let area = k.height * k.width
+            config.initializer.fill(weight.value, fanIn: c * area, fanOut: o * area, random: random)
+        }
+        bias = config.bias ? Parameter(name: "bias", value: Tensor(shape: [o])) : nil
+    }
+
     /// - Parameters:
     ///   - initializer: fills the weight (fanIn = C kH kW, fanOut = O kH kW); bias starts at 0.
     ///     Default He uniform, for ReLU networks.
-    public init(inputChannels: Int, outputChannels: Int, kernelSize: (Int, Int), stride: (Int, Int) = (1, 1),
-                padding: Padding = .valid, bias: Bool = true, initializer: Initializer = .heUniform,
-                random: RandomGenerator, name: String = "") throws {
-        let pad = try Conv2D.check(inputChannels: inputChannels, outputChannels: outputChannels,
-                                   kernelSize: kernelSize, stride: stride, padding: padding)
-        self.name = name
-        self.inputChannels = inputChannels
-        self.outputChannels = outputChannels
-        self.kernelSize = kernelSize
-        self.stride = stride
-        self.padding = pad
-        self.initializer = initializer
-        let area = kernelSize.0 * kernelSize.1
-        weight = Parameter(name: "weight", value: Tensor(shape: [outputChannels, inputChannels, kernelSize.0, kernelSize.1]))
-        initializer.fill(weight.value, fanIn: inputChannels * area, fanOut: outputChannels * area, random: random)
-        self.bias = bias ? Parameter(name: "bias", value: Tensor(shape: [outputChannels])) : nil
+    public convenience init(inputChannels: Int, outputChannels: Int, kernelSize: (Int, Int), stride: (Int, Int) = (1, 1),
+                            padding: Padding = .valid, bias: Bool = true, initializer: Initializer = .heUniform,
+                            random: RandomGenerator, name: String = "") throws {
+        try self.init(Config(inputChannels: inputChannels, outputChannels: outputChannels, kernelSize: kernelSize,
+                             stride: stride, padding: padding, bias: bias, initializer: initializer),
+                      random: random, name: name)
     }
 
     public convenience init(_ inputChannels: Int, _ outputChannels: Int, kernelSize: Int, stride: Int = 1,
@@ -118,81 +234,12 @@ public final class Conv2D: Layer {
                       random: random, name: name)
     }
 
-    public convenience init(options: LayerOptions, random: RandomGenerator) throws {
-        let (k, s, p) = try Conv2D.geometry(options)
-        let initName = (try? options.string("initializer")) ?? "he_uniform"
-        guard let initializer = Initializer(configName: initName) else {
-            throw SynapseError.invalidArgument("unknown initializer '\(initName)'")
-        }
-        try self.init(inputChannels: try options.int("inputChannels", in: 1...LayerLimits.maxDimension),
-                      outputChannels: try options.int("outputChannels", in: 1...LayerLimits.maxDimension),
-                      kernelSize: (k[0], k[1]), stride: (s[0], s[1]), padding: .explicit(p[0], p[1]),
-                      bias: try options.bool("bias"), initializer: initializer, random: random)
-    }
-
-    public static func stateShapes(options: LayerOptions) throws -> [String: [Int]]? {
-        let (k, s, p) = try geometry(options)
-        let (c, o) = (try options.int("inputChannels", in: 1...LayerLimits.maxDimension),
-                      try options.int("outputChannels", in: 1...LayerLimits.maxDimension))
-        _ = try check(inputChannels: c, outputChannels: o, kernelSize: (k[0], k[1]), stride: (s[0], s[1]),
-                      padding: .explicit(p[0], p[1]))
-        let weight = [o, c, k[0], k[1]]
-        return try options.bool("bias") ? ["weight": weight, "bias": [o]] : ["weight": weight]
-    }
-
-    private static func geometry(_ options: LayerOptions) throws -> (kernel: [Int], stride: [Int], padding: [Int]) {
-        (try options.ints("kernelSize", count: 2, in: 1...LayerLimits.maxDimension),
-         try options.ints("stride", count: 2, in: 1...LayerLimits.maxDimension),
-         try options.ints("padding", count: 2, in: 0...LayerLimits.maxDimension))
-    }
-
-    /// Checks the arguments before anything is allocated; returns the padding amounts.
-    private static func check(inputChannels: Int, outputChannels: Int, kernelSize: (Int, Int), stride: (Int, Int),
-                              padding: Padding) throws -> (Int, Int) {
-        let range = 1...LayerLimits.maxDimension
-        try LayerLimits.check(inputChannels, in: range, "input channels", layer: typeName)
-        try LayerLimits.check(outputChannels, in: range, "output channels", layer: typeName)
-        try LayerLimits.check(kernelSize.0, in: range, "kernel height", layer: typeName)
-        try LayerLimits.check(kernelSize.1, in: range, "kernel width", layer: typeName)
-        try LayerLimits.check(stride.0, in: range, "stride height", layer: typeName)
-        try LayerLimits.check(stride.1, in: range, "stride width", layer: typeName)
-        let pad = try padding.amounts(kernelHeight: kernelSize.0, kernelWidth: kernelSize.1)
-        try LayerLimits.check(pad.0, in: 0...LayerLimits.maxDimension, "padding height", layer: typeName)
-        try LayerLimits.check(pad.1, in: 0...LayerLimits.maxDimension, "padding width", layer: typeName)
-        _ = try LayerLimits.elementCount([outputChannels, inputChannels, kernelSize.0, kernelSize.1], of: "\(typeName) weight")
-        return pad
-    }
-
-    public var options: LayerOptions {
-        ["inputChannels": .number(Double(inputChannels)), "outputChannels": .number(Double(outputChannels)),
-         "kernelSize": .numbers([Double(kernelSize.height), Double(kernelSize.width)]),
-         "stride": .numbers([Double(stride.height), Double(stride.width)]),
-         "padding": .numbers([Double(padding.height), Double(padding.width)]),
-         "bias": .bool(bias != nil), "initializer": .string(initializer.configName)]
-    }
-
     public var parameters: [Parameter] { bias.map { [weight, $0] } ?? [weight] }
 
     func geometry(for inputShape: [Int]) throws -> WindowGeometry {
-        guard inputShape.count == 3, inputShape[0] == inputChannels else {
-            throw SynapseError.shape("Conv2D '\(name)' expects (\(inputChannels), H, W) per sample, got \(inputShape)")
+        do { return try config.geometry(for: inputShape) } catch SynapseError.shape(let message) {
+            throw SynapseError.shape("Conv2D '\(name)' \(message)")
         }
-        guard let oh = windowOutputSize(inputShape[1], kernel: kernelSize.height, stride: stride.height, padding: padding.height),
-              let ow = windowOutputSize(inputShape[2], kernel: kernelSize.width, stride: stride.width, padding: padding.width)
-        else {
-            throw SynapseError.shape("Conv2D '\(name)': a \(kernelSize.height)x\(kernelSize.width) kernel with padding "
-                                     + "\(padding.height),\(padding.width) does not fit a \(inputShape[1])x\(inputShape[2]) input")
-        }
-        return WindowGeometry(channels: inputChannels, height: inputShape[1], width: inputShape[2],
-                              kernelHeight: kernelSize.height, kernelWidth: kernelSize.width,
-                              strideHeight: stride.height, strideWidth: stride.width,
-                              paddingHeight: padding.height, paddingWidth: padding.width,
-                              outputHeight: oh, outputWidth: ow)
-    }
-
-    public func outputShape(for inputShape: [Int]) throws -> [Int] {
-        let g = try geometry(for: inputShape)
-        return [outputChannels, g.outputHeight, g.outputWidth]
     }
 
     /// Whether inputs of geometry `g` go through the direct kernels: stride 1, padding below the
@@ -249,7 +296,11 @@ public final class Conv2D: Layer {
     public func forward(_ input: Tensor, training: Bool) -> Tensor {
         let sample = input.sampleShape
         if geometry.map({ [$0.channels, $0.height, $0.width] != sample }) ?? true {
-            geometry = try! geometry(for: sample)  // the model checked the shapes when it was built
+            // Invariant: a model checks every layer's input shape before it runs (Sequential's
+            // forward); a layer used on its own is held to the same rule here.
+            do { geometry = try geometry(for: sample) } catch {
+                preconditionFailure("\(error) (input batch \(input.shape))")
+            }
         }
         let g = geometry!
         direct = usesDirectPath(for: g)
@@ -336,12 +387,9 @@ public final class Conv2D: Layer {
 }
 
 extension Conv2D {
-    /// Same geometry, initializer name, name and values; its own storage and buffers.
+    /// Same config, algorithm, name and values; its own storage and buffers.
     public func clone() throws -> any Layer {
-        let copy = try Conv2D(inputChannels: inputChannels, outputChannels: outputChannels,
-                              kernelSize: (kernelSize.height, kernelSize.width), stride: (stride.height, stride.width),
-                              padding: .explicit(padding.height, padding.width), bias: bias != nil,
-                              initializer: initializer, random: RandomGenerator(seed: 0))
+        let copy = try Conv2D(config, random: nil)
         copy.algorithm = algorithm
         copy.copyState(from: self)
         return copy

@@ -1,76 +1,85 @@
 import CKernels
 import Dense
 
-/// The geometry shared by the pooling layers: a kernel sliding over each channel.
-public struct PoolingWindow: Sendable {
-    public let kernel: (height: Int, width: Int)
-    public let stride: (height: Int, width: Int)
-    public let padding: (height: Int, width: Int)
+/// The settings of a pooling layer (`MaxPool2D.Config`, `AvgPool2D.Config`): a kernel sliding
+/// over each channel.
+public struct PoolingWindow: Codable, Equatable, Sendable {
+    public var kernelSize: Extent
+    /// Defaults to the kernel size (non-overlapping windows).
+    public var stride: Extent
+    public var padding: Extent
 
-    var options: LayerOptions {
-        ["kernelSize": .numbers([Double(kernel.height), Double(kernel.width)]),
-         "stride": .numbers([Double(stride.height), Double(stride.width)]),
-         "padding": .numbers([Double(padding.height), Double(padding.width)])]
-    }
+    public var kernel: (height: Int, width: Int) { kernelSize.pair }
 
-    init(kernel: (Int, Int), stride: (Int, Int)?, padding: (Int, Int)) throws {
+    public init(kernel: (Int, Int), stride: (Int, Int)? = nil, padding: (Int, Int) = (0, 0)) {
         let s = stride ?? kernel
-        let range = 1...LayerLimits.maxDimension
-        guard range.contains(kernel.0), range.contains(kernel.1), range.contains(s.0), range.contains(s.1) else {
-            throw SynapseError.invalidArgument(
-                "pooling needs kernel size and stride in \(range.lowerBound)...\(range.upperBound), got \(kernel) and \(s)")
-        }
-        // PyTorch's rule: padding at most half the kernel, so every window sees the image.
-        guard padding.0 >= 0, padding.1 >= 0, 2 * padding.0 <= kernel.0, 2 * padding.1 <= kernel.1 else {
-            throw SynapseError.invalidArgument("pooling padding must be between 0 and half the kernel size")
-        }
-        (self.kernel, self.stride, self.padding) = (kernel, s, padding)
+        (kernelSize, self.stride, self.padding) = (Extent(kernel.0, kernel.1), Extent(s.0, s.1), Extent(padding.0, padding.1))
     }
 
-    init(options: LayerOptions) throws {
-        let k = try options.ints("kernelSize", count: 2, in: 1...LayerLimits.maxDimension)
-        let s = try options.ints("stride", count: 2, in: 1...LayerLimits.maxDimension)
-        let p = try options.ints("padding", count: 2, in: 0...LayerLimits.maxDimension)
-        try self.init(kernel: (k[0], k[1]), stride: (s[0], s[1]), padding: (p[0], p[1]))
+    func validate(layer: String) throws {
+        let range = 1...LayerLimits.maxDimension
+        try kernelSize.check(in: range, "kernelSize", layer: layer)
+        try stride.check(in: range, "stride", layer: layer)
+        // PyTorch's rule: padding at most half the kernel, so every window sees the image.
+        guard padding.height >= 0, padding.width >= 0, 2 * padding.height <= kernelSize.height,
+              2 * padding.width <= kernelSize.width else {
+            throw SynapseError.invalidArgument(
+                "\(layer) 'padding' is [\(padding.height), \(padding.width)], it must be between 0 and half the kernel size")
+        }
     }
 
     /// 2x2 windows, stride 2, no padding: the case the CKernels pooling kernels take.
     var isPlain2x2: Bool {
-        kernel == (2, 2) && stride == (2, 2) && padding == (0, 0)
+        kernelSize == Extent(2, 2) && stride == Extent(2, 2) && padding == Extent(0, 0)
     }
 
-    func outputShape(for inputShape: [Int], layer: String) throws -> [Int] {
+    func outputShape(for inputShape: [Int]) throws -> [Int] {
         guard inputShape.count == 3,
-              let oh = windowOutputSize(inputShape[1], kernel: kernel.height, stride: stride.height, padding: padding.height),
-              let ow = windowOutputSize(inputShape[2], kernel: kernel.width, stride: stride.width, padding: padding.width)
+              let oh = windowOutputSize(inputShape[1], kernel: kernelSize.height, stride: stride.height, padding: padding.height),
+              let ow = windowOutputSize(inputShape[2], kernel: kernelSize.width, stride: stride.width, padding: padding.width)
         else {
-            throw SynapseError.shape("\(layer): a \(kernel.height)x\(kernel.width) window does not fit input \(inputShape) (C, H, W)")
+            throw SynapseError.shape("a \(kernelSize.height)x\(kernelSize.width) window does not fit input \(inputShape) (C, H, W)")
         }
         return [inputShape[0], oh, ow]
     }
 }
 
-/// What the pooling layers share: a window, its saved options and its output shape.
-public protocol PoolingLayer: Layer {
+/// A pooling layer's config: the window, under the layer's type name.
+public protocol PoolingConfig: LayerConfig {
     var window: PoolingWindow { get }
-    init(kernelSize: (Int, Int), stride: (Int, Int)?, padding: (Int, Int), name: String) throws
+    init(window: PoolingWindow)
+}
+
+extension PoolingConfig {
+    public init(from decoder: Decoder) throws { self.init(window: try PoolingWindow(from: decoder)) }
+    public func encode(to encoder: Encoder) throws { try window.encode(to: encoder) }
+    public func validate() throws { try window.validate(layer: Self.typeName) }
+    public func outputShape(for inputShape: [Int]) throws -> [Int] { try window.outputShape(for: inputShape) }
+}
+
+/// What the pooling layers share: a window and its output shape.
+public protocol PoolingLayer: Layer where Config: PoolingConfig {
+    init(_ config: Config, name: String) throws
 }
 
 extension PoolingLayer {
+    public var window: PoolingWindow { config.window }
+
     /// A square window: `MaxPool2D(2)`, `AvgPool2D(3, stride: 2, padding: 1)`.
     public init(_ kernelSize: Int, stride: Int? = nil, padding: Int = 0, name: String = "") throws {
         try self.init(kernelSize: (kernelSize, kernelSize), stride: stride.map { ($0, $0) }, padding: (padding, padding), name: name)
     }
 
-    public var options: LayerOptions { window.options }
-
-    public static func stateShapes(options: LayerOptions) throws -> [String: [Int]]? {
-        _ = try PoolingWindow(options: options)
-        return [:]
+    /// - Parameter stride: defaults to the kernel size (non-overlapping windows).
+    public init(kernelSize: (Int, Int), stride: (Int, Int)? = nil, padding: (Int, Int) = (0, 0), name: String = "") throws {
+        try self.init(Config(window: PoolingWindow(kernel: kernelSize, stride: stride, padding: padding)), name: name)
     }
 
-    public func outputShape(for inputShape: [Int]) throws -> [Int] {
-        try window.outputShape(for: inputShape, layer: "\(Self.typeName) '\(name)'")
+    /// The output shape of one sample in `forward` and `backward`. Invariant: a model checks
+    /// every layer's input shape before it runs (Sequential's forward); a layer used on its own
+    /// is held to the same rule here.
+    func sampleOutputShape(_ inputShape: [Int]) -> [Int] {
+        do { return try outputShape(for: inputShape) } catch { preconditionFailure("\(error)") }
     }
 }
 
@@ -78,9 +87,16 @@ extension PoolingLayer {
 /// windows may overlap (stride < kernel); padding counts as -infinity; on ties the first maximum
 /// in the window (row by row) wins and receives the gradient.
 public final class MaxPool2D: PoolingLayer, AbsorbsPrecedingReLU {
-    public static let typeName = "MaxPool2D"
+    /// The settings of a `MaxPool2D` layer: its window.
+    public struct Config: PoolingConfig {
+        public static let typeName = "MaxPool2D"
+        public var window: PoolingWindow
+        public init(window: PoolingWindow) { self.window = window }
+        public func makeLayer(random: RandomGenerator?) throws -> any Layer { try MaxPool2D(self) }
+    }
+
+    public let config: Config
     public var name: String
-    public let window: PoolingWindow
     /// Whether the output is relu(max) for a ReLU before this layer (set by `Sequential`): the
     /// same values, window choices and input gradients as the ReLU's output pooled, since the
     /// ReLU is monotone (a window whose maximum is <= 0 sends no gradient either way).
@@ -90,19 +106,14 @@ public final class MaxPool2D: PoolingLayer, AbsorbsPrecedingReLU {
     private var output: Tensor?
     private var inputGradient: Tensor?
 
-    /// - Parameter stride: defaults to the kernel size (non-overlapping windows).
-    public init(kernelSize: (Int, Int), stride: (Int, Int)? = nil, padding: (Int, Int) = (0, 0), name: String = "") throws {
-        window = try PoolingWindow(kernel: kernelSize, stride: stride, padding: padding)
+    public init(_ config: Config, name: String = "") throws {
+        try config.validate()
+        self.config = config
         self.name = name
     }
 
-    public init(options: LayerOptions, random: RandomGenerator) throws {
-        window = try PoolingWindow(options: options)
-        name = ""
-    }
-
     public func forward(_ input: Tensor, training: Bool) -> Tensor {
-        let shape = try! outputShape(for: input.sampleShape)
+        let shape = sampleOutputShape(input.sampleShape)
         let (n, c, h, w) = (input.shape[0], input.shape[1], input.shape[2], input.shape[3])
         let (oh, ow) = (shape[1], shape[2])
         let out = Tensor.reusing(output, shape: [n] + shape)
@@ -188,28 +199,31 @@ public final class MaxPool2D: PoolingLayer, AbsorbsPrecedingReLU {
 /// Average pooling over each channel, as PyTorch's `nn.AvgPool2d` with its defaults: padding
 /// counts as zeros and is included in the divisor (kH kW).
 public final class AvgPool2D: PoolingLayer {
-    public static let typeName = "AvgPool2D"
+    /// The settings of a `AvgPool2D` layer: its window.
+    public struct Config: PoolingConfig {
+        public static let typeName = "AvgPool2D"
+        public var window: PoolingWindow
+        public init(window: PoolingWindow) { self.window = window }
+        public func makeLayer(random: RandomGenerator?) throws -> any Layer { try AvgPool2D(self) }
+    }
+
+    public let config: Config
     public var name: String
-    public let window: PoolingWindow
     private var inputShape: [Int] = []
     private var output: Tensor?
     private var inputGradient: Tensor?
 
-    public init(kernelSize: (Int, Int), stride: (Int, Int)? = nil, padding: (Int, Int) = (0, 0), name: String = "") throws {
-        window = try PoolingWindow(kernel: kernelSize, stride: stride, padding: padding)
+    public init(_ config: Config, name: String = "") throws {
+        try config.validate()
+        self.config = config
         self.name = name
-    }
-
-    public init(options: LayerOptions, random: RandomGenerator) throws {
-        window = try PoolingWindow(options: options)
-        name = ""
     }
 
     /// Calls `body(outputIndex, inputIndex)` for every (output, input) pair of every window.
     @inline(__always)
     private func forEachPair(planes: Int, _ body: (Int, Int) -> Void) {
         let (h, w) = (inputShape[2], inputShape[3])
-        let shape = try! outputShape(for: Array(inputShape.dropFirst()))
+        let shape = sampleOutputShape(Array(inputShape.dropFirst()))
         let (oh, ow) = (shape[1], shape[2])
         let (kh, kw, sh, sw, ph, pw) = (window.kernel.height, window.kernel.width, window.stride.height,
                                         window.stride.width, window.padding.height, window.padding.width)
@@ -229,7 +243,7 @@ public final class AvgPool2D: PoolingLayer {
 
     public func forward(_ input: Tensor, training: Bool) -> Tensor {
         inputShape = input.shape
-        let out = Tensor.reusing(output, shape: [input.batchSize] + (try! outputShape(for: input.sampleShape)))
+        let out = Tensor.reusing(output, shape: [input.batchSize] + sampleOutputShape(input.sampleShape))
         output = out
         out.fill(0)
         let (x, y) = (input.data, out.data)
@@ -252,18 +266,24 @@ public final class AvgPool2D: PoolingLayer {
 /// Flattens each sample to a vector: (N, d1, d2, ...) -> (N, d1 d2 ...), as PyTorch's
 /// `nn.Flatten()`. A view: no copy.
 public final class Flatten: Layer {
-    public static let typeName = "Flatten"
+    /// A `Flatten` layer has no settings.
+    public struct Config: LayerConfig {
+        public static let typeName = "Flatten"
+        public init() {}
+        public func validate() throws {}
+        public func outputShape(for inputShape: [Int]) throws -> [Int] {
+            do { return [try LayerLimits.elementCount(inputShape, of: "input")] } catch SynapseError.invalidArgument(let message) {
+                throw SynapseError.shape(message)
+            }
+        }
+        public func makeLayer(random: RandomGenerator?) throws -> any Layer { Flatten() }
+    }
+
+    public let config = Config()
     public var name: String
     private var inputShape: [Int] = []
 
     public init(name: String = "") { self.name = name }
-    public init(options: LayerOptions, random: RandomGenerator) throws { name = "" }
-    public static func stateShapes(options: LayerOptions) throws -> [String: [Int]]? { [:] }
-    public var options: LayerOptions { [:] }
-
-    public func outputShape(for inputShape: [Int]) throws -> [Int] {
-        [try LayerLimits.elementCount(inputShape, of: "Flatten '\(name)' input")]
-    }
 
     public func forward(_ input: Tensor, training: Bool) -> Tensor {
         inputShape = input.shape
@@ -273,25 +293,9 @@ public final class Flatten: Layer {
     public func backward(_ outputGradient: Tensor) -> Tensor { outputGradient.reshaped(inputShape) }
 }
 
-extension MaxPool2D {
-    public func clone() throws -> any Layer {
-        try MaxPool2D(kernelSize: window.kernel, stride: window.stride, padding: window.padding, name: name)
-    }
-}
-
-extension AvgPool2D {
-    public func clone() throws -> any Layer {
-        try AvgPool2D(kernelSize: window.kernel, stride: window.stride, padding: window.padding, name: name)
-    }
-}
-
-extension Flatten {
-    public func clone() throws -> any Layer { Flatten(name: name) }
-}
-
 extension LayerRegistry {
     /// The layer types of the Conv module.
     public static var conv: LayerRegistry {
-        LayerRegistry([Conv2D.self, MaxPool2D.self, AvgPool2D.self, Flatten.self])
+        LayerRegistry([Conv2D.Config.self, MaxPool2D.Config.self, AvgPool2D.Config.self, Flatten.Config.self])
     }
 }

@@ -94,9 +94,57 @@ public final class Activation: Layer {
         }
     }
 
-    public static let typeName = "Activation"
+    /// The settings of an `Activation` layer: its function.
+    public struct Config: LayerConfig {
+        public static let typeName = "Activation"
+        public var function: Function
+
+        public init(_ function: Function) { self.function = function }
+
+        enum CodingKeys: String, CodingKey { case function, alpha }
+
+        public init(from decoder: Decoder) throws {
+            let c = try decoder.container(keyedBy: CodingKeys.self)
+            switch try c.decode(String.self, forKey: .function) {
+            case "relu": function = .relu
+            case "leaky_relu": function = .leakyReLU(alpha: try c.decode(Float.self, forKey: .alpha))
+            case "sigmoid": function = .sigmoid
+            case "tanh": function = .tanh
+            case "softmax": function = .softmax
+            case let other:
+                throw DecodingError.dataCorruptedError(forKey: .function, in: c, debugDescription:
+                    "unknown activation '\(other)' (relu, leaky_relu, sigmoid, tanh or softmax)")
+            }
+        }
+
+        public func encode(to encoder: Encoder) throws {
+            var c = encoder.container(keyedBy: CodingKeys.self)
+            switch function {
+            case .relu: try c.encode("relu", forKey: .function)
+            case .leakyReLU(let alpha):
+                try c.encode("leaky_relu", forKey: .function)
+                try c.encode(alpha, forKey: .alpha)
+            case .sigmoid: try c.encode("sigmoid", forKey: .function)
+            case .tanh: try c.encode("tanh", forKey: .function)
+            case .softmax: try c.encode("softmax", forKey: .function)
+            }
+        }
+
+        public func validate() throws {
+            if case .leakyReLU(let alpha) = function {
+                guard alpha >= 0, alpha.isFinite else {
+                    throw SynapseError.invalidArgument("LeakyReLU needs a finite alpha >= 0, got \(alpha)")
+                }
+            }
+        }
+
+        public func outputShape(for inputShape: [Int]) throws -> [Int] { inputShape }
+        public func makeLayer(random: RandomGenerator?) throws -> any Layer { try Activation(function) }
+    }
+
+    public let config: Config
     public var name: String
-    public let function: Function
+    public var function: Function { config.function }
     private var output: Tensor?
     private var inputGradient: Tensor?
     /// Whether the next layer applies this ReLU (see `AbsorbsPrecedingReLU`): values and
@@ -104,46 +152,12 @@ public final class Activation: Layer {
     var isAbsorbed = false
 
     public init(_ function: Function, name: String = "") throws {
-        if case .leakyReLU(let alpha) = function {
-            guard alpha >= 0, alpha.isFinite else {
-                throw SynapseError.invalidArgument("LeakyReLU needs a finite alpha >= 0, got \(alpha)")
-            }
-        }
-        self.function = function
+        config = Config(function)
+        try config.validate()
         self.name = name
     }
 
-    public convenience init(options: LayerOptions, random: RandomGenerator) throws {
-        let function: Function
-        switch try options.string("function") {
-        case "relu": function = .relu
-        case "leaky_relu": function = .leakyReLU(alpha: try options.float("alpha"))
-        case "sigmoid": function = .sigmoid
-        case "tanh": function = .tanh
-        case "softmax": function = .softmax
-        case let other: throw SynapseError.invalidArgument("unknown activation '\(other)'")
-        }
-        try self.init(function)
-    }
-
-    public static func stateShapes(options: LayerOptions) throws -> [String: [Int]]? {
-        _ = try Activation(options: options, random: RandomGenerator(seed: 0))  // allocates nothing
-        return [:]
-    }
-
-    public var options: LayerOptions {
-        switch function {
-        case .relu: return ["function": .string("relu")]
-        case .leakyReLU(let alpha): return ["function": .string("leaky_relu"), "alpha": .number(Double(alpha))]
-        case .sigmoid: return ["function": .string("sigmoid")]
-        case .tanh: return ["function": .string("tanh")]
-        case .softmax: return ["function": .string("softmax")]
-        }
-    }
-
     public var displayTypeName: String { function.displayName }
-
-    public func outputShape(for inputShape: [Int]) throws -> [Int] { inputShape }
 
     public func forward(_ input: Tensor, training: Bool) -> Tensor {
         if isAbsorbed { return input }
@@ -191,10 +205,6 @@ public final class Activation: Layer {
         }
         return dx
     }
-}
-
-extension Activation {
-    public func clone() throws -> any Layer { try Activation(function, name: name) }
 }
 
 /// A layer that can take over a ReLU placed right before it: it computes relu(layer(x)), which

@@ -8,11 +8,46 @@
 /// statistics are used. Parameter names match PyTorch: `weight` (gamma), `bias` (beta),
 /// `running_mean`, `running_var`.
 public final class BatchNorm: Layer {
-    public static let typeName = "BatchNorm"
+    /// The settings of a `BatchNorm` layer.
+    public struct Config: LayerConfig {
+        public static let typeName = "BatchNorm"
+        /// F for N x F input, C for N x C x H x W input.
+        public var features: Int
+        /// How far the running statistics move towards each batch's, in [0, 1].
+        public var momentum: Float
+        /// Added to the variance, > 0.
+        public var epsilon: Float
+
+        public init(features: Int, momentum: Float = 0.1, epsilon: Float = 1e-5) {
+            (self.features, self.momentum, self.epsilon) = (features, momentum, epsilon)
+        }
+
+        public func validate() throws {
+            try LayerLimits.check(features, in: 1...LayerLimits.maxDimension, "features", layer: Self.typeName)
+            try LayerLimits.check(momentum, in: 0...1, "momentum", layer: Self.typeName)
+            guard epsilon > 0, epsilon.isFinite else {
+                throw SynapseError.invalidArgument("BatchNorm 'epsilon' is \(epsilon), it must be positive and finite")
+            }
+        }
+
+        public var parameterShapes: [(name: String, shape: [Int])] { [("weight", [features]), ("bias", [features])] }
+        public var bufferShapes: [(name: String, shape: [Int])] { [("running_mean", [features]), ("running_var", [features])] }
+
+        public func outputShape(for inputShape: [Int]) throws -> [Int] {
+            guard inputShape.count == 1 || inputShape.count == 3, inputShape[0] == features else {
+                throw SynapseError.shape("expects (\(features)) or (\(features), H, W) per sample, got \(inputShape)")
+            }
+            return inputShape
+        }
+
+        public func makeLayer(random: RandomGenerator?) throws -> any Layer { try BatchNorm(self) }
+    }
+
+    public let config: Config
     public var name: String
-    public let features: Int
-    public let momentum: Float
-    public let epsilon: Float
+    public var features: Int { config.features }
+    public var momentum: Float { config.momentum }
+    public var epsilon: Float { config.epsilon }
     public let weight: Parameter
     public let bias: Parameter
     public let runningMean: Parameter
@@ -24,13 +59,12 @@ public final class BatchNorm: Layer {
     private var inputGradient: Tensor?
     private var lastWasTraining = false
 
-    /// - Parameter features: F for N x F input, C for N x C x H x W input.
-    public init(features: Int, momentum: Float = 0.1, epsilon: Float = 1e-5, name: String = "") throws {
-        try BatchNorm.check(features: features, momentum: momentum, epsilon: epsilon)
+    /// Builds the layer `config` describes: gamma 1, beta 0, running mean 0, running variance 1.
+    public init(_ config: Config, name: String = "") throws {
+        try config.validate()
+        self.config = config
         self.name = name
-        self.features = features
-        self.momentum = momentum
-        self.epsilon = epsilon
+        let features = config.features
         weight = Parameter(name: "weight", value: Tensor(shape: [features], repeating: 1))
         bias = Parameter(name: "bias", value: Tensor(shape: [features]))
         runningMean = Parameter(name: "running_mean", value: Tensor(shape: [features]))
@@ -38,42 +72,13 @@ public final class BatchNorm: Layer {
         inverseStd = Tensor(shape: [features])
     }
 
-    public convenience init(options: LayerOptions, random: RandomGenerator) throws {
-        try self.init(features: try options.int("features", in: 1...LayerLimits.maxDimension),
-                      momentum: try options.float("momentum", in: 0...1), epsilon: try options.float("epsilon"))
-    }
-
-    public static func stateShapes(options: LayerOptions) throws -> [String: [Int]]? {
-        let features = try options.int("features", in: 1...LayerLimits.maxDimension)
-        try check(features: features, momentum: try options.float("momentum", in: 0...1), epsilon: try options.float("epsilon"))
-        return ["weight": [features], "bias": [features], "running_mean": [features], "running_var": [features]]
-    }
-
-    private static func check(features: Int, momentum: Float, epsilon: Float) throws {
-        try LayerLimits.check(features, in: 1...LayerLimits.maxDimension, "features", layer: typeName)
-        guard momentum >= 0, momentum <= 1 else {
-            throw SynapseError.invalidArgument("BatchNorm momentum must be in [0, 1], got \(momentum)")
-        }
-        guard epsilon > 0, epsilon.isFinite else {
-            throw SynapseError.invalidArgument("BatchNorm epsilon must be positive and finite, got \(epsilon)")
-        }
-    }
-
-    public var options: LayerOptions {
-        ["features": .number(Double(features)), "momentum": .number(Double(momentum)),
-         "epsilon": .number(Double(epsilon))]
+    /// - Parameter features: F for N x F input, C for N x C x H x W input.
+    public convenience init(features: Int, momentum: Float = 0.1, epsilon: Float = 1e-5, name: String = "") throws {
+        try self.init(Config(features: features, momentum: momentum, epsilon: epsilon), name: name)
     }
 
     public var parameters: [Parameter] { [weight, bias] }
     public var buffers: [Parameter] { [runningMean, runningVariance] }
-
-    public func outputShape(for inputShape: [Int]) throws -> [Int] {
-        guard inputShape.count == 1 || inputShape.count == 3, inputShape[0] == features else {
-            throw SynapseError.shape(
-                "BatchNorm '\(name)' expects (\(features)) or (\(features), H, W) per sample, got \(inputShape)")
-        }
-        return inputShape
-    }
 
     public func forward(_ input: Tensor, training: Bool) -> Tensor {
         precondition(input.shape.count >= 2 && input.shape[1] == features,
@@ -155,14 +160,5 @@ public final class BatchNorm: Layer {
             }
         }
         return dx
-    }
-}
-
-extension BatchNorm {
-    /// Same settings, name, parameters and running statistics (copied).
-    public func clone() throws -> any Layer {
-        let copy = try BatchNorm(features: features, momentum: momentum, epsilon: epsilon)
-        copy.copyState(from: self)
-        return copy
     }
 }

@@ -12,7 +12,7 @@ import Foundation
 ///   buffers. Slices are views of the batch's rows, not copies.
 /// - After backward, each replica's gradient block is added into the model's, in replica order
 ///   (one vector add each): the result does not depend on which worker finished first.
-/// - Replicas are made with each layer's `clone()`, so settings outside the saved options (an
+/// - Replicas are made with each layer's `clone()`, so state outside the layer configs (an
 ///   RNN's `initialState`) are carried over.
 /// - Each worker calls OpenBLAS from its own thread, so while the workers run, OpenBLAS is held to
 ///   one thread (and given back its setting after): the cores are never oversubscribed.

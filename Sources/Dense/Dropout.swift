@@ -4,9 +4,32 @@
 /// The mask comes from the model's `RandomGenerator` (handed over by `attach(random:)`), so a
 /// seed fixes it.
 public final class Dropout: Layer {
-    public static let typeName = "Dropout"
+    /// The settings of a `Dropout` layer: its rate.
+    public struct Config: LayerConfig {
+        public static let typeName = "Dropout"
+        /// The probability that an element is dropped, in [0, 1).
+        public var rate: Float
+
+        public init(rate: Float) { self.rate = rate }
+
+        public func validate() throws {
+            // 0.99999999 is below 1 as a Double but rounds to 1 as a Float: checked after rounding.
+            guard rate >= 0, rate < 1 else {
+                throw SynapseError.invalidArgument("Dropout 'rate' is \(rate), it must be in [0, 1)")
+            }
+        }
+
+        public func outputShape(for inputShape: [Int]) throws -> [Int] { inputShape }
+        public func makeLayer(random: RandomGenerator?) throws -> any Layer {
+            let layer = try Dropout(rate: rate)
+            if let random { layer.attach(random: random) }
+            return layer
+        }
+    }
+
+    public let config: Config
     public var name: String
-    public let rate: Float
+    public var rate: Float { config.rate }
     private var random: RandomGenerator
     private var mask: Tensor?
     private var output: Tensor?
@@ -14,35 +37,13 @@ public final class Dropout: Layer {
     private var lastWasTraining = false
 
     public init(rate: Float, name: String = "") throws {
-        guard rate >= 0 && rate < 1 else {
-            throw SynapseError.invalidArgument("Dropout rate must be in [0, 1), got \(rate)")
-        }
-        self.rate = rate
+        config = Config(rate: rate)
+        try config.validate()
         self.name = name
         random = RandomGenerator(seed: 0)
     }
 
-    public convenience init(options: LayerOptions, random: RandomGenerator) throws {
-        let rate = try options.float("rate")
-        // 0.99999999 is below 1 as a Double but rounds to 1 as a Float: checked after rounding.
-        guard rate >= 0, rate < 1 else {
-            throw SynapseError.invalidArgument("layer option 'rate' is \(rate), it must be in [0, 1)")
-        }
-        try self.init(rate: rate)
-        attach(random: random)
-    }
-
-    public var options: LayerOptions { ["rate": .number(Double(rate))] }
-
-    public static func stateShapes(options: LayerOptions) throws -> [String: [Int]]? {
-        let rate = try options.float("rate")
-        guard rate >= 0, rate < 1 else {
-            throw SynapseError.invalidArgument("layer option 'rate' is \(rate), it must be in [0, 1)")
-        }
-        return [:]
-    }
     public func attach(random: RandomGenerator) { self.random = random }
-    public func outputShape(for inputShape: [Int]) throws -> [Int] { inputShape }
 
     public func forward(_ input: Tensor, training: Bool) -> Tensor {
         lastWasTraining = training && rate > 0

@@ -130,3 +130,20 @@ private func fillOrthogonal(_ tensor: Tensor, random: RandomGenerator) {
         }
     }
 }
+
+extension Initializer: Codable {
+    /// Saved as its `configName` (`"he_uniform"`, `"uniform:0.05"`).
+    public init(from decoder: Decoder) throws {
+        let container = try decoder.singleValueContainer()
+        let name = try container.decode(String.self)
+        guard let initializer = Initializer(configName: name) else {
+            throw DecodingError.dataCorruptedError(in: container, debugDescription: "unknown initializer '\(name)'")
+        }
+        self = initializer
+    }
+
+    public func encode(to encoder: Encoder) throws {
+        var container = encoder.singleValueContainer()
+        try container.encode(configName)
+    }
+}

@@ -1,35 +1,34 @@
+import Foundation
+
 /// One step of a network: maps a batch to a batch and back-propagates through it.
 ///
 /// The contract, for every layer in Synapse:
+/// - A layer is described by its `config` (a `LayerConfig`: its settings, declared once, Codable
+///   and validated before anything is allocated); `Config.makeLayer(random:)` builds it.
 /// - `forward` maps an input batch (first dimension N) to an output batch and caches what
 ///   `backward` needs. Returned tensors are the layer's own buffers, reused from call to call:
 ///   they stay valid until the layer's next `forward`.
 /// - `backward` takes dLoss/dOutput of the last forward, returns dLoss/dInput, and *adds* the
 ///   gradients of its parameters into their `gradient` tensors.
 /// - `outputShape(for:)` gives the output shape of one sample (batch dimension excluded) or throws
-///   a `SynapseError.shape` naming the problem, so a model is checked before it runs.
-/// - `options` and `init(options:random:)` save and rebuild the architecture (see `LayerRegistry`).
+///   a `SynapseError.shape` naming the problem, so a model is checked before it runs. By default
+///   it is the config's.
 public protocol Layer: AnyObject {
-    /// The type name in saved configurations, e.g. `Linear`.
+    /// The layer's settings: what an architecture file saves and `makeLayer` rebuilds.
+    associatedtype Config: LayerConfig
+    var config: Config { get }
+    /// The type name in saved configurations, e.g. `Linear`: the config's.
     static var typeName: String { get }
     /// Unique within a model; prefixes the parameter names (`fc1.weight`).
     var name: String { get set }
-    /// Trainable parameters, in a fixed order.
+    /// Trainable parameters, in a fixed order: the order of `Config.parameterShapes`.
     var parameters: [Parameter] { get }
-    /// Saved but not trained (BatchNorm's running statistics).
+    /// Saved but not trained (BatchNorm's running statistics), in the order of
+    /// `Config.bufferShapes`.
     var buffers: [Parameter] { get }
-    /// What is needed to rebuild the layer, for the JSON architecture file.
-    var options: LayerOptions { get }
     /// The type as `summary()` shows it (`ReLU` for an `Activation`); `typeName` by default.
     var displayTypeName: String { get }
 
-    init(options: LayerOptions, random: RandomGenerator) throws
-    /// The shapes of the parameters and buffers a layer built from `options` holds, by their
-    /// local names (`weight`, `running_mean`), computed without allocating anything; it checks
-    /// the options as `init(options:random:)` does. `Sequential.load` compares them with the
-    /// weight file's header before it builds a layer. Nil (the default) when a layer type does
-    /// not say; layers without parameters return `[:]`.
-    static func stateShapes(options: LayerOptions) throws -> [String: [Int]]?
     func outputShape(for inputShape: [Int]) throws -> [Int]
     func forward(_ input: Tensor, training: Bool) -> Tensor
     func backward(_ outputGradient: Tensor) -> Tensor
@@ -38,24 +37,30 @@ public protocol Layer: AnyObject {
     func backwardParameters(_ outputGradient: Tensor)
     /// Hands the layer the generator behind its random draws (dropout masks).
     func attach(random: RandomGenerator)
-    /// A new layer of the same type, settings, name, parameter and buffer values (copied) and
-    /// any other state (an RNN's `initialState`), sharing no storage and no working buffers with
-    /// this one: `DataParallel` runs one per worker. The default rebuilds the layer from
-    /// `options` and copies the parameters and buffers; a layer that holds more overrides it.
+    /// A new layer of the same config, name, parameter and buffer values (copied) and any other
+    /// state (an RNN's `initialState`), sharing no storage and no working buffers with this one:
+    /// `DataParallel` runs one per worker. The default builds `config` without drawing initial
+    /// values and copies the parameters and buffers; a layer that holds more overrides it.
     func clone() throws -> any Layer
 }
 
 extension Layer {
+    public static var typeName: String { Config.typeName }
     public var parameters: [Parameter] { [] }
     public var buffers: [Parameter] { [] }
     public func attach(random: RandomGenerator) {}
     public func backwardParameters(_ outputGradient: Tensor) { _ = backward(outputGradient) }
     public var displayTypeName: String { Self.typeName }
-    public static func stateShapes(options: LayerOptions) throws -> [String: [Int]]? { nil }
     public var parameterCount: Int { parameters.reduce(0) { $0 + $1.value.count } }
 
+    public func outputShape(for inputShape: [Int]) throws -> [Int] {
+        do { return try config.outputShape(for: inputShape) } catch SynapseError.shape(let message) {
+            throw SynapseError.shape("\(Self.typeName) '\(name)' \(message)")
+        }
+    }
+
     public func clone() throws -> any Layer {
-        let copy = try Self(options: options, random: RandomGenerator(seed: 0))
+        let copy = try config.makeLayer(random: nil)
         copy.copyState(from: self)
         return copy
     }
@@ -84,19 +89,93 @@ public protocol SequenceMasking: AnyObject {
     var outputMask: Tensor? { get }
 }
 
-/// A value in a layer's saved configuration.
+/// A layer type's settings, declared once: the hyper-parameters, as one `Codable` value.
+///
+/// The config is the layer's whole description. Its coding keys are the layer's entries in an
+/// architecture file (`model.json`: `"options"` of a layer); `validate()` checks every setting
+/// (finite, in range, small enough to allocate) and names the first one that is not; the
+/// parameter and buffer shapes and the output shape follow from it without allocating anything;
+/// `makeLayer(random:)` builds the layer. A layer type written outside Synapse declares a config
+/// and registers it (`LayerRegistry.registering(_:)`) to be saved, loaded and cloned like the
+/// built-in ones.
+///
+///     public struct Config: LayerConfig {
+///         public static let typeName = "Scale"
+///         public var features: Int
+///         public func validate() throws {
+///             try LayerLimits.check(features, in: 1...LayerLimits.maxDimension, "features", layer: Self.typeName)
+///         }
+///         public var parameterShapes: [(name: String, shape: [Int])] { [("weight", [features])] }
+///         public func outputShape(for inputShape: [Int]) throws -> [Int] { inputShape }
+///         public func makeLayer(random: RandomGenerator?) throws -> any Layer { try Scale(self) }
+///     }
+public protocol LayerConfig: Codable, Equatable, Sendable {
+    /// The layer type's name in architecture files (`Linear`); the key of the registry.
+    static var typeName: String { get }
+    /// Throws a `SynapseError.invalidArgument` naming the first setting out of range.
+    func validate() throws
+    /// The trainable parameters' local names (`weight`) and shapes, in the layer's order, for a
+    /// valid config. Empty by default.
+    var parameterShapes: [(name: String, shape: [Int])] { get }
+    /// The saved, untrained tensors (`running_mean`), likewise. Empty by default.
+    var bufferShapes: [(name: String, shape: [Int])] { get }
+    /// The output shape of one sample for an input sample of `inputShape`, or a
+    /// `SynapseError.shape` saying what the layer expected.
+    func outputShape(for inputShape: [Int]) throws -> [Int]
+    /// Builds the layer (after `validate()`). With a generator the parameters are drawn from
+    /// their initialisers; with nil they are left at zero (a layer about to take values from
+    /// elsewhere: a clone, a loaded model), and nothing random is drawn.
+    func makeLayer(random: RandomGenerator?) throws -> any Layer
+}
+
+extension LayerConfig {
+    public var parameterShapes: [(name: String, shape: [Int])] { [] }
+    public var bufferShapes: [(name: String, shape: [Int])] { [] }
+
+    /// The config as an architecture file's `options` entry.
+    public var options: LayerOptions {
+        get throws { try LayerOptions(encoding: self) }
+    }
+
+    /// Decodes a config from an architecture file's `options` entry and validates it; an error
+    /// names the option.
+    public static func decode(options: LayerOptions) throws -> Self {
+        let config: Self
+        do {
+            config = try JSONDecoder().decode(Self.self, from: JSONEncoder().encode(options))
+        } catch let error as DecodingError {
+            throw SynapseError.invalidArgument(options.describe(error))
+        }
+        try config.validate()
+        return config
+    }
+
+    /// Whether `other` is a config equal to this one (same type, same settings).
+    public func isEqual(to other: any LayerConfig) -> Bool {
+        guard let other = other as? Self else { return false }
+        return self == other
+    }
+}
+
+/// A value in a layer's saved configuration: JSON's kinds.
 public enum ConfigValue: Codable, Equatable, Sendable {
     case number(Double)
     case string(String)
     case bool(Bool)
     case numbers([Double])
+    /// Any other list (strings, nested configs).
+    case list([ConfigValue])
+    /// A nested object (the config of a wrapped layer).
+    case object([String: ConfigValue])
 
     public init(from decoder: Decoder) throws {
         let container = try decoder.singleValueContainer()
         if let b = try? container.decode(Bool.self) { self = .bool(b) }
         else if let d = try? container.decode(Double.self) { self = .number(d) }
         else if let s = try? container.decode(String.self) { self = .string(s) }
-        else { self = .numbers(try container.decode([Double].self)) }
+        else if let a = try? container.decode([Double].self) { self = .numbers(a) }
+        else if let a = try? container.decode([ConfigValue].self) { self = .list(a) }
+        else { self = .object(try container.decode([String: ConfigValue].self)) }
     }
 
     public func encode(to encoder: Encoder) throws {
@@ -106,11 +185,66 @@ public enum ConfigValue: Codable, Equatable, Sendable {
         case .string(let s): try container.encode(s)
         case .bool(let b): try container.encode(b)
         case .numbers(let a): try container.encode(a)
+        case .list(let a): try container.encode(a)
+        case .object(let o): try container.encode(o)
         }
     }
 }
 
+/// A layer's entry in an architecture file: its config's coding keys and values.
 public typealias LayerOptions = [String: ConfigValue]
+
+extension Dictionary where Key == String, Value == ConfigValue {
+    /// The options a config encodes to.
+    public init(encoding config: some Encodable) throws {
+        self = try JSONDecoder().decode(LayerOptions.self, from: JSONEncoder().encode(config))
+    }
+
+    /// A decoding error as a sentence naming the option.
+    func describe(_ error: DecodingError) -> String {
+        func path(_ context: DecodingError.Context) -> String {
+            context.codingPath.map { $0.intValue.map { "[\($0)]" } ?? ".\($0.stringValue)" }.joined()
+                .trimmingCharacters(in: CharacterSet(charactersIn: "."))
+        }
+        switch error {
+        case .keyNotFound(let key, let context):
+            let owner = path(context)
+            return "layer option '\(owner.isEmpty ? "" : owner + ".")\(key.stringValue)' is missing"
+        case .typeMismatch(let type, let context), .valueNotFound(let type, let context):
+            return "layer option '\(path(context))' must be \(Self.describe(type)): \(context.debugDescription)"
+        case .dataCorrupted(let context) where !context.codingPath.isEmpty:
+            return "layer option '\(path(context))': \(context.debugDescription)"
+        case .dataCorrupted:
+            // A number no setting can hold (a fraction or 1e19 for a whole number) fails while
+            // the JSON is read, before any key: name the first number that is not a whole
+            // number within 2^53.
+            for (key, value) in sorted(by: { $0.key < $1.key }) {
+                let numbers: [Double]
+                switch value {
+                case .number(let d): numbers = [d]
+                case .numbers(let a): numbers = a
+                default: continue
+                }
+                if let bad = numbers.first(where: { $0 != $0.rounded() || abs($0) > 0x1p53 }) {
+                    return "layer option '\(key)' is \(bad), it must be a whole number (or is out of range)"
+                }
+            }
+            return "layer options: \(error)"
+        @unknown default:
+            return "layer options: \(error)"
+        }
+    }
+
+    private static func describe(_ type: Any.Type) -> String {
+        switch type {
+        case is Int.Type: return "a whole number"
+        case is Float.Type, is Double.Type: return "a number"
+        case is Bool.Type: return "true or false"
+        case is String.Type: return "a string"
+        default: return "of type \(type)"
+        }
+    }
+}
 
 /// The bounds every layer checks its sizes against, so that a damaged architecture file (or a
 /// slip in code) is an error before anything is allocated, never a request for hundreds of
@@ -137,136 +271,72 @@ public enum LayerLimits {
         return count
     }
 
-    /// Throws unless `value` lies in `range`, naming the layer and the argument.
-    public static func check(_ value: Int, in range: ClosedRange<Int>, _ argument: String, layer: String) throws {
+    /// Throws unless `value` lies in `range`, naming the layer and the setting.
+    public static func check(_ value: Int, in range: ClosedRange<Int>, _ setting: String, layer: String) throws {
         guard range.contains(value) else {
-            throw SynapseError.invalidArgument("\(layer) \(argument) is \(value), it must be in \(range.lowerBound)...\(range.upperBound)")
+            throw SynapseError.invalidArgument("\(layer) '\(setting)' is \(value), it must be in \(range.lowerBound)...\(range.upperBound)")
         }
     }
-}
 
-extension Dictionary where Key == String, Value == ConfigValue {
-    /// A whole number option in `range` (by default 0...`LayerLimits.maxDimension`), or an error
-    /// naming the option. Infinite, fractional or out-of-range numbers are rejected before any
-    /// conversion to `Int`.
-    public func int(_ key: String, in range: ClosedRange<Int> = 0...LayerLimits.maxDimension) throws -> Int {
-        guard case .number(let d)? = self[key] else {
-            throw SynapseError.invalidArgument("layer option '\(key)' must be a whole number")
-        }
-        return try Self.whole(d, key: key, range: range)
-    }
-
-    /// A finite number option in `range` (any finite number by default), or an error naming it.
-    public func float(_ key: String, in range: ClosedRange<Double>? = nil) throws -> Float {
-        guard case .number(let d)? = self[key] else {
-            throw SynapseError.invalidArgument("layer option '\(key)' must be a number")
-        }
-        guard d.isFinite, abs(d) <= Double(Float.greatestFiniteMagnitude), range.map({ $0.contains(d) }) ?? true else {
-            throw SynapseError.invalidArgument("layer option '\(key)' is \(d), it must be a finite number"
+    /// Throws unless `value` is finite and (when given) in `range`, naming the layer and the setting.
+    public static func check(_ value: Float, in range: ClosedRange<Float>? = nil, _ setting: String, layer: String) throws {
+        guard value.isFinite, range.map({ $0.contains(value) }) ?? true else {
+            throw SynapseError.invalidArgument("\(layer) '\(setting)' is \(value), it must be a finite number"
                                                + (range.map { " in \($0.lowerBound)...\($0.upperBound)" } ?? ""))
         }
-        return Float(d)
-    }
-
-    public func bool(_ key: String) throws -> Bool {
-        guard case .bool(let b)? = self[key] else {
-            throw SynapseError.invalidArgument("layer option '\(key)' must be true or false")
-        }
-        return b
-    }
-
-    public func string(_ key: String) throws -> String {
-        guard case .string(let s)? = self[key] else {
-            throw SynapseError.invalidArgument("layer option '\(key)' must be a string")
-        }
-        return s
-    }
-
-    /// A list of `count` whole numbers (any length when nil), each in `range`.
-    public func ints(_ key: String, count: Int? = nil,
-                     in range: ClosedRange<Int> = 0...LayerLimits.maxDimension) throws -> [Int] {
-        guard case .numbers(let a)? = self[key], count.map({ a.count == $0 }) ?? true else {
-            throw SynapseError.invalidArgument("layer option '\(key)' must be a list of "
-                                               + (count.map { "\($0) " } ?? "") + "whole numbers")
-        }
-        return try a.map { try Self.whole($0, key: key, range: range) }
-    }
-
-    private static func whole(_ d: Double, key: String, range: ClosedRange<Int>) throws -> Int {
-        // Checked in Double first: Int(d) traps for anything at or beyond 2^63, and NaN.
-        guard d.isFinite, d == d.rounded(), d >= -0x1p62, d <= 0x1p62, range.contains(Int(d)) else {
-            throw SynapseError.invalidArgument(
-                "layer option '\(key)' is \(d), it must be a whole number in \(range.lowerBound)...\(range.upperBound)")
-        }
-        return Int(d)
     }
 }
 
-/// The explicit table of layer types a saved architecture may name.
+/// The explicit table of layer types an architecture file may name: type name -> config type.
 ///
-/// `LayerRegistry.dense` knows the core layers; Conv and Recurrent add theirs, and the umbrella
-/// module `Synapse` offers one table of them all. `LayerRegistry.linked` (what `Sequential.load`
-/// uses by default) knows every layer type linked into the program. An unknown type name lists
-/// the known ones.
-public struct LayerRegistry {
-    public private(set) var types: [String: any Layer.Type]
-    /// Also find types by name in `LayerRegistry.linkedModules` (see `linked`).
-    public private(set) var searchesLinkedModules = false
+/// `LayerRegistry.dense` knows the core layers; Conv and Recurrent add theirs (`.conv`,
+/// `.recurrent`), and the umbrella module `Synapse` offers `LayerRegistry.standard`, every layer
+/// type Synapse defines. A layer type defined elsewhere joins with `registering(_:)`:
+///
+///     let registry = LayerRegistry.standard.registering(Scale.Config.self)
+///     let model = try Sequential.load(from: url, registry: registry)
+///
+/// An unknown type name is an error that lists the known ones.
+public struct LayerRegistry: Sendable {
+    public private(set) var types: [String: any LayerConfig.Type]
 
-    public init(_ types: [any Layer.Type]) {
-        self.types = Dictionary(uniqueKeysWithValues: types.map { ($0.typeName, $0) })
+    public init(_ types: [any LayerConfig.Type]) {
+        self.types = [:]
+        for type in types { self.types[type.typeName] = type }
     }
 
-    public static var dense: LayerRegistry { LayerRegistry([Linear.self, Activation.self, Dropout.self, BatchNorm.self]) }
-
-    /// The core layers and every layer type of Synapse's other modules (Conv, Recurrent) linked
-    /// into the program, without the caller naming them.
-    ///
-    /// Swift runs no code when a module loads (no static initialisers), so Conv and Recurrent
-    /// cannot add themselves to a table before `load` runs; instead a type name this table lacks
-    /// is looked up at run time as `<module>.<type>` in `linkedModules`, and found only if that
-    /// module is linked into the program.
-    public static var linked: LayerRegistry {
-        var registry = LayerRegistry.dense
-        registry.searchesLinkedModules = true
-        return registry
+    public static var dense: LayerRegistry {
+        LayerRegistry([Linear.Config.self, Activation.Config.self, Dropout.Config.self, BatchNorm.Config.self])
     }
 
-    /// The modules `linked` searches, in order.
-    public static let linkedModules = ["Dense", "Conv", "Recurrent"]
+    /// This table and `types` (a type of the same name replaces the one here).
+    public func registering(_ types: any LayerConfig.Type...) -> LayerRegistry {
+        merging(LayerRegistry(types))
+    }
 
     public func merging(_ other: LayerRegistry) -> LayerRegistry {
         var result = self
         result.types.merge(other.types) { _, new in new }
-        result.searchesLinkedModules = searchesLinkedModules || other.searchesLinkedModules
         return result
     }
 
-    /// The layer type saved under `type`, or an error listing the known ones.
-    public func layerType(named type: String) throws -> any Layer.Type {
-        guard let layerType = types[type] ?? (searchesLinkedModules ? LayerRegistry.linkedType(named: type) : nil) else {
-            let modules = searchesLinkedModules
-                ? " (or a layer type of the modules \(LayerRegistry.linkedModules.joined(separator: ", ")) linked into the program)"
-                : ""
+    /// The config type saved under `type`, or an error listing the known ones.
+    public func configType(named type: String) throws -> any LayerConfig.Type {
+        guard let configType = types[type] else {
             throw SynapseError.invalidArgument(
-                "unknown layer type '\(type)'; known types: \(types.keys.sorted().joined(separator: ", "))\(modules)")
+                "unknown layer type '\(type)'; known types: \(types.keys.sorted().joined(separator: ", "))"
+                + " (a layer type of your own joins with LayerRegistry.registering)")
         }
-        return layerType
+        return configType
     }
 
-    public func makeLayer(type: String, options: LayerOptions, random: RandomGenerator) throws -> any Layer {
-        try layerType(named: type).init(options: options, random: random)
+    /// The validated config of a layer saved as `type` with `options`.
+    public func config(type: String, options: LayerOptions) throws -> any LayerConfig {
+        try configType(named: type).decode(options: options)
     }
 
-    /// The `Layer` type called `name` (its `typeName`) in one of `linkedModules`, if linked in.
-    static func linkedType(named name: String) -> (any Layer.Type)? {
-        // A saved file is not trusted: only plain identifiers reach the run-time lookup.
-        guard !name.isEmpty, name.utf8.count <= 64,
-              name.unicodeScalars.allSatisfy({ ($0.isASCII && $0.properties.isAlphabetic) || ("0"..."9").contains($0) || $0 == "_" })
-        else { return nil }
-        for module in linkedModules {
-            if let type = _typeByName("\(module).\(name)") as? any Layer.Type, type.typeName == name { return type }
-        }
-        return nil
+    /// The layer saved as `type` with `options`, built with fresh initial values.
+    public func makeLayer(type: String, options: LayerOptions, random: RandomGenerator?) throws -> any Layer {
+        try config(type: type, options: options).makeLayer(random: random)
     }
 }

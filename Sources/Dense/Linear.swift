@@ -7,72 +7,86 @@
 /// Forward is one GEMM; backward is two (dW += dY^T X, dX = dY W) plus a column sum for db
 /// (`addColumnSums`).
 public final class Linear: Layer {
-    public static let typeName = "Linear"
+    /// The settings of a `Linear` layer.
+    public struct Config: LayerConfig {
+        public static let typeName = "Linear"
+        public var inputFeatures: Int
+        public var outputFeatures: Int
+        public var bias: Bool
+        /// Fills the weight; the bias starts at zero. Glorot uniform (Keras's default) unless
+        /// told otherwise; use `.heNormal` or `.heUniform` before ReLU.
+        public var initializer: Initializer
+
+        public init(inputFeatures: Int, outputFeatures: Int, bias: Bool = true, initializer: Initializer = .glorotUniform) {
+            (self.inputFeatures, self.outputFeatures, self.bias, self.initializer) = (inputFeatures, outputFeatures, bias, initializer)
+        }
+
+        enum CodingKeys: String, CodingKey { case inputFeatures, outputFeatures, bias, initializer }
+
+        public init(from decoder: Decoder) throws {
+            let c = try decoder.container(keyedBy: CodingKeys.self)
+            self.init(inputFeatures: try c.decode(Int.self, forKey: .inputFeatures),
+                      outputFeatures: try c.decode(Int.self, forKey: .outputFeatures),
+                      bias: try c.decode(Bool.self, forKey: .bias),
+                      initializer: try c.decodeIfPresent(Initializer.self, forKey: .initializer) ?? .glorotUniform)
+        }
+
+        public func validate() throws {
+            try LayerLimits.check(inputFeatures, in: 1...LayerLimits.maxDimension, "inputFeatures", layer: Self.typeName)
+            try LayerLimits.check(outputFeatures, in: 1...LayerLimits.maxDimension, "outputFeatures", layer: Self.typeName)
+            _ = try LayerLimits.elementCount([outputFeatures, inputFeatures], of: "\(Self.typeName) weight")
+        }
+
+        public var parameterShapes: [(name: String, shape: [Int])] {
+            [("weight", [outputFeatures, inputFeatures])] + (bias ? [("bias", [outputFeatures])] : [])
+        }
+
+        public func outputShape(for inputShape: [Int]) throws -> [Int] {
+            guard let last = inputShape.last, last == inputFeatures else {
+                throw SynapseError.shape("expects \(inputFeatures) input features, got input shape \(inputShape)")
+            }
+            return inputShape.dropLast() + [outputFeatures]
+        }
+
+        public func makeLayer(random: RandomGenerator?) throws -> any Layer { try Linear(self, random: random) }
+    }
+
+    public let config: Config
     public var name: String
-    public let inputFeatures: Int
-    public let outputFeatures: Int
+    public var inputFeatures: Int { config.inputFeatures }
+    public var outputFeatures: Int { config.outputFeatures }
     public let weight: Parameter
     public let bias: Parameter?
-    private let initializer: Initializer
 
     private var input: Tensor?
     private var output: Tensor?
     private var inputGradient: Tensor?
 
+    /// Builds the layer `config` describes; with `random`, the weight is drawn from its
+    /// initializer (fanIn = inputFeatures, fanOut = outputFeatures), else left at zero.
+    public init(_ config: Config, random: RandomGenerator?, name: String = "") throws {
+        try config.validate()
+        self.config = config
+        self.name = name
+        weight = Parameter(name: "weight", value: Tensor(shape: [config.outputFeatures, config.inputFeatures]))
+        if let random {
+            config.initializer.fill(weight.value, fanIn: config.inputFeatures, fanOut: config.outputFeatures, random: random)
+        }
+        bias = config.bias ? Parameter(name: "bias", value: Tensor(shape: [config.outputFeatures])) : nil
+    }
+
     /// - Parameters:
     ///   - initializer: fills the weight; the bias starts at zero. Default Glorot uniform (Keras);
     ///     use `.heNormal` or `.heUniform` before ReLU.
     ///   - random: the generator for the initial weights.
-    public init(_ inputFeatures: Int, _ outputFeatures: Int, bias: Bool = true,
-                initializer: Initializer = .glorotUniform, random: RandomGenerator,
-                name: String = "") throws {
-        try Linear.checkSizes(inputFeatures, outputFeatures)
-        self.name = name
-        self.inputFeatures = inputFeatures
-        self.outputFeatures = outputFeatures
-        self.initializer = initializer
-        weight = Parameter(name: "weight", value: Tensor(shape: [outputFeatures, inputFeatures]))
-        initializer.fill(weight.value, fanIn: inputFeatures, fanOut: outputFeatures, random: random)
-        self.bias = bias ? Parameter(name: "bias", value: Tensor(shape: [outputFeatures])) : nil
-    }
-
-    public convenience init(options: LayerOptions, random: RandomGenerator) throws {
-        let initName = (try? options.string("initializer")) ?? "glorot_uniform"
-        guard let initializer = Initializer(configName: initName) else {
-            throw SynapseError.invalidArgument("unknown initializer '\(initName)'")
-        }
-        try self.init(try options.int("inputFeatures", in: 1...LayerLimits.maxDimension),
-                      try options.int("outputFeatures", in: 1...LayerLimits.maxDimension),
-                      bias: try options.bool("bias"), initializer: initializer, random: random)
-    }
-
-    public static func stateShapes(options: LayerOptions) throws -> [String: [Int]]? {
-        let (k, n) = (try options.int("inputFeatures", in: 1...LayerLimits.maxDimension),
-                      try options.int("outputFeatures", in: 1...LayerLimits.maxDimension))
-        try checkSizes(k, n)
-        return try options.bool("bias") ? ["weight": [n, k], "bias": [n]] : ["weight": [n, k]]
-    }
-
-    private static func checkSizes(_ inputFeatures: Int, _ outputFeatures: Int) throws {
-        try LayerLimits.check(inputFeatures, in: 1...LayerLimits.maxDimension, "input features", layer: typeName)
-        try LayerLimits.check(outputFeatures, in: 1...LayerLimits.maxDimension, "output features", layer: typeName)
-        _ = try LayerLimits.elementCount([outputFeatures, inputFeatures], of: "\(typeName) weight")
-    }
-
-    public var options: LayerOptions {
-        ["inputFeatures": .number(Double(inputFeatures)), "outputFeatures": .number(Double(outputFeatures)),
-         "bias": .bool(bias != nil), "initializer": .string(initializer.configName)]
+    public convenience init(_ inputFeatures: Int, _ outputFeatures: Int, bias: Bool = true,
+                            initializer: Initializer = .glorotUniform, random: RandomGenerator,
+                            name: String = "") throws {
+        try self.init(Config(inputFeatures: inputFeatures, outputFeatures: outputFeatures, bias: bias,
+                             initializer: initializer), random: random, name: name)
     }
 
     public var parameters: [Parameter] { bias.map { [weight, $0] } ?? [weight] }
-
-    public func outputShape(for inputShape: [Int]) throws -> [Int] {
-        guard let last = inputShape.last, last == inputFeatures else {
-            throw SynapseError.shape(
-                "Linear '\(name)' expects \(inputFeatures) input features, got input shape \(inputShape)")
-        }
-        return inputShape.dropLast() + [outputFeatures]
-    }
 
     public func forward(_ input: Tensor, training: Bool) -> Tensor {
         precondition(input.shape.last == inputFeatures,
@@ -112,15 +126,5 @@ public final class Linear: Layer {
         // dW (n x k) += dY^T (n x rows) * X (rows x k)
         BLAS.gemm(transposeA: true, m: n, n: k, k: rows, dy, input.data, beta: 1, weight.gradient.data)
         if let bias { addColumnSums(of: dy, rows: rows, columns: n, into: bias.gradient.data) }
-    }
-}
-
-extension Linear {
-    /// Same sizes, initializer name, name and values; its own storage and buffers.
-    public func clone() throws -> any Layer {
-        let copy = try Linear(inputFeatures, outputFeatures, bias: bias != nil, initializer: initializer,
-                              random: RandomGenerator(seed: 0))
-        copy.copyState(from: self)
-        return copy
     }
 }

@@ -166,9 +166,12 @@ public struct ModelConfig: Codable, Equatable {
 }
 
 extension Sequential {
+    /// The architecture: the input shape and each layer's type, name and config.
     public var config: ModelConfig {
+        // A layer's config was validated when the layer was built: its numbers are finite, so
+        // encoding it cannot fail.
         ModelConfig(inputShape: inputShape,
-                    layers: layers.map { .init(type: type(of: $0).typeName, name: $0.name, options: $0.options) },
+                    layers: layers.map { .init(type: type(of: $0).typeName, name: $0.name, options: try! $0.config.options) },
                     training: [:])
     }
 
@@ -196,9 +199,10 @@ extension Sequential {
     /// built, so a damaged architecture file is an error naming the file, the layer and the
     /// option, never a trap or a huge allocation.
     ///
-    /// - Parameter registry: the layer types the file may name; by default every layer type of
-    ///   Synapse linked into the program (`LayerRegistry.linked`).
-    public static func load(from url: URL, registry: LayerRegistry = .linked) throws -> Sequential {
+    /// - Parameter registry: the layer types the file may name: `LayerRegistry.standard` (in
+    ///   the umbrella module `Synapse`) for every layer type Synapse defines, `.registering(_:)`
+    ///   for layer types of your own.
+    public static func load(from url: URL, registry: LayerRegistry) throws -> Sequential {
         let configURL = configURL(forWeights: url)
         let config: ModelConfig
         guard FileManager.default.fileExists(atPath: configURL.path) else {
@@ -225,17 +229,19 @@ extension Sequential {
         // Each tensor is within LayerLimits.maxElements, so the sum cannot overflow.
         var needed = 0
         let available = header.tensors.reduce(0) { $0 + $1.shape.reduce(1, *) }
+        var layerConfigs: [any LayerConfig] = []
         for (index, entry) in config.layers.enumerated() {
-            let shapes: [String: [Int]]?
-            do { shapes = try registry.layerType(named: entry.type).stateShapes(options: entry.options) } catch {
+            let layerConfig: any LayerConfig
+            do { layerConfig = try registry.config(type: entry.type, options: entry.options) } catch {
                 throw SynapseError.file(path: configURL.path, problem: "\(label(index, entry)): \(error)")
             }
-            guard let shapes else { continue }
-            needed += shapes.values.reduce(0) { $0 + $1.reduce(1, *) }
+            layerConfigs.append(layerConfig)
+            let shapes = layerConfig.parameterShapes + layerConfig.bufferShapes
+            needed += shapes.reduce(0) { $0 + $1.shape.reduce(1, *) }
             // A layer without a name is named when the model is built; the total below still
             // bounds what it allocates by what the weight file holds.
             guard !entry.name.isEmpty else { continue }
-            for (local, shape) in shapes.sorted(by: { $0.key < $1.key }) {
+            for (local, shape) in shapes {
                 let name = "\(entry.name).\(local)"
                 if let found = header[name] {
                     if found.shape != shape {
@@ -254,11 +260,10 @@ extension Sequential {
                 "the architecture does not fit the weights in \(url.path):\n  " + problems.joined(separator: "\n  "))
         }
 
-        let random = RandomGenerator(seed: 0)
         var layers: [any Layer] = []
-        for (index, entry) in config.layers.enumerated() {
+        for (index, (entry, layerConfig)) in zip(config.layers, layerConfigs).enumerated() {
             do {
-                let layer = try registry.makeLayer(type: entry.type, options: entry.options, random: random)
+                let layer = try layerConfig.makeLayer(random: nil)
                 layer.name = entry.name
                 layers.append(layer)
             } catch {

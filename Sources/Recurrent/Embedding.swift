@@ -8,11 +8,56 @@ import CKernels
 /// rows of the ids seen. With a `paddingIndex`, that row is never trained and the layer starts a
 /// padding mask (1 where the id is not padding) that a following `SimpleRNN` honours.
 public final class Embedding: Layer, SequenceMasking {
-    public static let typeName = "Embedding"
+    /// The settings of an `Embedding` layer.
+    public struct Config: LayerConfig {
+        public static let typeName = "Embedding"
+        public var vocabularySize: Int
+        public var dimension: Int
+        /// The id whose row stays zero and untrained, and which starts a padding mask.
+        public var paddingIndex: Int?
+        /// Fills the weight: N(0, 1) as in PyTorch unless told otherwise (Keras: `.uniform(0.05)`).
+        public var initializer: Initializer
+
+        public init(vocabularySize: Int, dimension: Int, paddingIndex: Int? = nil, initializer: Initializer = .normal(1)) {
+            (self.vocabularySize, self.dimension, self.paddingIndex, self.initializer) = (vocabularySize, dimension, paddingIndex, initializer)
+        }
+
+        enum CodingKeys: String, CodingKey { case vocabularySize, dimension, paddingIndex, initializer }
+
+        public init(from decoder: Decoder) throws {
+            let c = try decoder.container(keyedBy: CodingKeys.self)
+            self.init(vocabularySize: try c.decode(Int.self, forKey: .vocabularySize),
+                      dimension: try c.decode(Int.self, forKey: .dimension),
+                      paddingIndex: try c.decodeIfPresent(Int.self, forKey: .paddingIndex),
+                      // Files written before this setting was saved: the default.
+                      initializer: try c.decodeIfPresent(Initializer.self, forKey: .initializer) ?? .normal(1))
+        }
+
+        public func validate() throws {
+            let (range, layer) = (1...LayerLimits.maxDimension, Self.typeName)
+            try LayerLimits.check(vocabularySize, in: range, "vocabularySize", layer: layer)
+            try LayerLimits.check(dimension, in: range, "dimension", layer: layer)
+            if let paddingIndex { try LayerLimits.check(paddingIndex, in: 0...(vocabularySize - 1), "paddingIndex", layer: layer) }
+            _ = try LayerLimits.elementCount([vocabularySize, dimension], of: "\(layer) weight")
+        }
+
+        public var parameterShapes: [(name: String, shape: [Int])] { [("weight", [vocabularySize, dimension])] }
+
+        public func outputShape(for inputShape: [Int]) throws -> [Int] {
+            guard !inputShape.isEmpty else {
+                throw SynapseError.shape("expects token ids per sample, got shape \(inputShape)")
+            }
+            return inputShape + [dimension]
+        }
+
+        public func makeLayer(random: RandomGenerator?) throws -> any Layer { try Embedding(self, random: random) }
+    }
+
+    public let config: Config
     public var name: String
-    public let vocabularySize: Int
-    public let dimension: Int
-    public let paddingIndex: Int?
+    public var vocabularySize: Int { config.vocabularySize }
+    public var dimension: Int { config.dimension }
+    public var paddingIndex: Int? { config.paddingIndex }
     public let weight: Parameter
 
     public var inputMask: Tensor?
@@ -27,60 +72,29 @@ public final class Embedding: Layer, SequenceMasking {
     private var mask: Tensor?
     private var inputGradient: Tensor?
 
-    public init(_ vocabularySize: Int, _ dimension: Int, paddingIndex: Int? = nil,
-                initializer: Initializer = .normal(1), random: RandomGenerator, name: String = "") throws {
-        try Embedding.check(vocabularySize, dimension, paddingIndex: paddingIndex)
+    /// Builds the layer `config` describes; with `random`, the weight is drawn from its
+    /// initializer (then the padding row zeroed), else left at zero.
+    public init(_ config: Config, random: RandomGenerator?, name: String = "") throws {
+        try config.validate()
+        self.config = config
         self.name = name
-        self.vocabularySize = vocabularySize
-        self.dimension = dimension
-        self.paddingIndex = paddingIndex
-        weight = Parameter(name: "weight", value: Tensor(shape: [vocabularySize, dimension]))
-        initializer.fill(weight.value, fanIn: vocabularySize, fanOut: dimension, random: random)
-        if let paddingIndex { (weight.value.data + paddingIndex * dimension).update(repeating: 0, count: dimension) }
+        let (v, d) = (config.vocabularySize, config.dimension)
+        weight = Parameter(name: "weight", value: Tensor(shape: [v, d]))
+        if let random {
+            config.initializer.fill(weight.value, fanIn: v, fanOut: d, random: random)
+            if let paddingIndex = config.paddingIndex { (weight.value.data + paddingIndex * d).update(repeating: 0, count: d) }
+        }
+    }
+
+    public convenience init(_ vocabularySize: Int, _ dimension: Int, paddingIndex: Int? = nil,
+                            initializer: Initializer = .normal(1), random: RandomGenerator, name: String = "") throws {
+        try self.init(Config(vocabularySize: vocabularySize, dimension: dimension, paddingIndex: paddingIndex,
+                             initializer: initializer), random: random, name: name)
     }
 
     deinit { rows?.deallocate() }
 
-    public convenience init(options: LayerOptions, random: RandomGenerator) throws {
-        let (v, d, padding) = try Embedding.sizes(options)
-        try self.init(v, d, paddingIndex: padding, random: random)
-    }
-
-    public static func stateShapes(options: LayerOptions) throws -> [String: [Int]]? {
-        let (v, d, _) = try sizes(options)
-        return ["weight": [v, d]]
-    }
-
-    private static func sizes(_ options: LayerOptions) throws -> (Int, Int, Int?) {
-        let (v, d) = (try options.int("vocabularySize", in: 1...LayerLimits.maxDimension),
-                      try options.int("dimension", in: 1...LayerLimits.maxDimension))
-        let padding = options["paddingIndex"] == nil ? nil : try options.int("paddingIndex", in: 0...(v - 1))
-        try check(v, d, paddingIndex: padding)
-        return (v, d, padding)
-    }
-
-    private static func check(_ vocabularySize: Int, _ dimension: Int, paddingIndex: Int?) throws {
-        let range = 1...LayerLimits.maxDimension
-        try LayerLimits.check(vocabularySize, in: range, "vocabulary size", layer: typeName)
-        try LayerLimits.check(dimension, in: range, "dimension", layer: typeName)
-        if let paddingIndex { try LayerLimits.check(paddingIndex, in: 0...(vocabularySize - 1), "padding index", layer: typeName) }
-        _ = try LayerLimits.elementCount([vocabularySize, dimension], of: "\(typeName) weight")
-    }
-
-    public var options: LayerOptions {
-        var o: LayerOptions = ["vocabularySize": .number(Double(vocabularySize)), "dimension": .number(Double(dimension))]
-        if let paddingIndex { o["paddingIndex"] = .number(Double(paddingIndex)) }
-        return o
-    }
-
     public var parameters: [Parameter] { [weight] }
-
-    public func outputShape(for inputShape: [Int]) throws -> [Int] {
-        guard !inputShape.isEmpty else {
-            throw SynapseError.shape("Embedding '\(name)' expects token ids per sample, got shape \(inputShape)")
-        }
-        return inputShape + [dimension]
-    }
 
     public func forward(_ input: Tensor, training: Bool) -> Tensor {
         let d = dimension
@@ -144,12 +158,3 @@ public final class Embedding: Layer, SequenceMasking {
     }
 }
 
-extension Embedding {
-    /// Same sizes, padding index, name and weight (copied).
-    public func clone() throws -> any Layer {
-        let copy = try Embedding(vocabularySize, dimension, paddingIndex: paddingIndex, initializer: .zeros,
-                                 random: RandomGenerator(seed: 0))
-        copy.copyState(from: self)
-        return copy
-    }
-}

@@ -2,5 +2,5 @@
 
 extension LayerRegistry {
     /// The recurrent layers: `SimpleRNN` and `Embedding`.
-    public static var recurrent: LayerRegistry { LayerRegistry([SimpleRNN.self, Embedding.self]) }
+    public static var recurrent: LayerRegistry { LayerRegistry([SimpleRNN.Config.self, Embedding.Config.self]) }
 }

@@ -11,7 +11,7 @@ public enum RecurrentMode: Equatable, Sendable {
 }
 
 /// What a one-to-many layer feeds at the steps after the first.
-public enum RecurrentFeedback: String, Sendable {
+public enum RecurrentFeedback: String, Codable, Sendable {
     /// The same input vector at every step.
     case fixedInput = "fixed_input"
     /// The previous state (so F must equal H).

@@ -34,15 +34,117 @@ public final class SimpleRNN: Layer, SequenceMasking {
     public typealias Feedback = RecurrentFeedback
     public typealias Nonlinearity = SimpleRNNCell.Nonlinearity
 
-    public static let typeName = "SimpleRNN"
+    /// The settings of a `SimpleRNN` layer.
+    public struct Config: LayerConfig {
+        public static let typeName = "SimpleRNN"
+        public var inputFeatures: Int
+        public var hiddenSize: Int
+        public var mode: Mode
+        public var nonlinearity: Nonlinearity
+        /// Truncated back-propagation through time: the gradient does not flow back across the
+        /// boundaries between chunks of this many steps (counted from step 0). `nil`: full BPTT.
+        public var truncation: Int?
+        /// Fills `weight_hh` (`weight_ih` is Glorot uniform, the bias zero).
+        public var recurrentInitializer: Initializer
+
+        public init(inputFeatures: Int, hiddenSize: Int, mode: Mode = .manyToOne, nonlinearity: Nonlinearity = .tanh,
+                    truncation: Int? = nil, recurrentInitializer: Initializer = .orthogonal) {
+            (self.inputFeatures, self.hiddenSize, self.mode, self.nonlinearity) = (inputFeatures, hiddenSize, mode, nonlinearity)
+            (self.truncation, self.recurrentInitializer) = (truncation, recurrentInitializer)
+        }
+
+        enum CodingKeys: String, CodingKey {
+            case inputFeatures, hiddenSize, mode, steps, feedback, nonlinearity, truncation, recurrentInitializer
+        }
+
+        public init(from decoder: Decoder) throws {
+            let c = try decoder.container(keyedBy: CodingKeys.self)
+            inputFeatures = try c.decode(Int.self, forKey: .inputFeatures)
+            hiddenSize = try c.decode(Int.self, forKey: .hiddenSize)
+            switch try c.decode(String.self, forKey: .mode) {
+            case "many_to_one": mode = .manyToOne
+            case "many_to_many": mode = .manyToMany
+            case "one_to_many":
+                mode = .oneToMany(steps: try c.decode(Int.self, forKey: .steps),
+                                  feedback: try c.decode(Feedback.self, forKey: .feedback))
+            case let other:
+                throw DecodingError.dataCorruptedError(forKey: .mode, in: c, debugDescription:
+                    "unknown SimpleRNN mode '\(other)' (many_to_one, many_to_many or one_to_many)")
+            }
+            nonlinearity = try c.decode(Nonlinearity.self, forKey: .nonlinearity)
+            // Saved as 0 for full back-propagation through time.
+            let truncation = try c.decodeIfPresent(Int.self, forKey: .truncation)
+            self.truncation = truncation == 0 ? nil : truncation
+            // Files written before this setting was saved: the default.
+            recurrentInitializer = try c.decodeIfPresent(Initializer.self, forKey: .recurrentInitializer) ?? .orthogonal
+        }
+
+        public func encode(to encoder: Encoder) throws {
+            var c = encoder.container(keyedBy: CodingKeys.self)
+            try c.encode(inputFeatures, forKey: .inputFeatures)
+            try c.encode(hiddenSize, forKey: .hiddenSize)
+            switch mode {
+            case .manyToOne: try c.encode("many_to_one", forKey: .mode)
+            case .manyToMany: try c.encode("many_to_many", forKey: .mode)
+            case .oneToMany(let steps, let feedback):
+                try c.encode("one_to_many", forKey: .mode)
+                try c.encode(steps, forKey: .steps)
+                try c.encode(feedback, forKey: .feedback)
+            }
+            try c.encode(nonlinearity, forKey: .nonlinearity)
+            try c.encode(truncation ?? 0, forKey: .truncation)
+            try c.encode(recurrentInitializer, forKey: .recurrentInitializer)
+        }
+
+        public func validate() throws {
+            let (range, layer) = (1...LayerLimits.maxDimension, Self.typeName)
+            try LayerLimits.check(inputFeatures, in: range, "inputFeatures", layer: layer)
+            try LayerLimits.check(hiddenSize, in: range, "hiddenSize", layer: layer)
+            if case .oneToMany(let steps, let feedback) = mode {
+                try LayerLimits.check(steps, in: range, "steps", layer: layer)
+                guard feedback == .fixedInput || inputFeatures == hiddenSize else {
+                    throw SynapseError.invalidArgument("SimpleRNN: feeding back the previous output needs inputFeatures == hiddenSize")
+                }
+            }
+            if let truncation { try LayerLimits.check(truncation, in: range, "truncation", layer: layer) }
+            _ = try LayerLimits.elementCount([hiddenSize, inputFeatures], of: "\(layer) weight_ih")
+            _ = try LayerLimits.elementCount([hiddenSize, hiddenSize], of: "\(layer) weight_hh")
+        }
+
+        public var parameterShapes: [(name: String, shape: [Int])] {
+            [("weight_ih", [hiddenSize, inputFeatures]), ("weight_hh", [hiddenSize, hiddenSize]), ("bias", [hiddenSize])]
+        }
+
+        public func outputShape(for inputShape: [Int]) throws -> [Int] {
+            switch mode {
+            case .manyToOne, .manyToMany:
+                guard inputShape.count == 2, inputShape[1] == inputFeatures, inputShape[0] > 0 else {
+                    throw SynapseError.shape("expects (time, \(inputFeatures)) per sample, got \(inputShape)")
+                }
+                return mode == .manyToOne ? [hiddenSize] : [inputShape[0], hiddenSize]
+            case .oneToMany(let steps, _):
+                guard inputShape == [inputFeatures] else {
+                    throw SynapseError.shape("(one-to-many) expects (\(inputFeatures)) per sample, got \(inputShape)")
+                }
+                return [steps, hiddenSize]
+            }
+        }
+
+        public func makeLayer(random: RandomGenerator?) throws -> any Layer { try SimpleRNN(self, random: random) }
+    }
+
+    public private(set) var config: Config
     public var name: String
-    public let inputFeatures: Int
-    public let hiddenSize: Int
-    public let mode: Mode
-    public let nonlinearity: Nonlinearity
+    public var inputFeatures: Int { config.inputFeatures }
+    public var hiddenSize: Int { config.hiddenSize }
+    public var mode: Mode { config.mode }
+    public var nonlinearity: Nonlinearity { config.nonlinearity }
     /// Truncated back-propagation through time: the gradient does not flow back across the
     /// boundaries between chunks of this many steps (counted from step 0). `nil`: full BPTT.
-    public var truncation: Int?
+    public var truncation: Int? {
+        get { config.truncation }
+        set { config.truncation = newValue }
+    }
 
     /// The cell: one step forward and backward; it holds the parameters.
     public let cell: SimpleRNNCell
@@ -61,107 +163,27 @@ public final class SimpleRNN: Layer, SequenceMasking {
     public var inputMask: Tensor?
     public var outputMask: Tensor? { mode == .manyToMany ? inputMask : nil }
 
-    public init(_ inputFeatures: Int, _ hiddenSize: Int, mode: Mode = .manyToOne,
-                nonlinearity: Nonlinearity = .tanh, truncation: Int? = nil,
-                recurrentInitializer: Initializer = .orthogonal,
-                random: RandomGenerator, name: String = "") throws {
-        try SimpleRNN.check(inputFeatures, hiddenSize, mode: mode, truncation: truncation)
+    /// Builds the layer `config` describes; with `random`, the weights are drawn from their
+    /// initializers, else left at zero.
+    public init(_ config: Config, random: RandomGenerator?, name: String = "") throws {
+        try config.validate()
+        self.config = config
         self.name = name
-        self.inputFeatures = inputFeatures
-        self.hiddenSize = hiddenSize
-        self.mode = mode
-        self.nonlinearity = nonlinearity
-        self.truncation = truncation
-        cell = SimpleRNNCell(inputFeatures, hiddenSize, nonlinearity: nonlinearity,
-                             recurrentInitializer: recurrentInitializer, random: random)
-        sequence = RecurrentSequence(cell: cell, mode: mode, layerType: SimpleRNN.typeName)
+        cell = SimpleRNNCell(config.inputFeatures, config.hiddenSize, nonlinearity: config.nonlinearity,
+                             recurrentInitializer: config.recurrentInitializer, random: random)
+        sequence = RecurrentSequence(cell: cell, mode: config.mode, layerType: Config.typeName)
     }
 
-    public convenience init(options: LayerOptions, random: RandomGenerator) throws {
-        let modeName = try options.string("mode")
-        let mode: Mode
-        switch modeName {
-        case "many_to_one": mode = .manyToOne
-        case "many_to_many": mode = .manyToMany
-        case "one_to_many":
-            let steps = try options.int("steps", in: 1...LayerLimits.maxDimension)
-            guard let feedback = Feedback(rawValue: try options.string("feedback")) else {
-                throw SynapseError.invalidArgument("SimpleRNN one_to_many needs steps > 0 and feedback fixed_input or previous_output")
-            }
-            mode = .oneToMany(steps: steps, feedback: feedback)
-        default:
-            throw SynapseError.invalidArgument("unknown SimpleRNN mode '\(modeName)'")
-        }
-        let actName = try options.string("nonlinearity")
-        guard let nonlinearity = Nonlinearity(rawValue: actName) else {
-            throw SynapseError.invalidArgument("unknown SimpleRNN nonlinearity '\(actName)' (tanh or relu)")
-        }
-        let (f, h) = (try options.int("inputFeatures", in: 1...LayerLimits.maxDimension),
-                      try options.int("hiddenSize", in: 1...LayerLimits.maxDimension))
-        if case .oneToMany(_, .previousOutput) = mode, f != h {
-            throw SynapseError.invalidArgument("SimpleRNN previous_output feedback needs inputFeatures == hiddenSize")
-        }
-        let truncation = options["truncation"] == nil ? nil : try options.int("truncation")
-        try self.init(f, h, mode: mode, nonlinearity: nonlinearity, truncation: truncation == 0 ? nil : truncation,
-                      random: random)
-    }
-
-    public static func stateShapes(options: LayerOptions) throws -> [String: [Int]]? {
-        let (f, h) = (try options.int("inputFeatures", in: 1...LayerLimits.maxDimension),
-                      try options.int("hiddenSize", in: 1...LayerLimits.maxDimension))
-        try check(f, h, mode: .manyToOne, truncation: nil)
-        return ["weight_ih": [h, f], "weight_hh": [h, h], "bias": [h]]
-    }
-
-    private static func check(_ inputFeatures: Int, _ hiddenSize: Int, mode: Mode, truncation: Int?) throws {
-        let range = 1...LayerLimits.maxDimension
-        try LayerLimits.check(inputFeatures, in: range, "input features", layer: typeName)
-        try LayerLimits.check(hiddenSize, in: range, "hidden size", layer: typeName)
-        if case .oneToMany(let steps, let feedback) = mode {
-            try LayerLimits.check(steps, in: range, "one-to-many steps", layer: typeName)
-            guard feedback == .fixedInput || inputFeatures == hiddenSize else {
-                throw SynapseError.invalidArgument("SimpleRNN: feeding back the previous output needs input features == hidden size")
-            }
-        }
-        if let truncation { try LayerLimits.check(truncation, in: range, "truncation", layer: typeName) }
-        _ = try LayerLimits.elementCount([hiddenSize, inputFeatures], of: "\(typeName) weight_ih")
-        _ = try LayerLimits.elementCount([hiddenSize, hiddenSize], of: "\(typeName) weight_hh")
-    }
-
-    public var options: LayerOptions {
-        var o: LayerOptions = ["inputFeatures": .number(Double(inputFeatures)),
-                               "hiddenSize": .number(Double(hiddenSize)),
-                               "nonlinearity": .string(nonlinearity.rawValue),
-                               "truncation": .number(Double(truncation ?? 0))]
-        switch mode {
-        case .manyToOne: o["mode"] = .string("many_to_one")
-        case .manyToMany: o["mode"] = .string("many_to_many")
-        case .oneToMany(let steps, let feedback):
-            o["mode"] = .string("one_to_many")
-            o["steps"] = .number(Double(steps))
-            o["feedback"] = .string(feedback.rawValue)
-        }
-        return o
+    public convenience init(_ inputFeatures: Int, _ hiddenSize: Int, mode: Mode = .manyToOne,
+                            nonlinearity: Nonlinearity = .tanh, truncation: Int? = nil,
+                            recurrentInitializer: Initializer = .orthogonal,
+                            random: RandomGenerator, name: String = "") throws {
+        try self.init(Config(inputFeatures: inputFeatures, hiddenSize: hiddenSize, mode: mode, nonlinearity: nonlinearity,
+                             truncation: truncation, recurrentInitializer: recurrentInitializer),
+                      random: random, name: name)
     }
 
     public var parameters: [Parameter] { [weightIH, weightHH, bias] }
-
-    public func outputShape(for inputShape: [Int]) throws -> [Int] {
-        switch mode {
-        case .manyToOne, .manyToMany:
-            guard inputShape.count == 2, inputShape[1] == inputFeatures, inputShape[0] > 0 else {
-                throw SynapseError.shape(
-                    "SimpleRNN '\(name)' expects (time, \(inputFeatures)) per sample, got \(inputShape)")
-            }
-            return mode == .manyToOne ? [hiddenSize] : [inputShape[0], hiddenSize]
-        case .oneToMany(let steps, _):
-            guard inputShape == [inputFeatures] else {
-                throw SynapseError.shape(
-                    "SimpleRNN '\(name)' (one-to-many) expects (\(inputFeatures)) per sample, got \(inputShape)")
-            }
-            return [steps, hiddenSize]
-        }
-    }
 
     public func forward(_ input: Tensor, training: Bool) -> Tensor {
         sequence.forward(input, mask: inputMask, initialState: initialState, name: name)
@@ -185,11 +207,10 @@ public final class SimpleRNN: Layer, SequenceMasking {
 }
 
 extension SimpleRNN {
-    /// Same settings, name and weights, and a copy of `initialState` (which the saved options do
-    /// not hold).
+    /// Same config, name and weights, and a copy of `initialState` (which the config does not
+    /// hold).
     public func clone() throws -> any Layer {
-        let copy = try SimpleRNN(inputFeatures, hiddenSize, mode: mode, nonlinearity: nonlinearity,
-                                 truncation: truncation, recurrentInitializer: .zeros, random: RandomGenerator(seed: 0))
+        let copy = try SimpleRNN(config, random: nil)
         copy.copyState(from: self)
         copy.initialState = initialState?.copy()
         return copy

@@ -8,7 +8,7 @@
 /// Every product goes through `BLAS` (the tall ones over all steps in blocks of rows that run on
 /// OpenBLAS's small-matrix kernels where it has them); the elementwise loops are CKernels.
 public final class SimpleRNNCell: RecurrentCell {
-    public enum Nonlinearity: String, Sendable {
+    public enum Nonlinearity: String, Codable, Sendable {
         case tanh, relu
     }
 
@@ -32,17 +32,19 @@ public final class SimpleRNNCell: RecurrentCell {
     public var parameters: [Parameter] { [weightIH, weightHH, bias] }
 
     /// `weight_ih` Glorot uniform, then `weight_hh` from `recurrentInitializer` (in that order
-    /// from `random`), bias zero.
+    /// from `random`), bias zero; every parameter zero without a generator.
     public init(_ inputFeatures: Int, _ hiddenSize: Int, nonlinearity: Nonlinearity = .tanh,
-                recurrentInitializer: Initializer = .orthogonal, random: RandomGenerator) {
+                recurrentInitializer: Initializer = .orthogonal, random: RandomGenerator?) {
         self.inputFeatures = inputFeatures
         self.hiddenSize = hiddenSize
         self.nonlinearity = nonlinearity
         weightIH = Parameter(name: "weight_ih", value: Tensor(shape: [hiddenSize, inputFeatures]))
         weightHH = Parameter(name: "weight_hh", value: Tensor(shape: [hiddenSize, hiddenSize]))
         bias = Parameter(name: "bias", value: Tensor(shape: [hiddenSize]))
-        Initializer.glorotUniform.fill(weightIH.value, fanIn: inputFeatures, fanOut: hiddenSize, random: random)
-        recurrentInitializer.fill(weightHH.value, fanIn: hiddenSize, fanOut: hiddenSize, random: random)
+        if let random {
+            Initializer.glorotUniform.fill(weightIH.value, fanIn: inputFeatures, fanOut: hiddenSize, random: random)
+            recurrentInitializer.fill(weightHH.value, fanIn: hiddenSize, fanOut: hiddenSize, random: random)
+        }
         recurrentTransposed = .allocate(capacity: hiddenSize * hiddenSize)
         recurrentTransposed.initialize(repeating: 0, count: hiddenSize * hiddenSize)
         inputTransposed = .allocate(capacity: inputFeatures * hiddenSize)

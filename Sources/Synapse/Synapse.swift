@@ -5,6 +5,6 @@
 @_exported import Recurrent
 
 extension LayerRegistry {
-    /// Every layer type Synapse defines, for `Sequential.load`.
-    public static var all: LayerRegistry { LayerRegistry.dense.merging(.conv).merging(.recurrent) }
+    /// Every layer type Synapse defines, for `Sequential.load`; `registering(_:)` adds your own.
+    public static var standard: LayerRegistry { LayerRegistry.dense.merging(.conv).merging(.recurrent) }
 }

@@ -35,7 +35,7 @@ final class ReadmeTests: XCTestCase {
 
         let url = folder.appendingPathComponent("mlp.safetensors")
         try model.save(to: url)
-        let again = try Sequential.load(from: url)
+        let again = try Sequential.load(from: url, registry: LayerRegistry.dense.merging(.conv))
         // Bit for bit: the same weights through the same products, one after the other in one process.
         XCTAssertEqual(again.predict(train.inputs).array, model.predict(train.inputs).array)
     }

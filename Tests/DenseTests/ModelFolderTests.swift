@@ -26,7 +26,7 @@ final class ModelFolderTests: FolderTestCase {
     /// Which set the files at `weights` form, after checking that they all belong to it: the
     /// weights equal that model's bit for bit, and the architecture, log and vocabulary name it.
     func setOnDisk(_ weights: URL, old: Sequential, new: Sequential) throws -> String {
-        let loaded = try Sequential.load(from: weights)
+        let loaded = try Sequential.load(from: weights, registry: .dense)
         let folder = weights.deletingLastPathComponent()
         let config = try JSONDecoder().decode(ModelConfig.self, from: Data(contentsOf: folder.appendingPathComponent("model.json")))
         guard case .string(let label)? = config.training["set"] else { XCTFail("model.json names no set"); return "" }

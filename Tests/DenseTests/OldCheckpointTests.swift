@@ -73,7 +73,7 @@ final class OldCheckpointTests: XCTestCase {
                 }
             }
             // A checkpoint loads as a plain model too.
-            let model = try Sequential.load(from: url)
+            let model = try Sequential.load(from: url, registry: .dense)
             for p in model.stateTensors { XCTAssertEqual(p.value.array, saved[p.name]!.array, p.name) }
         }
     }

@@ -65,7 +65,7 @@ final class SequentialTests: FolderTestCase {
         let url = folder.appendingPathComponent("m.safetensors")
         try model.save(to: url, training: ["epochs": .number(3)])
         XCTAssertTrue(FileManager.default.fileExists(atPath: folder.appendingPathComponent("m.json").path))
-        let loaded = try Sequential.load(from: url)
+        let loaded = try Sequential.load(from: url, registry: .dense)
         XCTAssertEqual(loaded.layers.map(\.name), model.layers.map(\.name))
         XCTAssertEqual(loaded.config.layers, model.config.layers)
         // Bit for bit: the same weights through the same products, one after the other in one process.
@@ -110,7 +110,7 @@ final class SequentialTests: FolderTestCase {
         let configURL = Sequential.configURL(forWeights: url)
         let text = try String(contentsOf: configURL, encoding: .utf8).replacingOccurrences(of: "\"Linear\"", with: "\"Dense9\"")
         try text.write(to: configURL, atomically: true, encoding: .utf8)
-        XCTAssertThrowsError(try Sequential.load(from: url)) { error in
+        XCTAssertThrowsError(try Sequential.load(from: url, registry: .dense)) { error in
             XCTAssertTrue("\(error)".contains("unknown layer type 'Dense9'") && "\(error)".contains("Linear"), "\(error)")
         }
     }
@@ -132,15 +132,15 @@ final class SequentialTests: FolderTestCase {
         damage(&config)
         try JSONEncoder().encode(config).write(to: configURL)
         var message = ""
-        XCTAssertThrowsError(try Sequential.load(from: url), file: file, line: line) { message = "\($0)" }
+        XCTAssertThrowsError(try Sequential.load(from: url, registry: .dense), file: file, line: line) { message = "\($0)" }
         XCTAssertTrue(message.contains(configURL.path), "the error names the file: \(message)", file: file, line: line)
         return message
     }
 
     func testDamagedArchitectureOptionsAreErrorsNamingFileLayerAndOption() throws {
         let cases: [(String, (inout ModelConfig) -> Void, [String])] = [
-            ("Linear size 0", { $0.layers[0].options["outputFeatures"] = .number(0) }, ["'fc1' (Linear)", "'outputFeatures' is 0.0"]),
-            ("BatchNorm size 0", { $0.layers[1].options["features"] = .number(0) }, ["'bn' (BatchNorm)", "'features' is 0.0"]),
+            ("Linear size 0", { $0.layers[0].options["outputFeatures"] = .number(0) }, ["'fc1' (Linear)", "'outputFeatures' is 0"]),
+            ("BatchNorm size 0", { $0.layers[1].options["features"] = .number(0) }, ["'bn' (BatchNorm)", "'features' is 0"]),
             ("Dropout rate 1", { $0.layers[2].options["rate"] = .number(1) }, ["'drop' (Dropout)", "'rate'", "[0, 1)"]),
             ("Dropout rate 1.5", { $0.layers[2].options["rate"] = .number(1.5) }, ["'drop' (Dropout)", "'rate'"]),
             ("Dropout rate -0.1", { $0.layers[2].options["rate"] = .number(-0.1) }, ["'drop' (Dropout)", "'rate'"]),
@@ -178,19 +178,19 @@ final class SequentialTests: FolderTestCase {
         var config = try JSONDecoder().decode(ModelConfig.self, from: Data(contentsOf: configURL))
         config.inputShape = [1 << 24, 1 << 24, 4]  // each dimension within the limit, not the product
         try JSONEncoder().encode(config).write(to: configURL)
-        XCTAssertThrowsError(try Sequential.load(from: url)) { error in
+        XCTAssertThrowsError(try Sequential.load(from: url, registry: .dense)) { error in
             XCTAssertTrue("\(error)".contains(configURL.path) && "\(error)".contains("input shape"), "\(error)")
         }
     }
 
     func testLayerInitialisersThrowOnBadArguments() throws {
         let random = RandomGenerator(seed: 1)
-        XCTAssertThrowsError(try Linear(0, 3, random: random)) { XCTAssertTrue("\($0)".contains("input features is 0"), "\($0)") }
+        XCTAssertThrowsError(try Linear(0, 3, random: random)) { XCTAssertTrue("\($0)".contains("Linear 'inputFeatures' is 0"), "\($0)") }
         XCTAssertThrowsError(try Linear(1 << 20, 1 << 20, random: random)) { XCTAssertTrue("\($0)".contains("more than"), "\($0)") }
-        XCTAssertThrowsError(try BatchNorm(features: 0)) { XCTAssertTrue("\($0)".contains("features is 0"), "\($0)") }
+        XCTAssertThrowsError(try BatchNorm(features: 0)) { XCTAssertTrue("\($0)".contains("BatchNorm 'features' is 0"), "\($0)") }
         XCTAssertThrowsError(try BatchNorm(features: 3, momentum: 2)) { XCTAssertTrue("\($0)".contains("momentum"), "\($0)") }
         for rate: Float in [-0.5, 1, .nan] {
-            XCTAssertThrowsError(try Dropout(rate: rate)) { XCTAssertTrue("\($0)".contains("Dropout rate"), "\($0)") }
+            XCTAssertThrowsError(try Dropout(rate: rate)) { XCTAssertTrue("\($0)".contains("Dropout 'rate'"), "\($0)") }
         }
         XCTAssertThrowsError(try Activation(.leakyReLU(alpha: -1))) { XCTAssertTrue("\($0)".contains("LeakyReLU"), "\($0)") }
         XCTAssertNoThrow(try Dropout(rate: 0))

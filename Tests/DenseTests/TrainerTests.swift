@@ -124,7 +124,7 @@ final class TrainerTests: FolderTestCase {
         XCTAssertEqual(lines.count, 5)
         XCTAssertEqual(lines[0], "epoch,accuracy,loss,lr,samples,val_accuracy,val_loss")
         XCTAssertTrue(lines[4].hasPrefix("4,"))
-        let loaded = try Sequential.load(from: checkpoint)
+        let loaded = try Sequential.load(from: checkpoint, registry: .dense)
         XCTAssertEqual(loaded.layers.count, 4)
         let best = history["val_accuracy"].max()!
         let evaluation = Trainer(model: loaded, loss: SoftmaxCrossEntropy(), optimizer: SGD(), random: RandomGenerator(seed: 1))
@@ -418,7 +418,7 @@ final class ResumeTests: FolderTestCase {
         XCTAssertEqual(resumed.history, trainer.history)
         XCTAssertEqual(resumed.random.state, trainer.random.state)
         XCTAssertEqual(resumed.model.stateTensors.map(\.value.array), trainer.model.stateTensors.map(\.value.array))
-        XCTAssertNoThrow(try Sequential.load(from: current), "a checkpoint loads as a plain model")
+        XCTAssertNoThrow(try Sequential.load(from: current, registry: .dense), "a checkpoint loads as a plain model")
     }
 }
 

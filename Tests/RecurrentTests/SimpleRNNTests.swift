@@ -35,7 +35,7 @@ final class SimpleRNNTests: XCTestCase {
         assertClose(rnn.initialStateGradient!, fixture("m2m_tanh_h0.dh0"), "dh0")
     }
 
-    /// A clone (a data-parallel replica's layer) keeps what the saved options do not: the
+    /// A clone (a data-parallel replica's layer) keeps what its config does not: the
     /// initial state, in storage of its own.
     func testCloneKeepsTheInitialStateAndWeights() throws {
         let rnn = try layer("m2m_tanh_h0", f, mode: .manyToMany, truncation: 3)

@@ -41,5 +41,5 @@ extension Fuzz {
     }
 
     /// Every layer type: Dense, Conv and Recurrent.
-    public static var registry: LayerRegistry { .all }
+    public static var registry: LayerRegistry { .standard }
 }
