@@ -56,9 +56,8 @@ let package = Package(
             dependencies: [
                 "COpenBLAS", "CZlibSystem", "CFloatEnvironment", "CKernels",
                 .product(name: "Crypto", package: "swift-crypto"),
-                .product(name: "ZIPFoundation", package: "ZIPFoundation"),
             ]),
-        .target(name: "Conv", dependencies: ["Dense", "CKernels"]),
+        .target(name: "Conv", dependencies: ["Dense", "CKernels", .product(name: "ZIPFoundation", package: "ZIPFoundation")]),
         .target(
             name: "Recurrent",
             dependencies: [

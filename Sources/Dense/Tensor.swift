@@ -189,3 +189,14 @@ extension Tensor: CustomStringConvertible {
         return "Tensor(\(shape): [\(shown)\(count > 8 ? ", ..." : "")])"
     }
 }
+
+extension SIMD16 where Scalar == Float {
+    /// Sixteen floats from `pointer` (no alignment needed).
+    @inline(__always) init(load pointer: UnsafePointer<Float>) {
+        self = UnsafeRawPointer(pointer).loadUnaligned(as: SIMD16<Float>.self)
+    }
+
+    @inline(__always) func store(to pointer: UnsafeMutablePointer<Float>) {
+        UnsafeMutableRawPointer(pointer).storeBytes(of: self, as: SIMD16<Float>.self)
+    }
+}
