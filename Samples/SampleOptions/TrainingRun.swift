@@ -11,13 +11,17 @@ public struct TrainingRun {
     public let folder: ModelFolder
     let options: TrainingOptions
     let communicator: any Communicator
+    /// Held for the run: a second run on the same folder stops with an error naming it.
+    let lock: ModelFolder.Lock?
 
-    /// Prepares the folder: finishes or removes what an interrupted run left, creates it, and
-    /// checks that it can be written, so that problems show up before training. Across ranks
+    /// Locks the folder for this run, prepares it (finishes or removes what an interrupted run
+    /// left, creates it) and checks that it can be written, so that problems show up before
+    /// training. Across ranks
     /// only rank 0 touches the folder (the others wait for it, then read its checkpoint with
     /// `--resume`: the folder must be the same on every rank, a shared one across machines).
     public init(output: String, options: TrainingOptions, communicator: any Communicator = SingleProcess()) throws {
         folder = try ModelFolder(URL(fileURLWithPath: output, isDirectory: true))
+        lock = communicator.isRoot ? try folder.lock() : nil
         if communicator.isRoot { try folder.prepare() }
         communicator.barrier()
         self.options = options

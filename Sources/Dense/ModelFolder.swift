@@ -52,6 +52,46 @@ public struct ModelFolder {
     var parent: URL { url.deletingLastPathComponent() }
     var name: String { url.lastPathComponent }
 
+    // MARK: - One writer at a time
+
+    /// An advisory lock (flock) on `.<folder>.lock` beside the folder, held until it is released
+    /// or the process ends (a crash releases it too): two runs given the same output folder
+    /// would otherwise replace each other's sets and checkpoints.
+    public final class Lock {
+        private var fd: Int32
+        init(fd: Int32) { self.fd = fd }
+        deinit { release() }
+        /// Gives the folder up to other runs.
+        public func release() {
+            guard fd >= 0 else { return }
+            flock(fd, LOCK_UN)
+            close(fd)
+            fd = -1
+        }
+    }
+
+    /// The lock file's path: hidden, beside the folder (not in it, since the folder is replaced
+    /// as a whole).
+    public var lockURL: URL { parent.appendingPathComponent(".\(name).lock") }
+
+    /// Takes the folder for this run, or throws an error naming it when another run holds it.
+    public func lock() throws -> Lock {
+        try AtomicFile.createFolder(parent)
+        let fd = open(lockURL.path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
+        guard fd >= 0 else {
+            throw SynapseError.file(path: url.path, problem: "cannot create the lock file \(lockURL.lastPathComponent) beside it: \(AtomicFile.errorText())")
+        }
+        guard flock(fd, LOCK_EX | LOCK_NB) == 0 else {
+            let busy = errno == EWOULDBLOCK
+            let text = AtomicFile.errorText()
+            close(fd)
+            throw SynapseError.file(path: url.path, problem: busy
+                ? "another run is writing this folder (it holds \(lockURL.path)); give this run another --output or wait for it to end"
+                : "cannot lock \(lockURL.lastPathComponent): \(text)")
+        }
+        return Lock(fd: fd)
+    }
+
     // MARK: - Before training
 
     /// Finishes a replace a crash interrupted, removes what killed runs left behind, creates the

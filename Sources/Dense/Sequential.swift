@@ -182,6 +182,12 @@ extension Sequential {
 
     /// Writes the weights (safetensors, PyTorch `state_dict` names) to `url` and the architecture
     /// and training settings to the `.json` beside it, each atomically.
+    ///
+    /// Each file is replaced whole, the pair one after the other: a crash between the two leaves
+    /// the new weights beside the old architecture. `load` compares the two before it builds
+    /// anything, so such a pair is an error naming the file, never a model that silently mixes
+    /// them; to replace a model set as a whole (weights, architecture, logs), write it through
+    /// `ModelFolder.replace`, as the samples do. (Two files cannot be renamed into place at once.)
     public func save(to url: URL, training: [String: ConfigValue] = [:]) throws {
         var config = self.config
         config.training = training

@@ -40,6 +40,21 @@ final class ModelFolderTests: FolderTestCase {
     /// A kill between any two writes or renames of a save leaves the old complete set or the new
     /// complete set: readable at once (by a loader that does not write) and, after the next run's
     /// `prepare`, in place with nothing left over.
+    /// Two runs on one folder: the second is refused with an error naming the folder, until the
+    /// first lets go (or its process ends).
+    func testASecondWriterIsRefusedWhileTheFirstHoldsTheFolder() throws {
+        let target = try ModelFolder(folder.appendingPathComponent("run"))
+        let first = try target.lock()
+        XCTAssertThrowsError(try target.lock()) { error in
+            XCTAssertTrue("\(error)".contains(target.url.path) && "\(error)".contains("another run"), "\(error)")
+        }
+        first.release()
+        let second = try target.lock()
+        second.release()
+        try target.prepare()
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: target.url.path), [], "the lock file stays outside the folder")
+    }
+
     func testAKillAtAnyStepLeavesTheOldOrTheNewSet() throws {
         let old = try makeModel(seed: 1), new = try makeModel(seed: 2)
         XCTAssertNotEqual(old.stateTensors[0].value.array, new.stateTensors[0].value.array)
