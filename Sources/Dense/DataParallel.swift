@@ -141,31 +141,18 @@ public final class DataParallel {
         }
         // Fixed order of summation: the result does not depend on which worker finished first.
         for slot in slots.dropFirst().prefix(max(0, local - 1)) {
-            add(\.gradients, \.gradient, of: slot.model.parameterBlock, slot.model.parameters,
-                into: model.parameterBlock, model.parameters)
+            model.parameterBlock.gradients.add(slot.model.parameterBlock.gradients)
         }
         if communicator.size > 1 {
-            if model.parameterBlock.holds(model.parameters) {
-                communicator.allReduceSum(model.parameterBlock.gradients)
-            } else {
-                for p in model.parameters { communicator.allReduceSum(p.gradient) }
-            }
+            communicator.allReduceSum(model.parameterBlock.gradients)
         }
         // Running statistics: the mean over the workers of all ranks.
         if !model.buffers.isEmpty && (active > 1 || communicator.size > 1) {
-            let whole = model.bufferBlock.holds(model.buffers)
-            if local == 0 {
-                if whole { model.bufferBlock.values.fill(0) } else { for b in model.buffers { b.value.fill(0) } }
-            }
-            for slot in slots.dropFirst().prefix(max(0, local - 1)) {
-                add(\.values, \.value, of: slot.model.bufferBlock, slot.model.buffers, into: model.bufferBlock, model.buffers)
-            }
-            if communicator.size > 1 {
-                if whole { communicator.allReduceSum(model.bufferBlock.values) } else { for b in model.buffers { communicator.allReduceSum(b.value) } }
-            }
-            if active > 1 {
-                if whole { model.bufferBlock.values.scale(by: 1 / Float(active)) } else { for b in model.buffers { b.value.scale(by: 1 / Float(active)) } }
-            }
+            let buffers = model.bufferBlock.values
+            if local == 0 { buffers.fill(0) }
+            for slot in slots.dropFirst().prefix(max(0, local - 1)) { buffers.add(slot.model.bufferBlock.values) }
+            if communicator.size > 1 { communicator.allReduceSum(buffers) }
+            if active > 1 { buffers.scale(by: 1 / Float(active)) }
         }
         var total: Float = 0, sum = 0.0, count = 0
         for (w, slot) in slots[0..<local].enumerated() {
@@ -197,25 +184,7 @@ public final class DataParallel {
     private func synchronizeReplicas(_ active: Int) {
         guard !model.buffers.isEmpty else { return }
         for slot in slots[1..<active] {
-            let mine = slot.model
-            if mine.bufferBlock.holds(mine.buffers) && model.bufferBlock.holds(model.buffers) {
-                mine.bufferBlock.values.assign(model.bufferBlock.values)
-            } else {
-                for (b, primary) in zip(mine.buffers, model.buffers) { b.value.assign(primary.value) }
-            }
-        }
-    }
-
-    /// Adds a replica's gradients (`\.gradients`, `\.gradient`) or buffer values (`\.values`,
-    /// `\.value`) into the model's: one vector add over the blocks, or one per tensor if a block
-    /// was broken up.
-    private func add(_ part: KeyPath<ParameterBlock, Tensor>, _ each: KeyPath<Parameter, Tensor>,
-                     of block: ParameterBlock, _ tensors: [Parameter], into target: ParameterBlock,
-                     _ targetTensors: [Parameter]) {
-        if block.holds(tensors) && target.holds(targetTensors) {
-            target[keyPath: part].add(block[keyPath: part])
-        } else {
-            for (primary, mine) in zip(targetTensors, tensors) { primary[keyPath: each].add(mine[keyPath: each]) }
+            slot.model.bufferBlock.values.assign(model.bufferBlock.values)
         }
     }
 
@@ -276,12 +245,8 @@ extension Sequential {
     /// whose parameters are views into this model's parameter block: it reads this model's
     /// weights as they change and owns only its gradient block, its buffers and its layers'
     /// working buffers. Nothing may write the weights while a replica runs.
-    /// - Throws: when a layer cannot be cloned, or this model's parameters no longer lie in its
-    ///   block (its layers were built into another model).
+    /// - Throws: when a layer cannot be cloned.
     public func replica() throws -> Sequential {
-        guard parameterBlock.holds(parameters) else {
-            throw SynapseError.invalidArgument("the model's layers were moved into another model: cannot share its weights")
-        }
         let copies = try layers.map { try $0.clone() }
         return try Sequential(inputShape: inputShape, layers: copies, sharingValuesOf: self)
     }

@@ -38,7 +38,7 @@ public final class Parameter {
 public final class ParameterBlock {
     /// The values of every parameter, in order: shape (count).
     public let values: Tensor
-    /// The gradients, parallel to `values`.
+    /// The gradients, parallel to `values`; empty in a block of buffers.
     public let gradients: Tensor
     /// Where each parameter starts, and the total count at the end.
     public let offsets: [Int]
@@ -50,7 +50,9 @@ public final class ParameterBlock {
     ///
     /// - Parameter sharedValues: bind each value to this block's values instead of copying it:
     ///   the parameters then read another model's weights (a replica's).
-    init(laying parameters: [Parameter], sharingValuesOf sharedValues: ParameterBlock? = nil) {
+    /// - Parameter withGradients: false for buffers (running statistics): the block then holds
+    ///   values only and each buffer keeps its own, unused, gradient.
+    init(laying parameters: [Parameter], sharingValuesOf sharedValues: ParameterBlock? = nil, withGradients: Bool = true) {
         var offsets = [0]
         for p in parameters { offsets.append(offsets.last! + p.value.count) }
         let total = offsets.last!
@@ -60,15 +62,17 @@ public final class ParameterBlock {
         } else {
             values = Tensor(shape: [total])
         }
-        gradients = Tensor(shape: [total])
+        gradients = Tensor(shape: [withGradients ? total : 0])
         self.offsets = offsets
         for (k, p) in parameters.enumerated() {
             let value = values.view(at: offsets[k], shape: p.shape)
-            let gradient = gradients.view(at: offsets[k], shape: p.shape)
             if sharedValues == nil { value.assign(p.value) }
-            gradient.assign(p.gradient)
             p.value = value
-            p.gradient = gradient
+            if withGradients {
+                let gradient = gradients.view(at: offsets[k], shape: p.shape)
+                gradient.assign(p.gradient)
+                p.gradient = gradient
+            }
             p.location = (self, offsets[k])
         }
     }
@@ -79,7 +83,7 @@ public final class ParameterBlock {
         guard parameters.count == offsets.count - 1 else { return false }
         for (k, p) in parameters.enumerated() {
             guard let location = p.location, location.block === self, location.offset == offsets[k],
-                  p.value.storage === values.storage, p.gradient.storage === gradients.storage
+                  p.value.storage === values.storage, gradients.count == 0 || p.gradient.storage === gradients.storage
             else { return false }
         }
         return true

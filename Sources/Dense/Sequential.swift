@@ -9,10 +9,10 @@ import Foundation
 ///
 /// Memory: building the model lays every parameter out in one `ParameterBlock` (values in one
 /// 64-byte-aligned block, gradients in a second, same order) and the buffers (BatchNorm's running
-/// statistics) in a third; each `Parameter`'s `value` and `gradient` become views into them. A
-/// layer belongs to one model at a time: building another model from the same layers moves
-/// their parameters into the new model's blocks (the first model then falls back to
-/// per-parameter loops).
+/// statistics) in a third (values only); each `Parameter`'s `value` and `gradient` become views
+/// into them. A layer belongs to the model it was built into, for good: building a second model
+/// from the same layers is an error (give it new layers, or `clone()` them), so a model's
+/// parameters always lie in its blocks and every pass over them is one pass over a block.
 ///
 ///     let random = RandomGenerator(seed: 1)
 ///     let model = try Sequential(inputShape: [784], [
@@ -40,6 +40,12 @@ public final class Sequential {
         var seen = Set<String>()
         var shapes: [[Int]] = []
         var shape = inputShape
+        // Before anything changes: no layer may already live in another model's blocks.
+        for layer in layers where (layer.parameters + layer.buffers).contains(where: { $0.location != nil }) {
+            throw SynapseError.invalidArgument(
+                "layer '\(layer.name)' (\(type(of: layer).typeName)) already belongs to a model: a layer lives in one "
+                + "model's memory; build this model from new layers (or clone() them)")
+        }
         for layer in layers {
             let typeName = type(of: layer).typeName
             if layer.name.isEmpty {
@@ -65,7 +71,7 @@ public final class Sequential {
         buffers = layers.flatMap { $0.buffers }
         stateTensors = layers.flatMap { $0.parameters + $0.buffers }
         parameterBlock = ParameterBlock(laying: parameters, sharingValuesOf: shared?.parameterBlock)
-        bufferBlock = ParameterBlock(laying: buffers)
+        bufferBlock = ParameterBlock(laying: buffers, withGradients: false)
     }
 
     public var outputShape: [Int] { outputShapes.last ?? inputShape }
@@ -78,7 +84,7 @@ public final class Sequential {
     public let stateTensors: [Parameter]
     /// Every parameter's value and gradient, back to back in `parameters` order.
     public let parameterBlock: ParameterBlock
-    /// The buffers' values, back to back in `buffers` order (their gradients are unused).
+    /// The buffers' values, back to back in `buffers` order (no gradients).
     public let bufferBlock: ParameterBlock
 
     public func forward(_ input: Tensor, training: Bool = false) -> Tensor {
@@ -108,13 +114,7 @@ public final class Sequential {
     }
 
     /// Sets every parameter gradient to zero: one fill of the gradient block.
-    public func zeroGradients() {
-        if parameterBlock.holds(parameters) {
-            parameterBlock.gradients.fill(0)
-        } else {
-            for p in parameters { p.zeroGradient() }
-        }
-    }
+    public func zeroGradients() { parameterBlock.gradients.fill(0) }
 
     public func attach(random: RandomGenerator) { for layer in layers { layer.attach(random: random) } }
 

@@ -31,16 +31,8 @@ extension Trainer {
             }
             throw SynapseError.invalidArgument("\(Int(differing)) rank(s) hold a model or run that differs from rank 0's; \(rule)")
         }
-        if model.parameterBlock.holds(model.parameters) {
-            communicator.broadcast(model.parameterBlock.values)
-        } else {
-            for p in model.parameters { communicator.broadcast(p.value) }
-        }
-        if model.bufferBlock.holds(model.buffers) {
-            communicator.broadcast(model.bufferBlock.values)
-        } else {
-            for b in model.buffers { communicator.broadcast(b.value) }
-        }
+        communicator.broadcast(model.parameterBlock.values)
+        communicator.broadcast(model.bufferBlock.values)
         random.state = communicator.broadcast(random.state)
     }
 

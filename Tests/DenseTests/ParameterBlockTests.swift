@@ -55,20 +55,18 @@ final class ParameterBlockTests: XCTestCase {
         for p in model.parameters { XCTAssertEqual(p.gradient.array, Array(repeating: 0, count: p.gradient.count), p.name) }
     }
 
-    /// Layers built into a second model move there; the first model still trains them, through
-    /// its per-parameter paths.
-    func testLayersMovedIntoAnotherModelStillTrain() throws {
+    /// A layer lives in the model it was built into: a second model of the same layers is an
+    /// error naming the layer, and the first model keeps its block whole. Clones go in freely.
+    func testLayersCannotMoveIntoAnotherModel() throws {
         let first = try makeModel()
-        let second = try Sequential(inputShape: [5], first.layers)
-        XCTAssertFalse(first.parameterBlock.holds(first.parameters))
-        XCTAssertTrue(ParameterBlock.common(second.parameters) === second.parameterBlock)
-        XCTAssertTrue(ParameterBlock.common(first.parameters) === second.parameterBlock, "the same parameters")
-        let x = randomTensor([4, 5], RandomGenerator(seed: 3))
-        first.zeroGradients()
-        first.backward(first.forward(x, training: true))
-        XCTAssertTrue(first.parameters.allSatisfy { $0.gradient.array.contains { $0 != 0 } })
-        first.zeroGradients()
-        for p in first.parameters { XCTAssertEqual(p.gradient.array, Array(repeating: 0, count: p.gradient.count), p.name) }
-        XCTAssertThrowsError(try first.replica())
+        XCTAssertThrowsError(try Sequential(inputShape: [5], first.layers)) { error in
+            XCTAssertTrue("\(error)".contains("'\(first.layers[0].name)'") && "\(error)".contains("already belongs to a model"), "\(error)")
+        }
+        XCTAssertTrue(first.parameterBlock.holds(first.parameters))
+        XCTAssertTrue(first.bufferBlock.holds(first.buffers))
+        XCTAssertEqual(first.bufferBlock.gradients.count, 0, "the buffer block holds no gradients")
+        let second = try Sequential(inputShape: [5], first.layers.map { try $0.clone() })
+        XCTAssertEqual(second.parameterBlock.values.array, first.parameterBlock.values.array)
+        XCTAssertFalse(second.parameterBlock.values.storage === first.parameterBlock.values.storage)
     }
 }
