@@ -12,6 +12,8 @@ int synapse_flush_denormals(int on) {
     return was;
 }
 
+int synapse_denormals_flushed(void) { return (_mm_getcsr() & 0x8040) == 0x8040; }
+
 #elif defined(__aarch64__)
 
 /* FPCR bit 24 is flush-to-zero (it covers inputs too). */
@@ -24,8 +26,16 @@ int synapse_flush_denormals(int on) {
     return was;
 }
 
+int synapse_denormals_flushed(void) {
+    unsigned long fpcr;
+    __asm__ __volatile__("mrs %0, fpcr" : "=r"(fpcr));
+    return (fpcr >> 24) & 1;
+}
+
 #else
 
 int synapse_flush_denormals(int on) { (void)on; return 0; }
+
+int synapse_denormals_flushed(void) { return 0; }
 
 #endif

@@ -98,16 +98,20 @@ public enum BLAS {
     }
 
     /// Runs `body(w, workers)` for w in 0..<workers at once, one thread each, with OpenBLAS at
-    /// one thread meanwhile (the workers fill the cores); on this thread when `workers` is 1.
+    /// one thread meanwhile (the workers fill the cores) and this thread's denormal mode on each;
+    /// on this thread when `workers` is 1.
     /// The parts must write disjoint memory.
     public static func concurrentPerform(_ workers: Int, _ body: (Int, Int) -> Void) {
         guard workers > 1 else { body(0, 1); return }
         let saved = threads
         threads = 1
         defer { threads = saved }
+        let flush = FloatingPointMode.isFlushing
         withoutActuallyEscaping(body) { body in
             let job = Job(body: body)
-            DispatchQueue.concurrentPerform(iterations: workers) { w in job.body(w, workers) }
+            DispatchQueue.concurrentPerform(iterations: workers) { w in
+                FloatingPointMode.withDenormalsFlushed(flush) { job.body(w, workers) }
+            }
         }
     }
 

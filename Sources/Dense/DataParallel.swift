@@ -196,11 +196,13 @@ public final class DataParallel {
         let blasThreads = BLAS.threads
         if blasThreads != 1 { BLAS.threads = 1 }
         defer { if blasThreads != 1 { BLAS.threads = blasThreads } }
+        // The caller's denormal mode (Trainer.flushDenormals) on every worker's thread.
+        let flush = FloatingPointMode.isFlushing
         withoutActuallyEscaping(body) { body in
             withoutActuallyEscaping(rows) { rows in
                 let job = Job(slots: slots, body: body, rows: rows)
                 DispatchQueue.concurrentPerform(iterations: active) { k in
-                    job.body(job.slots[k], job.rows(k))
+                    FloatingPointMode.withDenormalsFlushed(flush) { job.body(job.slots[k], job.rows(k)) }
                 }
             }
         }

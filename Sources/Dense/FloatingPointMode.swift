@@ -12,4 +12,10 @@ public enum FloatingPointMode {
         defer { _ = synapse_flush_denormals(was) }
         return try body()
     }
+
+    /// Whether denormals are flushed on this thread: what a parallel loop hands on to the
+    /// threads it runs on (`BLAS.concurrentPerform`, `DataParallel`'s workers), so that the mode
+    /// `Trainer.flushDenormals` chose holds on every thread that runs model work. (OpenBLAS's own
+    /// threads keep theirs.)
+    public static var isFlushing: Bool { synapse_denormals_flushed() != 0 }
 }

@@ -207,6 +207,33 @@ final class FloatingPointModeTests: XCTestCase {
         XCTAssertTrue(halve(smallest).isSubnormal, "the previous mode is restored")
         XCTAssertTrue(FloatingPointMode.withDenormalsFlushed(false) { halve(smallest) }.isSubnormal)
     }
+
+    /// The mode holds on the threads a parallel loop runs on, not only the caller's; and only
+    /// while the caller has it.
+    func testParallelLoopsRunInTheCallersDenormalMode() {
+        #if arch(x86_64) || arch(arm64)
+        let smallest = Float.leastNormalMagnitude
+        let n = 64
+        let results = UnsafeMutableBufferPointer<Float>.allocate(capacity: n)
+        let threads = UnsafeMutableBufferPointer<pthread_t>.allocate(capacity: n)
+        defer { results.deallocate(); threads.deallocate() }
+        // Worker threads started now, in the default mode (a thread started later could inherit
+        // the mode of the thread that starts it).
+        BLAS.concurrentPerform(n) { w, _ in threads[w] = pthread_self(); usleep(200) }
+        for flush in [true, false] {
+            results.initialize(repeating: -1)
+            FloatingPointMode.withDenormalsFlushed(flush) {
+                BLAS.concurrentPerform(n) { w, _ in
+                    threads[w] = pthread_self()
+                    results[w] = halve(smallest)
+                    usleep(200)  // long enough that the other threads take iterations too
+                }
+            }
+            XCTAssertTrue(threads.contains { pthread_equal($0, pthread_self()) == 0 }, "some iterations ran on other threads")
+            XCTAssertEqual(results.map { $0 == 0 }, Array(repeating: flush, count: n), "flush \(flush)")
+        }
+        #endif
+    }
 }
 
 /// Stopping inside an epoch, resuming, and checking checkpoints before they change anything.
