@@ -155,7 +155,9 @@ public final class Conv2D: Layer {
             return [outputChannels, g.outputHeight, g.outputWidth]
         }
 
-        public func makeLayer(random: RandomGenerator?) throws -> any Layer { try Conv2D(self, random: random) }
+        public func makeLayer(random: RandomGenerator?, storage: ParameterStorage) throws -> any Layer {
+            try Conv2D(self, random: random, storage: storage)
+        }
     }
 
     public let config: Config
@@ -202,17 +204,17 @@ public final class Conv2D: Layer {
 
     /// Builds the layer `config` describes; with `random`, the weight is drawn from its
     /// initializer, else left at zero.
-    public init(_ config: Config, random: RandomGenerator?, name: String = "") throws {
+    public init(_ config: Config, random: RandomGenerator?, storage: ParameterStorage = .standalone, name: String = "") throws {
         try config.validate()
         self.config = config
         self.name = name
         let (o, c, k) = (config.outputChannels, config.inputChannels, config.kernelSize)
-        weight = Parameter(name: "weight", value: Tensor(shape: [o, c, k.height, k.width]))
+        weight = storage.parameter("weight", [o, c, k.height, k.width])
         if let random {
             let area = k.height * k.width
             config.initializer.fill(weight.value, fanIn: c * area, fanOut: o * area, random: random)
         }
-        bias = config.bias ? Parameter(name: "bias", value: Tensor(shape: [o])) : nil
+        bias = config.bias ? storage.parameter("bias", [o]) : nil
     }
 
     /// - Parameters:
@@ -387,11 +389,8 @@ public final class Conv2D: Layer {
 }
 
 extension Conv2D {
-    /// Same config, algorithm, name and values; its own storage and buffers.
-    public func clone() throws -> any Layer {
-        let copy = try Conv2D(config, random: nil)
-        copy.algorithm = algorithm
-        copy.copyState(from: self)
-        return copy
+    /// The same algorithm.
+    public func adoptState(of source: any Layer) {
+        if let source = source as? Conv2D { algorithm = source.algorithm }
     }
 }

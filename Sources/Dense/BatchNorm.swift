@@ -40,7 +40,9 @@ public final class BatchNorm: Layer {
             return inputShape
         }
 
-        public func makeLayer(random: RandomGenerator?) throws -> any Layer { try BatchNorm(self) }
+        public func makeLayer(random: RandomGenerator?, storage: ParameterStorage) throws -> any Layer {
+            try BatchNorm(self, storage: storage)
+        }
     }
 
     public let config: Config
@@ -60,15 +62,15 @@ public final class BatchNorm: Layer {
     private var lastWasTraining = false
 
     /// Builds the layer `config` describes: gamma 1, beta 0, running mean 0, running variance 1.
-    public init(_ config: Config, name: String = "") throws {
+    public init(_ config: Config, storage: ParameterStorage = .standalone, name: String = "") throws {
         try config.validate()
         self.config = config
         self.name = name
         let features = config.features
-        weight = Parameter(name: "weight", value: Tensor(shape: [features], repeating: 1))
-        bias = Parameter(name: "bias", value: Tensor(shape: [features]))
-        runningMean = Parameter(name: "running_mean", value: Tensor(shape: [features]))
-        runningVariance = Parameter(name: "running_var", value: Tensor(shape: [features], repeating: 1))
+        weight = storage.parameter("weight", [features], initialValue: 1)
+        bias = storage.parameter("bias", [features])
+        runningMean = storage.buffer("running_mean", [features])
+        runningVariance = storage.buffer("running_var", [features], initialValue: 1)
         inverseStd = Tensor(shape: [features])
     }
 

@@ -12,8 +12,8 @@ import Foundation
 ///   buffers. Slices are views of the batch's rows, not copies.
 /// - After backward, each replica's gradient block is added into the model's, in replica order
 ///   (one vector add each): the result does not depend on which worker finished first.
-/// - Replicas are made with each layer's `clone()`, so state outside the layer configs (an
-///   RNN's `initialState`) are carried over.
+/// - Replicas are built from the layers' configs straight into their blocks (`replica()`), and
+///   state outside the configs (an RNN's `initialState`) is carried over (`adoptState(of:)`).
 /// - Each worker calls OpenBLAS from its own thread, so while the workers run, OpenBLAS is held to
 ///   one thread (and given back its setting after): the cores are never oversubscribed.
 /// - BatchNorm normalises each slice with that slice's statistics (DDP without SyncBatchNorm);
@@ -243,13 +243,17 @@ public final class DataParallel {
 }
 
 extension Sequential {
-    /// A model of clones of these layers (same names, settings and buffers, see `Layer.clone()`)
-    /// whose parameters are views into this model's parameter block: it reads this model's
+    /// A model of the same layer configs, names, buffer values and other state (see
+    /// `Layer.adoptState(of:)`), built from the configs, whose parameters are views into this
+    /// model's parameter block from the start: it reads this model's
     /// weights as they change and owns only its gradient block, its buffers and its layers'
     /// working buffers. Nothing may write the weights while a replica runs.
-    /// - Throws: when a layer cannot be cloned.
+    /// - Throws: when a layer cannot be built.
     public func replica() throws -> Sequential {
-        let copies = try layers.map { try $0.clone() }
-        return try Sequential(inputShape: inputShape, layers: copies, sharingValuesOf: self)
+        let replica = try Sequential(inputShape: inputShape, building: layers.map { ($0.name, $0.config) }, random: nil,
+                                     sharingValuesOf: self)
+        for (copy, layer) in zip(replica.layers, layers) { copy.adoptState(of: layer) }
+        replica.bufferBlock.values.assign(bufferBlock.values)
+        return replica
     }
 }

@@ -72,10 +72,8 @@ public final class Dropout: Layer {
 }
 
 extension Dropout {
-    /// Same rate and generator (a replica is handed its own with `attach(random:)`).
-    public func clone() throws -> any Layer {
-        let copy = try Dropout(rate: rate, name: name)
-        copy.attach(random: random)
-        return copy
+    /// The same generator (a replica is handed its own with `attach(random:)`).
+    public func adoptState(of source: any Layer) {
+        if let source = source as? Dropout { attach(random: source.random) }
     }
 }

@@ -38,10 +38,15 @@ public protocol Layer: AnyObject {
     /// Hands the layer the generator behind its random draws (dropout masks).
     func attach(random: RandomGenerator)
     /// A new layer of the same config, name, parameter and buffer values (copied) and any other
-    /// state (an RNN's `initialState`), sharing no storage and no working buffers with this one:
-    /// `DataParallel` runs one per worker. The default builds `config` without drawing initial
-    /// values and copies the parameters and buffers; a layer that holds more overrides it.
+    /// state (an RNN's `initialState`), sharing no storage and no working buffers with this one.
+    /// The default builds `config` without drawing initial values, copies the parameters and
+    /// buffers and calls `adoptState(of:)`.
     func clone() throws -> any Layer
+    /// Takes from `source` (a layer of the same type and config) the state that neither the
+    /// config nor the parameters hold: an RNN's `initialState`, a convolution's `algorithm`,
+    /// dropout's generator. A model's replicas (`DataParallel`, one per worker) are built from
+    /// the configs and then adopt their model's layers' state this way. Nothing by default.
+    func adoptState(of source: any Layer)
 }
 
 extension Layer {
@@ -59,9 +64,12 @@ extension Layer {
         }
     }
 
+    public func adoptState(of source: any Layer) {}
+
     public func clone() throws -> any Layer {
         let copy = try config.makeLayer(random: nil)
         copy.copyState(from: self)
+        copy.adoptState(of: self)
         return copy
     }
 
@@ -126,9 +134,17 @@ public protocol LayerConfig: Codable, Equatable, Sendable {
     /// their initialisers; with nil they are left at zero (a layer about to take values from
     /// elsewhere: a clone, a loaded model), and nothing random is drawn.
     func makeLayer(random: RandomGenerator?) throws -> any Layer
+    /// The same, with the layer's parameters and buffers taken from `storage`, in the order of
+    /// `parameterShapes` and `bufferShapes`: a model builds its layers straight into its blocks
+    /// this way. A layer type implements one of the two `makeLayer`s: by default this one calls
+    /// `makeLayer(random:)` (the model then moves the layer's tensors into its blocks) and that
+    /// one calls this with `ParameterStorage.standalone`.
+    func makeLayer(random: RandomGenerator?, storage: ParameterStorage) throws -> any Layer
 }
 
 extension LayerConfig {
+    public func makeLayer(random: RandomGenerator?) throws -> any Layer { try makeLayer(random: random, storage: .standalone) }
+    public func makeLayer(random: RandomGenerator?, storage: ParameterStorage) throws -> any Layer { try makeLayer(random: random) }
     public var parameterShapes: [(name: String, shape: [Int])] { [] }
     public var bufferShapes: [(name: String, shape: [Int])] { [] }
 

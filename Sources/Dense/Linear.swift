@@ -48,7 +48,9 @@ public final class Linear: Layer {
             return inputShape.dropLast() + [outputFeatures]
         }
 
-        public func makeLayer(random: RandomGenerator?) throws -> any Layer { try Linear(self, random: random) }
+        public func makeLayer(random: RandomGenerator?, storage: ParameterStorage) throws -> any Layer {
+            try Linear(self, random: random, storage: storage)
+        }
     }
 
     public let config: Config
@@ -64,15 +66,15 @@ public final class Linear: Layer {
 
     /// Builds the layer `config` describes; with `random`, the weight is drawn from its
     /// initializer (fanIn = inputFeatures, fanOut = outputFeatures), else left at zero.
-    public init(_ config: Config, random: RandomGenerator?, name: String = "") throws {
+    public init(_ config: Config, random: RandomGenerator?, storage: ParameterStorage = .standalone, name: String = "") throws {
         try config.validate()
         self.config = config
         self.name = name
-        weight = Parameter(name: "weight", value: Tensor(shape: [config.outputFeatures, config.inputFeatures]))
+        weight = storage.parameter("weight", [config.outputFeatures, config.inputFeatures])
         if let random {
             config.initializer.fill(weight.value, fanIn: config.inputFeatures, fanOut: config.outputFeatures, random: random)
         }
-        bias = config.bias ? Parameter(name: "bias", value: Tensor(shape: [config.outputFeatures])) : nil
+        bias = config.bias ? storage.parameter("bias", [config.outputFeatures]) : nil
     }
 
     /// - Parameters:

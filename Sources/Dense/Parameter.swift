@@ -23,6 +23,11 @@ public final class Parameter {
         self.gradient = Tensor(shape: value.shape)
     }
 
+    /// A parameter whose value and gradient are views into a model's blocks.
+    init(name: String, value: Tensor, gradient: Tensor, location: (block: ParameterBlock, offset: Int)) {
+        (self.name, self.value, self.gradient, self.location) = (name, value, gradient, location)
+    }
+
     public var shape: [Int] { value.shape }
 
     public func zeroGradient() { gradient.fill(0) }
@@ -77,6 +82,20 @@ public final class ParameterBlock {
         }
     }
 
+    /// An empty block for tensors of `shapes`, to be handed out by a `ParameterStorage`.
+    init(shapes: [[Int]], sharingValuesOf sharedValues: ParameterBlock?, withGradients: Bool) {
+        var offsets = [0]
+        for shape in shapes { offsets.append(offsets.last! + shape.reduce(1, *)) }
+        if let sharedValues {
+            precondition(sharedValues.offsets == offsets, "a replica's parameters must match the model's")
+            values = sharedValues.values
+        } else {
+            values = Tensor(shape: [offsets.last!])
+        }
+        gradients = Tensor(shape: [withGradients ? offsets.last! : 0])
+        self.offsets = offsets
+    }
+
     /// True when `parameters` are this block's parameters, in order, still where it put them: the
     /// one-pass paths apply. Checks references only (no allocation).
     public func holds(_ parameters: [Parameter]) -> Bool {
@@ -93,5 +112,72 @@ public final class ParameterBlock {
     public static func common(_ parameters: [Parameter]) -> ParameterBlock? {
         guard let block = parameters.first?.location?.block, block.holds(parameters) else { return nil }
         return block
+    }
+}
+
+/// Where a layer being built takes its parameters and buffers from.
+///
+/// `ParameterStorage.standalone` allocates each tensor on its own (a layer made by hand, before
+/// any model). A model builds its layers from their configs into a storage over its blocks: each
+/// layer's parameters are then views into the model's value and gradient blocks from the start,
+/// in the order the layers ask for them (which is their `Config.parameterShapes` order), with no
+/// copy and nothing to move. A replica's storage hands out views of the model's values (which it
+/// never writes) with gradients of its own.
+public final class ParameterStorage {
+    private let parameterBlock: ParameterBlock?
+    private let bufferBlock: ParameterBlock?
+    private let sharesValues: Bool
+    private var parameterIndex = 0, bufferIndex = 0
+
+    private init(parameterBlock: ParameterBlock?, bufferBlock: ParameterBlock?, sharesValues: Bool) {
+        (self.parameterBlock, self.bufferBlock, self.sharesValues) = (parameterBlock, bufferBlock, sharesValues)
+    }
+
+    /// Each tensor allocated on its own.
+    public static var standalone: ParameterStorage { ParameterStorage(parameterBlock: nil, bufferBlock: nil, sharesValues: false) }
+
+    /// A storage over a model's blocks (see `Sequential`).
+    init(parameters: ParameterBlock, buffers: ParameterBlock, sharesValues: Bool) {
+        (parameterBlock, bufferBlock, self.sharesValues) = (parameters, buffers, sharesValues)
+    }
+
+    /// Whether every tensor of the blocks was handed out.
+    var isExhausted: Bool {
+        parameterIndex == (parameterBlock?.offsets.count ?? 1) - 1 && bufferIndex == (bufferBlock?.offsets.count ?? 1) - 1
+    }
+
+    /// A trainable parameter of `shape`, every value `initialValue` (a replica's keep the model's).
+    public func parameter(_ name: String, _ shape: [Int], initialValue: Float = 0) -> Parameter {
+        guard let block = parameterBlock else {
+            return Parameter(name: name, value: Tensor(shape: shape, repeating: initialValue))
+        }
+        let p = take(name, shape, from: block, index: &parameterIndex, gradients: true)
+        if initialValue != 0 && !sharesValues { p.value.fill(initialValue) }
+        return p
+    }
+
+    /// A saved, untrained tensor (running statistics) of `shape`, every value `initialValue`.
+    public func buffer(_ name: String, _ shape: [Int], initialValue: Float = 0) -> Parameter {
+        guard let block = bufferBlock else {
+            return Parameter(name: name, value: Tensor(shape: shape, repeating: initialValue))
+        }
+        let b = take(name, shape, from: block, index: &bufferIndex, gradients: false)
+        if initialValue != 0 { b.value.fill(initialValue) }
+        return b
+    }
+
+    /// The next tensor of `block`, or a tensor of its own when the layer asks for more, or
+    /// other shapes, than its config declared (the model then lays its blocks out anew).
+    private func take(_ name: String, _ shape: [Int], from block: ParameterBlock, index: inout Int, gradients: Bool) -> Parameter {
+        let k = index
+        guard k + 1 < block.offsets.count, block.offsets[k + 1] - block.offsets[k] == shape.reduce(1, *) else {
+            index = Int.max / 2  // not exhausted: the model sees the mismatch
+            return Parameter(name: name, value: Tensor(shape: shape))
+        }
+        index += 1
+        let offset = block.offsets[k]
+        return Parameter(name: name, value: block.values.view(at: offset, shape: shape),
+                         gradient: gradients ? block.gradients.view(at: offset, shape: shape) : Tensor(shape: shape),
+                         location: (block, offset))
     }
 }

@@ -31,9 +31,40 @@ public final class Sequential {
         try self.init(inputShape: inputShape, layers: layers, sharingValuesOf: nil)
     }
 
-    /// - Parameter shared: a model with the same parameter layout whose value block the new
-    ///   model's parameters view (a replica); nil lays out a block of their own.
-    init(inputShape: [Int], layers: [any Layer], sharingValuesOf shared: Sequential?) throws {
+    /// Builds the layers `entries` describe straight into the new model's blocks: each layer
+    /// takes its parameters and buffers from a `ParameterStorage` over them, so nothing is
+    /// allocated twice or moved. With `random`, the parameters are drawn from their
+    /// initialisers; with nil they start at zero (values loaded next).
+    ///
+    /// - Parameter shared: a model with the same configs whose value block the new model's
+    ///   parameters view (a replica, which never writes it); nil gives the model its own.
+    convenience init(inputShape: [Int], building entries: [(name: String, config: any LayerConfig)], random: RandomGenerator?,
+         sharingValuesOf shared: Sequential? = nil) throws {
+        let parameterBlock = ParameterBlock(shapes: entries.flatMap { $0.config.parameterShapes.map(\.shape) },
+                                            sharingValuesOf: shared?.parameterBlock, withGradients: true)
+        let bufferBlock = ParameterBlock(shapes: entries.flatMap { $0.config.bufferShapes.map(\.shape) },
+                                         sharingValuesOf: nil, withGradients: false)
+        let storage = ParameterStorage(parameters: parameterBlock, buffers: bufferBlock, sharesValues: shared != nil)
+        let layers = try entries.map { entry in
+            let layer = try entry.config.makeLayer(random: random, storage: storage)
+            layer.name = entry.name
+            return layer
+        }
+        // A layer that allocated its own tensors (one that implements only makeLayer(random:),
+        // or takes other shapes than its config declares) is laid out anew, as hand-made layers are.
+        let built = storage.isExhausted && parameterBlock.holds(layers.flatMap(\.parameters))
+            && bufferBlock.holds(layers.flatMap(\.buffers))
+        try self.init(inputShape: inputShape, layers: layers, blocks: built ? (parameterBlock, bufferBlock) : nil,
+                      sharingValuesOf: shared)
+    }
+
+    /// - Parameters:
+    ///   - blocks: the blocks the layers' tensors already lie in (built from configs); nil lays
+    ///     out new blocks and moves the layers' tensors into them.
+    ///   - shared: a model with the same parameter layout whose value block the new model's
+    ///     parameters view (a replica); nil lays out a block of their own.
+    init(inputShape: [Int], layers: [any Layer], blocks: (ParameterBlock, ParameterBlock)? = nil,
+         sharingValuesOf shared: Sequential?) throws {
         self.inputShape = inputShape
         self.layers = layers
         var counters: [String: Int] = [:]
@@ -41,7 +72,7 @@ public final class Sequential {
         var shapes: [[Int]] = []
         var shape = inputShape
         // Before anything changes: no layer may already live in another model's blocks.
-        for layer in layers where (layer.parameters + layer.buffers).contains(where: { $0.location != nil }) {
+        for layer in layers where blocks == nil && (layer.parameters + layer.buffers).contains(where: { $0.location != nil }) {
             throw SynapseError.invalidArgument(
                 "layer '\(layer.name)' (\(type(of: layer).typeName)) already belongs to a model: a layer lives in one "
                 + "model's memory; build this model from new layers (or clone() them)")
@@ -70,8 +101,12 @@ public final class Sequential {
         parameters = layers.flatMap { $0.parameters }
         buffers = layers.flatMap { $0.buffers }
         stateTensors = layers.flatMap { $0.parameters + $0.buffers }
-        parameterBlock = ParameterBlock(laying: parameters, sharingValuesOf: shared?.parameterBlock)
-        bufferBlock = ParameterBlock(laying: buffers, withGradients: false)
+        if let blocks {
+            (parameterBlock, bufferBlock) = blocks
+        } else {
+            parameterBlock = ParameterBlock(laying: parameters, sharingValuesOf: shared?.parameterBlock)
+            bufferBlock = ParameterBlock(laying: buffers, withGradients: false)
+        }
     }
 
     public var outputShape: [Int] { outputShapes.last ?? inputShape }
@@ -266,18 +301,11 @@ extension Sequential {
                 "the architecture does not fit the weights in \(url.path):\n  " + problems.joined(separator: "\n  "))
         }
 
-        var layers: [any Layer] = []
-        for (index, (entry, layerConfig)) in zip(config.layers, layerConfigs).enumerated() {
-            do {
-                let layer = try layerConfig.makeLayer(random: nil)
-                layer.name = entry.name
-                layers.append(layer)
-            } catch {
-                throw SynapseError.file(path: configURL.path, problem: "\(label(index, entry)): \(error)")
-            }
-        }
         let model: Sequential
-        do { model = try Sequential(inputShape: config.inputShape, layers) } catch {
+        do {
+            model = try Sequential(inputShape: config.inputShape,
+                                   building: zip(config.layers, layerConfigs).map { ($0.name, $1) }, random: nil)
+        } catch {
             throw SynapseError.file(path: configURL.path, problem: "\(error)")
         }
         // Layers without parameters can still grow a sample (a convolution's padding): no

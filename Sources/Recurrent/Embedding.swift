@@ -50,7 +50,9 @@ public final class Embedding: Layer, SequenceMasking {
             return inputShape + [dimension]
         }
 
-        public func makeLayer(random: RandomGenerator?) throws -> any Layer { try Embedding(self, random: random) }
+        public func makeLayer(random: RandomGenerator?, storage: ParameterStorage) throws -> any Layer {
+            try Embedding(self, random: random, storage: storage)
+        }
     }
 
     public let config: Config
@@ -74,12 +76,12 @@ public final class Embedding: Layer, SequenceMasking {
 
     /// Builds the layer `config` describes; with `random`, the weight is drawn from its
     /// initializer (then the padding row zeroed), else left at zero.
-    public init(_ config: Config, random: RandomGenerator?, name: String = "") throws {
+    public init(_ config: Config, random: RandomGenerator?, storage: ParameterStorage = .standalone, name: String = "") throws {
         try config.validate()
         self.config = config
         self.name = name
         let (v, d) = (config.vocabularySize, config.dimension)
-        weight = Parameter(name: "weight", value: Tensor(shape: [v, d]))
+        weight = storage.parameter("weight", [v, d])
         if let random {
             config.initializer.fill(weight.value, fanIn: v, fanOut: d, random: random)
             if let paddingIndex = config.paddingIndex { (weight.value.data + paddingIndex * d).update(repeating: 0, count: d) }

@@ -130,7 +130,9 @@ public final class SimpleRNN: Layer, SequenceMasking {
             }
         }
 
-        public func makeLayer(random: RandomGenerator?) throws -> any Layer { try SimpleRNN(self, random: random) }
+        public func makeLayer(random: RandomGenerator?, storage: ParameterStorage) throws -> any Layer {
+            try SimpleRNN(self, random: random, storage: storage)
+        }
     }
 
     public private(set) var config: Config
@@ -165,12 +167,12 @@ public final class SimpleRNN: Layer, SequenceMasking {
 
     /// Builds the layer `config` describes; with `random`, the weights are drawn from their
     /// initializers, else left at zero.
-    public init(_ config: Config, random: RandomGenerator?, name: String = "") throws {
+    public init(_ config: Config, random: RandomGenerator?, storage: ParameterStorage = .standalone, name: String = "") throws {
         try config.validate()
         self.config = config
         self.name = name
         cell = SimpleRNNCell(config.inputFeatures, config.hiddenSize, nonlinearity: config.nonlinearity,
-                             recurrentInitializer: config.recurrentInitializer, random: random)
+                             recurrentInitializer: config.recurrentInitializer, random: random, storage: storage)
         sequence = RecurrentSequence(cell: cell, mode: config.mode, layerType: Config.typeName)
     }
 
@@ -207,12 +209,8 @@ public final class SimpleRNN: Layer, SequenceMasking {
 }
 
 extension SimpleRNN {
-    /// Same config, name and weights, and a copy of `initialState` (which the config does not
-    /// hold).
-    public func clone() throws -> any Layer {
-        let copy = try SimpleRNN(config, random: nil)
-        copy.copyState(from: self)
-        copy.initialState = initialState?.copy()
-        return copy
+    /// A copy of `initialState` (which the config does not hold).
+    public func adoptState(of source: any Layer) {
+        if let source = source as? SimpleRNN { initialState = source.initialState?.copy() }
     }
 }

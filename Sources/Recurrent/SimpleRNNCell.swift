@@ -34,13 +34,14 @@ public final class SimpleRNNCell: RecurrentCell {
     /// `weight_ih` Glorot uniform, then `weight_hh` from `recurrentInitializer` (in that order
     /// from `random`), bias zero; every parameter zero without a generator.
     public init(_ inputFeatures: Int, _ hiddenSize: Int, nonlinearity: Nonlinearity = .tanh,
-                recurrentInitializer: Initializer = .orthogonal, random: RandomGenerator?) {
+                recurrentInitializer: Initializer = .orthogonal, random: RandomGenerator?,
+                storage: ParameterStorage = .standalone) {
         self.inputFeatures = inputFeatures
         self.hiddenSize = hiddenSize
         self.nonlinearity = nonlinearity
-        weightIH = Parameter(name: "weight_ih", value: Tensor(shape: [hiddenSize, inputFeatures]))
-        weightHH = Parameter(name: "weight_hh", value: Tensor(shape: [hiddenSize, hiddenSize]))
-        bias = Parameter(name: "bias", value: Tensor(shape: [hiddenSize]))
+        weightIH = storage.parameter("weight_ih", [hiddenSize, inputFeatures])
+        weightHH = storage.parameter("weight_hh", [hiddenSize, hiddenSize])
+        bias = storage.parameter("bias", [hiddenSize])
         if let random {
             Initializer.glorotUniform.fill(weightIH.value, fanIn: inputFeatures, fanOut: hiddenSize, random: random)
             recurrentInitializer.fill(weightHH.value, fanIn: hiddenSize, fanOut: hiddenSize, random: random)
