@@ -7,11 +7,13 @@
 //   DistributedCheck train [--distributed] [--workers W] [--seed S] [--seed-by-rank] [--epochs E]
 //                          [--hidden H] [--hidden-on-rank1 H] [--kill-rank R --kill-after B]
 //                          [--throw-rank R --throw-after B] [--exit-rank R --exit-after B]
-//                          [--augment] --output PREFIX
+//                          [--augment] [--custom-layer] --output PREFIX
 //       trains a Linear-BatchNorm-ReLU-Dropout-Linear classifier on fixed synthetic data with
 //       Adam (the data never depend on the seed); --augment adds uniform noise to every batch
 //       from the trainer's generator (as BatchAugmentation draws); each rank writes its parameter and buffer blocks
-//       to PREFIX.rank<r> and prints the final validation accuracy.
+//       to PREFIX.rank<r> and prints the final validation accuracy. --custom-layer puts a layer
+//       defined here (outside Synapse: `Shift`) first, and rank 0 saves the model and loads it
+//       back through a registry that knows it.
 import Dense
 import Distributed
 import Foundation
@@ -71,6 +73,38 @@ func collectives() {
     if rank == 0 { print("collectives ok: \(size) ranks") }
 }
 
+/// y = x + b per feature: a layer of this program's own, registered like a user's.
+final class Shift: Layer {
+    struct Config: LayerConfig {
+        static let typeName = "Shift"
+        var features: Int
+        func validate() throws {
+            try LayerLimits.check(features, in: 1...LayerLimits.maxDimension, "features", layer: Self.typeName)
+        }
+        var parameterShapes: [(name: String, shape: [Int])] { [("bias", [features])] }
+        func outputShape(for inputShape: [Int]) throws -> [Int] { inputShape }
+        func makeLayer(random: RandomGenerator?, storage: ParameterStorage) throws -> any Layer {
+            Shift(self, bias: storage.parameter("bias", [features]))
+        }
+    }
+    let config: Config
+    var name = ""
+    let bias: Parameter
+    var parameters: [Parameter] { [bias] }
+    private var output: Tensor?
+    init(_ config: Config, bias: Parameter) { (self.config, self.bias) = (config, bias) }
+    func forward(_ input: Tensor, training: Bool) -> Tensor {
+        let out = Tensor.reusing(output, shape: input.shape)
+        output = out
+        for i in 0..<input.count { out[i] = input[i] + bias.value[i % config.features] }
+        return out
+    }
+    func backward(_ outputGradient: Tensor) -> Tensor {
+        for i in 0..<outputGradient.count { bias.gradient[i % config.features] += outputGradient[i] }
+        return outputGradient
+    }
+}
+
 func train() throws {
     let seed = UInt64(integer("--seed", 1) + (arguments.contains("--seed-by-rank") ? rank : 0))
     let hidden = rank == 1 ? integer("--hidden-on-rank1", integer("--hidden", 16)) : integer("--hidden", 16)
@@ -87,7 +121,9 @@ func train() throws {
     }
     let data = try Dataset(inputs: inputs, targets: targets)
     let random = RandomGenerator(seed: seed)
-    let model = try Sequential(inputShape: [features], [
+    let custom: [any Layer] = arguments.contains("--custom-layer")
+        ? [try Shift.Config(features: features).makeLayer(random: random)] : []
+    let model = try Sequential(inputShape: [features], custom + [
         Linear(features, hidden, random: random, name: "fc1"),
         BatchNorm(features: hidden, name: "bn"),
         Activation(.relu),
@@ -117,6 +153,13 @@ func train() throws {
     var bytes = Data(buffer: model.parameterBlock.values.buffer)
     bytes.append(Data(buffer: model.bufferBlock.values.buffer))
     try bytes.write(to: URL(fileURLWithPath: "\(output).rank\(rank)"))
+    if rank == 0 && arguments.contains("--custom-layer") {
+        let url = URL(fileURLWithPath: "\(output).model.safetensors")
+        try model.save(to: url)
+        let loaded = try Sequential.load(from: url, registry: LayerRegistry.dense.registering(Shift.Config.self))
+        check(loaded.config == model.config, "the saved custom layer loads with the same config")
+        check(loaded.parameterBlock.values.array == model.parameterBlock.values.array, "and the same weights")
+    }
     if rank == 0 {
         print("val_accuracy: \(history["val_accuracy"].last ?? -1)")
         print("trained \(trainer.epoch) epochs on \(communicator.size) rank(s) x \(trainer.workers) worker(s)")

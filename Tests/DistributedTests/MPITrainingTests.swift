@@ -127,6 +127,21 @@ final class MPITrainingTests: XCTestCase {
         XCTAssertNotEqual(try contents(c + ".rank0"), rank0)
     }
 
+    /// A layer defined outside Synapse (DistributedCheck's `Shift`) trains on two ranks as on one
+    /// process of two workers, bit for bit, and rank 0 saves and loads it through its registry.
+    func testACustomLayerTrainsOnTwoRanksAsOnTwoWorkers() throws {
+        let a = try temporaryPrefix("custom-ranks"), b = try temporaryPrefix("custom-workers")
+        let ranks = try mpi(["train", "--distributed", "--custom-layer", "--output", a])
+        XCTAssertEqual(ranks.status, 0, ranks.errors)
+        let workers = try alone(["train", "--workers", "2", "--custom-layer", "--output", b])
+        XCTAssertEqual(workers.status, 0, workers.errors)
+        let (rank0, single) = (try contents(a + ".rank0"), try contents(b + ".rank0"))
+        XCTAssertEqual(rank0, try contents(a + ".rank1"), "the ranks ended with different weights")
+        XCTAssertEqual(rank0, single, "two ranks x one worker differ from one process x two workers")
+        let architecture = try String(contentsOfFile: a + ".model.json", encoding: .utf8)
+        XCTAssertTrue(architecture.contains("\"Shift\""), "the saved model holds the custom layer: \(architecture)")
+    }
+
     /// With batch augmentation (drawn for the whole batch from the trainer's generator), every
     /// rank reads and augments the whole batch alike and trains on its rows: still bit for bit.
     func testAugmentedTwoRanksEqualOneProcessWithTwoWorkers() throws {
