@@ -97,15 +97,19 @@ public enum BLAS {
         }
     }
 
-    /// Runs `body(w, workers)` for w in 0..<workers at once, one thread each, with OpenBLAS at
-    /// one thread meanwhile (the workers fill the cores) and this thread's denormal mode on each;
-    /// on this thread when `workers` is 1.
-    /// The parts must write disjoint memory.
-    public static func concurrentPerform(_ workers: Int, _ body: (Int, Int) -> Void) {
+    /// Runs `body(w, workers)` for w in 0..<workers at once, one thread each, in this thread's
+    /// denormal mode; on this thread when `workers` is 1. The parts must write disjoint memory.
+    ///
+    /// - Parameter callsBLAS: whether the parts call OpenBLAS (the RNN's row shares, blocks of a
+    ///   tall product): OpenBLAS is then held to one thread while they run, since the workers fill
+    ///   the cores, unless it is at one thread already (inside `fit` with several workers it is,
+    ///   for the whole fit). Loops that never call it (Adam, embeddings, transposes) leave its
+    ///   setting alone.
+    public static func concurrentPerform(_ workers: Int, callsBLAS: Bool = true, _ body: (Int, Int) -> Void) {
         guard workers > 1 else { body(0, 1); return }
-        let saved = threads
-        threads = 1
-        defer { threads = saved }
+        let saved = callsBLAS ? threads : 1
+        if saved != 1 { threads = 1 }
+        defer { if saved != 1 { threads = saved } }
         let flush = FloatingPointMode.isFlushing
         withoutActuallyEscaping(body) { body in
             let job = Job(body: body)

@@ -192,7 +192,8 @@ public final class DataParallel {
     /// slot and its rows, `rows(k)`. Worker k writes only to its own slot (and to its own rows of
     /// an output), so no two threads write the same memory.
     private func forEachWorker(_ active: Int, rows: (Int) -> Range<Int>, _ body: (Slot, Range<Int>) -> Void) {
-        // One OpenBLAS thread per worker: the workers already fill the cores.
+        // One OpenBLAS thread per worker: the workers already fill the cores. Inside `fit` it is
+        // one already (set once for the fit); `evaluate` and `predict` outside it set it here.
         let blasThreads = BLAS.threads
         if blasThreads != 1 { BLAS.threads = 1 }
         defer { if blasThreads != 1 { BLAS.threads = blasThreads } }

@@ -87,10 +87,13 @@ public final class Trainer {
         if communicator.size > 1 {
             try synchronizeRanks(samples: data.count, batchSize: batchSize, epochs: epochs)
         }
-        // Each rank is a data-parallel worker: one OpenBLAS thread, as DataParallel's workers.
+        // Decided once for the fit: with several workers or ranks each runs on one core, so
+        // OpenBLAS runs one thread (and the parallel loops inside a worker, which size
+        // themselves by it, one share) from the first batch to the last; no step changes it.
+        let parallel = communicator.size > 1 || workers > 1
         let blasThreads = BLAS.threads
-        if communicator.size > 1 && blasThreads != 1 { BLAS.threads = 1 }
-        defer { if communicator.size > 1 && blasThreads != 1 { BLAS.threads = blasThreads } }
+        if parallel && blasThreads != 1 { BLAS.threads = 1 }
+        defer { if parallel && blasThreads != 1 { BLAS.threads = blasThreads } }
         return try FloatingPointMode.withDenormalsFlushed(flushDenormals) {
             try train(data, epochs: epochs, batchSize: batchSize, validation: validation, shuffle: shuffle,
                       callbacks: callbacks)

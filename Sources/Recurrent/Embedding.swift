@@ -118,7 +118,7 @@ public final class Embedding: Layer, SequenceMasking {
         // The copies, with the rows asked for ahead (CKernels `embedding_gather`), a share of the
         // rows per thread.
         let (table, y) = (UnsafePointer(weight.value.data), out.data)
-        BLAS.concurrentPerform(Embedding.workers(count &* d)) { w, workers in
+        BLAS.concurrentPerform(Embedding.workers(count &* d), callsBLAS: false) { w, workers in
             let i0 = count &* w / workers, i1 = count &* (w &+ 1) / workers
             synapse_kernels().pointee.embedding_gather(table, r + i0, i1 &- i0, d, y + i0 &* d)
         }
@@ -153,7 +153,7 @@ public final class Embedding: Layer, SequenceMasking {
         let (count, d, dy, dw, skip) = (ids.count, dimension, UnsafePointer(outputGradient.data), weight.gradient.data,
                                         paddingIndex ?? -1)
         let blocks = (d &+ 15) / 16
-        BLAS.concurrentPerform(min(Embedding.workers(count &* d), blocks)) { w, workers in
+        BLAS.concurrentPerform(min(Embedding.workers(count &* d), blocks), callsBLAS: false) { w, workers in
             let c0 = min(d, blocks &* w / workers &* 16), c1 = min(d, blocks &* (w &+ 1) / workers &* 16)
             synapse_kernels().pointee.embedding_scatter_add(rows, count, c1 &- c0, d, dy + c0, dw + c0, skip)
         }

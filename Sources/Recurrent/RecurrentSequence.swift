@@ -342,7 +342,7 @@ func fillRows(_ destination: UnsafeMutablePointer<Float>, rows: Int, with value:
 /// large buffers.
 func transposeFirstTwo(_ source: UnsafePointer<Float>, _ destination: UnsafeMutablePointer<Float>,
                        _ a: Int, _ b: Int, _ c: Int) {
-    BLAS.concurrentPerform(a &* b &* c < 1 << 16 ? 1 : min(BLAS.threads, b)) { w, workers in
+    BLAS.concurrentPerform(a &* b &* c < 1 << 16 ? 1 : min(BLAS.threads, b), callsBLAS: false) { w, workers in
         synapse_kernels().pointee.transpose_first_two(source, destination, a, b, c, b &* w / workers,
                                                       b &* (w &+ 1) / workers)
     }
