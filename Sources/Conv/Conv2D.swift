@@ -75,10 +75,9 @@ public struct Extent: Codable, Equatable, Sendable {
 /// with the flipped kernel, whose output channels are the input channels). Those are the layers
 /// where im2col's copying and OpenBLAS's packing of tiny matrices outweigh the GEMM: LeNet-5's
 /// 1 -> 6 and 6 -> 16. Layers with up to 8 outputs are vectorised over 16 pixels of the padded
-/// image's grid, wider ones over their 16 output channels (see ckernels.c). A LeNet-5 training
-/// step (batch 64, Adam) took 84.2M instructions with im2col + GEMM, 51.0M with the first direct
-/// kernels and 33.4M with the grid kernels (callgrind, AVX2 variant; `conv-benchmark --steps`).
-/// Wider layers keep im2col + GEMM, whose packed kernels win once the channels fill the vectors.
+/// image's grid, wider ones over their 16 output channels (see Sources/CKernels). Wider layers
+/// keep im2col + GEMM, whose packed kernels win once the channels fill the vectors. (What each
+/// path costs: README, "Measurements behind the design".)
 public final class Conv2D: Layer {
     /// The settings of a `Conv2D` layer.
     public struct Config: LayerConfig {
@@ -172,9 +171,7 @@ public final class Conv2D: Layer {
 
     /// The largest column matrix built at once, in floats (1 MiB). Larger batches go through in
     /// chunks of images, so each chunk's columns are still in cache when the GEMM reads them.
-    /// Chosen with conv-benchmark (single runs on a noisy machine): LeNet-5 at batch 64, one
-    /// thread, about 10,400 training images/s against 9,500 with the whole batch in one matrix,
-    /// and inference at batch 1000 about 1.5x faster.
+    /// Chosen with conv-benchmark (README, "Measurements behind the design").
     public static let columnBudget = 1 << 18
 
     /// How the convolution is computed.

@@ -54,9 +54,7 @@ public enum BLAS {
     /// Rows per block when a tall product is cut into calls on the small-matrix kernels:
     /// `width` x `depth` x rows stays at 2^19 multiply-adds (128 rows at 64 x 64), or nil (one
     /// call) when there are no such kernels or a block would be under 32 rows.
-    ///
-    /// Measured on Zen 4 (Cooperlake kernels), 12,800 x 64 x 64: 0.92 ms in blocks of 128 rows
-    /// against 1.1 ms in one call (x W, dZ W) and 1.3-1.5 ms (dZ^T X, k = 12,800).
+    /// Blocks beat one call on those kernels (README, "Measurements behind the design").
     static func rowBlock(_ width: Int, _ depth: Int) -> Int? {
         guard hasSmallMatrixKernels, width > 0, depth > 0 else { return nil }
         let rows = (1 << 19) / (width * depth) / 16 * 16
