@@ -57,7 +57,7 @@ struct MLPMNIST: ParsableCommand {
                          100 * (last["val_accuracy"] ?? .nan)))
         }
 
-        let predicted = argmaxRows(model.predict(test.inputs))
+        let predicted = argmaxRows(try model.predict(test.inputs))
         let matrix = ConfusionMatrix(classes: 10, predicted: predicted, actual: classLabels(test.targets, width: 10))
         print(matrix)
         try run.save(model, training: optimizer.settings.merging(

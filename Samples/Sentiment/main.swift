@@ -99,7 +99,7 @@ struct Sentiment: ParsableCommand {
         }
         print("wrote \(run.weights.path), model.json, vocabulary.json, log.csv and curves.svg in \(run.folder.url.path)")
 
-        let probabilities = model.predict(test.inputs, batchSize: 500)
+        let probabilities = try model.predict(test.inputs, batchSize: 500)
         let predicted = probabilities.array.map { $0 > 0 ? 1 : 0 }  // logits: > 0 means p > 0.5
         let matrix = ConfusionMatrix(classes: 2, predicted: predicted, actual: test.targets.array.map { Int($0) })
         print("classes: 0 = negative, 1 = positive")

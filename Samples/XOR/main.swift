@@ -26,7 +26,7 @@ struct XOR: ParsableCommand {
         let trainer = Trainer(model: model, loss: BinaryCrossEntropy(), optimizer: Adam(learningRate: lr), random: random)
         let history = try trainer.fit(data, epochs: epochs, batchSize: 4, shuffle: false)
 
-        let logits = model.predict(inputs)
+        let logits = try model.predict(inputs)
         print("x1 x2 | target | output")
         var correct = 0
         for i in 0..<4 {

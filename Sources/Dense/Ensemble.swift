@@ -18,11 +18,12 @@ public struct Ensemble {
         self.voting = voting
     }
 
-    /// Mean class probabilities (N, C) over the members.
-    public func probabilities(_ inputs: Tensor, batchSize: Int = 256) -> Tensor {
+    /// Mean class probabilities (N, C) over the members; throws when `inputs` is not a batch of
+    /// the members' samples.
+    public func probabilities(_ inputs: Tensor, batchSize: Int = 256) throws -> Tensor {
         var mean: Tensor?
         for model in models {
-            let logits = model.predict(inputs, batchSize: batchSize)
+            let logits = try model.predict(inputs, batchSize: batchSize)
             let p = Tensor(shape: logits.shape)
             let width = logits.shape.last ?? 1
             if width == 1 {
@@ -37,17 +38,17 @@ public struct Ensemble {
         return result
     }
 
-    /// The predicted class of each sample.
-    public func predictClasses(_ inputs: Tensor, batchSize: Int = 256) -> [Int] {
+    /// The predicted class of each sample; throws as `probabilities` does.
+    public func predictClasses(_ inputs: Tensor, batchSize: Int = 256) throws -> [Int] {
         switch voting {
         case .average:
-            let p = probabilities(inputs, batchSize: batchSize)
+            let p = try probabilities(inputs, batchSize: batchSize)
             return p.shape.last == 1 ? p.buffer.map { $0 > 0.5 ? 1 : 0 } : argmaxRows(p)
         case .majority:
             let classes = max(models[0].outputShape.last ?? 1, 2)
             var votes = Array(repeating: Array(repeating: 0, count: classes), count: inputs.batchSize)
             for model in models {
-                let logits = model.predict(inputs, batchSize: batchSize)
+                let logits = try model.predict(inputs, batchSize: batchSize)
                 let predicted = logits.shape.last == 1 ? logits.buffer.map { $0 > 0 ? 1 : 0 } : argmaxRows(logits)
                 for (i, c) in predicted.enumerated() { votes[i][c] += 1 }
             }

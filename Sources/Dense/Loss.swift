@@ -6,8 +6,26 @@ public protocol Loss {
     var name: String { get }
     /// The metric reported beside the loss during training.
     var defaultMetric: Metric { get }
-    /// Returns the mean loss and writes dLoss/dPredictions into `gradient` (same shape).
+    /// Returns the mean loss and writes dLoss/dPredictions into `gradient` (same shape). The
+    /// targets must have passed `check(targets:outputShape:)`.
     func compute(predictions: Tensor, targets: Tensor, gradient: Tensor) -> Float
+    /// Throws a `SynapseError` naming the problem unless `targets` (a batch: N first) fit
+    /// predictions of `outputShape` per sample: the trainer calls it on every batch before the
+    /// loss runs, so a bad label is an error, never a trap. Accepts anything by default.
+    func check(targets: Tensor, outputShape: [Int]) throws
+}
+
+extension Loss {
+    public func check(targets: Tensor, outputShape: [Int]) throws {}
+
+    /// Targets with as many values per sample as an output (MSE's, binary cross-entropy's).
+    func checkSameSize(_ targets: Tensor, _ outputShape: [Int]) throws {
+        let per = outputShape.reduce(1, *)
+        guard targets.shape.count >= 1, targets.count == targets.batchSize * per else {
+            throw SynapseError.shape("\(name): targets of shape \(targets.shape) do not fit outputs of \(outputShape) per sample "
+                                     + "(a batch of N needs N x \(per) target values)")
+        }
+    }
 }
 
 /// Mean squared error over every element: mean((p - t)^2), as PyTorch's `MSELoss()`.
@@ -15,6 +33,7 @@ public struct MeanSquaredError: Loss {
     public init() {}
     public var name: String { "mse" }
     public var defaultMetric: Metric { .meanAbsoluteError }
+    public func check(targets: Tensor, outputShape: [Int]) throws { try checkSameSize(targets, outputShape) }
 
     public func compute(predictions: Tensor, targets: Tensor, gradient: Tensor) -> Float {
         precondition(predictions.count == targets.count,
@@ -40,6 +59,22 @@ public struct SoftmaxCrossEntropy: Loss {
     public init() {}
     public var name: String { "cross_entropy" }
     public var defaultMetric: Metric { .accuracy }
+
+    /// Class indices (N, or N x 1) in 0..<C, or rows of C probabilities (N x C), for logits of C.
+    public func check(targets: Tensor, outputShape: [Int]) throws {
+        let classes = outputShape.last ?? 1
+        let n = targets.batchSize
+        if targets.shape.count > 1 && targets.count == n * classes && classes > 1 { return }
+        guard targets.count == n else {
+            throw SynapseError.shape("cross-entropy: targets of shape \(targets.shape) are neither N class indices nor "
+                                     + "N x \(classes) probabilities for outputs of \(outputShape) per sample")
+        }
+        let t = targets.data
+        for i in 0..<n where !(t[i] >= 0 && t[i] < Float(classes) && t[i] == t[i].rounded()) {
+            throw SynapseError.invalidArgument("cross-entropy: label \(t[i]) of sample \(i) in the batch is not a class "
+                                               + "index of the model's \(classes) classes (0..<\(classes))")
+        }
+    }
 
     public func compute(predictions: Tensor, targets: Tensor, gradient: Tensor) -> Float {
         let width = predictions.shape.last ?? 1
@@ -77,6 +112,7 @@ public struct BinaryCrossEntropy: Loss {
     public init() {}
     public var name: String { "binary_cross_entropy" }
     public var defaultMetric: Metric { .binaryAccuracy }
+    public func check(targets: Tensor, outputShape: [Int]) throws { try checkSameSize(targets, outputShape) }
 
     public func compute(predictions: Tensor, targets: Tensor, gradient: Tensor) -> Float {
         precondition(predictions.count == targets.count,

@@ -12,7 +12,7 @@ public struct History: Codable, Equatable {
 ///     let trainer = Trainer(model: model, loss: SoftmaxCrossEntropy(), optimizer: Adam(), random: random)
 ///     let history = try trainer.fit(train, epochs: 10, batchSize: 64,
 ///                                   validation: .split(0.1, seed: 1), callbacks: [ProgressBar()])
-///     let test = trainer.evaluate(testSet)     // ["loss": ..., "accuracy": ...]
+///     let test = try trainer.evaluate(testSet) // ["loss": ..., "accuracy": ...]
 public final class Trainer {
     public enum Validation {
         case none
@@ -157,6 +157,7 @@ public final class Trainer {
                         (x, targets) = (batch.rows(share), y.rows(share))
                     }
                 }
+                try check(x, targets)
                 var (value, m) = group.computeGradients(inputs: x, targets: targets, batchRows: rows, loss: loss, metric: metric,
                                                         random: random)
                 // Across ranks the request is polled before the step's reduction, so that every
@@ -228,10 +229,10 @@ public final class Trainer {
         }
     }
 
-    /// Mean loss and metric over `data`, in evaluation mode (no dropout, running statistics).
-    public func evaluate(_ data: Dataset, batchSize: Int = 256) -> [String: Double] {
-        // Memory never fails to hand out a batch.
-        try! evaluate(data as any DataSource, batchSize: batchSize)
+    /// Mean loss and metric over `data`, in evaluation mode (no dropout, running statistics);
+    /// throws when the samples or targets do not fit the model and the loss.
+    public func evaluate(_ data: Dataset, batchSize: Int = 256) throws -> [String: Double] {
+        try evaluate(data as any DataSource, batchSize: batchSize)
     }
 
     /// Mean loss and metric over a source's samples, in evaluation mode; throws what the source
@@ -245,6 +246,7 @@ public final class Trainer {
             : data.batches(order: order, batchSize: batchSize, epoch: 0, training: false)
         while let (x, y) = try nextBatch(of: stream, from: data, batchSize: batchSize) {
             guard x.batchSize > 0 else { continue }
+            try check(x, y)
             let output = group.predict(x)
             let gradient = Tensor.reusing(lossGradient, shape: output.shape)
             lossGradient = gradient
@@ -261,9 +263,20 @@ public final class Trainer {
         return ["loss": lossSum / Double(max(seen, 1)), metric.logName: metricSum / Double(max(metricCount, 1))]
     }
 
-    /// The model's outputs for every sample of `inputs` (N, ...), in evaluation mode.
-    public func predict(_ inputs: Tensor, batchSize: Int = 256) -> Tensor {
-        model.predict(inputs, batchSize: batchSize)
+    /// The model's outputs for every sample of `inputs` (N, ...), in evaluation mode; throws
+    /// when `inputs` is not a batch of the model's samples.
+    public func predict(_ inputs: Tensor, batchSize: Int = 256) throws -> Tensor {
+        try model.predict(inputs, batchSize: batchSize)
+    }
+
+    /// Throws unless `x` is a batch of the model's samples and `y` targets the loss takes for
+    /// the model's outputs.
+    func check(_ x: Tensor, _ y: Tensor) throws {
+        try model.checkBatch(x)
+        guard y.batchSize == x.batchSize else {
+            throw SynapseError.shape("\(x.batchSize) samples but \(y.batchSize) targets in a batch")
+        }
+        try loss.check(targets: y, outputShape: model.outputShape)
     }
 
     func restore(epoch: Int, history: History) {
@@ -328,8 +341,21 @@ final class ShareStream: BatchStream {
 }
 
 extension Sequential {
-    /// The outputs for every sample of `inputs` (N, ...), in evaluation mode, `batchSize` at a time.
-    public func predict(_ inputs: Tensor, batchSize: Int = 256) -> Tensor {
+    /// Throws unless `batch` is a batch of samples of `inputShape`, naming both shapes (and the
+    /// missing batch axis when that is what is wrong).
+    public func checkBatch(_ batch: Tensor) throws {
+        guard batch.shape.count == inputShape.count + 1, Array(batch.shape.dropFirst()) == inputShape else {
+            let hint = batch.shape == inputShape
+                ? "; this is one sample without the batch axis: pass x.reshaped([1] + x.shape)" : ""
+            throw SynapseError.shape("the model takes batches of shape [N] + \(inputShape), got \(batch.shape)\(hint)")
+        }
+    }
+
+    /// The outputs for every sample of `inputs` (N, ...), in evaluation mode, `batchSize` at a
+    /// time; throws when `inputs` is not a batch of the model's samples or `batchSize` < 1.
+    public func predict(_ inputs: Tensor, batchSize: Int = 256) throws -> Tensor {
+        try checkBatch(inputs)
+        guard batchSize >= 1 else { throw SynapseError.invalidArgument("predict: batchSize is \(batchSize), it must be at least 1") }
         let n = inputs.batchSize
         let result = Tensor(shape: [n] + outputShape)
         let outCount = Tensor.elementCount(outputShape)

@@ -145,9 +145,9 @@ final class LeNetTests: FolderTestCase {
         let random = RandomGenerator(seed: 3)
         let trainer = Trainer(model: try LeNet5.make(random: random), loss: SoftmaxCrossEntropy(),
                               optimizer: Adam(learningRate: 2e-3), random: random)
-        let before = trainer.evaluate(data)["loss"]!
+        let before = try trainer.evaluate(data)["loss"]!
         let history = try trainer.fit(data, epochs: 3, batchSize: 32)
         XCTAssertLessThan(history["loss"].last!, history["loss"].first!)
-        XCTAssertLessThan(trainer.evaluate(data)["loss"]!, 0.5 * before)
+        XCTAssertLessThan(try trainer.evaluate(data)["loss"]!, 0.5 * before)
     }
 }

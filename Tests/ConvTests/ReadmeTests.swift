@@ -31,12 +31,12 @@ final class ReadmeTests: XCTestCase {
                                       callbacks: [EarlyStopping(patience: 2),
                                                   CSVLogger(url: folder.appendingPathComponent("log.csv"))])
         XCTAssertFalse(history.epochs.isEmpty)
-        XCTAssertGreaterThan(trainer.evaluate(train)["accuracy"]!, 0.9)
+        XCTAssertGreaterThan(try trainer.evaluate(train)["accuracy"]!, 0.9)
 
         let url = folder.appendingPathComponent("mlp.safetensors")
         try model.save(to: url)
         let again = try Sequential.load(from: url, registry: LayerRegistry.dense.merging(.conv))
         // Bit for bit: the same weights through the same products, one after the other in one process.
-        XCTAssertEqual(again.predict(train.inputs).array, model.predict(train.inputs).array)
+        XCTAssertEqual(try again.predict(train.inputs).array, try model.predict(train.inputs).array)
     }
 }

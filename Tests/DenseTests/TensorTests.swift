@@ -55,7 +55,7 @@ final class TensorTests: XCTestCase {
         let model = try Sequential(inputShape: [5], [Linear(5, 4, random: random), Activation(.tanh), Linear(4, 2, random: random)])
         let x = randomTensor([10, 5], random)
         let before = x.array
-        let chunked = model.predict(x, batchSize: 3)
+        let chunked = try model.predict(x, batchSize: 3)
         XCTAssertEqual(x.array, before, "the inputs are read, not written")
         assertClose(chunked, model.forward(x).copy(), relative: 1e-6, absolute: 1e-7, "predict")
     }

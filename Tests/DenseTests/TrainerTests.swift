@@ -15,9 +15,9 @@ final class TrainerTests: FolderTestCase {
         XCTAssertEqual(history.epochs.count, 8)
         XCTAssertLessThan(history["loss"].last!, history["loss"].first!)
         XCTAssertGreaterThan(history["val_accuracy"].last!, 0.9)
-        let test = trainer.evaluate(try blobs(150, seed: 2))
+        let test = try trainer.evaluate(try blobs(150, seed: 2))
         XCTAssertGreaterThan(test["accuracy"]!, 0.9)
-        XCTAssertEqual(trainer.predict(try blobs(10, seed: 3).inputs).shape, [10, 3])
+        XCTAssertEqual(try trainer.predict(try blobs(10, seed: 3).inputs).shape, [10, 3])
     }
 
     func testXORConverges() throws {
@@ -27,9 +27,9 @@ final class TrainerTests: FolderTestCase {
                                targets: Tensor(shape: [4, 1], values: [0, 1, 1, 0]))
         let trainer = Trainer(model: model, loss: BinaryCrossEntropy(), optimizer: Adam(learningRate: 0.05), random: random)
         try trainer.fit(data, epochs: 500, batchSize: 4, shuffle: false)
-        let logits = model.predict(data.inputs)
+        let logits = try model.predict(data.inputs)
         XCTAssertEqual(logits.array.map { $0 > 0 }, [false, true, true, false])
-        XCTAssertEqual(trainer.evaluate(data)["accuracy"], 1)
+        XCTAssertEqual(try trainer.evaluate(data)["accuracy"], 1)
     }
 
     /// Bit for bit: both runs make the same products in the same order, in one process with
@@ -129,7 +129,7 @@ final class TrainerTests: FolderTestCase {
         let best = history["val_accuracy"].max()!
         let evaluation = Trainer(model: loaded, loss: SoftmaxCrossEntropy(), optimizer: SGD(), random: RandomGenerator(seed: 1))
         let (_, validation) = try blobs(90, seed: 6).split(validationFraction: 0.3, seed: 2)
-        XCTAssertEqual(evaluation.evaluate(validation)["accuracy"]!, best, accuracy: 1e-9, "the checkpoint holds the best epoch")
+        XCTAssertEqual(try evaluation.evaluate(validation)["accuracy"]!, best, accuracy: 1e-9, "the checkpoint holds the best epoch")
     }
 
     func testBatchAugmentationRunsOnTrainingBatchesOnly() throws {
@@ -141,8 +141,8 @@ final class TrainerTests: FolderTestCase {
         try trainer.fit(data, epochs: 2, batchSize: 32, validation: .split(0.2, seed: 1))
         XCTAssertEqual(count.batches, 2 * 3)
         XCTAssertEqual(count.samples, 2 * 80)
-        _ = trainer.evaluate(data)
-        _ = trainer.predict(data.inputs)
+        _ = try trainer.evaluate(data)
+        _ = try trainer.predict(data.inputs)
         XCTAssertEqual(count.batches, 6, "evaluation and prediction are not augmented")
     }
 
