@@ -16,6 +16,8 @@ typedef struct {
     char *warnings;
     int warning_count;
     int allow_truncated;
+    int reading_scanlines;  // past jpeg_start_decompress (a single-scan file's data is read from here on)
+    int out_of_data;        // the data ran out while scanlines were read
     unsigned char *out;  // jpeg_mem_dest's buffer, malloc'd by libjpeg-turbo, kept across a longjmp
 } context;
 
@@ -36,13 +38,20 @@ static void on_error(j_common_ptr cinfo) {
 
 // libjpeg calls this for warnings (level -1) and trace messages (levels 0 and up). A warning
 // means damaged data that libjpeg decoded around; running out of data is one too, and it is
-// made an error unless the caller allows truncated files.
+// made an error unless the caller allows truncated files. While the scanlines of a single-scan
+// file are read, running out is not yet an error: the entropy decoder reads ahead, so a file
+// that lacks only its EOI marker runs out too. It is one when libjpeg then complains (it needed
+// the missing data: "premature end of data segment", or a lost restart marker).
 static void on_message(j_common_ptr cinfo, int level) {
     if (level >= 0) return;
     context *c = (context *)cinfo->err;
-    if (cinfo->err->msg_code == JWRN_JPEG_EOF && !c->allow_truncated) {
-        snprintf(c->message, CJPEG_MESSAGE_SIZE, "file is truncated (premature end of JPEG data)");
-        longjmp(c->jump, 1);
+    if (!c->allow_truncated) {
+        int eof = cinfo->err->msg_code == JWRN_JPEG_EOF;
+        if ((eof && !c->reading_scanlines) || (!eof && c->out_of_data)) {
+            snprintf(c->message, CJPEG_MESSAGE_SIZE, "file is truncated (premature end of JPEG data)");
+            longjmp(c->jump, 1);
+        }
+        if (eof) { c->out_of_data = 1; return; }
     }
     c->warning_count++;
     if (c->warnings == NULL) return;
@@ -209,6 +218,7 @@ int cjpeg_decode(const uint8_t *data, size_t size, int scale_denom, uint64_t max
         return -1;
     }
     jpeg_start_decompress(&d);
+    c.reading_scanlines = 1;
     const int cmyk = d.out_color_space == JCS_CMYK;
     const int inverted = cmyk && d.saw_Adobe_marker;
     const size_t w = d.output_width, h = d.output_height;
