@@ -72,7 +72,7 @@ extension Classify {
         enum ModelName: String, ExpressibleByArgument, CaseIterable { case lenet, vggSmall = "vgg-small" }
 
         @OptionGroup var common: TrainingOptions
-        @Argument(help: "The training folder: one subfolder of PNG files per class.") var folder: String
+        @Argument(help: "The training folder: one subfolder of PNG or JPEG files per class.") var folder: String
         @Option(help: "Network: lenet (LeNet-5) or vgg-small (three conv-BN-ReLU x2 + pool blocks).") var model = ModelName.lenet
         @Option(help: "Images are brought to this size, WxH (default: 28x28 for lenet, 32x32 for vgg-small).") var imageSize: String?
         @Option(help: "1 (gray) or 3 (RGB) channels (default: 1 for lenet, 3 for vgg-small).") var channels: Int?

@@ -30,6 +30,13 @@ static void fail(j_common_ptr cinfo, const char *text) {
 
 static void on_error(j_common_ptr cinfo) {
     context *c = (context *)cinfo->err;
+    if (cinfo->err->msg_code == JERR_NO_BACKING_STORE) {
+        // What libjpeg-turbo says when the coefficient buffers exceed max_memory_to_use.
+        snprintf(c->message, CJPEG_MESSAGE_SIZE,
+                 "the image's coefficient buffers (progressive or multi-scan file) need more than the limit of %ld bytes",
+                 cinfo->mem->max_memory_to_use);
+        longjmp(c->jump, 1);
+    }
     char text[JMSG_LENGTH_MAX];
     (*cinfo->err->format_message)(cinfo, text);
     snprintf(c->message, CJPEG_MESSAGE_SIZE, "%s", text);

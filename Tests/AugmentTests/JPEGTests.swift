@@ -125,6 +125,13 @@ final class JPEGTests: FolderTestCase {
         XCTAssertEqual(try JPEG.read(url, pixelLimit: 45 * 30).width, 45)
         XCTAssertThrowsError(try JPEG.read(url, byteLimit: 45 * 30 * 3 - 1)) { XCTAssertTrue("\($0)".contains("needs more than the limit of 4049 bytes"), "\($0)") }
         XCTAssertEqual(try JPEG.read(url, byteLimit: 45 * 30 * 3).height, 30)
+        // A progressive file keeps every coefficient until its last scan, at the stored size
+        // whatever the scale: about 2 bytes a sample, held to the same limit.
+        let progressive = JPEGCorpus.url("scaled_progressive.jpg")  // 200 x 150, 4:2:0
+        XCTAssertThrowsError(try JPEG.read(progressive, fitting: (25, 19), byteLimit: 50_000)) {
+            XCTAssertTrue("\($0)".contains(progressive.path + ": not a readable JPEG: the image's coefficient buffers"), "\($0)")
+        }
+        XCTAssertEqual(try JPEG.read(progressive, fitting: (25, 19), byteLimit: 200_000).width, 25)
         // A scaled decode needs fewer bytes.
         XCTAssertEqual(try JPEG.read(JPEGCorpus.url("scaled_half.jpg"), fitting: (100, 75), byteLimit: 100 * 75 * 3).width, 100)
     }
