@@ -25,6 +25,7 @@ struct AugmentBenchmark: ParsableCommand {
     @Option(help: "With --loader: the size images are fitted to, WxH.") var size = "64x64"
     @Option(help: "With --loader: loader threads.") var loaderThreads = 2
     @Option(help: "With --loader: batch size.") var batchSize = 64
+    @Flag(help: "With --loader: decode every JPEG at its stored size (an empty augmentation pipeline, as in training).") var storedSize = false
 
     func emit(_ name: String, _ value: Double) {
         print(tsv ? "\(name)\t\(value)" : name.padding(toLength: 34, withPad: " ", startingAt: 0) + String(format: "%12.3f", value))
@@ -118,13 +119,14 @@ extension AugmentBenchmark {
         guard sides.count == 2 else { throw ValidationError("--size takes WxH") }
         let folder = try ImageFolder(root: URL(fileURLWithPath: images))
         let format = try ImageFormat(width: sides[0], height: sides[1], channels: 3)
-        let source = try ImageFolderSource(folder: folder, format: format, loaderThreads: loaderThreads, cacheBytes: 0,
-                                           report: { print("unreadable: \($0)") })
+        // A pipeline applies in training only, and then the image is decoded at its stored size.
+        let source = try ImageFolderSource(folder: folder, format: format, pipeline: storedSize ? Pipeline(seed: 1, steps: []) : nil,
+                                           loaderThreads: loaderThreads, cacheBytes: 0, report: { print("unreadable: \($0)") })
         let inputs = Tensor(shape: [batchSize] + format.sampleShape), targets = Tensor(shape: [batchSize])
         var rates: [Double] = []
         for pass in 0..<3 {
             let start = DispatchTime.now().uptimeNanoseconds
-            let stream = source.batches(order: Array(0..<source.count), batchSize: batchSize, epoch: pass, training: false)
+            let stream = source.batches(order: Array(0..<source.count), batchSize: batchSize, epoch: pass, training: storedSize)
             var count = 0
             while let rows = try stream.next(inputs: inputs, targets: targets) { count += rows }
             rates.append(Double(count) / (Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9))

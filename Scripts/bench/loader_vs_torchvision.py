@@ -12,7 +12,9 @@ augmentation, no cache: Synapse's ImageFolderSource with 2 loader threads (a JPE
 the size on both sides is decoded at a reduced scale, here 1/4: 160 x 120, then resized bilinearly), and
 torchvision's ImageFolder with Resize((64, 64)) + ToTensor in a DataLoader of 2 workers
 (Pillow decodes the whole image, then resizes with antialiasing). Three passes each, one after the
-other; images/s per pass, the medians and their ratio, and peak resident memory.
+other; images/s per pass, the medians and their ratio, and peak resident memory. With
+`--stored-size`, Synapse decodes every file whole as well (as it does in training, where the
+augmentation must see the stored size).
 """
 import argparse
 import os
@@ -65,13 +67,15 @@ def main():
     parser.add_argument("--count", type=int, default=2000)
     parser.add_argument("--size", default="64x64")
     parser.add_argument("--binary", default=".build/release/augment-benchmark")
+    parser.add_argument("--stored-size", action="store_true", help="Synapse decodes every file at its stored size too")
     args = parser.parse_args()
     if args.make:
         return make(args.folder, args.images, args.count)
     # One thread per worker on both sides (OpenBLAS and OpenMP are not used by either loader).
     os.environ.update(OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1")
     w, h = (int(v) for v in args.size.lower().split("x"))
-    out = subprocess.run([args.binary, args.folder, "--loader", "--size", args.size, "--loader-threads", "2", "--tsv"],
+    flags = ["--stored-size"] if args.stored_size else []
+    out = subprocess.run([args.binary, args.folder, "--loader", "--size", args.size, "--loader-threads", "2", "--tsv"] + flags,
                          check=True, capture_output=True, text=True).stdout
     synapse = dict(line.split("\t") for line in out.strip().splitlines())
     ours = [float(synapse[f"loader_images_per_s_pass_{k}"]) for k in (1, 2, 3)]
