@@ -1,5 +1,5 @@
 // swift-tools-version: 6.0
-// Synapse: CNN/RNN training on the CPU, in Swift, on OpenBLAS and libpng.
+// Synapse: CNN/RNN training on the CPU, in Swift, on OpenBLAS, libpng and libjpeg-turbo.
 import PackageDescription
 
 /// A sample: one executable per job a user runs, on the umbrella module and the shared options.
@@ -45,6 +45,7 @@ let package = Package(
         .systemLibrary(name: "COpenBLAS", path: "Sources/COpenBLAS"),
         .systemLibrary(name: "CZlibSystem", path: "Sources/CZlibSystem"),
         .target(name: "CPNG", path: "Sources/CPNG", linkerSettings: [.linkedLibrary("png")]),
+        .target(name: "CJPEG", path: "Sources/CJPEG", exclude: ["README.md"], linkerSettings: [.linkedLibrary("jpeg")]),
         .target(name: "CFloatEnvironment", path: "Sources/CFloatEnvironment"),
         .systemLibrary(name: "CMPI", path: "Sources/CMPI", pkgConfig: "ompi-c", providers: [.apt(["libopenmpi-dev"])]),
         // Hot loops compiled per instruction set, chosen at run time (no flags for the package).
@@ -65,7 +66,7 @@ let package = Package(
                 .product(name: "SwiftCSV", package: "SwiftCSV"),
                 .product(name: "ZIPFoundation", package: "ZIPFoundation"),
             ]),
-        .target(name: "Augment", dependencies: ["Dense", "CPNG"]),
+        .target(name: "Augment", dependencies: ["Dense", "CPNG", "CJPEG"]),
         .target(name: "Synapse", dependencies: ["Dense", "Conv", "Recurrent", "Augment"]),
         // The MPI communicator: links Open MPI; Dense knows only the Communicator protocol.
         .target(name: "Distributed", dependencies: ["Dense", "CMPI"]),

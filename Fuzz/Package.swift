@@ -11,6 +11,7 @@ import PackageDescription
 /// name of the binary -> module; the module's sources are in Sources/<module>.
 let harnesses: [(binary: String, module: String)] = [
     ("fuzz-png", "FuzzPNG"),
+    ("fuzz-jpeg", "FuzzJPEG"),
     ("fuzz-idx", "FuzzIDX"),
     ("fuzz-gzip", "FuzzGzip"),
     ("fuzz-safetensors", "FuzzSafeTensors"),

@@ -3,6 +3,11 @@
 // each side -> save, end to end with 1 and 2 jobs, time per stage, and transform-only images/s,
 // as three calls and as a Pipeline (which folds the three into one pass).
 // Scripts/bench/augment_vs_pillow.py runs this and the same work in Pillow, and prints the ratios.
+//
+// With --loader, instead: the streamed image-folder loader (ImageFolderSource, no cache, no
+// augmentation) on a class folder of PNG or JPEG files fitted to --size, three passes, images/s
+// each and their median, and the peak resident memory. Scripts/bench/loader_vs_torchvision.py
+// runs it beside torchvision's ImageFolder + DataLoader.
 import ArgumentParser
 import Augment
 import Dense
@@ -16,12 +21,18 @@ struct AugmentBenchmark: ParsableCommand {
     @Option(help: "Images processed (the folder's files repeated).") var count = 200
     @Option(help: "PNG compression: fast, default or best.") var compression = "default"
     @Flag(help: "Tab-separated lines (name, value) for scripts.") var tsv = false
+    @Flag(help: "Time the streamed folder loader on a class folder (IMAGES/<class>/...) instead.") var loader = false
+    @Option(help: "With --loader: the size images are fitted to, WxH.") var size = "64x64"
+    @Option(help: "With --loader: loader threads.") var loaderThreads = 2
+    @Option(help: "With --loader: batch size.") var batchSize = 64
+    @Flag(help: "With --loader: decode every JPEG at its stored size (an empty augmentation pipeline, as in training).") var storedSize = false
 
     func emit(_ name: String, _ value: Double) {
         print(tsv ? "\(name)\t\(value)" : name.padding(toLength: 34, withPad: " ", startingAt: 0) + String(format: "%12.3f", value))
     }
 
     func run() throws {
+        if loader { return try runLoader() }
         guard let compression = PNG.Compression(rawValue: compression) else { throw ValidationError("--compression: fast, default or best") }
         let folder = URL(fileURLWithPath: images)
         let names = try FileManager.default.contentsOfDirectory(atPath: folder.path).filter { $0.hasSuffix(".png") }.sorted()
@@ -99,6 +110,34 @@ struct AugmentBenchmark: ParsableCommand {
         }
         if let error = box.error { throw error }
         emit("end_to_end_images_per_s_2_jobs", Double(count) / (Double(DispatchTime.now().uptimeNanoseconds - twoStart) / 1e9))
+    }
+}
+
+extension AugmentBenchmark {
+    func runLoader() throws {
+        let sides = size.lowercased().split(separator: "x").compactMap { Int($0) }
+        guard sides.count == 2 else { throw ValidationError("--size takes WxH") }
+        let folder = try ImageFolder(root: URL(fileURLWithPath: images))
+        let format = try ImageFormat(width: sides[0], height: sides[1], channels: 3)
+        // A pipeline applies in training only, and then the image is decoded at its stored size.
+        let source = try ImageFolderSource(folder: folder, format: format, pipeline: storedSize ? Pipeline(seed: 1, steps: []) : nil,
+                                           loaderThreads: loaderThreads, cacheBytes: 0, report: { print("unreadable: \($0)") })
+        let inputs = Tensor(shape: [batchSize] + format.sampleShape), targets = Tensor(shape: [batchSize])
+        var rates: [Double] = []
+        for pass in 0..<3 {
+            let start = DispatchTime.now().uptimeNanoseconds
+            let stream = source.batches(order: Array(0..<source.count), batchSize: batchSize, epoch: pass, training: storedSize)
+            var count = 0
+            while let rows = try stream.next(inputs: inputs, targets: targets) { count += rows }
+            rates.append(Double(count) / (Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9))
+            emit("loader_images_per_s_pass_\(pass + 1)", rates.last!)
+        }
+        emit("loader_images_per_s_median", rates.sorted()[1])
+        emit("loader_images", Double(source.count))
+        // Peak resident memory (VmHWM), in MB.
+        let status = (try? String(contentsOfFile: "/proc/self/status", encoding: .utf8)) ?? ""
+        let peak = status.split(separator: "\n").first { $0.hasPrefix("VmHWM:") }?.split(separator: " ").dropFirst().first.flatMap { Double($0) } ?? 0
+        emit("peak_resident_mb", peak / 1024)
     }
 }
 

@@ -1,7 +1,9 @@
-// augment: N varied copies of every PNG in a folder tree, the subfolders (class labels) mirrored,
-// with a manifest of every transform's drawn parameters and an optional contact sheet.
+// augment: N varied copies of every PNG or JPEG in a folder tree, the subfolders (class labels)
+// mirrored, with a manifest of every transform's drawn parameters and an optional contact sheet.
+// Copies are PNG files, or JPEG with --format jpeg.
 //
 //     augment photos/ augmented/ --copies 4 --flip horizontal --rotate -15:15 --crop 224x224 --seed 42 --jobs 2
+//     augment photos/ augmented/ --copies 4 --flip horizontal --format jpeg --quality 90
 import ArgumentParser
 import Foundation
 import SampleOptions
@@ -9,11 +11,11 @@ import Synapse
 
 struct Augment: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "augment", abstract: "Augment a folder of PNG images into another folder.")
+        commandName: "augment", abstract: "Augment a folder of PNG and JPEG images into another folder.")
 
     enum FlipAxis: String, ExpressibleByArgument, CaseIterable { case horizontal, vertical, both }
 
-    @Argument(help: "Folder of PNG images (subfolders are kept).") var input: String
+    @Argument(help: "Folder of PNG and JPEG images (.png, .jpg, .jpeg; subfolders are kept).") var input: String
     @Argument(help: "Output folder (created; may not lie inside the input).") var output: String
     @Option(help: "Augmented copies per image.") var copies = 4
     @Option(help: "Random flips, each with probability 0.5: horizontal, vertical or both.") var flip: FlipAxis?
@@ -29,6 +31,8 @@ struct Augment: ParsableCommand {
     @Option(help: "Write the pipeline the flags describe as JSON to this file.") var savePipeline: String?
     @Option(help: "Random seed: each output depends only on the seed, the file's path and the copy index.") var seed: UInt64 = 1
     @Option(help: "Parallel jobs.") var jobs = 1
+    @Option(help: "Output format: png (lossless, alpha and 16 bits kept) or jpeg (8-bit gray or RGB, alpha dropped).") var format = "png"
+    @Option(help: "JPEG quality, 1-100 (with --format jpeg).") var quality = JPEG.defaultQuality
     @Option(help: "PNG compression: fast (Sub filter, zlib run-length), default (adaptive filters, zlib run-length) or best (adaptive filters, zlib level 9).") var compression = "default"
     @Option(help: "Largest image read, in pixels.") var pixelLimit = PNG.defaultPixelLimit
     @Option(help: "Write a contact sheet (originals beside their copies) to this PNG file.") var preview: String?
@@ -84,9 +88,12 @@ struct Augment: ParsableCommand {
             try AtomicFile.write(try encoder.encode(pipeline), to: URL(fileURLWithPath: savePipeline))
         }
         guard let compression = PNG.Compression(rawValue: compression) else { throw ValidationError("--compression: fast, default or best") }
+        guard let fileFormat = ImageFile.Format(rawValue: format) else { throw ValidationError("--format: png or jpeg") }
+        guard (1...100).contains(quality) else { throw ValidationError("--quality must be 1...100, got \(quality)") }
         var job = FolderAugmentation(input: URL(fileURLWithPath: input), output: URL(fileURLWithPath: output),
                                      copies: copies, pipeline: pipeline)
         (job.overwrite, job.compression, job.jobs, job.pixelLimit) = (overwrite, compression, jobs, pixelLimit)
+        (job.format, job.quality) = (fileFormat, quality)
         let showProgress = !quiet && isatty(STDERR_FILENO) != 0
         let report = try job.run { done, total in
             if showProgress && (done == total || done % 10 == 0) { noteInPlace("\r\(done)/\(total) images\u{1B}[K" + (done == total ? "\n" : "")) }
@@ -94,21 +101,23 @@ struct Augment: ParsableCommand {
         // Each reason reads "path: problem" (an unreadable source, an output or the manifest that
         // could not be written).
         for failure in report.failures { note("failed: \(failure.reason)") }
-        if let preview { try writePreview(pipeline: pipeline, to: preview) }
+        if let preview { try writePreview(pipeline: pipeline, format: fileFormat, to: preview) }
         print(report.summary)
         if !report.failures.isEmpty { throw ExitCode.failure }
     }
 
     /// The first eight images (in path order) beside their copies as the run wrote them.
-    func writePreview(pipeline: Pipeline, to path: String) throws {
+    func writePreview(pipeline: Pipeline, format: ImageFile.Format, to path: String) throws {
         let inputURL = URL(fileURLWithPath: input), outputURL = URL(fileURLWithPath: output)
         let files = (FileManager.default.enumerator(atPath: inputURL.path)?.allObjects as? [String] ?? [])
-            .filter { $0.lowercased().hasSuffix(".png") }.sorted()
+            .filter { ImageFile.isImage($0) }.sorted()
         var rows: [[Image]] = []
         for relative in files {
-            guard rows.count < 8, let original = try? PNG.read(inputURL.appendingPathComponent(relative)) else { continue }
+            guard rows.count < 8, let original = try? ImageFile.read(inputURL.appendingPathComponent(relative)) else { continue }
             let stem = (relative as NSString).deletingPathExtension
-            let copies = (0..<copies).compactMap { try? PNG.read(outputURL.appendingPathComponent("\(stem)_aug\($0).png")) }
+            let copies = (0..<copies).compactMap {
+                try? ImageFile.read(outputURL.appendingPathComponent("\(stem)_aug\($0).\(format.fileExtension)"))
+            }
             rows.append([original] + copies)
         }
         try PNG.write(try contactSheet(rows), to: URL(fileURLWithPath: path))

@@ -1,5 +1,5 @@
-// Image classification on your own folders: `root/<class>/**/*.png`, one subfolder per class.
-// `train` streams the PNG files (decoded and augmented on loader threads) into LeNet-5 or a small
+// Image classification on your own folders: `root/<class>/**/*.png` or `*.jpg`, one subfolder per
+// class. `train` streams the PNG and JPEG files (decoded and augmented on loader threads) into LeNet-5 or a small
 // VGG; `evaluate` scores a saved model on a folder; `predict` classifies files; `export` writes
 // MNIST or Fashion-MNIST as such a folder.
 import ArgumentParser
@@ -9,7 +9,7 @@ import Synapse
 
 struct Classify: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "classify", abstract: "Train and use image classifiers on folders of PNG files (one subfolder per class).",
+        commandName: "classify", abstract: "Train and use image classifiers on folders of PNG and JPEG files (one subfolder per class).",
         subcommands: [Train.self, Evaluate.self, Predict.self, Export.self])
 }
 
@@ -72,7 +72,7 @@ extension Classify {
         enum ModelName: String, ExpressibleByArgument, CaseIterable { case lenet, vggSmall = "vgg-small" }
 
         @OptionGroup var common: TrainingOptions
-        @Argument(help: "The training folder: one subfolder of PNG files per class.") var folder: String
+        @Argument(help: "The training folder: one subfolder of PNG or JPEG files per class.") var folder: String
         @Option(help: "Network: lenet (LeNet-5) or vgg-small (three conv-BN-ReLU x2 + pool blocks).") var model = ModelName.lenet
         @Option(help: "Images are brought to this size, WxH (default: 28x28 for lenet, 32x32 for vgg-small).") var imageSize: String?
         @Option(help: "1 (gray) or 3 (RGB) channels (default: 1 for lenet, 3 for vgg-small).") var channels: Int?
@@ -178,9 +178,9 @@ extension Classify {
 
     struct Predict: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Classify PNG files: one line per file, path<TAB>class<TAB>probability (the top k classes).")
+            abstract: "Classify PNG and JPEG files: one line per file, path<TAB>class<TAB>probability (the top k classes).")
         @Argument(help: "The model's .safetensors (model.json and classes.json beside it).") var model: String
-        @Argument(help: "PNG files.") var files: [String]
+        @Argument(help: "PNG or JPEG files.") var files: [String]
         @Option(help: "Print the k most probable classes per file.") var top = 1
 
         func run() throws {
@@ -190,7 +190,8 @@ extension Classify {
             let input = Tensor(shape: [1] + format.sampleShape)
             for path in files {
                 do {
-                    let image = try format.sized(PNG.read(URL(fileURLWithPath: path)))
+                    // As `evaluate` reads them: a large JPEG at a reduced scale, then the exact resize.
+                    let image = try format.sized(ImageFile.read(URL(fileURLWithPath: path), fitting: (format.width, format.height)))
                     format.write(image, to: input.data)
                     let logits = network.forward(input, training: false).array
                     let largest = logits.max() ?? 0
@@ -212,14 +213,18 @@ extension Classify {
 
     struct Export: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Write MNIST or Fashion-MNIST as PNG folders: DIR/train/<class>/<n>.png and DIR/test/<class>/<n>.png.")
+            abstract: "Write MNIST or Fashion-MNIST as PNG (or JPEG) folders: DIR/train/<class>/<n>.png and DIR/test/<class>/<n>.png.")
         enum DataSetName: String, ExpressibleByArgument, CaseIterable { case mnist, fashionMNIST = "fashion-mnist" }
 
         @Argument(help: "The folder to write (its train/ and test/ must not exist yet).") var folder: String
         @Option(help: "mnist or fashion-mnist.") var dataset = DataSetName.mnist
         @Option(help: "Data root holding mnist/ (default: $SYNAPSE_DATA, else ~/.cache/synapse).") var data: String?
+        @Option(help: "File format: png (lossless) or jpeg (<n>.jpg).") var format = "png"
+        @Option(help: "JPEG quality, 1-100.") var quality = JPEG.defaultQuality
 
         func run() throws {
+            guard let fileFormat = ImageFile.Format(rawValue: format) else { throw ValidationError("--format: png or jpeg") }
+            guard (1...100).contains(quality) else { throw ValidationError("--quality must be 1...100") }
             let directory = DataDirectory.resolve(data)
             let load = dataset == .mnist ? MNIST.load : FashionMNIST.load
             let root = URL(fileURLWithPath: folder, isDirectory: true)
@@ -241,8 +246,10 @@ extension Classify {
                     let label = Int(set.targets[i])
                     let bytes = (0..<pixels).map { UInt8((set.inputs[i * pixels + $0] * 255).rounded()) }
                     let image = try Image(width: 28, height: 28, channels: 1, bitDepth: 8, bytes: bytes)
-                    let file = partial.appendingPathComponent("\(label)/\(String(format: "%05d", i)).png")
-                    do { try PNG.encode(image).write(to: file) } catch {
+                    let file = partial.appendingPathComponent("\(label)/\(String(format: "%05d", i)).\(fileFormat.fileExtension)")
+                    do {
+                        try (fileFormat == .png ? PNG.encode(image) : JPEG.encode(image, quality: quality)).write(to: file)
+                    } catch {
                         throw SynapseError.file(path: file.path, problem: "cannot write: \(error.localizedDescription)")
                     }
                     written[label] += 1

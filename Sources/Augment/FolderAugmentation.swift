@@ -1,13 +1,14 @@
 import Dense
 import Foundation
 
-/// Augments a folder of PNG images into another: `copies` outputs per image, named
-/// `<stem>_aug<k>.png` in the same relative subfolder (class labels survive), plus a manifest.
+/// Augments a folder of PNG and JPEG images into another: `copies` outputs per image, named
+/// `<stem>_aug<k>.png` (or `.jpg`, as `format` says) in the same relative subfolder (class labels
+/// survive), plus a manifest.
 ///
 /// Safe by construction: the output folder may not be, or lie inside, the input folder; an
 /// existing output is never replaced unless `overwrite` is set, so an interrupted run is resumed
 /// by running it again; every file is written to a temporary name and renamed; files that are
-/// not PNG are skipped and counted; a PNG that cannot be read, and every output or manifest that
+/// not PNG or JPEG (by extension, any case) are skipped and counted; an image that cannot be read, and every output or manifest that
 /// cannot be written (a full disk), is reported with its reason ("path: problem") and the run goes
 /// on. An output folder that cannot be created or written is reported before any image is read.
 public struct FolderAugmentation: Sendable {
@@ -16,7 +17,13 @@ public struct FolderAugmentation: Sendable {
     public var copies: Int
     public var pipeline: Pipeline
     public var overwrite = false
+    /// The format written: PNG (lossless, every channel and depth kept) or JPEG (8-bit gray or
+    /// RGB: alpha is dropped, 16-bit samples rounded).
+    public var format = ImageFile.Format.png
+    /// PNG's compression.
     public var compression = PNG.Compression.default
+    /// JPEG's quality, 1-100.
+    public var quality = JPEG.defaultQuality
     public var jobs = 1
     public var pixelLimit = PNG.defaultPixelLimit
 
@@ -31,13 +38,14 @@ public struct FolderAugmentation: Sendable {
         public var written = 0
         /// Outputs that existed already and were kept.
         public var kept = 0
-        public var notPNG = 0
+        /// Files that are not PNG or JPEG (by extension).
+        public var notImage = 0
         public var failures: [Failure] = []
         public var seconds = 0.0
         public var imagesPerSecond: Double { seconds > 0 ? Double(written) / seconds : 0 }
         public var summary: String {
-            String(format: "processed %d images: %d written, %d kept, %d skipped (not PNG), %d failed, %.1f images/s",
-                   sources, written, kept, notPNG, failures.count, imagesPerSecond)
+            String(format: "processed %d images: %d written, %d kept, %d skipped (not PNG or JPEG), %d failed, %.1f images/s",
+                   sources, written, kept, notImage, failures.count, imagesPerSecond)
         }
     }
 
@@ -56,6 +64,7 @@ public struct FolderAugmentation: Sendable {
             throw SynapseError.invalidArgument("the output folder \(output.path) lies inside the input folder \(input.path)")
         }
         guard copies > 0 else { throw SynapseError.invalidArgument("copies must be positive") }
+        guard (1...100).contains(quality) else { throw SynapseError.invalidArgument("JPEG quality must be 1...100, got \(quality)") }
         try pipeline.validate()  // a pipeline built in code is held to what a decoded one is
         try AtomicFile.createFolder(outputRoot)
         let probe = outputRoot.appendingPathComponent(".synapse-augment-probe-\(getpid())")
@@ -73,7 +82,7 @@ public struct FolderAugmentation: Sendable {
             var folder: ObjCBool = false
             let exists = FileManager.default.fileExists(atPath: inputRoot.appendingPathComponent(relative).path, isDirectory: &folder)
             if !exists || folder.boolValue { continue }
-            if relative.lowercased().hasSuffix(".png") { found.append(relative) } else { report.notPNG += 1 }
+            if ImageFile.isImage(relative) { found.append(relative) } else { report.notImage += 1 }
         }
         let files = found.sorted()
         report.sources = files.count
@@ -93,10 +102,10 @@ public struct FolderAugmentation: Sendable {
             var (written, kept) = (0, 0)
             var failures: [Failure] = []
             do {
-                let image = try PNG.read(source, pixelLimit: self.pixelLimit)
+                let image = try ImageFile.read(source, pixelLimit: self.pixelLimit)
                 let stem = (relative as NSString).deletingPathExtension
                 for k in 0..<self.copies {
-                    let outputRelative = "\(stem)_aug\(k).png"
+                    let outputRelative = "\(stem)_aug\(k).\(self.format.fileExtension)"
                     let target = outputRoot.appendingPathComponent(outputRelative)
                     do {
                         // Drawn even for an output that is kept, so its manifest row lists the same
@@ -105,7 +114,8 @@ public struct FolderAugmentation: Sendable {
                         if !self.overwrite && FileManager.default.fileExists(atPath: target.path) {
                             kept += 1
                         } else {
-                            try PNG.write(augmented, to: target, compression: self.compression)
+                            try ImageFile.write(augmented, to: target, format: self.format, quality: self.quality,
+                                                compression: self.compression)
                             written += 1
                         }
                         rows.append(Row(source: relative, output: outputRelative, transforms: applied.joined(separator: "; ")))

@@ -1,14 +1,15 @@
 import Dense
 import Foundation
 
-/// A labelled image collection laid out as `root/<class>/**/*.png`, the way torchvision's
-/// `ImageFolder` and Keras's `image_dataset_from_directory` read one.
+/// A labelled image collection laid out as `root/<class>/**/*.png` (or `.jpg`, `.jpeg`), the way
+/// torchvision's `ImageFolder` and Keras's `image_dataset_from_directory` read one.
 ///
-/// Classes are the subfolders of `root`, sorted by name (class k is the k-th name); every PNG
-/// under a class folder, at any depth, is a sample of that class. Files are listed in sorted
+/// Classes are the subfolders of `root`, sorted by name (class k is the k-th name); every PNG or
+/// JPEG file (by extension, any case: `ImageFile.isImage`) under a class folder, at any depth, is
+/// a sample of that class. Files are listed in sorted
 /// order of their relative paths, so the sample numbering does not depend on the file system.
 /// Hidden files and folders are skipped. What does not fit is counted and named, never fatal:
-/// files that are not PNG, files directly under `root`, class folders without a PNG.
+/// files that are not PNG or JPEG, files directly under `root`, class folders without an image.
 public struct ImageFolder: Sendable {
     public struct Entry: Sendable, Equatable {
         /// The path relative to the root (`cat/0001.png`).
@@ -19,9 +20,9 @@ public struct ImageFolder: Sendable {
     public let root: URL
     public let classes: [String]
     public let entries: [Entry]
-    /// Class folders that hold no PNG (they keep their class index).
+    /// Class folders that hold no image file (they keep their class index).
     public let emptyClasses: [String]
-    /// Relative paths of files that are not PNG (by extension), or that lie outside a class folder.
+    /// Relative paths of files that are not PNG or JPEG (by extension), or that lie outside a class folder.
     public let skipped: [String]
 
     /// Lists the folder.
@@ -72,14 +73,14 @@ public struct ImageFolder: Sendable {
                 for case let url as URL in walker {
                     guard (try? url.resourceValues(forKeys: [.isRegularFileKey]))?.isRegularFile == true else { continue }
                     let relative = name + "/" + url.path.dropFirst(folder.path.count + 1)
-                    if url.pathExtension.lowercased() == "png" { files.append(relative) } else { skipped.append(relative) }
+                    if ImageFile.isImage(url.path) { files.append(relative) } else { skipped.append(relative) }
                 }
             }
             if files.isEmpty { empty.append(name) }
             entries += files.sorted().map { Entry(path: $0, label: label) }
         }
         guard !entries.isEmpty else {
-            throw SynapseError.file(path: root.path, problem: "no PNG files in any class folder")
+            throw SynapseError.file(path: root.path, problem: "no PNG or JPEG files in any class folder")
         }
         self.root = root
         self.classes = names
@@ -97,7 +98,7 @@ public struct ImageFolder: Sendable {
         var lines = ["\(root.path): \(entries.count) images in \(classes.count) classes"]
         lines += zip(classes, counts).map { "  \($0): \($1)" + ($1 == 0 ? " (empty class folder)" : "") }
         if !skipped.isEmpty {
-            lines.append("  skipped \(skipped.count) file(s) that are not PNG or lie outside a class folder, e.g. \(skipped.prefix(3).joined(separator: ", "))")
+            lines.append("  skipped \(skipped.count) file(s) that are not PNG or JPEG or lie outside a class folder, e.g. \(skipped.prefix(3).joined(separator: ", "))")
         }
         return lines.joined(separator: "\n")
     }

@@ -4,9 +4,12 @@ import Foundation
 /// An image folder as a training source: files are decoded when a batch needs them, on loader
 /// threads that work ahead of the trainer, a bounded number of batches at a time.
 ///
-/// Each sample goes: PNG file (every colour type and depth) -> the augmentation `pipeline`, in
-/// training only -> the format's size (`ImageFormat.fit`) -> the format's channels -> C x H x W
-/// floats in [0, 1]. The target is the class index.
+/// Each sample goes: PNG file (every colour type and depth) or JPEG file -> the augmentation
+/// `pipeline`, in training only -> the format's size (`ImageFormat.fit`) -> the format's channels
+/// -> C x H x W floats in [0, 1]. The target is the class index. Where no augmentation applies
+/// (no pipeline, or not training), a JPEG at least twice the format's size on both sides is
+/// decoded at a reduced scale in the DCT domain (`JPEG`, `fitting`) before the exact resize;
+/// augmentation always sees the stored size, so its steps mean what they say in pixels.
 ///
 /// Reproducible: a sample's augmentation is drawn from a generator seeded by (the pipeline's
 /// seed, the file's relative path, the epoch), as `augment` seeds copy k of a file, and each
@@ -16,7 +19,8 @@ import Foundation
 /// without reading it again.
 ///
 /// `cacheBytes` keeps decoded images in memory, up to that many bytes of pixels, so that data
-/// sets that fit are decoded once; images are cached as decoded (before augmentation).
+/// sets that fit are decoded once; images are cached as decoded (before augmentation; a JPEG
+/// decoded at a reduced scale is cached apart from its full-size decoding).
 public final class ImageFolderSource: DataSource, @unchecked Sendable {
     public let folder: ImageFolder
     public let format: ImageFormat
@@ -36,10 +40,16 @@ public final class ImageFolderSource: DataSource, @unchecked Sendable {
         let lock = NSLock()
         let budget: Int
         var used = 0
-        var images: [Int: Image] = [:]
+        var images: [CacheKey: Image] = [:]
         var unreadable: Set<Int> = []
 
         init(budget: Int) { self.budget = budget }
+    }
+
+    /// A cached decoding: the entry's position, and whether it was decoded to fit the format.
+    struct CacheKey: Hashable {
+        let position: Int
+        let fitted: Bool
     }
 
     public convenience init(folder: ImageFolder, format: ImageFormat, pipeline: Pipeline? = nil, loaderThreads: Int = 2,
@@ -90,7 +100,8 @@ public final class ImageFolderSource: DataSource, @unchecked Sendable {
         let position = selection[index]
         let entry = folder.entries[position]
         do {
-            var image = try decoded(position)
+            let augmented = training && pipeline != nil
+            var image = try decoded(position, fitted: !augmented)
             if training, let pipeline {
                 image = try pipeline.apply(image, random: pipeline.random(for: entry.path, copy: epoch)).0
             }
@@ -105,17 +116,22 @@ public final class ImageFolderSource: DataSource, @unchecked Sendable {
         }
     }
 
-    /// The decoded image of entry `position`, from the cache or the file.
-    private func decoded(_ position: Int) throws -> Image {
+    /// The decoded image of entry `position`, from the cache or the file; `fitted`: it only needs
+    /// to cover the format's size (a large JPEG is decoded at a reduced scale).
+    private func decoded(_ position: Int, fitted: Bool) throws -> Image {
+        let url = folder.url(of: folder.entries[position])
+        // Only a JPEG decodes differently when fitted: a PNG keeps one cache entry.
+        let isJPEG = ["jpg", "jpeg"].contains(url.pathExtension.lowercased())
+        let key = CacheKey(position: position, fitted: fitted && isJPEG)
         shared.lock.lock()
-        if let image = shared.images[position] { shared.lock.unlock(); return image }
+        if let image = shared.images[key] { shared.lock.unlock(); return image }
         let known = shared.unreadable.contains(position)
         shared.lock.unlock()
-        if known { throw SynapseError.file(path: folder.url(of: folder.entries[position]).path, problem: "unreadable") }
-        let image = try PNG.read(folder.url(of: folder.entries[position]))
+        if known { throw SynapseError.file(path: url.path, problem: "unreadable") }
+        let image = try ImageFile.read(url, fitting: fitted ? (format.width, format.height) : nil)
         shared.lock.lock()
         if shared.used + image.bytes.count <= shared.budget {
-            shared.images[position] = image
+            shared.images[key] = image
             shared.used += image.bytes.count
         }
         shared.lock.unlock()

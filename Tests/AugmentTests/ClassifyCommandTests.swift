@@ -85,6 +85,36 @@ final class ClassifyCommandTests: FolderTestCase {
         XCTAssertTrue(predicted.errors.contains(broken.path) && predicted.errors.contains("not a readable PNG"), predicted.errors)
     }
 
+    /// The same folder as JPEG files (quality 95, extensions in either case), and a broken JPEG
+    /// named among the predictions.
+    func testTrainEvaluateAndPredictOnJPEGFiles() throws {
+        let images = try makeFolder()
+        for name in ["bottom", "top"] {
+            let classFolder = images.appendingPathComponent(name)
+            for (k, file) in try FileManager.default.contentsOfDirectory(atPath: classFolder.path).sorted().enumerated() {
+                let png = classFolder.appendingPathComponent(file)
+                let jpeg = png.deletingPathExtension().appendingPathExtension(k % 2 == 0 ? "jpg" : "JPEG")
+                try JPEG.write(try PNG.read(png), to: jpeg, quality: 95)
+                try FileManager.default.removeItem(at: png)
+            }
+        }
+        let output = folder.appendingPathComponent("model").path
+        let trained = try run(["train", images.path, "--image-size", "12x12", "--epochs", "4", "--validation-split", "0.25",
+                               "--workers", "1", "--batch-size", "8", "--lr", "0.01", "--output", output, "--quiet"])
+        XCTAssertEqual(trained.status, 0, trained.errors)
+        XCTAssertTrue(trained.output.contains("test accuracy: 100.00%"), trained.output)
+        let evaluated = try run(["evaluate", output + "/model.safetensors", images.path])
+        XCTAssertEqual(evaluated.status, 0, evaluated.errors)
+        XCTAssertTrue(evaluated.output.contains("test accuracy: 100.00%"), evaluated.output)
+        let broken = folder.appendingPathComponent("broken.jpg")
+        try Data([0xFF, 0xD8, 0xFF, 0xE0, 0, 16]).write(to: broken)
+        let files = [images.path + "/top/0.jpg", broken.path]
+        let predicted = try run(["predict", output + "/model.safetensors"] + files)
+        XCTAssertEqual(predicted.status, 1)
+        XCTAssertEqual(predicted.output.split(separator: "\n").map { $0.split(separator: "\t")[1] }, ["top"])
+        XCTAssertTrue(predicted.errors.contains(broken.path + ": not a readable JPEG"), predicted.errors)
+    }
+
     func testEvaluateRefusesAFolderWithAnotherClass() throws {
         let images = try makeFolder()
         let output = folder.appendingPathComponent("model").path

@@ -33,7 +33,7 @@ final class PipelineTests: FolderTestCase {
         let report = try FolderAugmentation(input: input, output: output, copies: 3, pipeline: pipeline).run()
         XCTAssertEqual(report.sources, 4)
         XCTAssertEqual(report.written, 9)
-        XCTAssertEqual(report.notPNG, 1)
+        XCTAssertEqual(report.notImage, 1)
         XCTAssertEqual(report.failures.count, 1)
         XCTAssertTrue(report.failures[0].reason.contains("broken.png") && report.failures[0].reason.contains("truncated"), report.failures[0].reason)
         let files = try contents(output)
