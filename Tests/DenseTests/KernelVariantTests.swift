@@ -4,7 +4,7 @@ import XCTest
 
 /// Every CKernels variant the CPU supports against the plain one, on the kernels Dense uses:
 /// ReLU (forward and backward) and Adam give the same bits on every variant (no fused
-/// multiply-adds in them; see ckernels.c).
+/// multiply-adds in them; see CKernels/elementwise.c).
 final class KernelVariantTests: XCTestCase {
     func testEveryVariantGivesThePlainBitsForReLUAndAdam() throws {
         let active = synapse_kernels()
