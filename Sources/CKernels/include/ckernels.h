@@ -2,7 +2,7 @@
 #define SYNAPSE_CKERNELS_H
 
 // Synapse's hot loops, compiled once per instruction set (a plain build any x86-64 or arm64
-// runs, AVX2+FMA, AVX-512) and chosen once at start. Not an API: Dense and Conv call it.
+// runs, AVX2+FMA, AVX-512) and chosen once at start. Not an API: Dense, Conv and Recurrent call it.
 // Layouts: float32, row-major, contiguous; counts are element counts.
 
 /// The shape of a stride-1 convolution computed directly: input (n, c, h, w), weight
