@@ -47,6 +47,21 @@ public enum ImageFile {
         }
     }
 
+    /// The bytes a decoded image of `width` x `height` pixels with `channels` samples of
+    /// `bitDepth` bits takes, or an error naming `path` when the count overflows or exceeds
+    /// `limit`: checked before the pixels are allocated.
+    static func decodedByteCount(width: Int, height: Int, channels: Int, bitDepth: Int, limit: Int, path: String) throws -> Int {
+        let (pixels, o1) = width.multipliedReportingOverflow(by: height)
+        let (samples, o2) = pixels.multipliedReportingOverflow(by: channels)
+        let (bytes, o3) = samples.multipliedReportingOverflow(by: bitDepth / 8)
+        guard !o1, !o2, !o3, bytes <= limit else {
+            throw SynapseError.file(path: path, problem:
+                "image of \(width)x\(height) pixels, \(channels) channels of \(bitDepth) bits, "
+                + "needs more than the limit of \(limit) bytes")
+        }
+        return bytes
+    }
+
     static func isJPEG(_ data: Data) -> Bool {
         data.count >= 2 && data[data.startIndex] == 0xFF && data[data.startIndex + 1] == 0xD8
     }

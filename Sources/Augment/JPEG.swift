@@ -86,13 +86,8 @@ public enum JPEG {
             if scale > 1 { guard header(scale: scale) == 0 else { throw fail(PNG.text(message)) } }
         }
         guard info.channels == 1 || info.channels == 3 else { throw fail("\(info.channels) channels after decoding") }
-        let (outputPixels, o1) = Int(info.output_width).multipliedReportingOverflow(by: Int(info.output_height))
-        let (byteCount, o2) = outputPixels.multipliedReportingOverflow(by: Int(info.channels))
-        guard !o1, !o2, byteCount <= byteLimit else {
-            throw SynapseError.file(path: path, problem:
-                "image of \(info.output_width)x\(info.output_height) pixels, \(info.channels) channels of 8 bits, "
-                + "needs more than the limit of \(byteLimit) bytes")
-        }
+        let byteCount = try ImageFile.decodedByteCount(width: Int(info.output_width), height: Int(info.output_height),
+                                                       channels: Int(info.channels), bitDepth: 8, limit: byteLimit, path: path)
         var bytes = [UInt8](repeating: 0, count: byteCount)
         let status = data.withUnsafeBytes { raw in
             bytes.withUnsafeMutableBytes { out in

@@ -74,14 +74,8 @@ public enum PNG {
         guard (1...4).contains(info.channels), info.bit_depth == 8 || info.bit_depth == 16 else {
             throw fail("\(info.channels) channels of \(info.bit_depth) bits after decoding")
         }
-        // Overflow-checked: pixels x channels x bytes per sample.
-        let (samples, o1) = pixels.multipliedReportingOverflow(by: Int(info.channels))
-        let (byteCount, o2) = samples.multipliedReportingOverflow(by: Int(info.bit_depth) / 8)
-        guard !o1, !o2, byteCount <= byteLimit else {
-            throw SynapseError.file(path: path, problem:
-                "image of \(info.width)x\(info.height) pixels, \(info.channels) channels of \(info.bit_depth) bits, "
-                + "needs more than the limit of \(byteLimit) bytes")
-        }
+        let byteCount = try ImageFile.decodedByteCount(width: Int(info.width), height: Int(info.height), channels: Int(info.channels),
+                                                       bitDepth: Int(info.bit_depth), limit: byteLimit, path: path)
         var bytes = [UInt8](repeating: 0, count: byteCount)
         let status = data.withUnsafeBytes { raw in
             bytes.withUnsafeMutableBytes { out in
