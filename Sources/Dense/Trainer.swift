@@ -81,6 +81,12 @@ public final class Trainer {
 
     /// Trains until `epochs` epochs in all are complete (continuing from `epoch`, so a resumed
     /// trainer runs only the rest) or a callback stops it. Returns the history of every epoch.
+    ///
+    /// `epochs` counts from the first epoch this trainer ever ran, not from this call: a second
+    /// `fit(data, epochs: 5)` on a trainer that has run five has nothing to do, and is an error
+    /// that says so (pass `epochs: trainer.epoch + k` to train k more) rather than a call that
+    /// silently returns. A trainer restored from the checkpoint of a finished run, or whose early
+    /// stopping ended training, returns at once with its history (a resumed run that is done).
     @discardableResult
     public func fit(_ data: any DataSource, epochs: Int, batchSize: Int = 32, validation: Validation = .none,
                     shuffle: Bool = true, callbacks: [any Callback] = []) throws -> History {
@@ -103,6 +109,12 @@ public final class Trainer {
     private func train(_ data: any DataSource, epochs: Int, batchSize: Int, validation: Validation,
                        shuffle: Bool, callbacks: [any Callback]) throws -> History {
         guard batchSize > 0 else { throw SynapseError.invalidArgument("batch size must be positive") }
+        guard epochs >= 1 else { throw SynapseError.invalidArgument("fit(epochs: \(epochs)): epochs must be at least 1") }
+        guard epochs > epoch || restoredStop || stopTraining || !hasFitted else {
+            throw SynapseError.invalidArgument(
+                "fit(epochs: \(epochs)) trains until \(epochs) epochs in all are done, and this trainer has done \(epoch): "
+                + "nothing to train; pass epochs: \(epoch + 1) or more (trainer.epoch + k trains k more)")
+        }
         guard data.sampleShape == model.inputShape else {
             throw SynapseError.shape("data samples have shape \(data.sampleShape), the model takes \(model.inputShape)")
         }
@@ -123,6 +135,7 @@ public final class Trainer {
         restoredStop = false
         activeCallbacks = callbacks
         defer { activeCallbacks = [] }
+        hasFitted = true
         callbacks.forEach { $0.trainingBegan(self, epochs: epochs, batchesPerEpoch: batches) }
         let parameters = model.parameters
         while epoch < epochs && !stopTraining {
@@ -283,6 +296,10 @@ public final class Trainer {
         self.epoch = epoch
         self.history = history
     }
+
+    /// Whether this trainer has run `fit` in this process (a second call with nothing to train
+    /// is an error; a trainer restored from a finished run's checkpoint returns quietly).
+    private var hasFitted = false
 
     /// The callbacks of the `fit` that is running (their state goes into its checkpoints).
     var activeCallbacks: [any Callback] = []

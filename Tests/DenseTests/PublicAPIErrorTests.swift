@@ -84,4 +84,16 @@ final class PublicAPIErrorTests: XCTestCase {
         XCTAssertGreaterThan(ran, 100, "some calls were valid and ran")
         XCTAssertGreaterThan(refused, 1_000)
     }
+
+    /// A second fit with nothing left to train says so instead of returning the old history.
+    func testASecondFitWithNothingToTrainIsAnError() throws {
+        let trainer = try makeTrainer(classes: 3)
+        let data = try Dataset(inputs: randomTensor([6, 4], RandomGenerator(seed: 2)), targets: Tensor(shape: [6], values: [0, 1, 2, 0, 1, 2]))
+        try trainer.fit(data, epochs: 1)
+        XCTAssertThrowsError(try trainer.fit(data, epochs: 1)) { error in
+            XCTAssertTrue("\(error)".contains("has done 1") && "\(error)".contains("epochs: 2"), "\(error)")
+        }
+        XCTAssertEqual(try trainer.fit(data, epochs: trainer.epoch + 2).epochs.count, 3, "two more")
+        XCTAssertThrowsError(try makeTrainer().fit(data, epochs: 0))
+    }
 }
