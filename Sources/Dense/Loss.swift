@@ -60,18 +60,20 @@ public struct SoftmaxCrossEntropy: Loss {
     public var name: String { "cross_entropy" }
     public var defaultMetric: Metric { .accuracy }
 
-    /// Class indices (N, or N x 1) in 0..<C, or rows of C probabilities (N x C), for logits of C.
+    /// For logits of C classes per row (outputs (C) per sample, or (T, C) for a sequence): a
+    /// class index in 0..<C per row (N, N x 1 or N x T), or a row of C probabilities per row
+    /// (N x C, N x T x C), as `compute` reads them.
     public func check(targets: Tensor, outputShape: [Int]) throws {
         let classes = outputShape.last ?? 1
-        let n = targets.batchSize
-        if targets.shape.count > 1 && targets.count == n * classes && classes > 1 { return }
-        guard targets.count == n else {
-            throw SynapseError.shape("cross-entropy: targets of shape \(targets.shape) are neither N class indices nor "
-                                     + "N x \(classes) probabilities for outputs of \(outputShape) per sample")
+        let rows = targets.batchSize * outputShape.dropLast().reduce(1, *)
+        if targets.shape.count > 1 && targets.count == rows * classes && targets.count != rows { return }
+        guard targets.count == rows else {
+            throw SynapseError.shape("cross-entropy: targets of shape \(targets.shape) are neither a class index per row "
+                                     + "(\(rows) of them) nor \(classes) probabilities per row for outputs of \(outputShape) per sample")
         }
         let t = targets.data
-        for i in 0..<n where !(t[i] >= 0 && t[i] < Float(classes) && t[i] == t[i].rounded()) {
-            throw SynapseError.invalidArgument("cross-entropy: label \(t[i]) of sample \(i) in the batch is not a class "
+        for i in 0..<rows where !(t[i] >= 0 && t[i] < Float(classes) && t[i] == t[i].rounded()) {
+            throw SynapseError.invalidArgument("cross-entropy: label \(t[i]) (target \(i) of the batch) is not a class "
                                                + "index of the model's \(classes) classes (0..<\(classes))")
         }
     }

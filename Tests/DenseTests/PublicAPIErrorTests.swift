@@ -49,6 +49,14 @@ final class PublicAPIErrorTests: XCTestCase {
         XCTAssertThrowsError(try ce.evaluate(try Dataset(inputs: Tensor(shape: [2, 4]), targets: Tensor(shape: [2, 2]))))
         XCTAssertNoThrow(try ce.evaluate(try Dataset(inputs: Tensor(shape: [2, 4]), targets: Tensor(shape: [2, 3]))), "one-hot rows")
         XCTAssertNoThrow(try ce.evaluate(try Dataset(inputs: Tensor(shape: [2, 4]), targets: Tensor(shape: [2, 1], values: [0, 2]))), "N x 1 indices")
+        // A sequence's logits (T, C) per sample: an index per step, or C probabilities per step.
+        let loss = SoftmaxCrossEntropy()
+        XCTAssertNoThrow(try loss.check(targets: Tensor(shape: [2, 5], repeating: 3), outputShape: [5, 60]))
+        XCTAssertNoThrow(try loss.check(targets: Tensor(shape: [2, 5, 60]), outputShape: [5, 60]))
+        XCTAssertThrowsError(try loss.check(targets: Tensor(shape: [2, 5], repeating: 60), outputShape: [5, 60])) {
+            XCTAssertTrue("\($0)".contains("label 60.0") && "\($0)".contains("60 classes"), "\($0)")
+        }
+        XCTAssertThrowsError(try loss.check(targets: Tensor(shape: [2, 4]), outputShape: [5, 60]))
     }
 
     /// 10,000 random calls of predict, evaluate and fit with random shapes, labels and losses:
