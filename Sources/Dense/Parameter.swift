@@ -57,18 +57,8 @@ public final class ParameterBlock {
     ///   the parameters then read another model's weights (a replica's).
     /// - Parameter withGradients: false for buffers (running statistics): the block then holds
     ///   values only and each buffer keeps its own, unused, gradient.
-    init(laying parameters: [Parameter], sharingValuesOf sharedValues: ParameterBlock? = nil, withGradients: Bool = true) {
-        var offsets = [0]
-        for p in parameters { offsets.append(offsets.last! + p.value.count) }
-        let total = offsets.last!
-        if let sharedValues {
-            precondition(sharedValues.offsets == offsets, "a replica's parameters must match the model's")
-            values = sharedValues.values
-        } else {
-            values = Tensor(shape: [total])
-        }
-        gradients = Tensor(shape: [withGradients ? total : 0])
-        self.offsets = offsets
+    convenience init(laying parameters: [Parameter], sharingValuesOf sharedValues: ParameterBlock? = nil, withGradients: Bool = true) {
+        self.init(shapes: parameters.map(\.shape), sharingValuesOf: sharedValues, withGradients: withGradients)
         for (k, p) in parameters.enumerated() {
             let value = values.view(at: offsets[k], shape: p.shape)
             if sharedValues == nil { value.assign(p.value) }

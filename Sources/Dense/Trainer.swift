@@ -170,7 +170,9 @@ public final class Trainer {
                         (x, targets) = (batch.rows(share), y.rows(share))
                     }
                 }
-                try check(x, targets)
+                // Once per batch, since labels differ from batch to batch (the sample shape was
+                // checked once, above).
+                try loss.check(targets: targets, outputShape: model.outputShape)
                 var (value, m) = group.computeGradients(inputs: x, targets: targets, batchRows: rows, loss: loss, metric: metric,
                                                         random: random)
                 // Across ranks the request is polled before the step's reduction, so that every
@@ -252,6 +254,9 @@ public final class Trainer {
     /// throws.
     /// Across ranks, each rank evaluates its share of every batch and the sums are reduced.
     public func evaluate(_ data: any DataSource, batchSize: Int = 256) throws -> [String: Double] {
+        guard data.sampleShape == model.inputShape else {
+            throw SynapseError.shape("data samples have shape \(data.sampleShape), the model takes \(model.inputShape)")
+        }
         var lossSum = 0.0, metricSum = 0.0, metricCount = 0, seen = 0
         let order = Array(0..<data.count)
         let stream: any BatchStream = communicator.size > 1
@@ -259,7 +264,7 @@ public final class Trainer {
             : data.batches(order: order, batchSize: batchSize, epoch: 0, training: false)
         while let (x, y) = try nextBatch(of: stream, from: data, batchSize: batchSize) {
             guard x.batchSize > 0 else { continue }
-            try check(x, y)
+            try loss.check(targets: y, outputShape: model.outputShape)
             let output = group.predict(x)
             let gradient = Tensor.reusing(lossGradient, shape: output.shape)
             lossGradient = gradient
@@ -282,15 +287,6 @@ public final class Trainer {
         try model.predict(inputs, batchSize: batchSize)
     }
 
-    /// Throws unless `x` is a batch of the model's samples and `y` targets the loss takes for
-    /// the model's outputs.
-    func check(_ x: Tensor, _ y: Tensor) throws {
-        try model.checkBatch(x)
-        guard y.batchSize == x.batchSize else {
-            throw SynapseError.shape("\(x.batchSize) samples but \(y.batchSize) targets in a batch")
-        }
-        try loss.check(targets: y, outputShape: model.outputShape)
-    }
 
     func restore(epoch: Int, history: History) {
         self.epoch = epoch
