@@ -36,7 +36,6 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
-        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
         .package(url: "https://github.com/weichsel/ZIPFoundation", from: "0.9.20"),
         .package(url: "https://github.com/swiftcsv/SwiftCSV", from: "0.10.0"),
     ],
@@ -44,6 +43,7 @@ let package = Package(
         // C libraries from Debian packages (Scripts/setup installs them).
         .systemLibrary(name: "COpenBLAS", path: "Sources/COpenBLAS"),
         .systemLibrary(name: "CZlibSystem", path: "Sources/CZlibSystem"),
+        .systemLibrary(name: "CLibCrypto", path: "Sources/CLibCrypto", providers: [.apt(["libssl-dev"])]),
         .target(name: "CPNG", path: "Sources/CPNG", linkerSettings: [.linkedLibrary("png")]),
         .target(name: "CJPEG", path: "Sources/CJPEG", exclude: ["README.md"], linkerSettings: [.linkedLibrary("jpeg")]),
         .target(name: "CFloatEnvironment", path: "Sources/CFloatEnvironment"),
@@ -55,8 +55,7 @@ let package = Package(
         .target(
             name: "Dense",
             dependencies: [
-                "COpenBLAS", "CZlibSystem", "CFloatEnvironment", "CKernels",
-                .product(name: "Crypto", package: "swift-crypto"),
+                "COpenBLAS", "CZlibSystem", "CLibCrypto", "CFloatEnvironment", "CKernels",
             ]),
         .target(name: "Conv", dependencies: ["Dense", "CKernels", .product(name: "ZIPFoundation", package: "ZIPFoundation")]),
         .target(

@@ -1,4 +1,4 @@
-import Crypto
+import CLibCrypto
 import Foundation
 #if canImport(FoundationNetworking)
 import FoundationNetworking
@@ -28,10 +28,20 @@ public enum Download {
         return try box.result!.get()
     }
 
-    public static func md5(_ data: Data) -> String { hex(Insecure.MD5.hash(data: data)) }
-    public static func sha256(_ data: Data) -> String { hex(SHA256.hash(data: data)) }
+    /// The MD5 digest of `data` as 32 lowercase hex digits (the form data sets publish).
+    public static func md5(_ data: Data) -> String { digest(data, EVP_md5()) }
+    /// The SHA-256 digest of `data` as 64 lowercase hex digits.
+    public static func sha256(_ data: Data) -> String { digest(data, EVP_sha256()) }
 
-    private static func hex<D: Sequence>(_ digest: D) -> String where D.Element == UInt8 {
-        digest.map { String(format: "%02x", $0) }.joined()
+    /// One-shot digest through OpenSSL's EVP interface. It fails only when the process cannot
+    /// allocate a digest context, which no input causes.
+    private static func digest(_ data: Data, _ kind: OpaquePointer?) -> String {
+        var bytes = [UInt8](repeating: 0, count: Int(EVP_MAX_MD_SIZE))
+        var length: UInt32 = 0
+        let status = data.withUnsafeBytes { buffer in
+            EVP_Digest(buffer.baseAddress, buffer.count, &bytes, &length, kind, nil)
+        }
+        precondition(status == 1, "OpenSSL EVP_Digest failed (out of memory)")
+        return bytes.prefix(Int(length)).map { String(format: "%02x", $0) }.joined()
     }
 }
