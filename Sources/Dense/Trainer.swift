@@ -52,6 +52,10 @@ public final class Trainer {
     /// on the sentiment and charrnn samples it changed neither speed nor results (measured), and
     /// off keeps exact IEEE arithmetic; turn it on for long tanh sequences whose gradients fade.
     public var flushDenormals = false
+    /// Whether `fit` shows its progress when no `ProgressBar` is among its callbacks (on the
+    /// first rank only): a bar on a terminal, one line an epoch otherwise. On by default; set it
+    /// to false for a silent `fit`.
+    public var verbose = true
 
     /// Cores that share each batch (see `DataParallel`); set with `use(workers:)`.
     public var workers: Int { group.workers }
@@ -131,8 +135,15 @@ public final class Trainer {
             throw SynapseError.invalidArgument("the checkpoint stopped after batch \(position.batch) of an epoch of \(position.samples) samples in batches of \(position.batchSize); "
                                                + "this run has \(training.count) samples in batches of \(batchSize)")
         }
+        if epoch == 0 && position == nil, let initial = schedule?.initialRate, initial != optimizer.learningRate {
+            throw SynapseError.invalidArgument(
+                "the optimizer's learning rate is \(optimizer.learningRate) and the schedule starts at \(initial): give the rate once, "
+                + "to the optimizer, and leave the schedule's initial out (it starts from the optimizer's rate)")
+        }
         stopTraining = restoredStop
         restoredStop = false
+        let callbacks = verbose && communicator.isRoot && !callbacks.contains(where: { $0 is ProgressBar })
+            ? callbacks + [ProgressBar()] : callbacks
         activeCallbacks = callbacks
         defer { activeCallbacks = [] }
         hasFitted = true
