@@ -118,6 +118,13 @@ public enum PNG {
     }
 
     static func readBytes(_ url: URL) throws -> Data {
+        var isFolder: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: url.path, isDirectory: &isFolder) else {
+            throw SynapseError.file(path: url.path, problem: "no such file")
+        }
+        guard !isFolder.boolValue else {
+            throw SynapseError.file(path: url.path, problem: "a folder, not an image file: pass the PNG or JPEG files in it")
+        }
         do { return try Data(contentsOf: url) } catch {
             throw SynapseError.file(path: url.path, problem: "cannot read: \(error.localizedDescription)")
         }
