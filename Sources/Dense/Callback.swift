@@ -36,6 +36,13 @@ public protocol CheckpointedCallback: Callback {
     func restoring(_ values: [String: String], tensors: [String: Tensor], epochs: Int, trainer: Trainer) throws -> () -> Void
 }
 
+/// A callback or schedule that reads one quantity of the epoch logs: `fit` checks before the
+/// first batch that its logs will hold it.
+public protocol MonitorsLogs {
+    /// The key it reads (`val_loss`, `accuracy`, ...).
+    var monitor: String { get }
+}
+
 /// Which way a monitored quantity improves: down for losses and errors, up for accuracies.
 func improves(_ monitor: String) -> (Double, Double) -> Bool {
     monitor.hasSuffix("accuracy") ? { $0 > $1 } : { $0 < $1 }
@@ -43,7 +50,7 @@ func improves(_ monitor: String) -> (Double, Double) -> Bool {
 
 /// Stops training when `monitor` has not improved by more than `minDelta` for `patience`
 /// epochs; optionally puts back the weights of the best epoch.
-public final class EarlyStopping: Callback {
+public final class EarlyStopping: Callback, MonitorsLogs {
     public let monitor: String, patience: Int, minDelta: Double, restoreBestWeights: Bool
     public private(set) var bestEpoch: Int?
     public private(set) var stoppedEpoch: Int?
@@ -124,7 +131,7 @@ extension EarlyStopping: CheckpointedCallback {
 /// Saves a training checkpoint (weights, optimizer state, schedule, epoch, random state) after
 /// an epoch: every epoch, or only when `monitor` improves. The model architecture goes beside it
 /// as JSON, so `Sequential.load` reads the file as a model too.
-public final class ModelCheckpoint: Callback {
+public final class ModelCheckpoint: Callback, MonitorsLogs {
     public let url: URL, monitor: String, bestOnly: Bool
     private var best: Double?
 

@@ -85,7 +85,7 @@ public final class ExponentialDecay: DecaySchedule, LearningRateSchedule {
 /// `mode` says which way is better: `.min` for losses and errors, `.max` for accuracies. By
 /// default it follows the name, as `EarlyStopping` does: `.max` for a monitor ending in
 /// `accuracy`, `.min` otherwise.
-public final class ReduceOnPlateau: LearningRateSchedule {
+public final class ReduceOnPlateau: LearningRateSchedule, MonitorsLogs {
     public enum Mode: String, Sendable {
         /// Lower is better (losses).
         case min

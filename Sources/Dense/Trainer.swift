@@ -135,6 +135,13 @@ public final class Trainer {
             throw SynapseError.invalidArgument("the checkpoint stopped after batch \(position.batch) of an epoch of \(position.samples) samples in batches of \(position.batchSize); "
                                                + "this run has \(training.count) samples in batches of \(batchSize)")
         }
+        let epochKeys = ["loss", metric.logName, "samples", "lr"] + (validationSet == nil ? [] : ["val_loss", "val_" + metric.logName])
+        let readers: [Any] = callbacks.map { $0 as Any } + (schedule.map { [$0 as Any] } ?? [])
+        for case let reader as any MonitorsLogs in readers where !epochKeys.contains(reader.monitor) {
+            throw SynapseError.invalidArgument(
+                "\(type(of: reader)) monitors '\(reader.monitor)', which this fit's epoch logs will not hold; they hold \(epochKeys.joined(separator: ", "))"
+                + (validationSet == nil && reader.monitor.hasPrefix("val_") ? " (val_ keys need validation data)" : ""))
+        }
         if epoch == 0 && position == nil, let initial = schedule?.initialRate, initial != optimizer.learningRate {
             throw SynapseError.invalidArgument(
                 "the optimizer's learning rate is \(optimizer.learningRate) and the schedule starts at \(initial): give the rate once, "

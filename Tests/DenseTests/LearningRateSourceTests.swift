@@ -52,3 +52,24 @@ final class LearningRateSourceTests: XCTestCase {
         XCTAssertThrowsError(try resumed.validate(state: ["initial": -1]))
     }
 }
+
+/// A monitor the logs will not hold is an error before the first batch, not after an epoch.
+final class MonitorCheckTests: XCTestCase {
+    func testAnUnknownMonitorIsRefusedBeforeTraining() throws {
+        let random = RandomGenerator(seed: 1)
+        let model = try Sequential(inputShape: [2], [Linear(2, 2, random: random)])
+        let data = try Dataset(inputs: Tensor(shape: [8, 2], repeating: 0.5), targets: Tensor(shape: [8], values: [0, 1, 0, 1, 0, 1, 0, 1]))
+        let trainer = Trainer(model: model, loss: SoftmaxCrossEntropy(), optimizer: SGD(learningRate: 0.1), random: random)
+        trainer.verbose = false
+        XCTAssertThrowsError(try trainer.fit(data, epochs: 1, batchSize: 4, validation: .split(0.25, seed: 1),
+                                             callbacks: [EarlyStopping(monitor: "val_acc")])) { error in
+            XCTAssertTrue("\(error)".contains("'val_acc'") && "\(error)".contains("val_accuracy"), "\(error)")
+        }
+        XCTAssertThrowsError(try trainer.fit(data, epochs: 1, batchSize: 4, callbacks: [EarlyStopping()])) { error in
+            XCTAssertTrue("\(error)".contains("need validation data"), "\(error)")
+        }
+        trainer.schedule = ReduceOnPlateau(monitor: "accuracy")
+        XCTAssertNoThrow(try trainer.fit(data, epochs: 1, batchSize: 4))
+        XCTAssertEqual(trainer.epoch, 1, "only the refused fits trained nothing")
+    }
+}
