@@ -39,15 +39,12 @@ extension Classify {
         @Flag(help: "Keep a class folder without images as a class (an error otherwise).") var allowEmptyClasses = false
 
         func validate() throws {
-            guard epochs >= 1 else { throw ValidationError("--epochs must be at least 1, got \(epochs)") }
-            guard batchSize >= 1 else { throw ValidationError("--batch-size must be at least 1, got \(batchSize)") }
+            try checkTraining(epochs: epochs, batchSize: batchSize, lr: lr, decay: decay)
             if let channels, channels != 1 && channels != 3 { throw ValidationError("--channels must be 1 or 3, got \(channels)") }
             if let validationSplit, !(validationSplit > 0 && validationSplit < 1) {
                 throw ValidationError("--validation-split must be between 0 and 1, got \(validationSplit)")
             }
             if validation != nil && validationSplit != nil { throw ValidationError("give --validation or --validation-split, not both") }
-            if let lr, !(lr > 0 && lr.isFinite) { throw ValidationError("--lr must be a positive number, got \(lr)") }
-            guard decay > 0 && decay <= 1 else { throw ValidationError("--decay must be in (0, 1], got \(decay)") }
             guard (0...256).contains(loaderThreads) else { throw ValidationError("--loader-threads must be 0...256, got \(loaderThreads)") }
             guard (0...1 << 20).contains(cacheMb) else { throw ValidationError("--cache-mb must be 0...1048576, got \(cacheMb)") }
             _ = try parseSize(imageSize ?? "28x28")

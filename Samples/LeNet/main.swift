@@ -29,6 +29,8 @@ struct LeNet: ParsableCommand {
     @Option(help: "Evaluate this saved model (.safetensors with its .json beside it) on the test set; no training.")
     var evaluate: String?
 
+    func validate() throws { try checkTraining(epochs: epochs, batchSize: batchSize, lr: lr, decay: decay) }
+
     func run() throws {
         let communicator = cluster.communicator()
         try cluster.run(communicator) { try run(communicator) }

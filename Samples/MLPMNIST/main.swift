@@ -18,6 +18,8 @@ struct MLPMNIST: ParsableCommand {
     @Option(help: "Folder for model.safetensors, model.json, log.csv and the checkpoint (replaced as a whole); a path ending in .safetensors names its folder.")
     var output = "runs/mlp-mnist"
 
+    func validate() throws { try checkTraining(epochs: epochs, batchSize: batchSize, lr: lr, decay: decay) }
+
     func run() throws {
         let communicator = cluster.communicator()
         try cluster.run(communicator) { try run(communicator) }

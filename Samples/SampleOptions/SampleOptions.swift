@@ -75,6 +75,15 @@ public struct TrainingOptions: ParsableArguments {
     public var progressCallbacks: [any Callback] { quiet || SampleOutput.silenced ? [] : [ProgressBar()] }
 }
 
+/// Checks the training settings a sample takes, before anything is read or built: an option
+/// that would make training do nothing or fail later is an error now, naming the option.
+public func checkTraining(epochs: Int?, batchSize: Int, lr: Float? = nil, decay: Float? = nil) throws {
+    if let epochs, epochs < 1 { throw ValidationError("--epochs must be at least 1, got \(epochs)") }
+    guard batchSize >= 1 && batchSize <= 1 << 20 else { throw ValidationError("--batch-size must be 1...1048576, got \(batchSize)") }
+    if let lr, !(lr > 0 && lr.isFinite) { throw ValidationError("--lr must be a positive number, got \(lr)") }
+    if let decay, !(decay > 0 && decay <= 1) { throw ValidationError("--decay must be in (0, 1], got \(decay)") }
+}
+
 /// Prints a line to standard error (progress and notes; standard output carries the results).
 public func note(_ text: String) { noteInPlace(text + "\n") }
 

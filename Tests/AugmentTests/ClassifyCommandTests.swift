@@ -125,4 +125,36 @@ final class ClassifyCommandTests: FolderTestCase {
         XCTAssertNotEqual(evaluated.status, 0)
         XCTAssertTrue(evaluated.errors.contains("left") && evaluated.errors.contains(images.path), evaluated.errors)
     }
+
+    /// The usual mistakes, each a message saying what was given and what to pass; no-op settings
+    /// refused before anything is scanned or written.
+    func testMistakesAreNamedBeforeAnythingRuns() throws {
+        let images = try makeFolder()
+        let output = folder.appendingPathComponent("model")
+        let noEpochs = try run(["train", images.path, "--epochs", "0", "--output", output.path])
+        XCTAssertNotEqual(noEpochs.status, 0)
+        XCTAssertTrue(noEpochs.errors.contains("--epochs must be at least 1"), noEpochs.errors)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: output.path), "nothing written")
+        let noBatch = try run(["train", images.path, "--batch-size", "0", "--output", output.path])
+        XCTAssertTrue(noBatch.errors.contains("--batch-size"), noBatch.errors)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: output.path))
+
+        XCTAssertEqual(try run(["train", images.path, "--image-size", "12x12", "--epochs", "1", "--workers", "1",
+                                "--output", output.path, "--quiet"]).status, 0)
+        // The output folder and the .json name the model set as well as the .safetensors does.
+        for model in [output.path, output.path + "/model.json"] {
+            let predicted = try run(["predict", model, images.path + "/top/0.png"])
+            XCTAssertEqual(predicted.status, 0, predicted.errors)
+            XCTAssertTrue(predicted.output.hasPrefix(images.path + "/top/0.png\t"), predicted.output)
+        }
+        let onFolder = try run(["predict", output.path, images.path + "/top"])
+        XCTAssertTrue(onFolder.errors.contains("a folder, not an image file"), onFolder.errors)
+        let onClass = try run(["evaluate", output.path, images.path + "/top"])
+        XCTAssertNotEqual(onClass.status, 0)
+        XCTAssertTrue(onClass.errors.contains("lie directly in this folder"), onClass.errors)
+
+        try FileManager.default.createDirectory(at: images.appendingPathComponent("zempty"), withIntermediateDirectories: true)
+        let empty = try run(["train", images.path, "--epochs", "1", "--output", folder.appendingPathComponent("other").path])
+        XCTAssertTrue(empty.errors.contains("zempty") && empty.errors.contains("--allow-empty-classes"), empty.errors)
+    }
 }
