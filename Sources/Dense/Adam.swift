@@ -64,7 +64,7 @@ public final class Adam: Optimizer {
         // Elementwise, so a share of the block per thread gives the same bits (a block as large
         // as an embedding table, 1.28M values, is bound by memory traffic on one core).
         let chunks = (n + 1023) / 1024
-        BLAS.concurrentPerform(n < 1 << 18 ? 1 : min(BLAS.threads, chunks), callsBLAS: false) { k, workers in
+        BLAS.concurrentPerform(n < 1 << 18 ? 1 : min(BLAS.loopThreads, chunks), callsBLAS: false) { k, workers in
             let i0 = min(n, chunks * k / workers * 1024), i1 = min(n, chunks * (k + 1) / workers * 1024)
             synapse_kernels().pointee.adam(w + i0, g + i0, m + i0, v + i0, i1 - i0, b1, b2, eps, wd, stepSize,
                                            inverseCorrection2Root)

@@ -193,12 +193,10 @@ public final class DataParallel {
     /// an output), so no two threads write the same memory.
     private func forEachWorker(_ active: Int, rows: (Int) -> Range<Int>, _ body: (Slot, Range<Int>) -> Void) {
         // One OpenBLAS thread per worker: the workers already fill the cores. Inside `fit` it is
-        // one already (set once for the fit); `evaluate` and `predict` outside it set it here.
-        let blasThreads = BLAS.threads
-        if blasThreads != 1 { BLAS.threads = 1 }
-        defer { if blasThreads != 1 { BLAS.threads = blasThreads } }
+        // one already (the fit's plan); `evaluate` and `predict` outside it plan it here.
         // The caller's denormal mode (Trainer.flushDenormals) on every worker's thread.
         let flush = FloatingPointMode.isFlushing
+        BLAS.withThreadPlan(workers: active, splitsRows: false) {
         withoutActuallyEscaping(body) { body in
             withoutActuallyEscaping(rows) { rows in
                 let job = Job(slots: slots, body: body, rows: rows)
@@ -206,6 +204,7 @@ public final class DataParallel {
                     FloatingPointMode.withDenormalsFlushed(flush) { job.body(job.slots[k], job.rows(k)) }
                 }
             }
+        }
         }
     }
 

@@ -97,16 +97,14 @@ public final class Trainer {
         if communicator.size > 1 {
             try synchronizeRanks(samples: data.count, batchSize: batchSize, epochs: epochs)
         }
-        // Decided once for the fit: with several workers or ranks each runs on one core, so
-        // OpenBLAS runs one thread (and the parallel loops inside a worker, which size
-        // themselves by it, one share) from the first batch to the last; no step changes it.
+        // Decided once for the fit (`BLAS.withThreadPlan`): OpenBLAS's threads and the budget of
+        // every parallel loop, from the first batch to the last; no step changes them.
         let parallel = communicator.size > 1 || workers > 1
-        let blasThreads = BLAS.threads
-        if parallel && blasThreads != 1 { BLAS.threads = 1 }
-        defer { if parallel && blasThreads != 1 { BLAS.threads = blasThreads } }
-        return try FloatingPointMode.withDenormalsFlushed(flushDenormals) {
-            try train(data, epochs: epochs, batchSize: batchSize, validation: validation, shuffle: shuffle,
-                      callbacks: callbacks)
+        return try BLAS.withThreadPlan(workers: parallel ? max(workers, 2) : 1, splitsRows: model.splitsRowsAcrossThreads) {
+            try FloatingPointMode.withDenormalsFlushed(flushDenormals) {
+                try train(data, epochs: epochs, batchSize: batchSize, validation: validation, shuffle: shuffle,
+                          callbacks: callbacks)
+            }
         }
     }
 
@@ -272,6 +270,12 @@ public final class Trainer {
     /// throws.
     /// Across ranks, each rank evaluates its share of every batch and the sums are reduced.
     public func evaluate(_ data: any DataSource, batchSize: Int = 256) throws -> [String: Double] {
+        try BLAS.withThreadPlan(workers: 1, splitsRows: model.splitsRowsAcrossThreads) {
+            try evaluateBatches(data, batchSize: batchSize)
+        }
+    }
+
+    private func evaluateBatches(_ data: any DataSource, batchSize: Int) throws -> [String: Double] {
         guard data.sampleShape == model.inputShape else {
             throw SynapseError.shape("data samples have shape \(data.sampleShape), the model takes \(model.inputShape)")
         }
@@ -390,12 +394,18 @@ extension Sequential {
         let n = inputs.batchSize
         let result = Tensor(shape: [n] + outputShape)
         let outCount = Tensor.elementCount(outputShape)
-        for start in stride(from: 0, to: n, by: batchSize) {
-            let rows = min(batchSize, n - start)
-            // A view of the chunk: layers read their input and never write it.
-            let output = forward(inputs.rows(start..<(start + rows)), training: false)
-            (result.data + start * outCount).update(from: output.data, count: rows * outCount)
+        BLAS.withThreadPlan(workers: 1, splitsRows: splitsRowsAcrossThreads) {
+            for start in stride(from: 0, to: n, by: batchSize) {
+                let rows = min(batchSize, n - start)
+                // A view of the chunk: layers read their input and never write it.
+                let output = forward(inputs.rows(start..<(start + rows)), training: false)
+                (result.data + start * outCount).update(from: output.data, count: rows * outCount)
+            }
         }
         return result
     }
+
+    /// Whether a layer shares rows out to threads that call OpenBLAS themselves (see
+    /// `BLAS.withThreadPlan`).
+    public var splitsRowsAcrossThreads: Bool { layers.contains { $0.splitsRowsAcrossThreads } }
 }
