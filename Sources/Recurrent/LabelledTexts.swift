@@ -24,10 +24,13 @@ import Foundation
 public struct LabelledTexts: Sendable {
     /// One usable row.
     public struct Row: Equatable, Sendable {
+        /// The text column's field, as written (quotes undone).
         public var text: String
+        /// The label column's field, without surrounding spaces.
         public var label: String
         /// The record's number: 1 is the first record after the header.
         public var row: Int
+        /// A row of `text` labelled `label`, record number `row`.
         public init(text: String, label: String, row: Int) { self.text = text; self.label = label; self.row = row }
     }
 
@@ -37,8 +40,11 @@ public struct LabelledTexts: Sendable {
         public var row: Int
         /// The line of the file the record starts on (1 = the header's first line).
         public var line: Int
+        /// What is wrong with the row.
         public var reason: String
+        /// Record `row`, starting on `line`, left out for `reason`.
         public init(row: Int, line: Int, reason: String) { self.row = row; self.line = line; self.reason = reason }
+        /// `row N (line L): reason`.
         public var description: String { "row \(row) (line \(line)): \(reason)" }
     }
 
@@ -51,6 +57,7 @@ public struct LabelledTexts: Sendable {
         public var fieldBytes: Int
         /// Columns in the header (default 10,000).
         public var columns: Int
+        /// The limits; the defaults suit texts such as reviews or messages.
         public init(fileBytes: Int = 1 << 30, fieldBytes: Int = 1 << 20, columns: Int = 10_000) {
             self.fileBytes = fileBytes
             self.fieldBytes = fieldBytes
