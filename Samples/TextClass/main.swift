@@ -132,10 +132,23 @@ extension TextClass {
         @Option(help: "Folder for model.safetensors, model.json, vocabulary.json, classes.json, log.csv, curves.svg and the checkpoint (replaced as a whole).")
         var output = "runs/textclass"
 
+        func validate() throws {
+            try checkTraining(epochs: epochs, batchSize: batchSize, lr: lr)
+            if validation != nil && validationSplit != nil { throw ValidationError("give --validation or --validation-split, not both") }
+            if let validationSplit, !(validationSplit > 0 && validationSplit < 1) {
+                throw ValidationError("--validation-split must be between 0 and 1, got \(validationSplit)")
+            }
+            guard (1...100_000).contains(length) else { throw ValidationError("--length must be 1...100000, got \(length)") }
+            guard (3...10_000_000).contains(vocabulary) else { throw ValidationError("--vocabulary must be 3...10000000, got \(vocabulary)") }
+            guard (1...65_536).contains(embedding), (1...65_536).contains(hidden) else {
+                throw ValidationError("--embedding and --hidden must be 1...65536, got \(embedding) and \(hidden)")
+            }
+            guard clip > 0 && clip.isFinite else { throw ValidationError("--clip must be a positive number, got \(clip)") }
+            _ = try file.delimiterByte()
+        }
+
         func run() throws {
             _ = common.prepare()
-            guard validation == nil || validationSplit == nil else { throw ValidationError("give --validation or --validation-split, not both") }
-            guard length >= 1, length <= 100_000 else { throw ValidationError("--length must be 1...100000") }
             let run = try TrainingRun(output: output, options: common)
             let training = try file.read(path)
             var rows = training.rows
@@ -144,7 +157,6 @@ extension TextClass {
                 held = try file.read(validation).rows
             } else {
                 let fraction = validationSplit ?? 0.1
-                guard fraction > 0, fraction < 1 else { throw ValidationError("--validation-split must be in (0, 1), got \(fraction)") }
                 // As Dataset.split draws it: the first round(f * N) of a seeded permutation are held out.
                 let order = RandomGenerator(seed: common.seed).permutation(rows.count)
                 let count = Int((fraction * Double(rows.count)).rounded())
@@ -230,6 +242,14 @@ extension TextClass {
         @Option(help: "OpenBLAS threads.") var threads = 1
         @Option(help: "Exit with failure when the accuracy (percent) ends below this (for CI).") var requireAccuracy: Double?
 
+        func validate() throws {
+            guard (1...256).contains(threads) else { throw ValidationError("--threads must be 1...256, got \(threads)") }
+            if let requireAccuracy, !(0...100).contains(requireAccuracy) {
+                throw ValidationError("--require-accuracy is a percentage, 0...100, got \(requireAccuracy)")
+            }
+            _ = try file.delimiterByte()
+        }
+
         func run() throws {
             BLAS.threads = threads
             let saved = try SavedClassifier(model)
@@ -260,8 +280,11 @@ extension TextClass {
         @Argument(help: "Texts to classify.") var texts: [String]
         @Option(help: "Print the k most probable classes per text.") var top = 1
 
+        func validate() throws {
+            guard top >= 1 else { throw ValidationError("--top must be at least 1, got \(top)") }
+        }
+
         func run() throws {
-            guard top >= 1 else { throw ValidationError("--top must be at least 1") }
             let saved = try SavedClassifier(model)
             var failed = 0
             for text in texts {
