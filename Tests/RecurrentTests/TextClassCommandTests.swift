@@ -93,6 +93,24 @@ final class TextClassCommandTests: FolderTestCase {
         for line in lines { XCTAssertGreaterThan(Double(line[1]) ?? 0, 0.5, "\(line)") }
     }
 
+    func testValidationFileAndResume() throws {
+        let train = try makeCSV("train.tsv", count: 30, seed: 3).path
+        let validation = try makeCSV("validation.csv", count: 10, seed: 4, extra: "\"rain, snow and sleet\",hail\n").path
+        let tsv = try String(contentsOf: URL(fileURLWithPath: train), encoding: .utf8).replacingOccurrences(of: ",", with: "\t")
+        try Data(tsv.utf8).write(to: URL(fileURLWithPath: train))
+        let output = folder.appendingPathComponent("model").path
+        let options = ["--length", "16", "--embedding", "8", "--hidden", "8", "--batch-size", "16", "--output", output, "--quiet"]
+        let first = try run(["train", train, "--validation", validation, "--epochs", "1"] + options)
+        XCTAssertEqual(first.status, 0, first.errors)
+        XCTAssertTrue(first.errors.contains("90 training, 30 validation rows; 3 classes"), first.errors)
+        XCTAssertTrue(first.errors.contains("1 row(s) with labels the training rows do not have, left out (first: row 31, 'hail')"), first.errors)
+        let resumed = try run(["train", train, "--validation", validation, "--epochs", "2", "--resume"] + options)
+        XCTAssertEqual(resumed.status, 0, resumed.errors)
+        XCTAssertTrue(resumed.errors.contains("resuming from \(output)/checkpoint.safetensors: after epoch 1"), resumed.errors)
+        let log = try String(contentsOf: URL(fileURLWithPath: output + "/log.csv"), encoding: .utf8)
+        XCTAssertEqual(log.split(separator: "\n").count, 3, "a header and two epochs: \(log)")
+    }
+
     func testMissingColumnAndOneClassAreErrors() throws {
         let file = folder.appendingPathComponent("reviews.csv")
         try Data("review,sentiment\nfine film,positive\nbad film,negative\n".utf8).write(to: file)
