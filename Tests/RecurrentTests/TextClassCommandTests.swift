@@ -5,28 +5,8 @@ import XCTest
 /// The `textclass` command end to end on a three-class CSV made here: short sentences whose class
 /// is decided by the words they hold. Train, evaluate on a second file, predict.
 final class TextClassCommandTests: FolderTestCase {
-    /// The `textclass` executable beside the test bundle (`swift build --build-tests` builds it).
-    func binary() throws -> URL {
-        for folder in [Bundle.main.bundleURL, Bundle.main.bundleURL.deletingLastPathComponent()] {
-            let url = folder.appendingPathComponent("textclass")
-            if FileManager.default.isExecutableFile(atPath: url.path) { return url }
-        }
-        let missing = "the textclass executable is not built beside the tests (swift build --build-tests builds it)"
-        if ProcessInfo.processInfo.environment["CI"] == "true" { XCTFail(missing) }
-        throw XCTSkip(missing)
-    }
-
     func run(_ arguments: [String]) throws -> (status: Int32, output: String, errors: String) {
-        let process = Process()
-        process.executableURL = try binary()
-        process.arguments = arguments
-        let (out, err) = (Pipe(), Pipe())
-        (process.standardOutput, process.standardError) = (out, err)
-        try process.run()
-        let output = out.fileHandleForReading.readDataToEndOfFile()
-        let errors = err.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return (process.terminationStatus, String(decoding: output, as: UTF8.self), String(decoding: errors, as: UTF8.self))
+        try SampleCommand("textclass").run(arguments)
     }
 
     static let topics = [
