@@ -170,6 +170,9 @@ public struct LabelledTexts: Sendable {
     }
 }
 
+// Not SwiftCSV (0.10.0, which IMDB.readCSV uses): a quotation error there ends the whole parse
+// without saying which row, a quote never closed passes silently, leading spaces of unquoted fields
+// are dropped, and every field of a row is kept however many there are.
 extension LabelledTexts {
     /// RFC 4180 records over bytes, one at a time. A record with a problem (characters after a
     /// closing quote, a quote never closed) comes back with `problem` set and the reader moves on
