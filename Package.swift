@@ -28,6 +28,7 @@ let package = Package(
         .executable(name: "sentiment", targets: ["Sentiment"]),
         .executable(name: "charrnn", targets: ["CharRNN"]),
         .executable(name: "classify", targets: ["Classify"]),
+        .executable(name: "textclass", targets: ["TextClass"]),
         .executable(name: "dense-benchmark", targets: ["DenseBenchmark"]),
         .executable(name: "conv-benchmark", targets: ["ConvBenchmark"]),
         .executable(name: "augment-benchmark", targets: ["AugmentBenchmark"]),
@@ -82,6 +83,7 @@ let package = Package(
         sample("Sentiment", folder: "Sentiment"),
         sample("CharRNN", folder: "CharRNN"),
         sample("Classify", folder: "Classify"),
+        sample("TextClass", folder: "TextClass"),
 
         // Benchmarks: run in release mode, print ratios against their peers.
         .executableTarget(
