@@ -34,13 +34,13 @@ public struct TrainingOptions: ParsableArguments {
         if let requireAccuracy, !(0...100).contains(requireAccuracy) {
             throw ValidationError("--require-accuracy is a percentage, 0...100, got \(requireAccuracy)")
         }
-        // A data root the user names must exist: only the default cache folder is created.
-        let named = data ?? ProcessInfo.processInfo.environment["SYNAPSE_DATA"].flatMap { $0.isEmpty ? nil : $0 }
-        if let named {
+        // A data root named on the command line must exist: a mistyped path is not created and
+        // filled with downloads. (SYNAPSE_DATA is set once for every command, including those
+        // that read no data set, and is used as it is.)
+        if let data {
             var isFolder: ObjCBool = false
-            guard FileManager.default.fileExists(atPath: named, isDirectory: &isFolder), isFolder.boolValue else {
-                let source = data == nil ? "SYNAPSE_DATA" : "--data"
-                throw ValidationError("\(source) \(named): no such folder; create it (missing data sets are fetched into it) or leave \(source) out to use ~/.cache/synapse")
+            guard FileManager.default.fileExists(atPath: data, isDirectory: &isFolder), isFolder.boolValue else {
+                throw ValidationError("--data \(data): no such folder; create it (missing data sets are fetched into it) or leave --data out to use $SYNAPSE_DATA or ~/.cache/synapse")
             }
         }
     }
