@@ -7,28 +7,8 @@ import XCTest
 /// The `classify` command end to end on a tiny two-class folder: train, evaluate, predict with a
 /// broken file among good ones.
 final class ClassifyCommandTests: FolderTestCase {
-    /// The `classify` executable beside the test bundle (`swift build --build-tests` builds it).
-    func classifyBinary() throws -> URL {
-        for folder in [Bundle.main.bundleURL, Bundle.main.bundleURL.deletingLastPathComponent()] {
-            let url = folder.appendingPathComponent("classify")
-            if FileManager.default.isExecutableFile(atPath: url.path) { return url }
-        }
-        let missing = "the classify executable is not built beside the tests (swift build --build-tests builds it)"
-        if ProcessInfo.processInfo.environment["CI"] == "true" { XCTFail(missing) }
-        throw XCTSkip(missing)
-    }
-
     func run(_ arguments: [String]) throws -> (status: Int32, output: String, errors: String) {
-        let process = Process()
-        process.executableURL = try classifyBinary()
-        process.arguments = arguments
-        let (out, err) = (Pipe(), Pipe())
-        (process.standardOutput, process.standardError) = (out, err)
-        try process.run()
-        let output = out.fileHandleForReading.readDataToEndOfFile()
-        let errors = err.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return (process.terminationStatus, String(decoding: output, as: UTF8.self), String(decoding: errors, as: UTF8.self))
+        try SampleCommand("classify").run(arguments)
     }
 
     /// Dark images with a bright top half are "top", with a bright bottom half "bottom".
