@@ -11,7 +11,7 @@ final class DocumentationExampleTests: XCTestCase {
 
     /// The files the articles quote: each is compiled, and run by a test or by CI.
     static let sources = [
-        "Tests/ConvTests/ReadmeTests.swift",
+        "Tests/SynapseTests/TourTests.swift",
         "Tests/RecurrentTests/ReadmeTests.swift",
         "Tests/SynapseTests/CustomLayerTests.swift",
         "Tests/DistributedCheck/main.swift",

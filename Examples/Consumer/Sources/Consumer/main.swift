@@ -80,8 +80,7 @@ do {
 
     // 6. One image file, as a user would classify it.
     let file = testFolder.url(of: testFolder.entries[0])
-    let input = Tensor(shape: [1] + format.sampleShape)                          // (1, 1, 28, 28)
-    format.write(try format.sized(try PNG.read(file)), to: input.data)           // any PNG kind, fitted
+    let input = try format.tensor(from: file)                                    // (1, 1, 28, 28), fitted
     let logits = try loaded.predict(input).array                                 // (1, 10)
     let best = logits.indices.max { logits[$0] < logits[$1] }!
     print("\(file.lastPathComponent) in \(testFolder.classes[testFolder.entries[0].label]): predicted \(trainFolder.classes[best])")
