@@ -3,6 +3,7 @@
 // (safetensors with PyTorch's names + JSON), a CSV log and an SVG of the training curves.
 // `--evaluate PATH` scores a saved model instead.
 import ArgumentParser
+import DistributedSampleOptions
 import Foundation
 import SampleOptions
 import Synapse

@@ -1,6 +1,7 @@
 // A 784-256-128-10 ReLU multilayer perceptron on MNIST, trained with Adam: the core of Synapse
 // (Linear, activations, softmax cross-entropy, Adam, fit with validation) on real data.
 import ArgumentParser
+import DistributedSampleOptions
 import Foundation
 import SampleOptions
 import Synapse

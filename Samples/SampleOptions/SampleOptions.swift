@@ -91,3 +91,10 @@ public func note(_ text: String) { noteInPlace(text + "\n") }
 public func noteInPlace(_ text: String) {
     if !SampleOutput.silenced { FileHandle.standardError.write(Data(text.utf8)) }
 }
+
+/// What the samples print on this rank.
+public enum SampleOutput {
+    /// True on ranks other than 0 of a distributed run (`DistributedOptions` sets it): notes and
+    /// the progress bar stay quiet.
+    nonisolated(unsafe) public static var silenced = false
+}

@@ -31,6 +31,7 @@ public struct ImageFolder: Sendable {
     /// Lists the folder.
     ///
     /// - Parameters:
+    ///   - root: The folder holding one subfolder per class.
     ///   - classes: the class names to use, in order (a saved model's, when a validation
     ///     or test folder must number its classes as the training folder did). A class folder not
     ///     in the list is an error; a listed class without a folder or without images is an

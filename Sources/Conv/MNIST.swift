@@ -8,7 +8,11 @@ public enum Split: String, Sendable { case training = "train", test = "t10k" }
 /// MNIST handwritten digits (LeCun et al., 1998): 60,000 training and 10,000 test images of
 /// 28 x 28 gray pixels, labels 0-9. See `IDXImageDataset` for where the files come from.
 public enum MNIST {
+    /// `.training` (60,000 images) or `.test` (10,000).
     public typealias Split = Conv.Split
+    /// A split as a `Dataset`: inputs (N, 1, 28, 28) in [0, 1], targets (N) of labels 0-9. The
+    /// files are read from `directory`'s `mnist/` folder, fetched and checked first when missing;
+    /// `log` hears what is fetched.
     public static func load(_ split: Split, from directory: DataDirectory = .resolve(),
                             log: (String) -> Void = Download.note) throws -> Dataset {
         try IDXImageDataset.mnist.load(split, from: directory, log: log)
@@ -18,6 +22,8 @@ public enum MNIST {
 /// Fashion-MNIST (Xiao et al., 2017): a drop-in, harder replacement for MNIST with the same
 /// format and sizes; ten classes of clothing.
 public enum FashionMNIST {
+    /// A split as a `Dataset`, as `MNIST.load` gives it, from `directory`'s `fashion-mnist/`
+    /// folder (or Debian's `dataset-fashion-mnist` package, else fetched).
     public static func load(_ split: Split, from directory: DataDirectory = .resolve(),
                             log: (String) -> Void = Download.note) throws -> Dataset {
         try IDXImageDataset.fashionMNIST.load(split, from: directory, log: log)

@@ -6,14 +6,21 @@ import Foundation
 ///     m <- b1 m + (1 - b1) g;   v <- b2 v + (1 - b2) g^2
 ///     w <- w - lr * (m / (1 - b1^t)) / (sqrt(v / (1 - b2^t)) + eps)
 public final class Adam: Optimizer {
+    /// lr, the step size; a `LearningRateSchedule` on the trainer sets it each epoch.
     public var learningRate: Float
+    /// b1, the first moment's decay.
     public let beta1: Float
+    /// b2, the second moment's decay.
     public let beta2: Float
+    /// eps, added to the denominator.
     public let epsilon: Float
+    /// L2 penalty: wd * w is added to each gradient before the update (PyTorch's `weight_decay`).
     public let weightDecay: Float
+    /// Steps taken so far (t); saved in checkpoints.
     public var stepCount = 0
     private let state = OptimizerSlots(names: ["exp_avg", "exp_avg_sq"])
 
+    /// Adam with PyTorch's defaults (lr 0.001, betas 0.9 and 0.999, eps 1e-8, no weight decay).
     public init(learningRate: Float = 0.001, beta1: Float = 0.9, beta2: Float = 0.999,
                 epsilon: Float = 1e-8, weightDecay: Float = 0) {
         self.learningRate = learningRate
@@ -23,9 +30,12 @@ public final class Adam: Optimizer {
         self.weightDecay = weightDecay
     }
 
+    /// The names of the state tensors kept per parameter, as PyTorch's optimizer state names them.
     public var slotNames: [String] { state.names }
+    /// The state tensors of `parameter`, in `slotNames` order (views into the optimizer's blocks).
     public func slots(for parameter: Parameter) -> [Tensor] { state.tensors(for: parameter) }
 
+    /// The optimizer's type and settings, saved with the model's training settings.
     public var settings: [String: ConfigValue] {
         ["type": .string("adam"), "learningRate": .number(Double(learningRate)), "beta1": .number(Double(beta1)),
          "beta2": .number(Double(beta2)), "epsilon": .number(Double(epsilon)), "weightDecay": .number(Double(weightDecay))]

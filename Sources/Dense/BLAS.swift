@@ -11,8 +11,18 @@ public enum BLAS {
     /// - Parameters:
     ///   - transposeA: A is stored K x M and used transposed.
     ///   - transposeB: B is stored N x K and used transposed.
-    ///   - lda, ldb, ldc: the distance between rows of A, B and C as stored, when they are rows of
-    ///     a wider buffer (one step's rows of a batch-major sequence); nil: contiguous.
+    ///   - m: The rows of op(A) and of C.
+    ///   - n: The columns of op(B) and of C.
+    ///   - k: The columns of op(A), the rows of op(B).
+    ///   - alpha: The product's scale.
+    ///   - a: A's first value.
+    ///   - lda: The distance between rows of A as stored, when they are rows of a wider buffer
+    ///     (one step's rows of a batch-major sequence); nil: contiguous.
+    ///   - b: B's first value.
+    ///   - ldb: The same for B.
+    ///   - beta: C's scale before the product is added (0: C is overwritten, its values unread).
+    ///   - c: C's first value.
+    ///   - ldc: The same for C.
     @inline(__always)
     public static func gemm(
         transposeA: Bool = false, transposeB: Bool = false,
@@ -129,12 +139,15 @@ public enum BLAS {
     /// Runs `body(w, workers)` for w in 0..<workers at once, one thread each, in this thread's
     /// denormal mode; on this thread when `workers` is 1. The parts must write disjoint memory.
     ///
-    /// - Parameter callsBLAS: whether the parts call OpenBLAS (the RNN's row shares, blocks of a
-    ///   tall product). They then run at once only while OpenBLAS runs one thread (as the thread
-    ///   plan sets it for models whose layers split rows, and for several workers); with more,
-    ///   OpenBLAS already fills the cores and the parts run one after the other, as one share
-    ///   (`body(0, 1)`). OpenBLAS's setting is never changed here. Loops that never call it
-    ///   (Adam, embeddings, transposes) run at once whatever it is.
+    /// - Parameters:
+    ///   - workers: How many parts, one thread each.
+    ///   - callsBLAS: whether the parts call OpenBLAS (the RNN's row shares, blocks of a
+    ///     tall product). They then run at once only while OpenBLAS runs one thread (as the thread
+    ///     plan sets it for models whose layers split rows, and for several workers); with more,
+    ///     OpenBLAS already fills the cores and the parts run one after the other, as one share
+    ///     (`body(0, 1)`). OpenBLAS's setting is never changed here. Loops that never call it
+    ///     (Adam, embeddings, transposes) run at once whatever it is.
+    ///   - body: One part: called with its index and the number of parts.
     public static func concurrentPerform(_ workers: Int, callsBLAS: Bool = true, _ body: (Int, Int) -> Void) {
         guard workers > 1, !(callsBLAS && threads > 1) else { body(0, 1); return }
         let flush = FloatingPointMode.isFlushing

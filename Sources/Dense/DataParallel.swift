@@ -43,6 +43,7 @@ public final class DataParallel {
     }
 
     /// - Parameters:
+    ///   - model: The model whose batches are split; replicas of it read its weights in place.
     ///   - workers: slices per batch and rank, one thread each (1 runs on the calling thread).
     ///   - communicator: the ranks that share each batch. Rank r's workers take global slices
     ///     r x workers ..< (r + 1) x workers of ranks x workers, so a batch is cut exactly as one

@@ -2,7 +2,9 @@ import Foundation
 
 /// The record of a `fit`: one dictionary of logs per epoch (`loss`, `accuracy`, `val_loss`, ...).
 public struct History: Codable, Equatable {
+    /// One dictionary per completed epoch, first epoch first.
     public var epochs: [[String: Double]] = []
+    /// One log across the epochs, e.g. `history["val_loss"]`; epochs without it are left out.
     public subscript(key: String) -> [Double] { epochs.compactMap { $0[key] } }
 }
 
@@ -14,17 +16,25 @@ public struct History: Codable, Equatable {
 ///                                   validation: .split(0.1, seed: 1), callbacks: [ProgressBar()])
 ///     let test = try trainer.evaluate(testSet) // ["loss": ..., "accuracy": ...]
 public final class Trainer {
+    /// What `fit` validates on after every epoch (`val_loss` and the metric as `val_<metric>`).
     public enum Validation {
+        /// No validation: the logs hold the training loss and metric only.
         case none
         /// Hold out this fraction of the training data (see `DataSource.split`).
         case split(Double, seed: UInt64)
+        /// Validate on these samples, which must fit the model and the loss as the training data do.
         case data(any DataSource)
     }
 
+    /// The model being trained; its parameters are updated in place.
     public let model: Sequential
+    /// The loss minimised, computed from the model's outputs (logits for the cross-entropies).
     public let loss: any Loss
+    /// The update rule; its state (moments, velocities) lives in blocks parallel to the model's.
     public let optimizer: any Optimizer
+    /// What the logs report beside the loss (`accuracy` by default for the cross-entropies).
     public var metric: Metric
+    /// Sets the optimizer's learning rate before each epoch (and after it, for `ReduceOnPlateau`).
     public var schedule: (any LearningRateSchedule)?
     /// Clip the global gradient norm to this before each step.
     public var clipNorm: Float?
@@ -32,6 +42,7 @@ public final class Trainer {
     public let random: RandomGenerator
     /// Epochs completed so far; `fit` continues from here.
     public private(set) var epoch = 0
+    /// The logs of every epoch run so far, restored from a checkpoint too.
     public private(set) var history = History()
     /// Set by a callback to end `fit` after the current epoch.
     public var stopTraining = false
@@ -71,6 +82,9 @@ public final class Trainer {
     /// rank 0's generator state in 32-bit halves (see `reduceStep`).
     var stepSums: [Double] = []
 
+    /// A trainer for `model`. `random` draws the shuffles and dropout masks (and is saved in
+    /// checkpoints); `metric` defaults to the loss's (`accuracy` for the cross-entropies, MAE for
+    /// mean squared error). One worker and one process until `use(workers:communicator:)`.
     public init(model: Sequential, loss: any Loss, optimizer: any Optimizer, random: RandomGenerator,
                 metric: Metric? = nil, schedule: (any LearningRateSchedule)? = nil) {
         self.model = model
