@@ -219,11 +219,11 @@ final class FloatingPointModeTests: XCTestCase {
         defer { results.deallocate(); threads.deallocate() }
         // Worker threads started now, in the default mode (a thread started later could inherit
         // the mode of the thread that starts it).
-        BLAS.concurrentPerform(n) { w, _ in threads[w] = pthread_self(); usleep(200) }
+        BLAS.concurrentPerform(n, callsBLAS: false) { w, _ in threads[w] = pthread_self(); usleep(200) }
         for flush in [true, false] {
             results.initialize(repeating: -1)
             FloatingPointMode.withDenormalsFlushed(flush) {
-                BLAS.concurrentPerform(n) { w, _ in
+                BLAS.concurrentPerform(n, callsBLAS: false) { w, _ in
                     threads[w] = pthread_self()
                     results[w] = halve(smallest)
                     usleep(200)  // long enough that the other threads take iterations too
