@@ -44,6 +44,23 @@ extension Graph {
         return try encoder.encode(config)
     }
 
+    /// Builds the graph `config` describes, with fresh initial values drawn from `random` (nil:
+    /// zeros). Every option, name, edge and shape is checked first; an error names the node.
+    public convenience init(_ config: GraphConfig, registry: LayerRegistry, random: RandomGenerator?) throws {
+        guard config.format == "synapse.graph", config.version == 1 else {
+            throw SynapseError.invalidArgument("unknown graph format \(config.format) version \(config.version)")
+        }
+        let layerConfigs = try config.layers.enumerated().map { index, entry in
+            do { return try registry.config(type: entry.type, options: entry.options) } catch {
+                throw SynapseError.invalidArgument("node \(index + 1) '\(entry.name)' (\(entry.type)): \(error)")
+            }
+        }
+        let spec = Spec(inputs: config.inputs.map { ($0.name, $0.shape) },
+                        layers: zip(config.layers, layerConfigs).map { ($0.name, $1, $0.inputs) }, outputs: config.outputs)
+        try Graph.checkSpec(spec)
+        try self.init(spec, random: random, sharingValuesOf: nil)
+    }
+
     /// Rebuilds a graph from a weight file and the `.json` architecture beside it (written by
     /// `save(to:)` or a checkpoint).
     ///
