@@ -268,4 +268,23 @@ final class GraphTests: FolderTestCase {
         XCTAssertTrue(addLine.hasSuffix("bn2, shortcut_bn"), String(addLine))
         XCTAssertTrue(summary.contains("Total params: 992"), summary)
     }
+
+    /// README, "Networks as graphs": the residual block as written there.
+    func testReadmeResidualBlock() throws {
+        let x = Node.input(shape: [16, 32, 32], name: "x")
+        func conv(_ c: Int, _ o: Int, _ k: Int, stride: Int) throws -> Conv2D.Config {
+            try Conv2D.Config(inputChannels: c, outputChannels: o, kernelSize: (k, k), stride: (stride, stride),
+                              padding: .explicit(k / 2, k / 2), bias: false)
+        }
+        var h = try conv(16, 32, 3, stride: 2)(x, name: "conv1")                        // (32, 16, 16)
+        h = Activation.Config(.relu)(BatchNorm.Config(features: 32)(h, name: "bn1"), name: "relu1")
+        h = BatchNorm.Config(features: 32)(try conv(32, 32, 3, stride: 1)(h, name: "conv2"), name: "bn2")
+        let shortcut = BatchNorm.Config(features: 32)(try conv(16, 32, 1, stride: 2)(x, name: "proj"), name: "proj_bn")
+        let y = Activation.Config(.relu)(Add.Config()([h, shortcut], name: "add"), name: "relu2")
+        let block = try Graph(inputs: [x], outputs: [y], random: RandomGenerator(seed: 1))
+        let summary = block.summary()                                                   // each node's inputs too
+        XCTAssertEqual(block.outputShape, [32, 16, 16])
+        XCTAssertTrue(summary.contains("bn2, proj_bn"), summary)
+        XCTAssertEqual(block.parameters.map(\.name).prefix(3), ["conv1.weight", "bn1.weight", "bn1.bias"])
+    }
 }
