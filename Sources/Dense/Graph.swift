@@ -3,10 +3,12 @@ import Foundation
 /// A model whose layers form a directed acyclic graph: the functional API. A `Sequential` is the
 /// special case of a chain; a chain built as a graph gives the same results bit for bit.
 ///
-///     let x = Node.input(shape: [16, 8, 8])
-///     let conv = Conv2D.Config(inputChannels: 16, outputChannels: 16, kernelSize: Extent(3, 3), padding: .same)(x)
-///     let y = Add.Config()([x, conv])                     // x feeds the convolution and the sum
+///     let x = Node.input(shape: [8])
+///     let h = Activation.Config(.relu)(Linear.Config(inputFeatures: 8, outputFeatures: 8)(x))
+///     let y = Add.Config()([x, h])                        // x feeds the Linear and the sum
 ///     let model = try Graph(inputs: [x], outputs: [y], random: RandomGenerator(seed: 1))
+///
+/// (README, "Networks as graphs", builds a residual block of convolutions.)
 ///
 /// Building the graph collects every node the outputs depend on, names the unnamed ones, puts
 /// them in a topological order once (each node after the nodes it reads; ties in the order the

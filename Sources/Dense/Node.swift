@@ -2,8 +2,8 @@
 /// config) applied to other nodes. Nodes hold no values; `Graph(inputs:outputs:random:)` builds
 /// the layers of every node the outputs depend on.
 ///
-///     let x = Node.input(shape: [16, 8, 8], name: "x")
-///     let y = Conv2D.Config(inputChannels: 16, outputChannels: 16, kernelSize: Extent(3, 3), padding: .same)(x, name: "conv")
+///     let x = Node.input(shape: [8], name: "x")
+///     let y = Linear.Config(inputFeatures: 8, outputFeatures: 8)(x, name: "fc")
 ///     let sum = Add.Config()([x, y], name: "add")      // x is read by two layers
 ///
 /// A node may feed any number of layers; a merge layer (`Add`, `Concatenate`, `Multiply`) takes
