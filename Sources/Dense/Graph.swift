@@ -55,6 +55,7 @@ public final class Graph: Model {
     private var accumulators: [Tensor?]
     private var packedInputs: [Tensor?]
     private var packedOutput: Tensor?
+    private var unpackedGradients: [Tensor?]
 
     /// Builds the graph from `inputs` to `outputs` (see the type's description).
     /// - Parameter random: draws the initial parameters; nil leaves them at zero (values loaded next).
@@ -169,7 +170,11 @@ public final class Graph: Model {
 
         let (layers, blocks) = try ModelBuilding.build(spec.layers.map { ($0.name, $0.config) }, random: random,
                                                        sharingValuesOf: shared?.parameterBlock)
-        for layer in layers {
+        for (layer, entry) in zip(layers, spec.layers) {
+            if entry.config is any MergeLayerConfig && !(layer is any MergeLayer) {
+                throw SynapseError.invalidArgument("node '\(entry.name)': \(type(of: entry.config).typeName) is a merge config, "
+                                                   + "but its layer \(type(of: layer)) is not a MergeLayer")
+            }
             for p in layer.parameters + layer.buffers where !p.name.contains(".") { p.name = "\(layer.name).\(p.name)" }
         }
         inputs = spec.inputs
@@ -195,6 +200,7 @@ public final class Graph: Model {
         ownsGradient = Array(repeating: false, count: nodes)
         accumulators = Array(repeating: nil, count: nodes)
         packedInputs = Array(repeating: nil, count: spec.inputs.count)
+        unpackedGradients = Array(repeating: nil, count: outputNodes.count)
     }
 
     /// The shape of node `k` (an input or a layer's output).
@@ -298,8 +304,7 @@ public final class Graph: Model {
 
     public func backward(_ outputGradient: Tensor) {
         if outputNodes.count == 1 { backward([outputGradient]); return }
-        var parts: [Tensor?] = Array(repeating: nil, count: outputNodes.count)
-        backward(unpack(outputGradient, shapes: outputNodeShapes, into: &parts))
+        backward(unpack(outputGradient, shapes: outputNodeShapes, into: &unpackedGradients))
     }
 
     /// Each sample of `tensors` (same batch size) flattened and joined in order: (N, total).

@@ -287,4 +287,29 @@ final class GraphTests: FolderTestCase {
         XCTAssertTrue(summary.contains("bn2, proj_bn"), summary)
         XCTAssertEqual(block.parameters.map(\.name).prefix(3), ["conv1.weight", "bn1.weight", "bn1.bias"])
     }
+
+    /// Two outputs: the trainer sees them packed (N, 2 + 3); mean squared error on packed targets
+    /// trains both heads, and the packed prediction is the two outputs joined.
+    func testTwoOutputsTrainOnPackedTargets() throws {
+        let x = Node.input(shape: [4], name: "x")
+        let h = Activation.Config(.tanh)(Linear.Config(inputFeatures: 4, outputFeatures: 6)(x, name: "shared"))
+        let a = Linear.Config(inputFeatures: 6, outputFeatures: 2)(h, name: "head_a")
+        let b = Linear.Config(inputFeatures: 6, outputFeatures: 3)(h, name: "head_b")
+        let graph = try Graph(inputs: [x], outputs: [a, b], random: RandomGenerator(seed: 1))
+        XCTAssertEqual(graph.outputShape, [5])
+        let random = RandomGenerator(seed: 2)
+        let inputs = randomTensor([64, 4], random)
+        let targets = Tensor(shape: [64, 5])
+        for i in 0..<64 {
+            for k in 0..<5 { targets[i * 5 + k] = 0.5 * inputs[i * 4 + k % 4] - 0.2 * Float(k) }
+        }
+        let data = try Dataset(inputs: inputs, targets: targets)
+        let trainer = Trainer(model: graph, loss: MeanSquaredError(), optimizer: Adam(learningRate: 0.02), random: random)
+        let before = try XCTUnwrap(try trainer.evaluate(data)["loss"])
+        try trainer.fit(data, epochs: 60, batchSize: 16)
+        let after = try XCTUnwrap(try trainer.evaluate(data)["loss"])
+        XCTAssertLessThan(after, before / 10)
+        let outputs = graph.forward([inputs], training: false).map { $0.copy() }
+        XCTAssertEqual(try trainer.predict(inputs).array, Graph.pack(outputs).array)
+    }
 }
