@@ -1,8 +1,9 @@
 """ResNetSmall (Sources/Conv/ResNetSmall.swift) written as a PyTorch module, with the same
 parameter names, so that a Synapse-saved resnet-small loads into it with strict=True.
 
-BatchNorm here keeps no `num_batches_tracked` counter (Synapse does not save one; with a momentum
-set PyTorch does not use it), so the state_dict keys are exactly Synapse's.
+Synapse saves no BatchNorm `num_batches_tracked` counter (with a momentum set PyTorch does not use
+it): loading a file without that key, BatchNorm fills it in itself, so strict=True holds; a
+state_dict written for Synapse leaves it out.
 """
 import torch
 from torch import nn
@@ -10,9 +11,7 @@ import torch.nn.functional as F
 
 
 def batch_norm(features):
-    bn = nn.BatchNorm2d(features)
-    bn.num_batches_tracked = None
-    return bn
+    return nn.BatchNorm2d(features)
 
 
 class BasicBlock(nn.Module):
