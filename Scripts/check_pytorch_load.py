@@ -1,15 +1,21 @@
 #!/usr/bin/env python3
-"""Loads a model saved by `mlp-mnist` or `lenet` into PyTorch and prints its MNIST test accuracy.
+"""Loads a model saved by `mlp-mnist`, `lenet` or `classify train --model resnet-small` (28x28, 1 channel)
+into PyTorch and prints its MNIST (or Fashion-MNIST) test accuracy.
 
 Proves that Synapse's safetensors files and key names load into PyTorch unchanged.
 Needs Debian's python3-torch and python3-numpy, and `pip install safetensors`:
 
     /usr/bin/python3 Scripts/check_pytorch_load.py runs/mlp-mnist/model.safetensors --data "$SYNAPSE_DATA"
     /usr/bin/python3 Scripts/check_pytorch_load.py runs/lenet/model.safetensors --model lenet
+    /usr/bin/python3 Scripts/check_pytorch_load.py runs/resnet/model.safetensors --model resnet-small --depth 20 \
+        --dataset fashion-mnist --classes 10
+
+resnet-small is Scripts/resnet_small.py, the same module written in PyTorch.
 """
 import argparse
 import gzip
 import os
+import sys
 from collections import OrderedDict
 
 import numpy as np
@@ -34,7 +40,9 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("weights")
     parser.add_argument("--data", default=os.environ.get("SYNAPSE_DATA", os.path.expanduser("~/.cache/synapse")))
-    parser.add_argument("--model", choices=["mlp", "lenet"], default="mlp")
+    parser.add_argument("--model", choices=["mlp", "lenet", "resnet-small"], default="mlp")
+    parser.add_argument("--depth", type=int, default=20, help="resnet-small's depth")
+    parser.add_argument("--classes", type=int, default=10)
     parser.add_argument("--dataset", choices=["mnist", "fashion-mnist"], default="mnist")
     args = parser.parse_args()
 
@@ -42,6 +50,10 @@ def main():
     if args.model == "mlp":
         model = nn.Sequential(OrderedDict(
             fc1=nn.Linear(784, 256), relu1=nn.ReLU(), fc2=nn.Linear(256, 128), relu2=nn.ReLU(), fc3=nn.Linear(128, 10)))
+    elif args.model == "resnet-small":
+        sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+        from resnet_small import ResNetSmall
+        model = ResNetSmall(channels=1, classes=args.classes, depth=args.depth)
     else:
         model = nn.Sequential(OrderedDict(
             conv1=nn.Conv2d(1, 6, 5, padding=2), relu1=nn.ReLU(), pool1=nn.MaxPool2d(2),

@@ -5,6 +5,8 @@
 //      the GEMM of the same shape (O x CkHkW times CkHkW x N oH oW);
 //   3. peak resident memory of the process.
 // Scripts/bench/conv_vs_pytorch.py runs this and the same work in PyTorch, and prints the ratios.
+// With --resnet-depth D, only resnet-small's training images/s (depth D, 3 x 32 x 32, batch 32, Adam)
+// per thread count (data-parallel workers of one OpenBLAS thread each); Scripts/bench/resnet_vs_pytorch.py.
 import ArgumentParser
 import Conv
 import Dense
@@ -24,6 +26,8 @@ struct ConvBenchmark: ParsableCommand {
     var steps: Int?
     @Option(help: "Data-parallel workers for --steps.") var stepWorkers = 1
     @Option(help: "LeNet-5 training batch size (lenet's default).") var batchSize = 32
+    @Option(help: "Measure only resnet-small of this depth (6n + 2) training on 3 x 32 x 32 images, batch --batch-size.")
+    var resnetDepth: Int?
 
     /// (name, N, C, H, W, O, kernel, stride, padding)
     static let layers = [
@@ -38,6 +42,13 @@ struct ConvBenchmark: ParsableCommand {
             BLAS.threads = 1
             let step = try lenetTrainingStep(workers: stepWorkers)
             for _ in 0..<steps { step() }
+            return
+        }
+        if let resnetDepth {
+            BLAS.threads = 1
+            for t in threads.split(separator: ",").compactMap({ Int($0) }) {
+                emit("resnet\(resnetDepth)_train_images_per_s", t, Double(batchSize) / time(try resnetTrainingStep(depth: resnetDepth, workers: t)))
+            }
             return
         }
         for t in threads.split(separator: ",").compactMap({ Int($0) }) {
@@ -74,6 +85,23 @@ struct ConvBenchmark: ParsableCommand {
         let n = batchSize
         let x = Tensor(shape: [n, 1, 28, 28])
         for i in 0..<x.count { x[i] = random.uniform() }
+        let y = Tensor(shape: [n], values: (0..<n).map { Float($0 % 10) })
+        let loss = SoftmaxCrossEntropy(), optimizer = Adam()
+        let parameters = model.parameters
+        let parallel = try DataParallel(model: model, workers: workers)
+        return {
+            _ = parallel.computeGradients(inputs: x, targets: y, loss: loss, metric: .accuracy, random: random)
+            optimizer.step(parameters)
+        }
+    }
+
+    /// One resnet-small training step (gradients and an Adam update) on a fixed random batch.
+    func resnetTrainingStep(depth: Int, workers: Int) throws -> () -> Void {
+        let random = RandomGenerator(seed: 1)
+        let model = try ResNetSmall.make(channels: 3, height: 32, width: 32, classes: 10, depth: depth, random: random)
+        let n = batchSize
+        let x = Tensor(shape: [n, 3, 32, 32])
+        for i in 0..<x.count { x[i] = random.uniform(-1, 1) }
         let y = Tensor(shape: [n], values: (0..<n).map { Float($0 % 10) })
         let loss = SoftmaxCrossEntropy(), optimizer = Adam()
         let parameters = model.parameters

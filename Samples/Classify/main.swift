@@ -17,13 +17,14 @@ extension Classify {
     struct Train: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Train on an image folder; validate on another folder or a split.")
 
-        enum ModelName: String, ExpressibleByArgument, CaseIterable { case lenet, vggSmall = "vgg-small" }
+        enum ModelName: String, ExpressibleByArgument, CaseIterable { case lenet, vggSmall = "vgg-small", resnetSmall = "resnet-small" }
 
         @OptionGroup var common: TrainingOptions
         @Argument(help: "The training folder: one subfolder of PNG or JPEG files per class.") var folder: String
-        @Option(help: "Network: lenet (LeNet-5) or vgg-small (three conv-BN-ReLU x2 + pool blocks).") var model = ModelName.lenet
-        @Option(help: "Images are brought to this size, WxH (default: 28x28 for lenet, 32x32 for vgg-small).") var imageSize: String?
-        @Option(help: "1 (gray) or 3 (RGB) channels (default: 1 for lenet, 3 for vgg-small).") var channels: Int?
+        @Option(help: "Network: lenet (LeNet-5), vgg-small (three conv-BN-ReLU x2 + pool blocks) or resnet-small (CIFAR ResNet).") var model = ModelName.lenet
+        @Option(help: "resnet-small's depth, 6n + 2 (8, 14, 20, 32, ...).") var depth = 20
+        @Option(help: "Images are brought to this size, WxH (default: 28x28 for lenet, 32x32 for vgg-small and resnet-small).") var imageSize: String?
+        @Option(help: "1 (gray) or 3 (RGB) channels (default: 1 for lenet, 3 for vgg-small and resnet-small).") var channels: Int?
         @Option(help: "How other sizes are fitted: \(ImageFormat.Fit.allCases.map(\.rawValue).joined(separator: ", ")).") var fit = ImageFormat.Fit.resize
         @Option(help: "Alpha channels: \(ImageFormat.Alpha.allCases.map(\.rawValue).joined(separator: ", ")) (composite over black or white).") var alpha = ImageFormat.Alpha.drop
         @Option(help: "Augment training images with this pipeline (JSON, as `augment --save-pipeline` writes).") var augment: String?
@@ -31,7 +32,7 @@ extension Classify {
         @Option(help: "Else hold out this fraction of the training folder (default 0.1).") var validationSplit: Double?
         @Option(help: "Epochs.") var epochs = 10
         @Option(help: "Mini-batch size.") var batchSize = 32
-        @Option(help: "Adam learning rate (default: 0.002 for lenet, 0.001 for vgg-small).") var lr: Float?
+        @Option(help: "Adam learning rate (default: 0.002 for lenet, 0.001 for vgg-small and resnet-small).") var lr: Float?
         @Option(help: "Multiply the learning rate by this after every epoch.") var decay: Float = 0.7
         @Option(help: "Threads that decode and augment images ahead of training.") var loaderThreads = 2
         @Option(help: "Keep decoded images in memory up to this many MiB, so a data set that fits is decoded once (0: decode every epoch).") var cacheMb = 256
@@ -77,9 +78,11 @@ extension Classify {
             }
             let classes = trainFolder.classes
             let random = RandomGenerator(seed: common.seed)
-            let network = switch modelName {
+            let network: any Model = switch modelName {
             case .lenet: try LeNet5.make(classes: classes.count, channels: format.channels, height: height, width: width, random: random)
             case .vggSmall: try VGGSmall.make(channels: format.channels, height: height, width: width, classes: classes.count, random: random)
+            case .resnetSmall: try ResNetSmall.make(channels: format.channels, height: height, width: width, classes: classes.count,
+                                                    depth: depth, random: random)
             }
             print(network.summary())
             let rate = lr ?? (modelName == .lenet ? 2e-3 : 1e-3)
@@ -99,7 +102,8 @@ extension Classify {
             let classifier = try ImageClassifier(model: network, classes: classes, format: format)
             let settings = optimizer.settings.merging(ImageClassifier.settings(format)) { a, _ in a }.merging(
                 ["loss": .string("cross_entropy"), "epochs": .number(Double(epochs)), "batchSize": .number(Double(batchSize)),
-                 "seed": .number(Double(common.seed)), "model": .string(modelName.rawValue)]) { a, _ in a }
+                 "seed": .number(Double(common.seed)), "model": .string(modelName.rawValue)]
+                    .merging(modelName == .resnetSmall ? ["depth": .number(Double(depth))] : [:]) { a, _ in a }) { a, _ in a }
             try run.save(network, training: settings, history: history, curves: "\(modelName.rawValue) on \(folder)") { staging in
                 try AtomicFile.write(try JSONEncoder().encode(classes), to: staging.appendingPathComponent(ImageClassifier.classesName))
             }

@@ -66,7 +66,7 @@ public struct TrainingRun {
     /// log.csv from the history, curves.svg when `curves` names the plot, and whatever `extra`
     /// writes into the folder it is given. The checkpoint is carried over.
     /// Only rank 0 writes.
-    public func save(_ model: Sequential, training: [String: ConfigValue], history: History, curves: String?,
+    public func save(_ model: any Model, training: [String: ConfigValue], history: History, curves: String?,
                      extra: (URL) throws -> Void = { _ in }) throws {
         guard communicator.isRoot else { return }
         try folder.replace { staging in

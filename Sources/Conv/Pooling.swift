@@ -310,6 +310,7 @@ public final class Flatten: Layer {
 extension LayerRegistry {
     /// The layer types of the Conv module.
     public static var conv: LayerRegistry {
-        LayerRegistry([Conv2D.Config.self, MaxPool2D.Config.self, AvgPool2D.Config.self, Flatten.Config.self])
+        LayerRegistry([Conv2D.Config.self, MaxPool2D.Config.self, AvgPool2D.Config.self, Flatten.Config.self,
+                       GlobalAveragePooling2D.Config.self])
     }
 }

@@ -52,11 +52,8 @@ extension Trainer {
             for (name, tensor) in callbackTensors { tensors.append(("\(Trainer.callbackPrefix)\(callback.checkpointKey)/\(name)", tensor)) }
         }
         try SafeTensors.write(tensors, metadata: metadata, to: url)
-        var config = model.config
-        config.training = optimizer.settings.merging(["loss": .string(loss.name)]) { a, _ in a }
-        let pretty = JSONEncoder()
-        pretty.outputFormatting = [.prettyPrinted, .sortedKeys]
-        try AtomicFile.write(try pretty.encode(config), to: Sequential.configURL(forWeights: url))
+        let training = optimizer.settings.merging(["loss": .string(loss.name)]) { a, _ in a }
+        try AtomicFile.write(try model.architectureJSON(training: training, pretty: true), to: Sequential.configURL(forWeights: url))
     }
 
     /// Restores weights, optimizer state, schedule, epoch, random state, history, the position
@@ -163,14 +160,5 @@ extension Trainer {
         guard lossSum.isFinite, metricSum.isFinite else { throw fail("the epoch's sums are not finite") }
         return EpochPosition(batch: batch, batchSize: batchSize, samples: samples, epochRandomState: words,
                              lossSum: lossSum, metricSum: metricSum, metricCount: metricCount, seen: seen)
-    }
-}
-
-extension Sequential {
-    /// Loads weights from a weight file or a training checkpoint (whose training state is skipped).
-    public func loadWeightsOrCheckpoint(from url: URL) throws {
-        var contents = try SafeTensors.read(from: url)
-        contents.tensors.removeAll { entry in Trainer.trainingStatePrefixes.contains { entry.name.hasPrefix($0) } }
-        try loadWeights(contents, path: url.path)
     }
 }

@@ -26,7 +26,7 @@ import Foundation
 ///   gradient block (and one of the buffers, with BatchNorm) gives every rank the whole batch's
 ///   gradient. With one rank nothing is communicated and the result is as before.
 public final class DataParallel {
-    public let model: Sequential
+    public let model: any Model
     /// The ranks that share each batch with this process's workers (see `Communicator`).
     public let communicator: any Communicator
     private let slots: [Slot]
@@ -35,7 +35,7 @@ public final class DataParallel {
     public private(set) var lossShares: [Float]
 
     /// One worker: every batch runs on the calling thread, on the model itself.
-    public init(model: Sequential) {
+    public init(model: any Model) {
         self.model = model
         communicator = SingleProcess()
         slots = [Slot(model: model, random: nil)]
@@ -50,7 +50,7 @@ public final class DataParallel {
     ///     process with that many workers cuts it, and slice g's dropout draws what worker g's
     ///     would. On a rank other than 0 the model is handed its own generator for that.
     /// - Throws: when `workers` < 1, or a layer cannot be cloned.
-    public init(model: Sequential, workers: Int, communicator: any Communicator = SingleProcess()) throws {
+    public init(model: any Model, workers: Int, communicator: any Communicator = SingleProcess()) throws {
         guard workers >= 1 else { throw SynapseError.invalidArgument("workers must be at least 1, got \(workers)") }
         self.model = model
         self.communicator = communicator
@@ -80,7 +80,7 @@ public final class DataParallel {
     public var firstSlice: Int { slots.count * communicator.rank }
 
     /// The models of workers 2, 3, ...: replicas of `model` that read its parameter block.
-    public var replicas: [Sequential] { slots.dropFirst().map(\.model) }
+    public var replicas: [any Model] { slots.dropFirst().map(\.model) }
 
     /// Where global slice `g` of `slices` begins in a batch of `n` rows: a batch of fewer rows
     /// than slices has one row per slice and idle slices after them.
@@ -217,14 +217,14 @@ public final class DataParallel {
 
     /// One worker: a model (the primary or a replica), its loss-gradient buffer and its results.
     private final class Slot {
-        let model: Sequential
+        let model: any Model
         let random: RandomGenerator?
         var lossGradient: Tensor?
         /// The slice's mean loss times its share of the batch: the shares add up to the batch's mean.
         var lossShare: Float = 0
         var metric: (sum: Double, count: Int) = (0, 0)
 
-        init(model: Sequential, random: RandomGenerator?) {
+        init(model: any Model, random: RandomGenerator?) {
             self.model = model
             self.random = random
         }

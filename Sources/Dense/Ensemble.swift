@@ -1,4 +1,4 @@
-/// Several models voting on the same inputs.
+/// Several models (each a `Sequential` or a `Graph`) voting on the same inputs.
 ///
 /// `.average` averages the models' class probabilities (softmax of their logits, or sigmoid for
 /// a single output); `.majority` takes the class most models predict, ties going to the lowest
@@ -6,10 +6,10 @@
 public struct Ensemble {
     public enum Voting: Sendable { case average, majority }
 
-    public let models: [Sequential]
+    public let models: [any Model]
     public let voting: Voting
 
-    public init(_ models: [Sequential], voting: Voting = .average) throws {
+    public init(_ models: [any Model], voting: Voting = .average) throws {
         guard let first = models.first else { throw SynapseError.invalidArgument("an ensemble needs at least one model") }
         guard models.allSatisfy({ $0.inputShape == first.inputShape && $0.outputShape == first.outputShape }) else {
             throw SynapseError.shape("ensemble members differ in input or output shape")

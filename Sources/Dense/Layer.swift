@@ -327,7 +327,8 @@ public struct LayerRegistry: Sendable {
     }
 
     public static var dense: LayerRegistry {
-        LayerRegistry([Linear.Config.self, Activation.Config.self, Dropout.Config.self, BatchNorm.Config.self])
+        LayerRegistry([Linear.Config.self, Activation.Config.self, Dropout.Config.self, BatchNorm.Config.self,
+                       Identity.Config.self, Add.Config.self, Concatenate.Config.self, Multiply.Config.self])
     }
 
     /// This table and `types` (a type of the same name replaces the one here).

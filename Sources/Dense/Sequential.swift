@@ -21,7 +21,7 @@ import Foundation
 ///         Linear(128, 10, random: random, name: "fc2"),                           // (N, 10)
 ///     ])
 ///     print(model.summary())
-public final class Sequential {
+public final class Sequential: Model {
     /// The shape of one input sample, without the batch axis: `[784]`, `[1, 28, 28]`, `[200]`.
     public let inputShape: [Int]
     /// The layers, in the order they run.
@@ -46,22 +46,8 @@ public final class Sequential {
     ///   parameters view (a replica, which never writes it); nil gives the model its own.
     convenience init(inputShape: [Int], building entries: [(name: String, config: any LayerConfig)], random: RandomGenerator?,
          sharingValuesOf shared: Sequential? = nil) throws {
-        let parameterBlock = ParameterBlock(shapes: entries.flatMap { $0.config.parameterShapes.map(\.shape) },
-                                            sharingValuesOf: shared?.parameterBlock, withGradients: true)
-        let bufferBlock = ParameterBlock(shapes: entries.flatMap { $0.config.bufferShapes.map(\.shape) },
-                                         sharingValuesOf: nil, withGradients: false)
-        let storage = ParameterStorage(parameters: parameterBlock, buffers: bufferBlock, sharesValues: shared != nil)
-        let layers = try entries.map { entry in
-            let layer = try entry.config.makeLayer(random: random, storage: storage)
-            layer.name = entry.name
-            return layer
-        }
-        // A layer that allocated its own tensors (one that implements only makeLayer(random:),
-        // or takes other shapes than its config declares) is laid out anew, as hand-made layers are.
-        let built = storage.isExhausted && parameterBlock.holds(layers.flatMap(\.parameters))
-            && bufferBlock.holds(layers.flatMap(\.buffers))
-        try self.init(inputShape: inputShape, layers: layers, blocks: built ? (parameterBlock, bufferBlock) : nil,
-                      sharingValuesOf: shared)
+        let (layers, blocks) = try ModelBuilding.build(entries, random: random, sharingValuesOf: shared?.parameterBlock)
+        try self.init(inputShape: inputShape, layers: layers, blocks: blocks, sharingValuesOf: shared)
     }
 
     /// - Parameters:
@@ -159,9 +145,6 @@ public final class Sequential {
         first.backwardParameters(g)
     }
 
-    /// Sets every parameter gradient to zero: one fill of the gradient block.
-    public func zeroGradients() { parameterBlock.gradients.fill(0) }
-
     /// Hands `random` to every layer that draws during training (dropout); `Trainer` does it.
     public func attach(random: RandomGenerator) { for layer in layers { layer.attach(random: random) } }
 
@@ -235,21 +218,13 @@ extension Sequential {
         url.deletingPathExtension().appendingPathExtension("json")
     }
 
-    /// Writes the weights (safetensors, PyTorch `state_dict` names) to `url` and the architecture
-    /// and training settings to the `.json` beside it, each atomically.
-    ///
-    /// Each file is replaced whole, the pair one after the other: a crash between the two leaves
-    /// the new weights beside the old architecture. `load` compares the two before it builds
-    /// anything, so such a pair is an error naming the file, never a model that silently mixes
-    /// them; to replace a model set as a whole (weights, architecture, logs), write it through
-    /// `ModelFolder.replace`, as the samples do. (Two files cannot be renamed into place at once.)
-    public func save(to url: URL, training: [String: ConfigValue] = [:]) throws {
+    /// The architecture file's contents: `config` with `training`, keys sorted.
+    public func architectureJSON(training: [String: ConfigValue], pretty: Bool) throws -> Data {
         var config = self.config
         config.training = training
         let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        try SafeTensors.write(stateTensors.map { ($0.name, $0.value) }, metadata: ["format": "pt"], to: url)
-        try AtomicFile.write(try encoder.encode(config), to: Sequential.configURL(forWeights: url))
+        encoder.outputFormatting = pretty ? [.prettyPrinted, .sortedKeys] : [.sortedKeys]
+        return try encoder.encode(config)
     }
 
     /// Rebuilds a model from a weight file and the `.json` architecture beside it.
@@ -288,41 +263,15 @@ extension Sequential {
         func label(_ index: Int, _ entry: ModelConfig.LayerEntry) -> String { "layer \(index + 1) '\(entry.name)' (\(entry.type))" }
 
         // Options and parameter shapes, against the weight file's header, before any allocation.
-        let header = try SafeTensors.readHeader(from: url)
-        var problems: [String] = []
-        // Each tensor is within LayerLimits.maxElements, so the sum cannot overflow.
-        var needed = 0
-        let available = header.tensors.reduce(0) { $0 + $1.shape.reduce(1, *) }
         var layerConfigs: [any LayerConfig] = []
         for (index, entry) in config.layers.enumerated() {
-            let layerConfig: any LayerConfig
-            do { layerConfig = try registry.config(type: entry.type, options: entry.options) } catch {
+            do { layerConfigs.append(try registry.config(type: entry.type, options: entry.options)) } catch {
                 throw SynapseError.file(path: configURL.path, problem: "\(label(index, entry)): \(error)")
             }
-            layerConfigs.append(layerConfig)
-            let shapes = layerConfig.parameterShapes + layerConfig.bufferShapes
-            needed += shapes.reduce(0) { $0 + $1.shape.reduce(1, *) }
-            // A layer without a name is named when the model is built; the total below still
-            // bounds what it allocates by what the weight file holds.
-            guard !entry.name.isEmpty else { continue }
-            for (local, shape) in shapes {
-                let name = "\(entry.name).\(local)"
-                if let found = header[name] {
-                    if found.shape != shape {
-                        problems.append("\(label(index, entry)) needs '\(name)' of shape \(shape), \(url.lastPathComponent) has \(found.shape)")
-                    }
-                } else {
-                    problems.append("\(label(index, entry)) needs '\(name)' of shape \(shape), \(url.lastPathComponent) has no such tensor")
-                }
-            }
         }
-        if problems.isEmpty, needed > available {
-            problems.append("the layers need \(needed) weights, \(url.lastPathComponent) holds \(available)")
-        }
-        guard problems.isEmpty else {
-            throw SynapseError.file(path: configURL.path, problem:
-                "the architecture does not fit the weights in \(url.path):\n  " + problems.joined(separator: "\n  "))
-        }
+        try ModelBuilding.checkWeights(zip(config.layers, layerConfigs).enumerated().map { index, pair in
+            (label(index, pair.0), pair.0.name, pair.1)
+        }, url: url, configURL: configURL)
 
         let model: Sequential
         do {
@@ -367,33 +316,5 @@ extension Sequential {
                     "the layers' outputs reach more than \(maxSampleElements) elements per sample at '\(layer.name)' (output \(shape))")
             }
         }
-    }
-
-    /// Loads weights into this model. Every name, shape and dtype is checked first and every
-    /// mismatch is listed; the model is changed only if all of them fit.
-    public func loadWeights(from url: URL) throws {
-        try loadWeights(SafeTensors.read(from: url), path: url.path)
-    }
-
-    /// Loads weights already read from a safetensors file; `path` names the file in errors.
-    /// As `loadWeights(from:)`: every mismatch is listed and nothing changes unless all fit.
-    public func loadWeights(_ contents: SafeTensors.Contents, path: String) throws {
-        var problems: [String] = []
-        let expected = stateTensors
-        let expectedNames = Set(expected.map(\.name))
-        for p in expected {
-            guard let t = contents[p.name] else { problems.append("missing tensor '\(p.name)' of shape \(p.shape)"); continue }
-            if t.shape != p.shape { problems.append("tensor '\(p.name)' has shape \(t.shape), the model needs \(p.shape)") }
-            if let dtype = contents.dtypes[p.name], !SafeTensors.floatingDtypes.contains(dtype) {
-                problems.append("tensor '\(p.name)' has dtype \(dtype), the model needs a floating type (F32)")
-            }
-        }
-        for name in contents.names where !expectedNames.contains(name) {
-            problems.append("unexpected tensor '\(name)'")
-        }
-        guard problems.isEmpty else {
-            throw SynapseError.file(path: path, problem: "weights do not fit the model:\n  " + problems.joined(separator: "\n  "))
-        }
-        for p in expected { p.value.assign(contents[p.name]!) }
     }
 }

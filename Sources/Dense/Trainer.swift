@@ -8,7 +8,7 @@ public struct History: Codable, Equatable {
     public subscript(key: String) -> [Double] { epochs.compactMap { $0[key] } }
 }
 
-/// Trains, evaluates and runs a `Sequential` model. Kept apart from the model: the model only
+/// Trains, evaluates and runs a model (a `Sequential` or a `Graph`). Kept apart from the model: the model only
 /// knows its layers; the trainer owns the loss, the optimizer, the schedule and the loop.
 ///
 ///     let trainer = Trainer(model: model, loss: SoftmaxCrossEntropy(), optimizer: Adam(), random: random)
@@ -27,7 +27,7 @@ public final class Trainer {
     }
 
     /// The model being trained; its parameters are updated in place.
-    public let model: Sequential
+    public let model: any Model
     /// The loss minimised, computed from the model's outputs (logits for the cross-entropies).
     public let loss: any Loss
     /// The update rule; its state (moments, velocities) lives in blocks parallel to the model's.
@@ -85,7 +85,7 @@ public final class Trainer {
     /// A trainer for `model`. `random` draws the shuffles and dropout masks (and is saved in
     /// checkpoints); `metric` defaults to the loss's (`accuracy` for the cross-entropies, MAE for
     /// mean squared error). One worker and one process until `use(workers:communicator:)`.
-    public init(model: Sequential, loss: any Loss, optimizer: any Optimizer, random: RandomGenerator,
+    public init(model: any Model, loss: any Loss, optimizer: any Optimizer, random: RandomGenerator,
                 metric: Metric? = nil, schedule: (any LearningRateSchedule)? = nil) {
         self.model = model
         self.loss = loss
@@ -387,39 +387,4 @@ final class ShareStream: BatchStream {
         guard let last else { return 0 }
         return try last.next(inputs: inputs, targets: targets)
     }
-}
-
-extension Sequential {
-    /// Throws unless `batch` is a batch of samples of `inputShape`, naming both shapes (and the
-    /// missing batch axis when that is what is wrong).
-    public func checkBatch(_ batch: Tensor) throws {
-        guard batch.shape.count == inputShape.count + 1, Array(batch.shape.dropFirst()) == inputShape else {
-            let hint = batch.shape == inputShape
-                ? "; this is one sample without the batch axis: pass x.reshaped([1] + x.shape)" : ""
-            throw SynapseError.shape("the model takes batches of shape [N] + \(inputShape), got \(batch.shape)\(hint)")
-        }
-    }
-
-    /// The outputs for every sample of `inputs` (N, ...), in evaluation mode, `batchSize` at a
-    /// time; throws when `inputs` is not a batch of the model's samples or `batchSize` < 1.
-    public func predict(_ inputs: Tensor, batchSize: Int = 256) throws -> Tensor {
-        try checkBatch(inputs)
-        guard batchSize >= 1 else { throw SynapseError.invalidArgument("predict: batchSize is \(batchSize), it must be at least 1") }
-        let n = inputs.batchSize
-        let result = Tensor(shape: [n] + outputShape)
-        let outCount = Tensor.elementCount(outputShape)
-        BLAS.withThreadPlan(workers: 1, splitsRows: splitsRowsAcrossThreads) {
-            for start in stride(from: 0, to: n, by: batchSize) {
-                let rows = min(batchSize, n - start)
-                // A view of the chunk: layers read their input and never write it.
-                let output = forward(inputs.rows(start..<(start + rows)), training: false)
-                (result.data + start * outCount).update(from: output.data, count: rows * outCount)
-            }
-        }
-        return result
-    }
-
-    /// Whether a layer shares rows out to threads that call OpenBLAS themselves (see
-    /// `BLAS.withThreadPlan`).
-    public var splitsRowsAcrossThreads: Bool { layers.contains { $0.splitsRowsAcrossThreads } }
 }

@@ -9,9 +9,7 @@ extension Trainer {
     /// and generator state are broadcast, so a rank started with another seed trains exactly as
     /// rank 0.
     func synchronizeRanks(samples: Int, batchSize: Int, epochs: Int) throws {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys]
-        let json = try encoder.encode(model.config)
+        let json = try model.architectureJSON(training: [:], pretty: false)
         var checksum: UInt64 = 0xcbf2_9ce4_8422_2325
         for byte in json { checksum = (checksum ^ UInt64(byte)) &* 0x100_0000_01b3 }   // FNV-1a
         let names = ["parameters", "buffer values", "architecture checksum", "samples", "batch size", "epochs",

@@ -23,8 +23,9 @@ public struct ImageClassifier {
         public let probability: Float
     }
 
-    /// The network: logits for `classes.count` classes from `format.sampleShape` inputs.
-    public let model: Sequential
+    /// The network (a `Sequential` or a `Graph`): logits for `classes.count` classes from
+    /// `format.sampleShape` inputs.
+    public let model: any Model
     /// The class names, in the order of the model's outputs.
     public let classes: [String]
     /// How a file becomes one input.
@@ -34,7 +35,7 @@ public struct ImageClassifier {
     public static let weightsName = "model.safetensors", classesName = "classes.json"
 
     /// Throws unless `model` takes `format`'s samples and gives one logit per class.
-    public init(model: Sequential, classes: [String], format: ImageFormat) throws {
+    public init(model: any Model, classes: [String], format: ImageFormat) throws {
         guard model.inputShape == format.sampleShape else {
             throw SynapseError.shape("the model takes \(model.inputShape) samples, but the image format gives \(format.sampleShape)")
         }
@@ -59,9 +60,11 @@ public struct ImageClassifier {
     /// the folder is read (`ModelFolder.readableWeights`).
     public static func load(from url: URL, registry: LayerRegistry = .standard) throws -> ImageClassifier {
         let weights = ModelFolder.readableWeights(try weightsURL(url))
-        let model = try Sequential.load(from: weights, registry: registry)
+        let model = try SavedModel.load(from: weights, registry: registry)
         let configURL = Sequential.configURL(forWeights: weights)
-        let training = try JSONDecoder().decode(ModelConfig.self, from: Data(contentsOf: configURL)).training
+        // The training settings, whichever kind of model the architecture file describes.
+        struct Settings: Decodable { var training: [String: ConfigValue] }
+        let training = try JSONDecoder().decode(Settings.self, from: Data(contentsOf: configURL)).training
         func number(_ key: String) throws -> Int {
             guard case .number(let value)? = training[key], value >= 1, value <= 16_384, value == value.rounded() else {
                 throw SynapseError.file(path: configURL.path, problem: "no image setting '\(key)': not an image classifier (classify train writes one)")

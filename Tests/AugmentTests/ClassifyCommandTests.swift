@@ -67,6 +67,28 @@ final class ClassifyCommandTests: FolderTestCase {
 
     /// The same folder as JPEG files (quality 95, extensions in either case), and a broken JPEG
     /// named among the predictions.
+    /// resnet-small (a Graph) through the same commands: trained, saved, evaluated and used to
+    /// predict from its files.
+    func testResNetSmallTrainsEvaluatesAndPredicts() throws {
+        let images = try makeFolder()
+        let output = folder.appendingPathComponent("resnet").path
+        let trained = try run(["train", images.path, "--model", "resnet-small", "--depth", "8", "--image-size", "12x12",
+                               "--channels", "1", "--epochs", "3", "--validation-split", "0.25", "--workers", "1",
+                               "--batch-size", "8", "--lr", "0.01", "--output", output, "--quiet"])
+        XCTAssertEqual(trained.status, 0, trained.errors)
+        let architecture = try String(contentsOfFile: output + "/model.json", encoding: .utf8)
+        XCTAssertTrue(architecture.contains("synapse.graph") && architecture.contains("layer3.0.downsample.0"), architecture)
+        let evaluated = try run(["evaluate", output + "/model.safetensors", images.path])
+        XCTAssertEqual(evaluated.status, 0, evaluated.errors)
+        XCTAssertTrue(evaluated.output.contains("test accuracy:"), evaluated.output)
+        let predicted = try run(["predict", output + "/model.safetensors", images.path + "/top/3.png"])
+        XCTAssertEqual(predicted.status, 0, predicted.errors)
+        XCTAssertTrue(predicted.output.hasPrefix(images.path + "/top/3.png\t"), predicted.output)
+        let depth = try run(["train", images.path, "--model", "resnet-small", "--depth", "9", "--output", output + "-9"])
+        XCTAssertNotEqual(depth.status, 0)
+        XCTAssertTrue(depth.errors.contains("6n + 2"), depth.errors)
+    }
+
     func testTrainEvaluateAndPredictOnJPEGFiles() throws {
         let images = try makeFolder()
         for name in ["bottom", "top"] {

@@ -43,7 +43,7 @@ final class LeNetTests: FolderTestCase {
             let model = try LeNet5.make(variant, random: RandomGenerator(seed: 6))
             let reference = try LeNet5.make(variant, random: RandomGenerator(seed: 6))
             let parallel = try DataParallel(model: model, workers: 2)
-            let replica = parallel.replicas[0]
+            let replica = try XCTUnwrap(parallel.replicas[0] as? Sequential)
             XCTAssertEqual(replica.layers.map { type(of: $0).typeName }, model.layers.map { type(of: $0).typeName })
             XCTAssertEqual(replica.config, model.config)
             XCTAssertEqual(replica.parameters.map(\.value.data), model.parameters.map(\.value.data))

@@ -7,13 +7,15 @@
 //   DistributedCheck train [--distributed] [--workers W] [--seed S] [--seed-by-rank] [--epochs E]
 //                          [--hidden H] [--hidden-on-rank1 H] [--kill-rank R --kill-after B]
 //                          [--throw-rank R --throw-after B] [--exit-rank R --exit-after B]
-//                          [--augment] [--custom-layer] --output PREFIX
+//                          [--augment] [--custom-layer] [--graph] --output PREFIX
 //       trains a Linear-BatchNorm-ReLU-Dropout-Linear classifier on fixed synthetic data with
 //       Adam (the data never depend on the seed); --augment adds uniform noise to every batch
 //       from the trainer's generator (as BatchAugmentation draws); each rank writes its parameter and buffer blocks
 //       to PREFIX.rank<r> and prints the final validation accuracy. --custom-layer puts a layer
 //       defined here (outside Synapse: `Shift`) first, and rank 0 saves the model and loads it
-//       back through a registry that knows it.
+//       back through a registry that knows it. --graph trains the same layers as a Graph with a
+//       shortcut (fc2's output plus a Linear of the input, an Add), and rank 0 saves it and
+//       loads it back with Graph.load.
 import Dense
 import Distributed
 import Foundation
@@ -123,13 +125,23 @@ func train() throws {
     let random = RandomGenerator(seed: seed)
     let custom: [any Layer] = arguments.contains("--custom-layer")
         ? [try Shift.Config(features: features).makeLayer(random: random)] : []
-    let model = try Sequential(inputShape: [features], custom + [
-        Linear(features, hidden, random: random, name: "fc1"),
-        BatchNorm(features: hidden, name: "bn"),
-        Activation(.relu),
-        Dropout(rate: 0.3, name: "dropout"),
-        Linear(hidden, 3, random: random, name: "fc2"),
-    ])
+    let model: any Model
+    if arguments.contains("--graph") {
+        let x = Node.input(shape: [features], name: "x")
+        var h = Linear.Config(inputFeatures: features, outputFeatures: hidden)(x, name: "fc1")
+        h = Activation.Config(.relu)(BatchNorm.Config(features: hidden)(h, name: "bn"), name: "relu")
+        h = Linear.Config(inputFeatures: hidden, outputFeatures: 3)(Dropout.Config(rate: 0.3)(h, name: "dropout"), name: "fc2")
+        let skip = Linear.Config(inputFeatures: features, outputFeatures: 3)(x, name: "skip")
+        model = try Graph(inputs: [x], outputs: [Add.Config()([h, skip], name: "add")], random: random)
+    } else {
+        model = try Sequential(inputShape: [features], custom + [
+            Linear(features, hidden, random: random, name: "fc1"),
+            BatchNorm(features: hidden, name: "bn"),
+            Activation(.relu),
+            Dropout(rate: 0.3, name: "dropout"),
+            Linear(hidden, 3, random: random, name: "fc2"),
+        ])
+    }
     let trainer = Trainer(model: model, loss: SoftmaxCrossEntropy(), optimizer: Adam(learningRate: 0.01), random: random)
     try trainer.use(workers: integer("--workers", 1), communicator: communicator)
     if arguments.contains("--augment") {
@@ -157,7 +169,14 @@ func train() throws {
         let url = URL(fileURLWithPath: "\(output).model.safetensors")
         try model.save(to: url)
         let loaded = try Sequential.load(from: url, registry: LayerRegistry.dense.registering(Shift.Config.self))
-        check(loaded.config == model.config, "the saved custom layer loads with the same config")
+        check(loaded.config == (model as! Sequential).config, "the saved custom layer loads with the same config")
+        check(loaded.parameterBlock.values.array == model.parameterBlock.values.array, "and the same weights")
+    }
+    if rank == 0 && arguments.contains("--graph") {
+        let url = URL(fileURLWithPath: "\(output).model.safetensors")
+        try model.save(to: url)
+        let loaded = try Graph.load(from: url, registry: LayerRegistry.dense)
+        check(loaded.config == (model as! Graph).config, "the saved graph loads with the same config")
         check(loaded.parameterBlock.values.array == model.parameterBlock.values.array, "and the same weights")
     }
     if rank == 0 {

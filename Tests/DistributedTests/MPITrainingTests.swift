@@ -142,6 +142,21 @@ final class MPITrainingTests: XCTestCase {
         XCTAssertTrue(architecture.contains("\"Shift\""), "the saved model holds the custom layer: \(architecture)")
     }
 
+    /// A Graph (a shortcut merged by Add) trains on two ranks as on one process of two workers,
+    /// bit for bit, through the same trainer path as a Sequential; rank 0 saves and loads it.
+    func testAGraphTrainsOnTwoRanksAsOnTwoWorkers() throws {
+        let a = try temporaryPrefix("graph-ranks"), b = try temporaryPrefix("graph-workers")
+        let ranks = try mpi(["train", "--distributed", "--graph", "--output", a])
+        XCTAssertEqual(ranks.status, 0, ranks.errors)
+        let workers = try alone(["train", "--workers", "2", "--graph", "--output", b])
+        XCTAssertEqual(workers.status, 0, workers.errors)
+        let (rank0, single) = (try contents(a + ".rank0"), try contents(b + ".rank0"))
+        XCTAssertEqual(rank0, try contents(a + ".rank1"), "the ranks ended with different weights")
+        XCTAssertEqual(rank0, single, "two ranks x one worker differ from one process x two workers")
+        let architecture = try String(contentsOfFile: a + ".model.json", encoding: .utf8)
+        XCTAssertTrue(architecture.contains("synapse.graph"), architecture)
+    }
+
     /// With batch augmentation (drawn for the whole batch from the trainer's generator), every
     /// rank reads and augments the whole batch alike and trains on its rows: still bit for bit.
     func testAugmentedTwoRanksEqualOneProcessWithTwoWorkers() throws {

@@ -40,6 +40,21 @@ extension Fuzz {
         return [("mlp", mlp), ("conv", conv), ("rnn", rnn), ("generator", generator), ("tagger", tagger)]
     }
 
+    /// Small graphs of every merge layer, made by the project: seeds of the model harness.
+    public static func graphs() throws -> [(name: String, graph: Graph)] {
+        let random = RandomGenerator(seed: 7)
+        let resnet = try ResNetSmall.make(channels: 1, height: 8, width: 8, classes: 2, depth: 8, random: random)
+        let x = Node.input(shape: [2, 4, 4], name: "image")
+        let v = Node.input(shape: [3], name: "vector")
+        let a = try Conv2D.Config(inputChannels: 2, outputChannels: 3, kernelSize: (1, 1))(x, name: "a")
+        let joined = Concatenate.Config(axis: 0)([a, Identity.Config()(x, name: "skip")], name: "cat")
+        let pooled = GlobalAveragePooling2D.Config()(joined, name: "gap")
+        let gate = Linear.Config(inputFeatures: 3, outputFeatures: 5)(v, name: "gate")
+        let y = Multiply.Config()([pooled, gate], name: "gated")
+        let two = try Graph(inputs: [x, v], outputs: [y, Add.Config()([gate, y], name: "sum")], random: random)
+        return [("graph-resnet", resnet), ("graph-branches", two)]
+    }
+
     /// Every layer type: Dense, Conv and Recurrent.
     public static var registry: LayerRegistry { .standard }
 }

@@ -1,0 +1,58 @@
+import Dense
+
+/// The mean of every channel over its whole plane: (N, C, H, W) -> (N, C), as PyTorch's
+/// `nn.AdaptiveAvgPool2d(1)` followed by `flatten(1)`, Keras's `GlobalAveragePooling2D`.
+///
+///     y[n, c] = 1 / (H W) sum_{i, j} x[n, c, i, j]
+///
+/// Backward spreads each gradient evenly: dx[n, c, i, j] = dy[n, c] / (H W).
+public final class GlobalAveragePooling2D: Layer {
+    /// A `GlobalAveragePooling2D` layer has no settings.
+    public struct Config: LayerConfig {
+        public static let typeName = "GlobalAveragePooling2D"
+        public init() {}
+        public func validate() throws {}
+        public func outputShape(for inputShape: [Int]) throws -> [Int] {
+            guard inputShape.count == 3 else {
+                throw SynapseError.shape("expects (C, H, W) per sample, got \(inputShape)")
+            }
+            return [inputShape[0]]
+        }
+        public func makeLayer(random: RandomGenerator?) throws -> any Layer { GlobalAveragePooling2D() }
+    }
+
+    public let config = Config()
+    public var name: String
+    private var inputShape: [Int] = []
+    private var output: Tensor?
+    private var inputGradient: Tensor?
+
+    public init(name: String = "") { self.name = name }
+
+    public func forward(_ input: Tensor, training: Bool) -> Tensor {
+        precondition(input.shape.count == 4, "GlobalAveragePooling2D '\(name)': input \(input.shape) is not (N, C, H, W)")
+        inputShape = input.shape
+        let planes = input.shape[0] * input.shape[1], size = input.shape[2] * input.shape[3]
+        let out = Tensor.reusing(output, shape: [input.shape[0], input.shape[1]])
+        output = out
+        let (x, y) = (input.data, out.data)
+        let scale = 1 / Float(size)
+        for p in 0..<planes {
+            let plane = x + p &* size
+            var sum: Float = 0
+            for i in 0..<size { sum += plane[i] }
+            y[p] = sum * scale
+        }
+        return out
+    }
+
+    public func backward(_ outputGradient: Tensor) -> Tensor {
+        let dx = Tensor.reusing(inputGradient, shape: inputShape)
+        inputGradient = dx
+        let planes = inputShape[0] * inputShape[1], size = inputShape[2] * inputShape[3]
+        let (dy, d) = (outputGradient.data, dx.data)
+        let scale = 1 / Float(size)
+        for p in 0..<planes { (d + p &* size).update(repeating: dy[p] * scale, count: size) }
+        return dx
+    }
+}

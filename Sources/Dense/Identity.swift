@@ -1,0 +1,21 @@
+/// Passes its input on unchanged: y = x. A graph's placeholder (a residual block's shortcut
+/// when no projection is needed); forward returns the input and backward the output gradient,
+/// both without a copy.
+public final class Identity: Layer {
+    /// The settings of an `Identity` layer: none.
+    public struct Config: LayerConfig {
+        public static let typeName = "Identity"
+        public init() {}
+        public func validate() throws {}
+        public func outputShape(for inputShape: [Int]) throws -> [Int] { inputShape }
+        public func makeLayer(random: RandomGenerator?) throws -> any Layer { Identity(name: "") }
+    }
+
+    public let config = Config()
+    public var name: String
+
+    public init(name: String = "") { self.name = name }
+
+    public func forward(_ input: Tensor, training: Bool) -> Tensor { input }
+    public func backward(_ outputGradient: Tensor) -> Tensor { outputGradient }
+}
