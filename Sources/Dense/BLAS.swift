@@ -1,5 +1,6 @@
 import COpenBLAS
 import Dispatch
+import Foundation
 
 /// The only door to BLAS. Every matrix product in Synapse goes through `gemm`.
 ///
@@ -56,9 +57,11 @@ public enum BLAS {
     /// tall product): the plan's (`withThreadPlan`), else `threads`.
     public static var loopThreads: Int { plannedLoopThreads ?? threads }
     nonisolated(unsafe) private static var plannedLoopThreads: Int?
+    nonisolated(unsafe) private static var planDepth = 0, threadsBeforePlan = 1
+    private static let planLock = NSLock()
 
     /// Runs `body` with OpenBLAS's threads and the parallel loops' budget decided once, from the
-    /// cores the caller has (`loopThreads`, which is `threads` outside a plan):
+    /// cores the caller gave OpenBLAS (`threads`):
     /// - several `workers` (or ranks): each worker runs on one core, OpenBLAS and its loops on
     ///   one thread;
     /// - one worker and a model with layers that share rows out to threads which call OpenBLAS
@@ -66,17 +69,29 @@ public enum BLAS {
     ///   get the cores and OpenBLAS one thread, so its thread count never changes in a step;
     /// - otherwise OpenBLAS gets the cores for its products, and loops that call it run their
     ///   parts one after the other on them.
-    /// A plan inside a plan (evaluation inside `fit`) keeps the outer budget. The setting is
-    /// restored when `body` returns.
+    ///
+    /// OpenBLAS's thread count is one setting for the whole process, so there is one plan at a
+    /// time: a plan asked for while one holds (evaluation inside `fit`, or fits on several
+    /// threads at once) runs under it, and the setting comes back when the last one ends.
     public static func withThreadPlan<Result>(workers: Int, splitsRows: Bool, _ body: () throws -> Result) rethrows -> Result {
-        let cores = loopThreads
-        let (blas, loops) = workers > 1 ? (1, 1) : (splitsRows ? 1 : cores, cores)
-        let saved = (threads, plannedLoopThreads)
-        if blas != saved.0 { threads = blas }
-        plannedLoopThreads = loops
+        planLock.lock()
+        if planDepth == 0 {
+            let cores = threads
+            let (blas, loops) = workers > 1 ? (1, 1) : (splitsRows ? 1 : cores, cores)
+            threadsBeforePlan = cores
+            if blas != cores { threads = blas }
+            plannedLoopThreads = loops
+        }
+        planDepth += 1
+        planLock.unlock()
         defer {
-            if blas != saved.0 { threads = saved.0 }
-            plannedLoopThreads = saved.1
+            planLock.lock()
+            planDepth -= 1
+            if planDepth == 0 {
+                if threads != threadsBeforePlan { threads = threadsBeforePlan }
+                plannedLoopThreads = nil
+            }
+            planLock.unlock()
         }
         return try body()
     }

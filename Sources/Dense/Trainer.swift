@@ -284,7 +284,8 @@ public final class Trainer {
     /// throws.
     /// Across ranks, each rank evaluates its share of every batch and the sums are reduced.
     public func evaluate(_ data: any DataSource, batchSize: Int = 256) throws -> [String: Double] {
-        try BLAS.withThreadPlan(workers: 1, splitsRows: model.splitsRowsAcrossThreads) {
+        try BLAS.withThreadPlan(workers: communicator.size > 1 || workers > 1 ? max(workers, 2) : 1,
+                                splitsRows: model.splitsRowsAcrossThreads) {
             try evaluateBatches(data, batchSize: batchSize)
         }
     }
