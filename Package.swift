@@ -21,6 +21,8 @@ let package = Package(
         .library(name: "Augment", targets: ["Augment"]),
         // MPI across processes; the only product that needs Open MPI (not part of Synapse).
         .library(name: "Distributed", targets: ["Distributed"]),
+        // ONNX export (and import) of models, over swift-protobuf's runtime (not part of Synapse).
+        .library(name: "ONNX", targets: ["ONNX"]),
         .executable(name: "xor", targets: ["XOR"]),
         .executable(name: "mlp-mnist", targets: ["MLPMNIST"]),
         .executable(name: "lenet", targets: ["LeNet"]),
@@ -29,6 +31,7 @@ let package = Package(
         .executable(name: "charrnn", targets: ["CharRNN"]),
         .executable(name: "classify", targets: ["Classify"]),
         .executable(name: "textclass", targets: ["TextClass"]),
+        .executable(name: "onnx", targets: ["ONNXConvert"]),
         .executable(name: "dense-benchmark", targets: ["DenseBenchmark"]),
         .executable(name: "conv-benchmark", targets: ["ConvBenchmark"]),
         .executable(name: "augment-benchmark", targets: ["AugmentBenchmark"]),
@@ -39,6 +42,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/weichsel/ZIPFoundation", from: "0.9.20"),
         .package(url: "https://github.com/swiftcsv/SwiftCSV", from: "0.10.0"),
+        .package(url: "https://github.com/apple/swift-protobuf", from: "1.39.0"),
     ],
     targets: [
         // C libraries from Debian packages (Scripts/setup installs them).
@@ -70,6 +74,12 @@ let package = Package(
         .target(name: "Synapse", dependencies: ["Dense", "Conv", "Recurrent", "Augment"]),
         // The MPI communicator: links Open MPI; Dense knows only the Communicator protocol.
         .target(name: "Distributed", dependencies: ["Dense", "CMPI"]),
+        // ONNX models: the Swift generated from onnx.proto (committed, Generated/README.md) and
+        // the per-layer mappings; swift-protobuf's runtime only, never its plugin.
+        .target(
+            name: "ONNX",
+            dependencies: ["Dense", "Conv", "Recurrent", .product(name: "SwiftProtobuf", package: "swift-protobuf")],
+            exclude: ["Generated/README.md"]),
 
         // Samples: one executable per job a user runs.
         .target(
@@ -84,6 +94,10 @@ let package = Package(
         sample("CharRNN", folder: "CharRNN"),
         sample("Classify", folder: "Classify"),
         sample("TextClass", folder: "TextClass"),
+        .executableTarget(
+            name: "ONNXConvert",
+            dependencies: ["Synapse", "ONNX", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            path: "Samples/ONNX"),
 
         // Benchmarks: run in release mode, print ratios against their peers.
         .executableTarget(
@@ -118,5 +132,8 @@ let package = Package(
         // Runs `mpirun -np 2` on DistributedCheck, a small program built beside the tests.
         .executableTarget(name: "DistributedCheck", dependencies: ["Dense", "Distributed"], path: "Tests/DistributedCheck"),
         .testTarget(name: "DistributedTests", dependencies: ["Dense"]),
+        .testTarget(name: "ONNXTests", dependencies: ["ONNX", "Synapse", "TestSupport"]),
+        // Writes models, inputs and Synapse's outputs for Scripts/check_onnx.py (onnxruntime).
+        .executableTarget(name: "ONNXCheck", dependencies: ["ONNX", "Synapse"], path: "Tests/ONNXCheck"),
     ]
 )
