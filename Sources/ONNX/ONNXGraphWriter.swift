@@ -12,6 +12,8 @@ final class ONNXGraphWriter {
     private(set) var nodes: [Onnx_NodeProto] = []
     private(set) var initializers: [Onnx_TensorProto] = []
     private var names = Set<String>()
+    /// Node names: a namespace of their own in ONNX.
+    private var nodeNames = Set<String>()
     /// The tensor the next layer reads.
     var current: String
     /// Its shape for one sample.
@@ -26,12 +28,14 @@ final class ONNXGraphWriter {
         names.insert(input)
     }
 
-    /// `base`, or `base_2`, `base_3`... if taken.
-    func uniqueName(_ base: String) -> String {
+    /// A tensor name: `base`, or `base_2`, `base_3`... if taken.
+    func uniqueName(_ base: String) -> String { ONNXGraphWriter.unique(base, in: &names) }
+
+    private static func unique(_ base: String, in taken: inout Set<String>) -> String {
         var name = base
         var k = 1
-        while names.contains(name) { k += 1; name = "\(base)_\(k)" }
-        names.insert(name)
+        while taken.contains(name) { k += 1; name = "\(base)_\(k)" }
+        taken.insert(name)
         return name
     }
 
@@ -77,7 +81,7 @@ final class ONNXGraphWriter {
                  attributes: [Onnx_AttributeProto] = []) -> [String] {
         var node = Onnx_NodeProto()
         node.opType = opType
-        node.name = uniqueName(name)
+        node.name = ONNXGraphWriter.unique(name, in: &nodeNames)
         node.input = inputs
         node.output = outputs.map { $0.isEmpty ? "" : uniqueName($0) }
         node.attribute = attributes

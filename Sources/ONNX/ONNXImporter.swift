@@ -10,7 +10,8 @@ import SwiftProtobuf
 /// an error naming the file, the node and the operator. Operators and their layers: Gemm and
 /// MatMul (+ Add) -> Linear; Conv -> Conv2D; MaxPool, AveragePool -> MaxPool2D, AvgPool2D; Relu,
 /// LeakyRelu, Sigmoid, Tanh, Softmax -> Activation; BatchNormalization -> BatchNorm; Flatten and
-/// a flattening Reshape -> Flatten; Cast + Gather -> Embedding; Identity and Dropout are left
+/// a flattening Reshape -> Flatten; Cast + Gather -> Embedding; Transpose + RNN + Squeeze (+
+/// Transpose) -> SimpleRNN (`importTimeMajorRecurrent`); Identity, Dropout and zero Pad are left
 /// out; `Constant` nodes and `Transpose` of a constant are folded. Opsets 13 to 23 of the
 /// default domain.
 ///

@@ -20,7 +20,7 @@ enum ONNXNodeImports {
         "Tanh": importActivation, "Softmax": importActivation,
         "BatchNormalization": importBatchNormalization,
         "Flatten": importFlatten, "Reshape": importReshape,
-        "Cast": importEmbedding, "Pad": importZeroPad,
+        "Cast": importEmbedding, "Pad": importZeroPad, "Transpose": importTimeMajorRecurrent,
     ]
 
     static var known: String { table.keys.sorted().joined(separator: ", ") }
