@@ -169,4 +169,37 @@ final class ONNXImporterTests: XCTestCase {
         for _ in 0..<5 { _ = step() }
         XCTAssertLessThan(step(), first)
     }
+
+    /// The fuzz seeds, whole and damaged (cut, bytes changed): each imports or is an error
+    /// naming the file, never a trap.
+    func testFuzzSeedsWholeAndDamaged() throws {
+        let folder = repositoryFile("Fuzz/Corpus/onnx")
+        let seeds = try FileManager.default.contentsOfDirectory(at: folder, includingPropertiesForKeys: nil)
+            .filter { $0.pathExtension == "onnx" }.sorted { $0.path < $1.path }
+        XCTAssertGreaterThanOrEqual(seeds.count, 4)
+        var imported = 0, refused = 0
+        for seed in seeds {
+            let data = try Data(contentsOf: seed)
+            var variants = [data, data.prefix(data.count / 2), data.prefix(data.count - 3)]
+            for k in 1...8 {
+                var damaged = data
+                let i = damaged.startIndex + (k * 7919) % damaged.count
+                damaged[i] ^= UInt8(truncatingIfNeeded: 0x5A &+ k)
+                variants.append(damaged)
+            }
+            for (v, variant) in variants.enumerated() {
+                let path = "\(seed.lastPathComponent)#\(v)"
+                do {
+                    let model = try ONNXImporter.model(from: variant, path: path)
+                    XCTAssertFalse(model.layers.isEmpty, path)
+                    imported += 1
+                } catch {
+                    XCTAssertTrue("\(error)".hasPrefix("\(path): "), "\(error)")
+                    refused += 1
+                }
+            }
+        }
+        XCTAssertGreaterThan(imported, seeds.count / 2)
+        XCTAssertGreaterThan(refused, seeds.count)
+    }
 }
