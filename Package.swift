@@ -23,6 +23,8 @@ let package = Package(
         .library(name: "Augment", targets: ["Augment"]),
         // MPI across processes; the only product that needs Open MPI (not part of Synapse).
         .library(name: "Distributed", targets: ["Distributed"]),
+        // ONNX export (and import) of models, over swift-protobuf's runtime (not part of Synapse).
+        .library(name: "ONNX", targets: ["ONNX"]),
         .executable(name: "xor", targets: ["XOR"]),
         .executable(name: "mlp-mnist", targets: ["MLPMNIST"]),
         .executable(name: "lenet", targets: ["LeNet"]),
@@ -31,6 +33,7 @@ let package = Package(
         .executable(name: "charrnn", targets: ["CharRNN"]),
         .executable(name: "classify", targets: ["Classify"]),
         .executable(name: "textclass", targets: ["TextClass"]),
+        .executable(name: "onnx", targets: ["ONNXConvert"]),
         .executable(name: "dense-benchmark", targets: ["DenseBenchmark"]),
         .executable(name: "conv-benchmark", targets: ["ConvBenchmark"]),
         .executable(name: "augment-benchmark", targets: ["AugmentBenchmark"]),
@@ -43,6 +46,7 @@ let package = Package(
         .package(url: "https://github.com/swiftcsv/SwiftCSV", from: "0.10.0"),
         // `swift package generate-documentation --target Synapse` (a plugin: nothing of it is linked).
         .package(url: "https://github.com/swiftlang/swift-docc-plugin", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-protobuf", from: "1.39.0"),
     ],
     targets: [
         // C libraries from Debian packages (Scripts/setup installs them).
@@ -74,6 +78,12 @@ let package = Package(
         .target(name: "Synapse", dependencies: ["Dense", "Conv", "Recurrent", "Augment"]),
         // The MPI communicator: links Open MPI; Dense knows only the Communicator protocol.
         .target(name: "Distributed", dependencies: ["Dense", "CMPI"]),
+        // ONNX models: the Swift generated from onnx.proto (committed, Generated/README.md) and
+        // the per-layer mappings; swift-protobuf's runtime only, never its plugin.
+        .target(
+            name: "ONNX",
+            dependencies: ["Dense", "Conv", "Recurrent", .product(name: "SwiftProtobuf", package: "swift-protobuf")],
+            exclude: ["Generated/README.md"]),
 
         // Samples: one executable per job a user runs.
         // The options every sample shares; no MPI.
@@ -94,6 +104,10 @@ let package = Package(
         sample("CharRNN", folder: "CharRNN"),
         sample("Classify", folder: "Classify"),
         sample("TextClass", folder: "TextClass"),
+        .executableTarget(
+            name: "ONNXConvert",
+            dependencies: ["Synapse", "ONNX", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            path: "Samples/ONNX"),
 
         // Benchmarks: run in release mode, print ratios against their peers.
         .executableTarget(
@@ -128,5 +142,8 @@ let package = Package(
         // Runs `mpirun -np 2` on DistributedCheck, a small program built beside the tests.
         .executableTarget(name: "DistributedCheck", dependencies: ["Dense", "Distributed"], path: "Tests/DistributedCheck"),
         .testTarget(name: "DistributedTests", dependencies: ["Dense"]),
+        .testTarget(name: "ONNXTests", dependencies: ["ONNX", "Synapse", "TestSupport"]),
+        // Writes models, inputs and Synapse's outputs for Scripts/check_onnx.py (onnxruntime).
+        .executableTarget(name: "ONNXCheck", dependencies: ["ONNX", "Synapse"], path: "Tests/ONNXCheck"),
     ]
 )

@@ -23,6 +23,7 @@ let harnesses: [(binary: String, module: String)] = [
     ("fuzz-imdb-csv", "FuzzIMDBCSV"),
     ("fuzz-imdb-tar", "FuzzIMDBTar"),
     ("fuzz-labelled-texts", "FuzzLabelledTexts"),
+    ("fuzz-onnx", "FuzzONNX"),
 ]
 
 let package = Package(
@@ -35,7 +36,7 @@ let package = Package(
     ] + harnesses.map {
         .executableTarget(
             name: $0.module,
-            dependencies: ["FuzzSupport", .product(name: "Synapse", package: "Synapse")],
+            dependencies: ["FuzzSupport", .product(name: "Synapse", package: "Synapse"), .product(name: "ONNX", package: "Synapse")],
             swiftSettings: [.unsafeFlags(["-parse-as-library"])])
     }
 )

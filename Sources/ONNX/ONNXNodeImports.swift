@@ -1,0 +1,280 @@
+import Conv
+import Dense
+import Foundation
+import Recurrent
+
+/// How one ONNX operator becomes Synapse layers: reads `node` (already taken; its data input is
+/// `graph.current`), may take the nodes after it that belong to the same layer, and returns
+/// the layers (none for an identity), leaving `graph.current` and `graph.shape` at their output.
+/// Throws `SynapseError.invalidArgument` for an attribute or input outside what Synapse
+/// computes; the importer prefixes the node's name and operator.
+typealias ONNXNodeImport = @Sendable (_ node: Onnx_NodeProto, _ graph: ONNXGraphReader) throws -> [ImportedLayer]
+
+/// The operators the importer knows: one table, as the exporter's (`ONNXLayerExports`).
+enum ONNXNodeImports {
+    static let table: [String: ONNXNodeImport] = [
+        "Identity": importIdentity, "Dropout": importIdentity,
+        "Gemm": importGemm, "MatMul": importMatMul,
+        "Conv": importConv, "MaxPool": importPool, "AveragePool": importPool,
+        "Relu": importActivation, "LeakyRelu": importActivation, "Sigmoid": importActivation,
+        "Tanh": importActivation, "Softmax": importActivation,
+        "BatchNormalization": importBatchNormalization,
+        "Flatten": importFlatten, "Reshape": importReshape,
+        "Cast": importEmbedding, "Pad": importZeroPad, "Transpose": importTimeMajorRecurrent,
+    ]
+
+    static var known: String { table.keys.sorted().joined(separator: ", ") }
+}
+
+/// The node's output becomes `current`; the sample shape becomes `shape`.
+private func advance(_ node: Onnx_NodeProto, _ graph: ONNXGraphReader, shape: [Int]) {
+    graph.current = node.output.first ?? ""
+    graph.shape = shape
+}
+
+/// Builds `layer`, checks its output shape against the input and advances the chain.
+private func imported(_ layer: any Layer, _ values: [Tensor], after node: Onnx_NodeProto, _ graph: ONNXGraphReader) throws -> [ImportedLayer] {
+    let shape = try layer.outputShape(for: graph.shape)
+    let expected = layer.parameters + layer.buffers
+    guard expected.count == values.count else {
+        throw SynapseError.invalidArgument("\(values.count) weight tensors for \(expected.count) parameters")
+    }
+    for (p, v) in zip(expected, values) where p.shape != v.shape {
+        throw SynapseError.invalidArgument("weight of shape \(v.shape) where the layer needs \(p.shape)")
+    }
+    advance(node, graph, shape: shape)
+    return [ImportedLayer(layer: layer, values: values)]
+}
+
+/// Identity and Dropout (inference): no layer.
+func importIdentity(_ node: Onnx_NodeProto, _ graph: ONNXGraphReader) throws -> [ImportedLayer] {
+    if node.opType == "Dropout" {
+        try node.onlyAttributes(["seed"])
+        // The optional ratio and training_mode inputs: training mode must not be on.
+        if node.input.count > 2, !node.input[2].isEmpty {
+            guard try graph.integers(node.input[2], for: node).allSatisfy({ $0 == 0 }) else {
+                throw SynapseError.invalidArgument("training_mode is on: Synapse imports inference graphs")
+            }
+        }
+    } else {
+        try node.onlyAttributes([])
+    }
+    advance(node, graph, shape: graph.shape)
+    return []
+}
+
+/// Gemm: `x W^T + b` (transB 1) or `x W + b` (transB 0), alpha and beta 1, on (N, F): Linear.
+func importGemm(_ node: Onnx_NodeProto, _ graph: ONNXGraphReader) throws -> [ImportedLayer] {
+    try node.onlyAttributes(["alpha", "beta", "transA", "transB"])
+    guard try node.float("alpha", default: 1) == 1, try node.float("beta", default: 1) == 1,
+          try node.int("transA", default: 0) == 0 else {
+        throw SynapseError.invalidArgument("only alpha 1, beta 1 and transA 0 are imported")
+    }
+    guard graph.shape.count == 1 else { throw SynapseError.invalidArgument("Gemm on (N, \(graph.shape)): (N, F) expected") }
+    guard node.input.count >= 2 else { throw SynapseError.invalidArgument("needs inputs A and B") }
+    var weight = try graph.floats(node.input[1], for: node)
+    guard weight.shape.count == 2 else { throw SynapseError.invalidArgument("B has shape \(weight.shape), not 2-D") }
+    let transB = try node.int("transB", default: 0)
+    guard transB == 0 || transB == 1 else { throw SynapseError.invalidArgument("transB is \(transB)") }
+    if transB == 0 { weight = transposed(weight) }
+    var values = [weight]
+    if node.input.count > 2, !node.input[2].isEmpty {
+        let bias = try graph.floats(node.input[2], for: node)
+        guard bias.count == weight.shape[0], bias.shape.filter({ $0 != 1 }).count <= 1 else {
+            throw SynapseError.invalidArgument("C has shape \(bias.shape); a bias of \(weight.shape[0]) is expected")
+        }
+        values.append(bias.reshaped([weight.shape[0]]))
+    }
+    let name = graph.layerName(fromWeight: node.input[1])
+    let config = Linear.Config(inputFeatures: weight.shape[1], outputFeatures: weight.shape[0], bias: values.count == 2)
+    return try imported(Linear(config, random: nil, name: name), values, after: node, graph)
+}
+
+/// MatMul by a constant (in, out), with the `Add` of a constant bias after it if there is one:
+/// a Linear on the last axis. A constant computed by `Transpose` of a weight was folded first.
+func importMatMul(_ node: Onnx_NodeProto, _ graph: ONNXGraphReader) throws -> [ImportedLayer] {
+    try node.onlyAttributes([])
+    guard node.input.count == 2, node.input[0] == graph.current else {
+        throw SynapseError.invalidArgument("only the chain's tensor times a constant matrix is imported")
+    }
+    let matrix = try graph.floats(node.input[1], for: node)
+    guard matrix.shape.count == 2 else { throw SynapseError.invalidArgument("the matrix has shape \(matrix.shape), not 2-D") }
+    var values = [transposed(matrix)]
+    var last = node
+    if let add = graph.next, add.opType == "Add", add.input.count == 2, let product = node.output.first,
+       add.input.contains(product), let other = add.input.first(where: { $0 != product }), graph.isConstant(other) {
+        let bias = try graph.floats(other, for: add)
+        if bias.count == matrix.shape[1], bias.shape.filter({ $0 != 1 }).count <= 1 {
+            _ = graph.take()
+            values.append(bias.reshaped([matrix.shape[1]]))
+            last = add
+        }
+    }
+    let name = graph.layerName(fromWeight: node.input[1])
+    let config = Linear.Config(inputFeatures: matrix.shape[0], outputFeatures: matrix.shape[1], bias: values.count == 2)
+    return try imported(Linear(config, random: nil, name: name), values, after: last, graph)
+}
+
+/// The transpose of a 2-D tensor.
+func transposed(_ t: Tensor) -> Tensor {
+    let (rows, columns) = (t.shape[0], t.shape[1])
+    let values = t.array
+    var out = [Float](repeating: 0, count: values.count)
+    for r in 0..<rows { for c in 0..<columns { out[c * rows + r] = values[r * columns + c] } }
+    return Tensor(shape: [columns, rows], values: out)
+}
+
+/// The (height, width) pairs of a 2-D window: kernel, strides, symmetric pads; dilations 1,
+/// auto_pad NOTSET (or VALID without pads).
+private func window(_ node: Onnx_NodeProto, kernel: (Int, Int)?) throws -> (kernel: (Int, Int), stride: (Int, Int), padding: (Int, Int)) {
+    if let autoPad = try node.string("auto_pad"), autoPad != "NOTSET", autoPad != "VALID" {
+        throw SynapseError.invalidArgument("auto_pad \(autoPad) is not imported (give explicit pads)")
+    }
+    if let dilations = try node.ints("dilations"), dilations.contains(where: { $0 != 1 }) {
+        throw SynapseError.invalidArgument("dilations \(dilations): only 1 is imported")
+    }
+    let shape = try node.ints("kernel_shape")
+    guard let k = shape.map({ $0.count == 2 ? ($0[0], $0[1]) : nil }) ?? kernel else {
+        throw SynapseError.invalidArgument("kernel_shape \(shape ?? []): a 2-D kernel expected")
+    }
+    let strides = try node.ints("strides") ?? [1, 1]
+    let pads = try node.ints("pads") ?? [0, 0, 0, 0]
+    guard strides.count == 2, pads.count == 4 else { throw SynapseError.invalidArgument("strides \(strides), pads \(pads): 2-D expected") }
+    guard pads[0] == pads[2], pads[1] == pads[3] else {
+        throw SynapseError.invalidArgument("pads \(pads) are not symmetric: Synapse pads both sides alike")
+    }
+    return (k, (strides[0], strides[1]), (pads[0], pads[1]))
+}
+
+/// Conv (2-D, group 1): Conv2D.
+func importConv(_ node: Onnx_NodeProto, _ graph: ONNXGraphReader) throws -> [ImportedLayer] {
+    try node.onlyAttributes(["auto_pad", "dilations", "group", "kernel_shape", "pads", "strides"])
+    guard try node.int("group", default: 1) == 1 else { throw SynapseError.invalidArgument("group is not 1: only plain convolutions are imported") }
+    guard node.input.count >= 2 else { throw SynapseError.invalidArgument("needs inputs X and W") }
+    let weight = try graph.floats(node.input[1], for: node)
+    guard weight.shape.count == 4 else { throw SynapseError.invalidArgument("W has shape \(weight.shape), not (M, C, kH, kW)") }
+    let w = try window(node, kernel: (weight.shape[2], weight.shape[3]))
+    guard w.kernel == (weight.shape[2], weight.shape[3]) else {
+        throw SynapseError.invalidArgument("kernel_shape \(w.kernel) does not match W \(weight.shape)")
+    }
+    var values = [weight]
+    if node.input.count > 2, !node.input[2].isEmpty { values.append(try graph.floats(node.input[2], for: node)) }
+    let config = try Conv2D.Config(inputChannels: weight.shape[1], outputChannels: weight.shape[0], kernelSize: w.kernel,
+                                   stride: w.stride, padding: .explicit(w.padding.0, w.padding.1), bias: values.count == 2)
+    let layer = try Conv2D(config, random: nil, name: graph.layerName(fromWeight: node.input[1]))
+    return try imported(layer, values, after: node, graph)
+}
+
+/// MaxPool and AveragePool (2-D, floor rounding; average with count_include_pad 1 when padded).
+func importPool(_ node: Onnx_NodeProto, _ graph: ONNXGraphReader) throws -> [ImportedLayer] {
+    try node.onlyAttributes(["auto_pad", "ceil_mode", "count_include_pad", "dilations", "kernel_shape", "pads",
+                             "storage_order", "strides"])
+    guard try node.int("ceil_mode", default: 0) == 0 else { throw SynapseError.invalidArgument("ceil_mode 1 is not imported") }
+    guard try node.int("storage_order", default: 0) == 0 else { throw SynapseError.invalidArgument("storage_order 1 is not imported") }
+    guard node.output.count == 1 || node.output.dropFirst().allSatisfy(\.isEmpty) else {
+        throw SynapseError.invalidArgument("the Indices output is not imported")
+    }
+    let w = try window(node, kernel: nil)
+    let window = PoolingWindow(kernel: w.kernel, stride: w.stride, padding: w.padding)
+    if node.opType == "MaxPool" {
+        return try imported(MaxPool2D(MaxPool2D.Config(window: window)), [], after: node, graph)
+    }
+    guard try node.int("count_include_pad", default: 0) == 1 || w.padding == (0, 0) else {
+        throw SynapseError.invalidArgument("padding left out of the average (count_include_pad 0) is not imported")
+    }
+    return try imported(AvgPool2D(AvgPool2D.Config(window: window)), [], after: node, graph)
+}
+
+/// Relu, LeakyRelu, Sigmoid, Tanh, Softmax (over the last axis): Activation.
+func importActivation(_ node: Onnx_NodeProto, _ graph: ONNXGraphReader) throws -> [ImportedLayer] {
+    let function: Activation.Function
+    switch node.opType {
+    case "Relu": try node.onlyAttributes([]); function = .relu
+    case "LeakyRelu": try node.onlyAttributes(["alpha"]); function = .leakyReLU(alpha: try node.float("alpha", default: 0.01))
+    case "Sigmoid": try node.onlyAttributes([]); function = .sigmoid
+    case "Tanh": try node.onlyAttributes([]); function = .tanh
+    default:
+        try node.onlyAttributes(["axis"])
+        let axis = try node.int("axis", default: -1)
+        guard axis == -1 || axis == graph.shape.count else {
+            throw SynapseError.invalidArgument("axis \(axis): Synapse's softmax is over the last axis")
+        }
+        function = .softmax
+    }
+    return try imported(Activation(function), [], after: node, graph)
+}
+
+/// BatchNormalization (inference form) on (N, C) or (N, C, H, W): BatchNorm.
+func importBatchNormalization(_ node: Onnx_NodeProto, _ graph: ONNXGraphReader) throws -> [ImportedLayer] {
+    try node.onlyAttributes(["epsilon", "momentum", "training_mode"])
+    guard try node.int("training_mode", default: 0) == 0 else { throw SynapseError.invalidArgument("training_mode 1 is not imported") }
+    guard node.input.count == 5 else { throw SynapseError.invalidArgument("needs X, scale, B, mean and var") }
+    let values = try node.input[1...4].map { try graph.floats($0, for: node) }
+    guard let features = values.first?.count, values.allSatisfy({ $0.shape == [features] }) else {
+        throw SynapseError.invalidArgument("scale, B, mean and var must be vectors of one length, got \(values.map(\.shape))")
+    }
+    let epsilon = try node.float("epsilon", default: 1e-5)
+    // ONNX's momentum weighs the old statistics; Synapse's (PyTorch's) the new batch.
+    let momentum = 1 - (try node.float("momentum", default: 0.9))
+    guard epsilon > 0, momentum >= 0, momentum <= 1 else {
+        throw SynapseError.invalidArgument("epsilon \(epsilon) must be positive and momentum within 0...1")
+    }
+    let name = graph.layerName(fromWeight: node.input[1])
+    let layer = try BatchNorm(BatchNorm.Config(features: features, momentum: momentum, epsilon: epsilon), name: name)
+    return try imported(layer, values, after: node, graph)
+}
+
+/// Flatten (axis 1): Flatten.
+func importFlatten(_ node: Onnx_NodeProto, _ graph: ONNXGraphReader) throws -> [ImportedLayer] {
+    try node.onlyAttributes(["axis"])
+    guard try node.int("axis", default: 1) == 1 else { throw SynapseError.invalidArgument("only axis 1 is imported") }
+    return try imported(Flatten(), [], after: node, graph)
+}
+
+/// Reshape to (N, features) by a constant shape ([0 or -1 or N, -1 or features]): Flatten.
+func importReshape(_ node: Onnx_NodeProto, _ graph: ONNXGraphReader) throws -> [ImportedLayer] {
+    try node.onlyAttributes(["allowzero"])
+    guard node.input.count == 2 else { throw SynapseError.invalidArgument("needs data and shape") }
+    let target = try graph.integers(node.input[1], for: node)
+    let features = graph.shape.reduce(1, *)
+    guard target.count == 2, target[1] == -1 || target[1] == Int64(features), target[0] == 0 || target[0] == -1 && target[1] != -1 else {
+        throw SynapseError.invalidArgument("shape \(target): only a flattening reshape to (N, \(features)) is imported")
+    }
+    return try imported(Flatten(), [], after: node, graph)
+}
+
+/// Cast to int64 followed by Gather from a constant table (axis 0): Embedding (the ids stay
+/// floats in Synapse).
+func importEmbedding(_ node: Onnx_NodeProto, _ graph: ONNXGraphReader) throws -> [ImportedLayer] {
+    try node.onlyAttributes(["to", "saturate"])
+    let int64 = Onnx_TensorProto.DataType.int64.rawValue, int32 = Onnx_TensorProto.DataType.int32.rawValue
+    let to = try node.int("to", default: 0)
+    guard to == int64 || to == int32, let ids = node.output.first, let gather = graph.next, gather.opType == "Gather",
+          gather.input.count == 2, gather.input[1] == ids else {
+        throw SynapseError.invalidArgument("a Cast is imported only as the ids of an Embedding: a cast to int64 read by a Gather")
+    }
+    _ = graph.take()
+    do {
+        try gather.onlyAttributes(["axis"])
+        guard try gather.int("axis", default: 0) == 0 else { throw SynapseError.invalidArgument("only axis 0 is imported") }
+        let table = try graph.floats(gather.input[0], for: gather)
+        guard table.shape.count == 2 else { throw SynapseError.invalidArgument("the table has shape \(table.shape), not 2-D") }
+        let config = Embedding.Config(vocabularySize: table.shape[0], dimension: table.shape[1])
+        let layer = try Embedding(config, random: nil, name: graph.layerName(fromWeight: gather.input[0]))
+        return try imported(layer, [table], after: gather, graph)
+    } catch let error as SynapseError {
+        throw SynapseError.invalidArgument("\(gather.label): \(ONNXExporter.message(of: error))")
+    }
+}
+
+/// Pad by zero amounts (PyTorch writes one before an AveragePool): no layer. Real padding is
+/// refused (Synapse pads inside its convolution and pooling layers).
+func importZeroPad(_ node: Onnx_NodeProto, _ graph: ONNXGraphReader) throws -> [ImportedLayer] {
+    try node.onlyAttributes(["mode"])
+    guard try node.string("mode") ?? "constant" == "constant", node.input.count >= 2,
+          try graph.integers(node.input[1], for: node).allSatisfy({ $0 == 0 }) else {
+        throw SynapseError.invalidArgument("only a Pad of zero amounts is imported (pad inside Conv or the pooling instead)")
+    }
+    advance(node, graph, shape: graph.shape)
+    return []
+}
