@@ -1,5 +1,5 @@
-// A many-to-one simple RNN on IMDB movie reviews: Embedding -> SimpleRNN -> Linear -> sigmoid,
-// binary cross-entropy. Trains with a progress bar and per-epoch validation, prints the test
+// A many-to-one recurrent network on IMDB movie reviews: Embedding -> SimpleRNN, LSTM or GRU
+// (`--cell`) -> Linear -> sigmoid, binary cross-entropy. Trains with a progress bar and per-epoch validation, prints the test
 // accuracy, precision, recall and confusion matrix, and saves the model with its vocabulary.
 // `--predict "text"` prints the probability that a review is positive, from the saved model.
 import ArgumentParser
@@ -9,7 +9,7 @@ import Synapse
 
 struct Sentiment: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "sentiment", abstract: "Train a simple RNN on IMDB reviews, or score a review with a saved one.")
+        commandName: "sentiment", abstract: "Train a recurrent network on IMDB reviews, or score a review with a saved one.")
 
     @OptionGroup var common: TrainingOptions
     @OptionGroup var cluster: DistributedOptions
@@ -19,9 +19,12 @@ struct Sentiment: ParsableCommand {
     @Option(help: "Words per review: the last N are kept, shorter reviews are padded (and masked).") var length = 200
     @Option(help: "Embedding dimension.") var embedding = 64
     @Option(help: "Word vectors start uniform in -a...a for this a.") var embeddingScale: Float = 0.05
+    @Option(help: "Recurrent cell: simple (Elman), lstm or gru.") var cell = "simple"
     @Option(help: "Hidden state size.") var hidden = 64
-    @Option(help: "Recurrent nonlinearity: relu (with identity recurrent weights: an IRNN) or tanh.") var nonlinearity = "relu"
-    @Option(help: "Recurrent weight initialisation: identity or orthogonal.") var recurrentInit = "identity"
+    @Option(help: "Simple cell only: recurrent nonlinearity, relu (with identity recurrent weights: an IRNN) or tanh (default relu).")
+    var nonlinearity: String?
+    @Option(help: "Recurrent weight initialisation: identity or orthogonal (default: identity for the simple cell, orthogonal for lstm and gru).")
+    var recurrentInit: String?
     @Option(help: "Adam learning rate.") var lr: Float = 1e-3
     @Option(help: "Multiply the learning rate by this after every epoch.") var decay: Float = 1
     @Option(help: "Dropout rate on the word vectors (0: none).") var dropout: Float = 0
@@ -55,19 +58,13 @@ struct Sentiment: ParsableCommand {
                                targets: Tensor(shape: [imdb.test.count, 1], values: imdb.test.map { $0.positive ? 1 : 0 }))
         note(String(format: "tokenised and encoded in %.1f s; vocabulary %d words", Date().timeIntervalSince(start), vocabulary.count))
 
-        guard let nonlinearity = SimpleRNN.Nonlinearity(rawValue: nonlinearity) else {
-            throw ValidationError("--nonlinearity must be tanh or relu")
-        }
-        guard let recurrentInit = Initializer(configName: recurrentInit) else {
-            throw ValidationError("--recurrent-init must be orthogonal or identity")
-        }
         let random = RandomGenerator(seed: common.seed)
+        let rnn = try recurrentLayer(random: random)
         let model = try Sequential(inputShape: [length], [
             Embedding(vocabulary.count, embedding, paddingIndex: Vocabulary.padding,
                       initializer: .uniform(embeddingScale), random: random, name: "embedding")]
             + (dropout > 0 ? [Dropout(rate: dropout, name: "dropout")] : []) + [
-            SimpleRNN(embedding, hidden, nonlinearity: nonlinearity, recurrentInitializer: recurrentInit,
-                      random: random, name: "rnn"),
+            rnn,
             Linear(hidden, 1, random: random, name: "fc"),
         ])
         print(model.summary())
@@ -94,7 +91,7 @@ struct Sentiment: ParsableCommand {
             ["loss": .string("binary_cross_entropy"), "epochs": .number(Double(epochs)),
              "batchSize": .number(Double(batchSize)), "seed": .number(Double(common.seed)),
              "length": .number(Double(length)), "truncating": .string("left"), "padding": .string("left")]) { a, _ in a },
-                     history: history, curves: "SimpleRNN on IMDB") { staging in
+                     history: history, curves: "\(rnn.displayTypeName) on IMDB") { staging in
             try vocabulary.save(to: staging.appendingPathComponent("vocabulary.json"))
         }
         print("wrote \(run.weights.path), model.json, vocabulary.json, log.csv and curves.svg in \(run.folder.url.path)")
@@ -106,6 +103,29 @@ struct Sentiment: ParsableCommand {
         print(matrix)
         print(String(format: "positive class: precision %.2f%%, recall %.2f%%", 100 * matrix.precision(1), 100 * matrix.recall(1)))
         try common.report(testAccuracy: matrix.accuracy)
+    }
+
+    /// The recurrent layer `--cell` names, many-to-one over the word vectors.
+    func recurrentLayer(random: RandomGenerator) throws -> any Layer {
+        guard let recurrentInit = Initializer(configName: recurrentInit ?? (cell == "simple" ? "identity" : "orthogonal")),
+              recurrentInit == .identity || recurrentInit == .orthogonal else {
+            throw ValidationError("--recurrent-init must be orthogonal or identity")
+        }
+        switch cell {
+        case "simple":
+            guard let nonlinearity = SimpleRNN.Nonlinearity(rawValue: nonlinearity ?? "relu") else {
+                throw ValidationError("--nonlinearity must be tanh or relu")
+            }
+            return try SimpleRNN(embedding, hidden, nonlinearity: nonlinearity, recurrentInitializer: recurrentInit,
+                                 random: random, name: "rnn")
+        case "lstm", "gru":
+            guard nonlinearity == nil else { throw ValidationError("--nonlinearity applies to --cell simple only") }
+            return cell == "lstm"
+                ? try LSTM(embedding, hidden, recurrentInitializer: recurrentInit, random: random, name: "rnn")
+                : try GRU(embedding, hidden, recurrentInitializer: recurrentInit, random: random, name: "rnn")
+        default:
+            throw ValidationError("--cell must be simple, lstm or gru, not '\(cell)'")
+        }
     }
 
     func score(_ text: String, folder: URL) throws {
