@@ -67,6 +67,16 @@ final class GRUTests: XCTestCase {
                                   "gru.o2m_feedback")
     }
 
+    /// Two stacked layers, whole and padded sequences, as PyTorch's `nn.GRU(num_layers: 2)`.
+    func testTwoStackedLayersMatchPyTorch() throws {
+        for (name, masked, many) in [("stacked_m2o", false, false), ("stacked_m2m", false, true),
+                                     ("stacked_masked_m2o", true, false), ("stacked_masked_m2m", true, true)] {
+            try assertStackedMatchesPyTorch("gru.\(name)", masked: masked, many: many) {
+                try GRU($0, h, mode: $1, random: RandomGenerator(seed: 1))
+            }
+        }
+    }
+
     func testTruncatedBackpropagationMatchesDetachedPyTorch() throws {
         assertGatedMatchesPyTorch(try layer("truncated3", f, mode: .manyToMany, truncation: 3), "gru.truncated3")
     }

@@ -70,3 +70,30 @@ func leftPadded(_ x: Tensor, lengths: [Int]) -> (x: Tensor, mask: Tensor) {
     }
     return (moved, mask)
 }
+
+/// Two stacked layers against PyTorch's `num_layers=2` (fixture `<prefix>.l0.*`, `<prefix>.l1.*`):
+/// the first many-to-many into the second, each with the mask (when the case has one), chained as
+/// `Sequential` chains them; the output, the input gradient and every parameter gradient of both
+/// within 1e-4.
+func assertStackedMatchesPyTorch<L: GatedLayer>(_ prefix: String, masked: Bool, many: Bool,
+                                                make: (_ inputFeatures: Int, _ mode: RecurrentMode) throws -> L,
+                                                file: StaticString = #filePath, line: UInt = #line) throws {
+    let x = gatedFixture("\(prefix).x")
+    let (f, h) = (x.shape[2], gatedFixture("\(prefix).l0.weight_hh").shape[1])
+    let first = try make(f, .manyToMany), second = try make(h, many ? .manyToMany : .manyToOne)
+    loadGatedWeights(first, "\(prefix).l0")
+    loadGatedWeights(second, "\(prefix).l1")
+    let mask = masked ? gatedFixture("\(prefix).mask") : nil
+    first.inputMask = mask
+    second.inputMask = first.outputMask
+    let y = second.forward(first.forward(x, training: true), training: true)
+    assertClose(y, gatedFixture("\(prefix).y"), relative: 0, absolute: 1e-4, "\(prefix) output", file: file, line: line)
+    let dx = first.backward(second.backward(gatedFixture("\(prefix).dy")))
+    assertClose(dx, gatedFixture("\(prefix).dx"), relative: 0, absolute: 1e-4, "\(prefix) input gradient", file: file, line: line)
+    for (k, layer) in [first, second].enumerated() {
+        for (p, name) in zip(layer.parameters, gatedParameterNames) {
+            assertClose(p.gradient, gatedFixture("\(prefix).l\(k).d\(name)"), relative: 0, absolute: 1e-4,
+                        "\(prefix) layer \(k) d\(name)", file: file, line: line)
+        }
+    }
+}
