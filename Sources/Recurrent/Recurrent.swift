@@ -1,8 +1,9 @@
 @_exported import Dense
 
 extension LayerRegistry {
-    /// The recurrent layers: `SimpleRNN`, `LSTM`, `GRU` and `Embedding`.
+    /// The recurrent layers: `SimpleRNN`, `LSTM`, `GRU`, `Bidirectional` and `Embedding`.
     public static var recurrent: LayerRegistry {
-        LayerRegistry([SimpleRNN.Config.self, LSTM.Config.self, GRU.Config.self, Embedding.Config.self])
+        LayerRegistry([SimpleRNN.Config.self, LSTM.Config.self, GRU.Config.self, Bidirectional.Config.self,
+                       Embedding.Config.self])
     }
 }
