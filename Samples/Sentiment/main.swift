@@ -20,6 +20,8 @@ struct Sentiment: ParsableCommand {
     @Option(help: "Embedding dimension.") var embedding = 64
     @Option(help: "Word vectors start uniform in -a...a for this a.") var embeddingScale: Float = 0.05
     @Option(help: "Recurrent cell: simple (Elman), lstm or gru.") var cell = "simple"
+    @Flag(help: "Read each review both ways (a second cell reads the real words last first); the two final states are concatenated.")
+    var bidirectional = false
     @Option(help: "Hidden state size.") var hidden = 64
     @Option(help: "Simple cell only: recurrent nonlinearity, relu (with identity recurrent weights: an IRNN) or tanh (default relu).")
     var nonlinearity: String?
@@ -65,7 +67,7 @@ struct Sentiment: ParsableCommand {
                       initializer: .uniform(embeddingScale), random: random, name: "embedding")]
             + (dropout > 0 ? [Dropout(rate: dropout, name: "dropout")] : []) + [
             rnn,
-            Linear(hidden, 1, random: random, name: "fc"),
+            Linear(bidirectional ? 2 * hidden : hidden, 1, random: random, name: "fc"),
         ])
         print(model.summary())
         let optimizer = Adam(learningRate: lr)
@@ -105,8 +107,15 @@ struct Sentiment: ParsableCommand {
         try common.report(testAccuracy: matrix.accuracy)
     }
 
-    /// The recurrent layer `--cell` names, many-to-one over the word vectors.
+    /// The recurrent layer `--cell` names, many-to-one over the word vectors, read both ways
+    /// with `--bidirectional`.
     func recurrentLayer(random: RandomGenerator) throws -> any Layer {
+        let config = try recurrentConfig()
+        if bidirectional { return try Bidirectional(config, random: random, name: "rnn") }
+        return try config.makeLayer(random: random, name: "rnn")
+    }
+
+    func recurrentConfig() throws -> Bidirectional.Wrapped {
         guard let recurrentInit = Initializer(configName: recurrentInit ?? (cell == "simple" ? "identity" : "orthogonal")),
               recurrentInit == .identity || recurrentInit == .orthogonal else {
             throw ValidationError("--recurrent-init must be orthogonal or identity")
@@ -116,13 +125,13 @@ struct Sentiment: ParsableCommand {
             guard let nonlinearity = SimpleRNN.Nonlinearity(rawValue: nonlinearity ?? "relu") else {
                 throw ValidationError("--nonlinearity must be tanh or relu")
             }
-            return try SimpleRNN(embedding, hidden, nonlinearity: nonlinearity, recurrentInitializer: recurrentInit,
-                                 random: random, name: "rnn")
+            return .simpleRNN(SimpleRNN.Config(inputFeatures: embedding, hiddenSize: hidden, nonlinearity: nonlinearity,
+                                               recurrentInitializer: recurrentInit))
         case "lstm", "gru":
             guard nonlinearity == nil else { throw ValidationError("--nonlinearity applies to --cell simple only") }
             return cell == "lstm"
-                ? try LSTM(embedding, hidden, recurrentInitializer: recurrentInit, random: random, name: "rnn")
-                : try GRU(embedding, hidden, recurrentInitializer: recurrentInit, random: random, name: "rnn")
+                ? .lstm(LSTM.Config(inputFeatures: embedding, hiddenSize: hidden, recurrentInitializer: recurrentInit))
+                : .gru(GRU.Config(inputFeatures: embedding, hiddenSize: hidden, recurrentInitializer: recurrentInit))
         default:
             throw ValidationError("--cell must be simple, lstm or gru, not '\(cell)'")
         }

@@ -38,6 +38,19 @@ public final class Bidirectional: Layer, SequenceMasking {
             }
         }
 
+        /// One direction alone: the wrapped layer, built from `random` and named `name`.
+        public func makeLayer(random: RandomGenerator, name: String = "") throws -> any Layer & SequenceMasking {
+            try makeLayer(random: random, storage: .standalone, name: name)
+        }
+
+        func makeLayer(random: RandomGenerator?, storage: ParameterStorage, name: String = "") throws -> any Layer & SequenceMasking {
+            switch self {
+            case .simpleRNN(let c): return try SimpleRNN(c, random: random, storage: storage, name: name)
+            case .lstm(let c): return try LSTM(c, random: random, storage: storage, name: name)
+            case .gru(let c): return try GRU(c, random: random, storage: storage, name: name)
+            }
+        }
+
         var mode: RecurrentMode {
             switch self {
             case .simpleRNN(let c): return c.mode
@@ -150,15 +163,8 @@ public final class Bidirectional: Layer, SequenceMasking {
         try config.validate()
         self.config = config
         self.name = name
-        func make() throws -> any Layer & SequenceMasking {
-            switch config.layer {
-            case .simpleRNN(let c): return try SimpleRNN(c, random: random, storage: storage)
-            case .lstm(let c): return try LSTM(c, random: random, storage: storage)
-            case .gru(let c): return try GRU(c, random: random, storage: storage)
-            }
-        }
-        forwardLayer = try make()
-        backwardLayer = try make()
+        forwardLayer = try config.layer.makeLayer(random: random, storage: storage)
+        backwardLayer = try config.layer.makeLayer(random: random, storage: storage)
         for p in backwardLayer.parameters { p.name += "_reverse" }
     }
 
