@@ -75,6 +75,7 @@ public final class Bidirectional: Layer, SequenceMasking {
         public var layer: Wrapped
         public var merge: Merge
 
+        /// Runs `layer` (many-to-one or many-to-many) both ways, merging as `merge` says.
         public init(_ layer: Wrapped, merge: Merge = .concatenate) {
             (self.layer, self.merge) = (layer, merge)
         }
@@ -138,8 +139,9 @@ public final class Bidirectional: Layer, SequenceMasking {
 
     public private(set) var config: Config
     public var name: String
-    /// The copy that reads the steps forwards and the one that reads them backwards.
+    /// The copy that reads the steps forwards.
     public let forwardLayer: any Layer & SequenceMasking
+    /// The copy that reads each sequence's real steps backwards (parameters `<name>_reverse`).
     public let backwardLayer: any Layer & SequenceMasking
 
     public var inputMask: Tensor?

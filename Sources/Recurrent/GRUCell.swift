@@ -17,8 +17,11 @@ import Dense
 /// projection's gradient and the recurrent projection's (they differ in the n part by the factor
 /// r). Products go through `BLAS`; the gate loops run on `rationalTanh`.
 public final class GRUCell: RecurrentCell {
+    /// F, the width of an input row.
     public let inputFeatures: Int
+    /// H, the width of h.
     public let hiddenSize: Int
+    /// `weight_ih` (3H, F), `weight_hh` (3H, H), `bias_ih` and `bias_hh` (3H).
     public let weightIH: Parameter
     public let weightHH: Parameter
     public let biasIH: Parameter

@@ -89,6 +89,7 @@ public final class LSTM: Layer, SequenceMasking, RecurrentStepping {
     public var name: String
     public var inputFeatures: Int { config.inputFeatures }
     public var hiddenSize: Int { config.hiddenSize }
+    /// The width of the whole state row `step` carries (2H for the LSTM's [h | c], H for the GRU).
     public var stateWidth: Int { cell.stateWidth }
     public var mode: Mode { config.mode }
     /// Truncated back-propagation through time (`Config.truncation`).

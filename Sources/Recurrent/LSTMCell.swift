@@ -18,8 +18,11 @@ import Dense
 /// which recomputes tanh(c') from the state. Products go through `BLAS`; the gate loops run on
 /// `rationalTanh` (the sigmoid as 0.5 tanh(x / 2) + 0.5), branch-free so they vectorise.
 public final class LSTMCell: RecurrentCell {
+    /// F, the width of an input row.
     public let inputFeatures: Int
+    /// H, the width of h.
     public let hiddenSize: Int
+    /// `weight_ih` (4H, F), `weight_hh` (4H, H), `bias_ih` and `bias_hh` (4H).
     public let weightIH: Parameter
     public let weightHH: Parameter
     public let biasIH: Parameter
