@@ -3,9 +3,10 @@
 
 Proves that the recurrent layers' safetensors keys and layouts load into PyTorch unchanged:
 the file is loaded with strict=True into Embedding, nn.LSTMCell / nn.GRUCell (or, for the simple
-cell, whose one bias is PyTorch's two summed, a module of the same three tensors) and Linear,
-which run the reviews as `sentiment` does (the last N words, left padding, padded steps keep the
-state). Prints the IMDB test accuracy, and with --synapse compares P(positive) for the first
+cell, whose one bias is PyTorch's two summed, a module of the same three tensors; for
+--bidirectional, a module of both directions' tensors, the second with PyTorch's _reverse suffix)
+and Linear, which run the reviews as `sentiment` does (the last N words, left padding, padded
+steps keep the state; the reverse direction reads the real steps last first). Prints the IMDB test accuracy, and with --synapse compares P(positive) for the first
 --compare test reviews with what `sentiment --predict` prints. Needs Debian's python3-torch and
 `pip install safetensors`:
 
@@ -80,6 +81,50 @@ class SimpleCell(torch.nn.Module):
         return self.act(x @ self.weight_ih.T + h @ self.weight_hh.T + self.bias)
 
 
+def step(kind, p, x, h, c, nonlinearity, suffix=""):
+    """One step of the cell `kind` with the tensors p[name + suffix] (PyTorch's equations)."""
+    w_ih, w_hh = p["weight_ih" + suffix], p["weight_hh" + suffix]
+    if kind == "LSTM":
+        gates = x @ w_ih.T + p["bias_ih" + suffix] + h @ w_hh.T + p["bias_hh" + suffix]
+        i, f, g, o = gates.chunk(4, dim=1)
+        c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
+        return torch.sigmoid(o) * torch.tanh(c), c
+    if kind == "GRU":
+        ir, iz, i_n = (x @ w_ih.T + p["bias_ih" + suffix]).chunk(3, dim=1)
+        hr, hz, h_n = (h @ w_hh.T + p["bias_hh" + suffix]).chunk(3, dim=1)
+        r, z = torch.sigmoid(ir + hr), torch.sigmoid(iz + hz)
+        n = torch.tanh(i_n + r * h_n)
+        return (1 - z) * n + z * h, c
+    act = torch.tanh if nonlinearity == "tanh" else torch.relu
+    return act(x @ w_ih.T + h @ w_hh.T + p["bias" + suffix]), c
+
+
+class BothWays(torch.nn.Module):
+    """Synapse's Bidirectional: the wrapped layer's tensors, then the same names + _reverse."""
+
+    def __init__(self, kind, f, h, nonlinearity):
+        super().__init__()
+        gates = {"LSTM": 4, "GRU": 3}.get(kind, 1)
+        names = [("weight_ih", (gates * h, f)), ("weight_hh", (gates * h, h))]
+        names += [("bias_ih", (gates * h,)), ("bias_hh", (gates * h,))] if kind in ("LSTM", "GRU") else [("bias", (h,))]
+        for suffix in ["", "_reverse"]:
+            for name, shape in names:
+                self.register_parameter(name + suffix, torch.nn.Parameter(torch.zeros(shape)))
+        self.kind, self.hidden, self.nonlinearity = kind, h, nonlinearity
+
+    def forward(self, x, mask):
+        p = dict(self.named_parameters())
+        finals = []
+        for suffix, steps in [("", range(x.shape[1])), ("_reverse", reversed(range(x.shape[1])))]:
+            h = torch.zeros(x.shape[0], self.hidden)
+            c = torch.zeros_like(h)
+            for t in steps:
+                h2, c2 = step(self.kind, p, x[:, t], h, c, self.nonlinearity, suffix)
+                h, c = torch.where(mask[:, t], h2, h), torch.where(mask[:, t], c2, c)
+            finals.append(h)
+        return finals
+
+
 class Model(torch.nn.Module):
     def __init__(self, config):
         super().__init__()
@@ -87,9 +132,15 @@ class Model(torch.nn.Module):
         emb, rnn, fc = layers["embedding"]["options"], layers["rnn"], layers["fc"]["options"]
         self.kind = rnn["type"]
         o = rnn["options"]
+        self.merge = None
+        if self.kind == "Bidirectional":
+            self.merge = o.get("merge", "concatenate")
+            self.kind, o = o["layer"]["type"], o["layer"]["options"]
         f, h = int(o["inputFeatures"]), int(o["hiddenSize"])
         self.embedding = torch.nn.Embedding(int(emb["vocabularySize"]), int(emb["dimension"]))
-        if self.kind == "LSTM":
+        if self.merge:
+            self.rnn = BothWays(self.kind, f, h, o.get("nonlinearity", "tanh"))
+        elif self.kind == "LSTM":
             self.rnn = torch.nn.LSTMCell(f, h)
         elif self.kind == "GRU":
             self.rnn = torch.nn.GRUCell(f, h)
@@ -101,6 +152,9 @@ class Model(torch.nn.Module):
     def forward(self, ids):
         x = self.embedding(ids)
         mask = (ids != 0).unsqueeze(-1)
+        if self.merge:
+            forward, backward = self.rnn(x, mask)
+            return self.fc(torch.cat([forward, backward], 1) if self.merge == "concatenate" else forward + backward)[:, 0]
         h = torch.zeros(ids.shape[0], self.hidden)
         c = torch.zeros_like(h)
         for t in range(ids.shape[1]):
@@ -129,7 +183,8 @@ def main():
     model = Model(config)
     model.load_state_dict(load_file(os.path.join(args.folder, "model.safetensors")), strict=True)
     model.eval()
-    print(f"PyTorch {torch.__version__}, strict load of {args.folder}/model.safetensors ({model.kind})")
+    print(f"PyTorch {torch.__version__}, strict load of {args.folder}/model.safetensors "
+          f"({model.kind}{', bidirectional' if model.merge else ''})")
 
     def encode(text):
         tokens = [ids.get(w, 1) for w in words(text)][-length:]
