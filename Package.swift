@@ -3,10 +3,12 @@
 import PackageDescription
 
 /// A sample: one executable per job a user runs, on the umbrella module and the shared options.
-func sample(_ name: String, folder: String) -> Target {
+/// Only a sample that takes `--distributed` depends on DistributedSampleOptions, and so links Open MPI.
+func sample(_ name: String, folder: String, distributed: Bool = false) -> Target {
     .executableTarget(
         name: name,
-        dependencies: ["Synapse", "SampleOptions", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+        dependencies: ["Synapse", "SampleOptions", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+            + (distributed ? ["DistributedSampleOptions"] : []),
         path: "Samples/\(folder)")
 }
 
@@ -28,6 +30,7 @@ let package = Package(
         .executable(name: "sentiment", targets: ["Sentiment"]),
         .executable(name: "charrnn", targets: ["CharRNN"]),
         .executable(name: "classify", targets: ["Classify"]),
+        .executable(name: "textclass", targets: ["TextClass"]),
         .executable(name: "dense-benchmark", targets: ["DenseBenchmark"]),
         .executable(name: "conv-benchmark", targets: ["ConvBenchmark"]),
         .executable(name: "augment-benchmark", targets: ["AugmentBenchmark"]),
@@ -38,6 +41,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/weichsel/ZIPFoundation", from: "0.9.20"),
         .package(url: "https://github.com/swiftcsv/SwiftCSV", from: "0.10.0"),
+        // `swift package generate-documentation --target Synapse` (a plugin: nothing of it is linked).
+        .package(url: "https://github.com/swiftlang/swift-docc-plugin", from: "1.5.0"),
     ],
     targets: [
         // C libraries from Debian packages (Scripts/setup installs them).
@@ -71,17 +76,24 @@ let package = Package(
         .target(name: "Distributed", dependencies: ["Dense", "CMPI"]),
 
         // Samples: one executable per job a user runs.
+        // The options every sample shares; no MPI.
         .target(
             name: "SampleOptions",
-            dependencies: ["Synapse", "Distributed", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: ["Synapse", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             path: "Samples/SampleOptions"),
+        // `--distributed`, for the samples that offer it: links Open MPI through Distributed.
+        .target(
+            name: "DistributedSampleOptions",
+            dependencies: ["Synapse", "SampleOptions", "Distributed", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            path: "Samples/DistributedSampleOptions"),
         sample("XOR", folder: "XOR"),
-        sample("MLPMNIST", folder: "MLPMNIST"),
-        sample("LeNet", folder: "LeNet"),
+        sample("MLPMNIST", folder: "MLPMNIST", distributed: true),
+        sample("LeNet", folder: "LeNet", distributed: true),
         sample("AugmentFolder", folder: "Augment"),
-        sample("Sentiment", folder: "Sentiment"),
+        sample("Sentiment", folder: "Sentiment", distributed: true),
         sample("CharRNN", folder: "CharRNN"),
         sample("Classify", folder: "Classify"),
+        sample("TextClass", folder: "TextClass"),
 
         // Benchmarks: run in release mode, print ratios against their peers.
         .executableTarget(

@@ -22,6 +22,7 @@ let harnesses: [(binary: String, module: String)] = [
     ("fuzz-pipeline", "FuzzPipeline"),
     ("fuzz-imdb-csv", "FuzzIMDBCSV"),
     ("fuzz-imdb-tar", "FuzzIMDBTar"),
+    ("fuzz-labelled-texts", "FuzzLabelledTexts"),
 ]
 
 let package = Package(

@@ -44,12 +44,15 @@ struct RNNBenchmark: ParsableCommand {
         let loss = BinaryCrossEntropy(), optimizer = Adam()
         let gradient = Tensor(shape: [batch, 1])
         let parameters = model.parameters
-        let perStep = timed {
-            model.zeroGradients()
-            let output = model.forward(x, training: true)
-            _ = loss.compute(predictions: output, targets: y, gradient: gradient)
-            model.backward(gradient)
-            optimizer.step(parameters)
+        // With the threads planned as `fit` plans them (`BLAS.withThreadPlan`).
+        let perStep = BLAS.withThreadPlan(workers: 1, splitsRows: model.splitsRowsAcrossThreads) {
+            timed {
+                model.zeroGradients()
+                let output = model.forward(x, training: true)
+                _ = loss.compute(predictions: output, targets: y, gradient: gradient)
+                model.backward(gradient)
+                optimizer.step(parameters)
+            }
         }
         return Double(batch * steps) / perStep
     }

@@ -13,58 +13,6 @@ struct Classify: ParsableCommand {
         subcommands: [Train.self, Evaluate.self, Predict.self, Export.self])
 }
 
-/// What `train` records in model.json, so that `evaluate` and `predict` prepare images the same way.
-enum SavedFormat {
-    static func settings(_ format: ImageFormat) -> [String: ConfigValue] {
-        ["image_width": .number(Double(format.width)), "image_height": .number(Double(format.height)),
-         "image_channels": .number(Double(format.channels)), "image_fit": .string(format.fit.rawValue),
-         "image_alpha": .string(format.alpha.rawValue)]
-    }
-
-    /// The model, its class names (`classes.json` beside it) and its image format.
-    static func load(_ path: String) throws -> (Sequential, [String], ImageFormat) {
-        // After a crash in the middle of a save, the complete new set may wait beside the folder.
-        let url = ModelFolder.readableWeights(URL(fileURLWithPath: path))
-        let model = try Sequential.load(from: url, registry: .standard)
-        let configURL = Sequential.configURL(forWeights: url)
-        let training = try JSONDecoder().decode(ModelConfig.self, from: Data(contentsOf: configURL)).training
-        func number(_ key: String) throws -> Int {
-            guard case .number(let value)? = training[key], value >= 1, value <= 16_384, value == value.rounded() else {
-                throw SynapseError.file(path: configURL.path, problem: "no image setting '\(key)': not a model written by classify train")
-            }
-            return Int(value)
-        }
-        func text(_ key: String) -> String? { if case .string(let s)? = training[key] { return s } else { return nil } }
-        let format = try ImageFormat(width: number("image_width"), height: number("image_height"), channels: number("image_channels"),
-                                     fit: text("image_fit").flatMap(ImageFormat.Fit.init) ?? .resize,
-                                     alpha: text("image_alpha").flatMap(ImageFormat.Alpha.init) ?? .drop)
-        let classesURL = url.deletingLastPathComponent().appendingPathComponent("classes.json")
-        let classes: [String]
-        do {
-            classes = try JSONDecoder().decode([String].self, from: Data(contentsOf: classesURL))
-        } catch {
-            throw SynapseError.file(path: classesURL.path, problem: "cannot read the class names: \(error.localizedDescription)")
-        }
-        guard model.inputShape == format.sampleShape, model.outputShape == [classes.count] else {
-            throw SynapseError.file(path: path, problem:
-                "the model takes \(model.inputShape) and gives \(model.outputShape), but its settings say \(format.sampleShape) images and \(classes.count) classes")
-        }
-        return (model, classes, format)
-    }
-}
-
-/// Scores `model` on `source` and prints the labelled confusion matrix; returns the accuracy.
-func score(_ model: Sequential, classes: [String], on source: ImageFolderSource, batchSize: Int = 256) throws -> ConfusionMatrix {
-    var matrix = ConfusionMatrix(classes: classes.count)
-    let stream = source.batches(order: Array(0..<source.count), batchSize: batchSize, epoch: 0, training: false)
-    let inputs = Tensor(shape: [batchSize] + source.sampleShape), labels = Tensor(shape: [batchSize])
-    while let rows = try stream.next(inputs: inputs, targets: labels) {
-        let output = model.forward(Tensor.reusing(inputs, shape: [rows] + source.sampleShape), training: false)
-        matrix.add(predicted: argmaxRows(output), actual: (0..<rows).map { Int(labels[$0]) })
-    }
-    return matrix
-}
-
 extension Classify {
     struct Train: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Train on an image folder; validate on another folder or a split.")
@@ -88,6 +36,19 @@ extension Classify {
         @Option(help: "Threads that decode and augment images ahead of training.") var loaderThreads = 2
         @Option(help: "Keep decoded images in memory up to this many MiB, so a data set that fits is decoded once (0: decode every epoch).") var cacheMb = 256
         @Option(help: "Folder for model.safetensors, model.json, classes.json, log.csv and curves.svg.") var output = "runs/classify"
+        @Flag(help: "Keep a class folder without images as a class (an error otherwise).") var allowEmptyClasses = false
+
+        func validate() throws {
+            try checkTraining(epochs: epochs, batchSize: batchSize, lr: lr, decay: decay)
+            if let channels, channels != 1 && channels != 3 { throw ValidationError("--channels must be 1 or 3, got \(channels)") }
+            if let validationSplit, !(validationSplit > 0 && validationSplit < 1) {
+                throw ValidationError("--validation-split must be between 0 and 1, got \(validationSplit)")
+            }
+            if validation != nil && validationSplit != nil { throw ValidationError("give --validation or --validation-split, not both") }
+            guard (0...256).contains(loaderThreads) else { throw ValidationError("--loader-threads must be 0...256, got \(loaderThreads)") }
+            guard (0...1 << 20).contains(cacheMb) else { throw ValidationError("--cache-mb must be 0...1048576, got \(cacheMb)") }
+            _ = try parseSize(imageSize ?? "28x28")
+        }
 
         func run() throws {
             _ = common.prepare()
@@ -98,7 +59,7 @@ extension Classify {
                                          fit: fit, alpha: alpha)
             let pipeline = try augment.map { try Pipeline.load(from: URL(fileURLWithPath: $0)) }
             let report: @Sendable (String) -> Void = { note("skipped: \($0)") }
-            let trainFolder = try ImageFolder(root: URL(fileURLWithPath: folder, isDirectory: true))
+            let trainFolder = try ImageFolder(root: URL(fileURLWithPath: folder, isDirectory: true), allowEmptyClasses: allowEmptyClasses)
             note(trainFolder.summary)
             let source = try ImageFolderSource(folder: trainFolder, format: format, pipeline: pipeline, loaderThreads: loaderThreads,
                                                cacheBytes: cacheMb << 20, report: report)
@@ -135,14 +96,15 @@ extension Classify {
             let seconds = Date().timeIntervalSince(start)
             print(String(format: "trained %d epochs in %.1f s (%.0f images/s, validation included)", trainer.epoch - firstEpoch,
                          seconds, Double((trainer.epoch - firstEpoch) * training.count) / seconds))
-            let settings = optimizer.settings.merging(SavedFormat.settings(format)) { a, _ in a }.merging(
+            let classifier = try ImageClassifier(model: network, classes: classes, format: format)
+            let settings = optimizer.settings.merging(ImageClassifier.settings(format)) { a, _ in a }.merging(
                 ["loss": .string("cross_entropy"), "epochs": .number(Double(epochs)), "batchSize": .number(Double(batchSize)),
                  "seed": .number(Double(common.seed)), "model": .string(modelName.rawValue)]) { a, _ in a }
             try run.save(network, training: settings, history: history, curves: "\(modelName.rawValue) on \(folder)") { staging in
-                try AtomicFile.write(try JSONEncoder().encode(classes), to: staging.appendingPathComponent("classes.json"))
+                try AtomicFile.write(try JSONEncoder().encode(classes), to: staging.appendingPathComponent(ImageClassifier.classesName))
             }
             print("wrote \(run.weights.path), model.json, classes.json, log.csv and curves.svg in \(run.folder.url.path)")
-            let matrix = try score(network, classes: classes, on: held)
+            let matrix = try classifier.confusionMatrix(on: held)
             print(matrix.table(names: classes))
             try common.report(testAccuracy: matrix.accuracy)
         }
@@ -158,20 +120,20 @@ extension Classify {
 
     struct Evaluate: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Score a saved model on an image folder.")
-        @Argument(help: "The model's .safetensors (model.json and classes.json beside it).") var model: String
+        @Argument(help: "The model set: its folder (the --output of train), or its model.safetensors or model.json.") var model: String
         @Argument(help: "A folder with one subfolder per class, named as in training.") var folder: String
         @Option(help: "Threads that decode images ahead.") var loaderThreads = 2
         @Option(help: "OpenBLAS threads.") var threads = 1
 
         func run() throws {
             BLAS.threads = threads
-            let (network, classes, format) = try SavedFormat.load(model)
-            let images = try ImageFolder(root: URL(fileURLWithPath: folder, isDirectory: true), classes: classes)
+            let classifier = try ImageClassifier.load(from: URL(fileURLWithPath: model))
+            let images = try ImageFolder(root: URL(fileURLWithPath: folder, isDirectory: true), classes: classifier.classes)
             note(images.summary)
-            let source = try ImageFolderSource(folder: images, format: format, loaderThreads: loaderThreads,
+            let source = try ImageFolderSource(folder: images, format: classifier.format, loaderThreads: loaderThreads,
                                                report: { note("skipped: \($0)") })
-            let matrix = try score(network, classes: classes, on: source)
-            print(matrix.table(names: classes))
+            let matrix = try classifier.confusionMatrix(on: source)
+            print(matrix.table(names: classifier.classes))
             print(String(format: "test accuracy: %.2f%%", 100 * matrix.accuracy))
         }
     }
@@ -179,26 +141,18 @@ extension Classify {
     struct Predict: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Classify PNG and JPEG files: one line per file, path<TAB>class<TAB>probability (the top k classes).")
-        @Argument(help: "The model's .safetensors (model.json and classes.json beside it).") var model: String
+        @Argument(help: "The model set: its folder (the --output of train), or its model.safetensors or model.json.") var model: String
         @Argument(help: "PNG or JPEG files.") var files: [String]
         @Option(help: "Print the k most probable classes per file.") var top = 1
 
         func run() throws {
-            let (network, classes, format) = try SavedFormat.load(model)
             guard top >= 1 else { throw ValidationError("--top must be at least 1") }
+            let classifier = try ImageClassifier.load(from: URL(fileURLWithPath: model))
             var failed = 0
-            let input = Tensor(shape: [1] + format.sampleShape)
             for path in files {
                 do {
-                    // As `evaluate` reads them: a large JPEG at a reduced scale, then the exact resize.
-                    let image = try format.sized(ImageFile.read(URL(fileURLWithPath: path), fitting: (format.width, format.height)))
-                    format.write(image, to: input.data)
-                    let logits = network.forward(input, training: false).array
-                    let largest = logits.max() ?? 0
-                    let weights = logits.map { exp(Double($0 - largest)) }
-                    let total = weights.reduce(0, +)
-                    let ranked = weights.indices.sorted { weights[$0] > weights[$1] }.prefix(top)
-                    print(([path] + ranked.flatMap { [classes[$0], String(format: "%.4f", weights[$0] / total)] }).joined(separator: "\t"))
+                    let ranked = try classifier.classify(URL(fileURLWithPath: path), top: top)
+                    print(([path] + ranked.flatMap { [$0.className, String(format: "%.4f", $0.probability)] }).joined(separator: "\t"))
                 } catch {
                     failed += 1
                     note(error is SynapseError ? "\(error)" : "\(path): \(error)")

@@ -3,6 +3,7 @@
 // (safetensors with PyTorch's names + JSON), a CSV log and an SVG of the training curves.
 // `--evaluate PATH` scores a saved model instead.
 import ArgumentParser
+import DistributedSampleOptions
 import Foundation
 import SampleOptions
 import Synapse
@@ -28,6 +29,8 @@ struct LeNet: ParsableCommand {
     var augment = false
     @Option(help: "Evaluate this saved model (.safetensors with its .json beside it) on the test set; no training.")
     var evaluate: String?
+
+    func validate() throws { try checkTraining(epochs: epochs, batchSize: batchSize, lr: lr, decay: decay) }
 
     func run() throws {
         let communicator = cluster.communicator()

@@ -1,6 +1,7 @@
 // A 784-256-128-10 ReLU multilayer perceptron on MNIST, trained with Adam: the core of Synapse
 // (Linear, activations, softmax cross-entropy, Adam, fit with validation) on real data.
 import ArgumentParser
+import DistributedSampleOptions
 import Foundation
 import SampleOptions
 import Synapse
@@ -17,6 +18,8 @@ struct MLPMNIST: ParsableCommand {
     @Option(help: "Multiply the learning rate by this after every epoch.") var decay: Float = 0.8
     @Option(help: "Folder for model.safetensors, model.json, log.csv and the checkpoint (replaced as a whole); a path ending in .safetensors names its folder.")
     var output = "runs/mlp-mnist"
+
+    func validate() throws { try checkTraining(epochs: epochs, batchSize: batchSize, lr: lr, decay: decay) }
 
     func run() throws {
         let communicator = cluster.communicator()

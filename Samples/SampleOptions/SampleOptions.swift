@@ -27,6 +27,24 @@ public struct TrainingOptions: ParsableArguments {
 
     public init() {}
 
+    /// Checks the options before anything is read, built or written.
+    public func validate() throws {
+        guard (1...256).contains(threads) else { throw ValidationError("--threads must be 1...256, got \(threads)") }
+        if let workers, !(1...256).contains(workers) { throw ValidationError("--workers must be 1...256, got \(workers)") }
+        if let requireAccuracy, !(0...100).contains(requireAccuracy) {
+            throw ValidationError("--require-accuracy is a percentage, 0...100, got \(requireAccuracy)")
+        }
+        // A data root named on the command line must exist: a mistyped path is not created and
+        // filled with downloads. (SYNAPSE_DATA is set once for every command, including those
+        // that read no data set, and is used as it is.)
+        if let data {
+            var isFolder: ObjCBool = false
+            guard FileManager.default.fileExists(atPath: data, isDirectory: &isFolder), isFolder.boolValue else {
+                throw ValidationError("--data \(data): no such folder; create it (missing data sets are fetched into it) or leave --data out to use $SYNAPSE_DATA or ~/.cache/synapse")
+            }
+        }
+    }
+
     /// Applies the thread count and returns the data directory.
     public func prepare() -> DataDirectory {
         BLAS.threads = threads
@@ -41,6 +59,7 @@ public struct TrainingOptions: ParsableArguments {
         let count = workers ?? (communicator.size > 1 ? 1 : defaultWorkers)
         guard count >= 1 else { throw ValidationError("--workers must be at least 1") }
         try trainer.use(workers: count, communicator: communicator)
+        trainer.verbose = false  // the samples pass `progressCallbacks` themselves (none with --quiet)
     }
 
     /// Prints the closing `test accuracy: NN.NN%` line, then fails if `--require-accuracy` is unmet.
@@ -56,10 +75,26 @@ public struct TrainingOptions: ParsableArguments {
     public var progressCallbacks: [any Callback] { quiet || SampleOutput.silenced ? [] : [ProgressBar()] }
 }
 
+/// Checks the training settings a sample takes, before anything is read or built: an option
+/// that would make training do nothing or fail later is an error now, naming the option.
+public func checkTraining(epochs: Int?, batchSize: Int, lr: Float? = nil, decay: Float? = nil) throws {
+    if let epochs, epochs < 1 { throw ValidationError("--epochs must be at least 1, got \(epochs)") }
+    guard batchSize >= 1 && batchSize <= 1 << 20 else { throw ValidationError("--batch-size must be 1...1048576, got \(batchSize)") }
+    if let lr, !(lr > 0 && lr.isFinite) { throw ValidationError("--lr must be a positive number, got \(lr)") }
+    if let decay, !(decay > 0 && decay <= 1) { throw ValidationError("--decay must be in (0, 1], got \(decay)") }
+}
+
 /// Prints a line to standard error (progress and notes; standard output carries the results).
 public func note(_ text: String) { noteInPlace(text + "\n") }
 
 /// Prints to standard error without a line break (for progress redrawn with "\r").
 public func noteInPlace(_ text: String) {
     if !SampleOutput.silenced { FileHandle.standardError.write(Data(text.utf8)) }
+}
+
+/// What the samples print on this rank.
+public enum SampleOutput {
+    /// True on ranks other than 0 of a distributed run (`DistributedOptions` sets it): notes and
+    /// the progress bar stay quiet.
+    nonisolated(unsafe) public static var silenced = false
 }

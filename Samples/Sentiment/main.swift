@@ -3,6 +3,7 @@
 // accuracy, precision, recall and confusion matrix, and saves the model with its vocabulary.
 // `--predict "text"` prints the probability that a review is positive, from the saved model.
 import ArgumentParser
+import DistributedSampleOptions
 import Foundation
 import SampleOptions
 import Synapse

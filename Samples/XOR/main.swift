@@ -24,6 +24,7 @@ struct XOR: ParsableCommand {
         let targets = Tensor(shape: [4, 1], values: [0, 1, 1, 0])
         let data = try Dataset(inputs: inputs, targets: targets)
         let trainer = Trainer(model: model, loss: BinaryCrossEntropy(), optimizer: Adam(learningRate: lr), random: random)
+        trainer.verbose = false  // 500 one-batch epochs: the table below says what came of them
         let history = try trainer.fit(data, epochs: epochs, batchSize: 4, shuffle: false)
 
         let logits = try model.predict(inputs)

@@ -7,12 +7,19 @@ import Dense
 /// two bytes in the host's byte order. Exact transforms (flips, quarter turns, crops) move whole
 /// pixels and so work on the bytes for either depth.
 public struct Image: Equatable, Sendable {
+    /// Pixels per row.
     public let width: Int
+    /// Rows.
     public let height: Int
+    /// Samples per pixel: 1 gray, 2 gray + alpha, 3 RGB, 4 RGBA.
     public let channels: Int
+    /// Bits per sample: 8 or 16.
     public let bitDepth: Int
+    /// The pixels, rows top to bottom, samples interleaved (see the type's description).
     public var bytes: [UInt8]
 
+    /// An image of these pixels; throws a `SynapseError` for a size below 1, channels outside
+    /// 1-4, a depth other than 8 or 16, or a byte count that does not match.
     public init(width: Int, height: Int, channels: Int, bitDepth: Int, bytes: [UInt8]) throws {
         guard width > 0, height > 0, (1...4).contains(channels), bitDepth == 8 || bitDepth == 16 else {
             throw SynapseError.invalidArgument(

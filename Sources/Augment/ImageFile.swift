@@ -26,9 +26,11 @@ public enum ImageFile {
     /// Reads a PNG or JPEG file.
     ///
     /// - Parameters:
-    ///   - fitting: a size the image must still cover; a JPEG at least twice as large on both
+    ///   - url: The file; errors name it.
+    ///   - target: a size the image must still cover; a JPEG at least twice as large on both
     ///     sides is decoded at a reduced scale (see `JPEG`). PNG files are read whole.
-    ///   - pixelLimit, byteLimit: see `PNG.decode` and `JPEG.decode`.
+    ///   - pixelLimit: The most pixels a file may store (see `PNG.decode` and `JPEG.decode`).
+    ///   - byteLimit: The most bytes of decoded pixels (see `PNG.decode` and `JPEG.decode`).
     public static func read(_ url: URL, fitting target: (width: Int, height: Int)? = nil,
                             pixelLimit: Int = PNG.defaultPixelLimit, byteLimit: Int = PNG.defaultByteLimit) throws -> Image {
         let data = try PNG.readBytes(url)

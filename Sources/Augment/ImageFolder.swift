@@ -8,8 +8,11 @@ import Foundation
 /// JPEG file (by extension, any case: `ImageFile.isImage`) under a class folder, at any depth, is
 /// a sample of that class. Files are listed in sorted
 /// order of their relative paths, so the sample numbering does not depend on the file system.
-/// Hidden files and folders are skipped. What does not fit is counted and named, never fatal:
-/// files that are not PNG or JPEG, files directly under `root`, class folders without an image.
+/// Hidden files and folders are skipped; symbolic links are followed (a link back to a folder
+/// already being listed is skipped, so a loop ends). What does not fit is counted and named, never
+/// fatal: files that are not PNG or JPEG, files directly under `root`. A class folder without an
+/// image is an error when the classes come from the folder (training on a class with no example
+/// would quietly never predict it), unless `allowEmptyClasses`.
 public struct ImageFolder: Sendable {
     public struct Entry: Sendable, Equatable {
         /// The path relative to the root (`cat/0001.png`).
@@ -27,10 +30,15 @@ public struct ImageFolder: Sendable {
 
     /// Lists the folder.
     ///
-    /// - Parameter classes: the class names to use, in order (a saved model's, when a validation
-    ///   or test folder must number its classes as the training folder did). A class folder not
-    ///   in the list is an error; a listed class without a folder is an empty class.
-    public init(root: URL, classes: [String]? = nil) throws {
+    /// - Parameters:
+    ///   - root: The folder holding one subfolder per class.
+    ///   - classes: the class names to use, in order (a saved model's, when a validation
+    ///     or test folder must number its classes as the training folder did). A class folder not
+    ///     in the list is an error; a listed class without a folder or without images is an
+    ///     empty class (a test folder may lack a class).
+    ///   - allowEmptyClasses: without `classes`, keep a class folder that holds no image as a
+    ///     class (it is an error otherwise).
+    public init(root: URL, classes: [String]? = nil, allowEmptyClasses: Bool = false) throws {
         let manager = FileManager.default
         var isFolder: ObjCBool = false
         guard manager.fileExists(atPath: root.path, isDirectory: &isFolder), isFolder.boolValue else {
@@ -68,19 +76,25 @@ public struct ImageFolder: Sendable {
         for (label, name) in names.enumerated() {
             let folder = root.appendingPathComponent(name, isDirectory: true)
             var files: [String] = []
-            if found.contains(name), let walker = manager.enumerator(
-                at: folder, includingPropertiesForKeys: [.isRegularFileKey], options: [.skipsHiddenFiles]) {
-                for case let url as URL in walker {
-                    guard (try? url.resourceValues(forKeys: [.isRegularFileKey]))?.isRegularFile == true else { continue }
-                    let relative = name + "/" + url.path.dropFirst(folder.path.count + 1)
-                    if ImageFile.isImage(url.path) { files.append(relative) } else { skipped.append(relative) }
+            if found.contains(name) {
+                Self.walk(folder, relative: name, visited: [folder.resolvingSymlinksInPath().path]) { relative, isImage in
+                    if isImage { files.append(relative) } else { skipped.append(relative) }
                 }
             }
             if files.isEmpty { empty.append(name) }
             entries += files.sorted().map { Entry(path: $0, label: label) }
         }
         guard !entries.isEmpty else {
+            let loose = skipped.filter { !$0.contains("/") && ImageFile.isImage($0) }
+            if !loose.isEmpty {
+                throw SynapseError.file(path: root.path, problem:
+                    "\(loose.count) image file(s) lie directly in this folder and none in a class subfolder: an image folder holds one subfolder per class (this looks like one class's folder; pass the folder above it)")
+            }
             throw SynapseError.file(path: root.path, problem: "no PNG or JPEG files in any class folder")
+        }
+        if classes == nil && !allowEmptyClasses && !empty.isEmpty {
+            throw SynapseError.file(path: root.path, problem:
+                "class folder(s) \(empty.joined(separator: ", ")) hold no PNG or JPEG file: a class without examples is never learned; remove the folder(s), or allow empty classes (classify: --allow-empty-classes)")
         }
         self.root = root
         self.classes = names
@@ -90,6 +104,28 @@ public struct ImageFolder: Sendable {
     }
 
     public func url(of entry: Entry) -> URL { root.appendingPathComponent(entry.path) }
+
+    /// Calls `found` with the path (relative to the root) of every file under `folder`, at any
+    /// depth, and whether it is an image; hidden entries skipped, symbolic links followed, a
+    /// folder whose real path is already in `visited` (a link loop) not entered again.
+    private static func walk(_ folder: URL, relative: String, visited: Set<String>, _ found: (String, Bool) -> Void) {
+        let manager = FileManager.default
+        guard let names = try? manager.contentsOfDirectory(atPath: folder.path) else { return }
+        for name in names where !name.hasPrefix(".") {
+            let url = folder.appendingPathComponent(name)
+            let path = relative + "/" + name
+            var isFolder: ObjCBool = false
+            // fileExists follows links: a dangling link is neither, and is reported as skipped.
+            guard manager.fileExists(atPath: url.path, isDirectory: &isFolder) else { found(path, false); continue }
+            if isFolder.boolValue {
+                let real = url.resolvingSymlinksInPath().path
+                guard !visited.contains(real) else { continue }
+                walk(url, relative: path, visited: visited.union([real]), found)
+            } else {
+                found(path, ImageFile.isImage(name))
+            }
+        }
+    }
 
     /// One line per class with its count, then what was skipped.
     public var summary: String {

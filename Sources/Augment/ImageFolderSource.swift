@@ -22,10 +22,13 @@ import Foundation
 /// sets that fit are decoded once; images are cached as decoded (before augmentation; a JPEG
 /// decoded at a reduced scale is cached apart from its full-size decoding).
 public final class ImageFolderSource: DataSource, @unchecked Sendable {
+    /// The files and their classes.
     public let folder: ImageFolder
+    /// What every image becomes: size, channels, fit, alpha.
     public let format: ImageFormat
     /// Positions in `folder.entries` of this source's samples.
     public let selection: [Int]
+    /// The augmentation applied to training batches (never to evaluation), before the format.
     public let pipeline: Pipeline?
     /// Threads that decode ahead (0: decode on the trainer's thread, when a batch is asked for).
     public let loaderThreads: Int
@@ -52,6 +55,8 @@ public final class ImageFolderSource: DataSource, @unchecked Sendable {
         let fitted: Bool
     }
 
+    /// A source over every image of `folder`; throws a `SynapseError` naming the setting for
+    /// `loaderThreads` outside 0-256, `prefetch` outside 1-1024 or a negative `cacheBytes`.
     public convenience init(folder: ImageFolder, format: ImageFormat, pipeline: Pipeline? = nil, loaderThreads: Int = 2,
                 prefetch: Int = 4, cacheBytes: Int = 0, report: @escaping @Sendable (String) -> Void = { _ in }) throws {
         guard loaderThreads >= 0, loaderThreads <= 256 else {

@@ -57,6 +57,22 @@ public struct ImageFormat: Codable, Equatable, Sendable {
         }
     }
 
+    /// One image file as the model input this format describes, 1 x C x H x W: read (PNG or
+    /// JPEG; a large JPEG decoded at a reduced scale), brought to the size (`fit`), its channels
+    /// converted (`write`), exactly as `ImageFolderSource` prepares evaluation images.
+    public func tensor(from url: URL) throws -> Tensor { try tensor(from: [url]) }
+
+    /// Image files as one batch, N x C x H x W in the order given (see `tensor(from:)`); throws,
+    /// naming the file, at the first one that cannot be read.
+    public func tensor(from urls: [URL]) throws -> Tensor {
+        let result = Tensor(shape: [urls.count] + sampleShape)
+        let size = channels * width * height
+        for (i, url) in urls.enumerated() {
+            write(try sized(ImageFile.read(url, fitting: (width, height))), to: result.data + i * size)
+        }
+        return result
+    }
+
     /// Writes `image` (already at this format's size) as C x H x W floats in [0, 1] to `output`.
     ///
     /// Gray to RGB repeats the gray; RGB to gray is the luminance of ITU-R 601-2

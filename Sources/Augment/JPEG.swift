@@ -44,6 +44,7 @@ public enum JPEG {
         public var scale: Int
     }
 
+    /// Reads and decodes a JPEG file (see `decode`); errors name the file.
     public static func read(_ url: URL, fitting target: (width: Int, height: Int)? = nil,
                             pixelLimit: Int = defaultPixelLimit, byteLimit: Int = defaultByteLimit) throws -> Image {
         try decode(PNG.readBytes(url), path: url.path, fitting: target, pixelLimit: pixelLimit, byteLimit: byteLimit).image
@@ -52,7 +53,9 @@ public enum JPEG {
     /// Decodes the bytes of a JPEG file; `path` names it in errors.
     ///
     /// - Parameters:
-    ///   - fitting: a size (after orientation) the image must still cover; nil for the stored size.
+    ///   - data: The file's bytes.
+    ///   - path: Names the file in errors.
+    ///   - target: a size (after orientation) the image must still cover; nil for the stored size.
     ///   - pixelLimit: the most pixels a file may store; larger ones are refused from their header.
     ///   - byteLimit: the most bytes of decoded pixels, and of libjpeg's coefficient buffers.
     ///   - allowTruncated: decode a file that ends inside its image data (the rest comes out

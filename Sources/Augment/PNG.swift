@@ -44,12 +44,15 @@ public enum PNG {
         }
     }
 
+    /// A decoded file: the image, and what libpng warned about.
     public struct Decoded {
+        /// The pixels as stored (palette expanded, every bit depth below 8 brought to 8).
         public var image: Image
         /// libpng's warnings (a damaged ancillary chunk, say): the image decoded nonetheless.
         public var warnings: [String]
     }
 
+    /// Reads and decodes a PNG file (see `decode`); errors name the file.
     public static func read(_ url: URL, pixelLimit: Int = defaultPixelLimit, byteLimit: Int = defaultByteLimit) throws -> Image {
         try decode(readBytes(url), path: url.path, pixelLimit: pixelLimit, byteLimit: byteLimit).image
     }
@@ -118,6 +121,13 @@ public enum PNG {
     }
 
     static func readBytes(_ url: URL) throws -> Data {
+        var isFolder: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: url.path, isDirectory: &isFolder) else {
+            throw SynapseError.file(path: url.path, problem: "no such file")
+        }
+        guard !isFolder.boolValue else {
+            throw SynapseError.file(path: url.path, problem: "a folder, not an image file: pass the PNG or JPEG files in it")
+        }
         do { return try Data(contentsOf: url) } catch {
             throw SynapseError.file(path: url.path, problem: "cannot read: \(error.localizedDescription)")
         }

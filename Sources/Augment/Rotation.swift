@@ -102,6 +102,9 @@ extension Image {
     /// bit-identical to Pillow's.
     ///
     /// - Parameters:
+    ///   - degrees: The angle, counter-clockwise (as Pillow's `rotate`).
+    ///   - interpolation: `.nearest` or `.bilinear`.
+    ///   - fill: What the pixels that come from outside the image take.
     ///   - expand: grow the canvas to hold the whole rotated image (Pillow's size rule: the
     ///     rotated corners' ceil(max) - floor(min) per axis); otherwise keep the size.
     public func rotated(degrees: Double, interpolation: Interpolation = .bilinear, fill: Fill = .constant(0),

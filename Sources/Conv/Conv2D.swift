@@ -159,14 +159,23 @@ public final class Conv2D: Layer {
         }
     }
 
+    /// The layer's settings, as saved in the architecture file.
     public let config: Config
+    /// The layer's name in the model; its parameters are `<name>.weight`, `<name>.bias`.
     public var name: String
+    /// C_in, the input's channels.
     public var inputChannels: Int { config.inputChannels }
+    /// C_out, the output's channels (one filter each).
     public var outputChannels: Int { config.outputChannels }
+    /// The filters' height and width.
     public var kernelSize: (height: Int, width: Int) { config.kernelSize.pair }
+    /// The step between windows, down and across.
     public var stride: (height: Int, width: Int) { config.stride.pair }
+    /// Zeros added above and below, left and right (`.same` resolved to numbers).
     public var padding: (height: Int, width: Int) { config.padding.pair }
+    /// The filters, (C_out, C_in, kH, kW) as PyTorch's `nn.Conv2d.weight`.
     public let weight: Parameter
+    /// One bias per output channel, (C_out); nil for a layer built with `bias: false`.
     public let bias: Parameter?
 
     /// The largest column matrix built at once, in floats (1 MiB). Larger batches go through in
@@ -214,9 +223,20 @@ public final class Conv2D: Layer {
         bias = config.bias ? storage.parameter("bias", [o]) : nil
     }
 
+    /// A 2-D convolution over N x C x H x W input.
+    ///
     /// - Parameters:
+    ///   - inputChannels: C, the input's channels.
+    ///   - outputChannels: O, the number of filters.
+    ///   - kernelSize: The filters' height and width.
+    ///   - stride: The step between windows, down and across.
+    ///   - padding: `.valid` (none), `.same` (the output keeps the input's size at stride 1) or
+    ///     explicit zeros per side.
+    ///   - bias: Whether the layer adds one bias per output channel.
     ///   - initializer: fills the weight (fanIn = C kH kW, fanOut = O kH kW); bias starts at 0.
     ///     Default He uniform, for ReLU networks.
+    ///   - random: The generator for the initial weights.
+    ///   - name: The layer's name in the model; empty: `conv2d_<k>`.
     public convenience init(inputChannels: Int, outputChannels: Int, kernelSize: (Int, Int), stride: (Int, Int) = (1, 1),
                             padding: Padding = .valid, bias: Bool = true, initializer: Initializer = .heUniform,
                             random: RandomGenerator, name: String = "") throws {

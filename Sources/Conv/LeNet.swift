@@ -17,11 +17,19 @@ import Dense
 /// so this is the common simplification). Parameter names (`conv1.weight`, ..., `fc3.bias`) are
 /// those of a PyTorch module with attributes conv1, conv2, fc1, fc2, fc3.
 public enum LeNet5 {
+    /// `modern`: ReLU and max pooling; `original`: tanh and average pooling, as in 1998.
     public enum Variant: String, Sendable, CaseIterable { case modern, original }
 
+    /// LeNet-5 as a `Sequential` of its layers, for input (N, channels, height, width).
+    ///
     /// - Parameters:
-    ///   - channels, height, width: the input; other sizes than 1 x 28 x 28 change fc1's input
+    ///   - variant: `.modern` (ReLU, max pooling) or `.original` (tanh, average pooling).
+    ///   - classes: The outputs of fc3 (logits).
+    ///   - channels: The input's channels; other sizes than 1 x 28 x 28 change fc1's input
     ///     (16 x the second pooling's output), everything else stays.
+    ///   - height: The input's height, at least 12.
+    ///   - width: The input's width, at least 12.
+    ///   - random: The generator for the initial weights.
     public static func make(_ variant: Variant = .modern, classes: Int = 10, channels: Int = 1, height: Int = 28,
                             width: Int = 28, random: RandomGenerator) throws -> Sequential {
         func activation() throws -> Activation { try Activation(variant == .modern ? .relu : .tanh) }

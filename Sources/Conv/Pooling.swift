@@ -63,6 +63,7 @@ public protocol PoolingLayer: Layer where Config: PoolingConfig {
 }
 
 extension PoolingLayer {
+    /// The window's size, stride and padding.
     public var window: PoolingWindow { config.window }
 
     /// A square window: `MaxPool2D(2)`, `AvgPool2D(3, stride: 2, padding: 1)`.
@@ -70,7 +71,14 @@ extension PoolingLayer {
         try self.init(kernelSize: (kernelSize, kernelSize), stride: stride.map { ($0, $0) }, padding: (padding, padding), name: name)
     }
 
-    /// - Parameter stride: defaults to the kernel size (non-overlapping windows).
+    /// A window of any height and width.
+    ///
+    /// - Parameters:
+    ///   - kernelSize: The window's height and width.
+    ///   - stride: defaults to the kernel size (non-overlapping windows).
+    ///   - padding: Rows above and below, columns left and right, added around the input (at most
+    ///     half the kernel), as PyTorch's `padding`.
+    ///   - name: The layer's name in the model; empty: `<type>_<k>`.
     public init(kernelSize: (Int, Int), stride: (Int, Int)? = nil, padding: (Int, Int) = (0, 0), name: String = "") throws {
         try self.init(Config(window: PoolingWindow(kernel: kernelSize, stride: stride, padding: padding)), name: name)
     }
@@ -95,7 +103,9 @@ public final class MaxPool2D: PoolingLayer, AbsorbsPrecedingReLU {
         public func makeLayer(random: RandomGenerator?) throws -> any Layer { try MaxPool2D(self) }
     }
 
+    /// The layer's settings, as saved in the architecture file.
     public let config: Config
+    /// The layer's name in the model (it has no parameters).
     public var name: String
     /// Whether the output is relu(max) for a ReLU before this layer (set by `Sequential`): the
     /// same values, window choices and input gradients as the ReLU's output pooled, since the
@@ -207,7 +217,9 @@ public final class AvgPool2D: PoolingLayer {
         public func makeLayer(random: RandomGenerator?) throws -> any Layer { try AvgPool2D(self) }
     }
 
+    /// The layer's settings, as saved in the architecture file.
     public let config: Config
+    /// The layer's name in the model (it has no parameters).
     public var name: String
     private var inputShape: [Int] = []
     private var output: Tensor?
@@ -279,7 +291,9 @@ public final class Flatten: Layer {
         public func makeLayer(random: RandomGenerator?) throws -> any Layer { Flatten() }
     }
 
+    /// The layer's settings (none), as saved in the architecture file.
     public let config = Config()
+    /// The layer's name in the model (it has no parameters).
     public var name: String
     private var inputShape: [Int] = []
 

@@ -12,6 +12,8 @@ import Dense
 /// The convolutions have no bias (batch normalisation supplies it), as in VGG with BN. With
 /// 3 x 32 x 32 input and 10 classes it has 204,794 trainable parameters (and 448 running statistics).
 public enum VGGSmall {
+    /// The network for C x H x W input and `classes` outputs (logits); throws for sides that are
+    /// not multiples of 8 or fewer than 2 classes.
     public static func make(channels: Int, height: Int, width: Int, classes: Int,
                             random: RandomGenerator) throws -> Sequential {
         guard height >= 8, width >= 8, height % 8 == 0, width % 8 == 0 else {

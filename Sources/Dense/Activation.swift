@@ -142,8 +142,11 @@ public final class Activation: Layer {
         public func makeLayer(random: RandomGenerator?) throws -> any Layer { try Activation(function) }
     }
 
+    /// The layer's settings, as saved in the architecture file.
     public let config: Config
+    /// The layer's name in the model (it has no parameters).
     public var name: String
+    /// The function applied elementwise (softmax: over the last axis).
     public var function: Function { config.function }
     private var output: Tensor?
     private var inputGradient: Tensor?

@@ -6,14 +6,21 @@ import Foundation
 ///     m <- b1 m + (1 - b1) g;   v <- b2 v + (1 - b2) g^2
 ///     w <- w - lr * (m / (1 - b1^t)) / (sqrt(v / (1 - b2^t)) + eps)
 public final class Adam: Optimizer {
+    /// lr, the step size; a `LearningRateSchedule` on the trainer sets it each epoch.
     public var learningRate: Float
+    /// b1, the first moment's decay.
     public let beta1: Float
+    /// b2, the second moment's decay.
     public let beta2: Float
+    /// eps, added to the denominator.
     public let epsilon: Float
+    /// L2 penalty: wd * w is added to each gradient before the update (PyTorch's `weight_decay`).
     public let weightDecay: Float
+    /// Steps taken so far (t); saved in checkpoints.
     public var stepCount = 0
     private let state = OptimizerSlots(names: ["exp_avg", "exp_avg_sq"])
 
+    /// Adam with PyTorch's defaults (lr 0.001, betas 0.9 and 0.999, eps 1e-8, no weight decay).
     public init(learningRate: Float = 0.001, beta1: Float = 0.9, beta2: Float = 0.999,
                 epsilon: Float = 1e-8, weightDecay: Float = 0) {
         self.learningRate = learningRate
@@ -23,9 +30,12 @@ public final class Adam: Optimizer {
         self.weightDecay = weightDecay
     }
 
+    /// The names of the state tensors kept per parameter, as PyTorch's optimizer state names them.
     public var slotNames: [String] { state.names }
+    /// The state tensors of `parameter`, in `slotNames` order (views into the optimizer's blocks).
     public func slots(for parameter: Parameter) -> [Tensor] { state.tensors(for: parameter) }
 
+    /// The optimizer's type and settings, saved with the model's training settings.
     public var settings: [String: ConfigValue] {
         ["type": .string("adam"), "learningRate": .number(Double(learningRate)), "beta1": .number(Double(beta1)),
          "beta2": .number(Double(beta2)), "epsilon": .number(Double(epsilon)), "weightDecay": .number(Double(weightDecay))]
@@ -64,7 +74,7 @@ public final class Adam: Optimizer {
         // Elementwise, so a share of the block per thread gives the same bits (a block as large
         // as an embedding table, 1.28M values, is bound by memory traffic on one core).
         let chunks = (n + 1023) / 1024
-        BLAS.concurrentPerform(n < 1 << 18 ? 1 : min(BLAS.threads, chunks), callsBLAS: false) { k, workers in
+        BLAS.concurrentPerform(n < 1 << 18 ? 1 : min(BLAS.loopThreads, chunks), callsBLAS: false) { k, workers in
             let i0 = min(n, chunks * k / workers * 1024), i1 = min(n, chunks * (k + 1) / workers * 1024)
             synapse_kernels().pointee.adam(w + i0, g + i0, m + i0, v + i0, i1 - i0, b1, b2, eps, wd, stepSize,
                                            inverseCorrection2Root)

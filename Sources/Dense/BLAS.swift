@@ -11,8 +11,18 @@ public enum BLAS {
     /// - Parameters:
     ///   - transposeA: A is stored K x M and used transposed.
     ///   - transposeB: B is stored N x K and used transposed.
-    ///   - lda, ldb, ldc: the distance between rows of A, B and C as stored, when they are rows of
-    ///     a wider buffer (one step's rows of a batch-major sequence); nil: contiguous.
+    ///   - m: The rows of op(A) and of C.
+    ///   - n: The columns of op(B) and of C.
+    ///   - k: The columns of op(A), the rows of op(B).
+    ///   - alpha: The product's scale.
+    ///   - a: A's first value.
+    ///   - lda: The distance between rows of A as stored, when they are rows of a wider buffer
+    ///     (one step's rows of a batch-major sequence); nil: contiguous.
+    ///   - b: B's first value.
+    ///   - ldb: The same for B.
+    ///   - beta: C's scale before the product is added (0: C is overwritten, its values unread).
+    ///   - c: C's first value.
+    ///   - ldc: The same for C.
     @inline(__always)
     public static func gemm(
         transposeA: Bool = false, transposeB: Bool = false,
@@ -38,6 +48,37 @@ public enum BLAS {
     public static var threads: Int {
         get { Int(openblas_get_num_threads()) }
         set { openblas_set_num_threads(Int32(max(1, newValue))) }
+    }
+
+    // MARK: The thread plan
+
+    /// Threads a parallel loop may use (the RNN's row shares, Adam, embeddings, the blocks of a
+    /// tall product): the plan's (`withThreadPlan`), else `threads`.
+    public static var loopThreads: Int { plannedLoopThreads ?? threads }
+    nonisolated(unsafe) private static var plannedLoopThreads: Int?
+
+    /// Runs `body` with OpenBLAS's threads and the parallel loops' budget decided once, from the
+    /// cores the caller has (`loopThreads`, which is `threads` outside a plan):
+    /// - several `workers` (or ranks): each worker runs on one core, OpenBLAS and its loops on
+    ///   one thread;
+    /// - one worker and a model with layers that share rows out to threads which call OpenBLAS
+    ///   themselves (`Layer.splitsRowsAcrossThreads`: the recurrent layers' steps): those loops
+    ///   get the cores and OpenBLAS one thread, so its thread count never changes in a step;
+    /// - otherwise OpenBLAS gets the cores for its products, and loops that call it run their
+    ///   parts one after the other on them.
+    /// A plan inside a plan (evaluation inside `fit`) keeps the outer budget. The setting is
+    /// restored when `body` returns.
+    public static func withThreadPlan<Result>(workers: Int, splitsRows: Bool, _ body: () throws -> Result) rethrows -> Result {
+        let cores = loopThreads
+        let (blas, loops) = workers > 1 ? (1, 1) : (splitsRows ? 1 : cores, cores)
+        let saved = (threads, plannedLoopThreads)
+        if blas != saved.0 { threads = blas }
+        plannedLoopThreads = loops
+        defer {
+            if blas != saved.0 { threads = saved.0 }
+            plannedLoopThreads = saved.1
+        }
+        return try body()
     }
 
     // MARK: Tall products
@@ -72,7 +113,7 @@ public enum BLAS {
             return
         }
         let blocks = (m + block - 1) / block
-        concurrentPerform(min(threads, blocks)) { w, workers in
+        concurrentPerform(min(loopThreads, blocks)) { w, workers in
             for i in stride(from: blocks * w / workers, to: blocks * (w + 1) / workers, by: 1) {
                 let r0 = i * block, rows = min(block, m - r0)
                 gemm(transposeB: transposeB, m: rows, n: n, k: k, a + r0 * k, b, beta: beta, c + r0 * n)
@@ -98,16 +139,17 @@ public enum BLAS {
     /// Runs `body(w, workers)` for w in 0..<workers at once, one thread each, in this thread's
     /// denormal mode; on this thread when `workers` is 1. The parts must write disjoint memory.
     ///
-    /// - Parameter callsBLAS: whether the parts call OpenBLAS (the RNN's row shares, blocks of a
-    ///   tall product): OpenBLAS is then held to one thread while they run, since the workers fill
-    ///   the cores, unless it is at one thread already (inside `fit` with several workers it is,
-    ///   for the whole fit). Loops that never call it (Adam, embeddings, transposes) leave its
-    ///   setting alone.
+    /// - Parameters:
+    ///   - workers: How many parts, one thread each.
+    ///   - callsBLAS: whether the parts call OpenBLAS (the RNN's row shares, blocks of a
+    ///     tall product). They then run at once only while OpenBLAS runs one thread (as the thread
+    ///     plan sets it for models whose layers split rows, and for several workers); with more,
+    ///     OpenBLAS already fills the cores and the parts run one after the other, as one share
+    ///     (`body(0, 1)`). OpenBLAS's setting is never changed here. Loops that never call it
+    ///     (Adam, embeddings, transposes) run at once whatever it is.
+    ///   - body: One part: called with its index and the number of parts.
     public static func concurrentPerform(_ workers: Int, callsBLAS: Bool = true, _ body: (Int, Int) -> Void) {
-        guard workers > 1 else { body(0, 1); return }
-        let saved = callsBLAS ? threads : 1
-        if saved != 1 { threads = 1 }
-        defer { if saved != 1 { threads = saved } }
+        guard workers > 1, !(callsBLAS && threads > 1) else { body(0, 1); return }
         let flush = FloatingPointMode.isFlushing
         withoutActuallyEscaping(body) { body in
             let job = Job(body: body)

@@ -45,10 +45,15 @@ public final class BatchNorm: Layer {
         }
     }
 
+    /// The layer's settings, as saved in the architecture file.
     public let config: Config
+    /// The layer's name in the model; its parameters are `<name>.weight`, `<name>.bias`.
     public var name: String
+    /// The features (N x F input) or channels (N x C x H x W input) normalised.
     public var features: Int { config.features }
+    /// The running statistics' update weight, as PyTorch's: running = (1 - m) running + m batch.
     public var momentum: Float { config.momentum }
+    /// Added to the variance before its square root.
     public var epsilon: Float { config.epsilon }
     public let weight: Parameter
     public let bias: Parameter
@@ -74,7 +79,13 @@ public final class BatchNorm: Layer {
         inverseStd = Tensor(shape: [features])
     }
 
-    /// - Parameter features: F for N x F input, C for N x C x H x W input.
+    /// A batch normalisation layer with weight 1, bias 0 and running statistics 0 and 1.
+    ///
+    /// - Parameters:
+    ///   - features: F for N x F input, C for N x C x H x W input.
+    ///   - momentum: The running statistics' update weight (PyTorch's default 0.1).
+    ///   - epsilon: Added to the variance before its square root (PyTorch's default 1e-5).
+    ///   - name: The layer's name in the model; empty: `batchnorm_<k>`.
     public convenience init(features: Int, momentum: Float = 0.1, epsilon: Float = 1e-5, name: String = "") throws {
         try self.init(Config(features: features, momentum: momentum, epsilon: epsilon), name: name)
     }

@@ -3,12 +3,16 @@ import Foundation
 /// Hooks the training loop calls. Every method has an empty default; a callback stops training
 /// by setting `trainer.stopTraining`.
 public protocol Callback: AnyObject {
+    /// `fit` is about to train `epochs` epochs in all (counted from the first, as `fit` counts
+    /// them) of `batchesPerEpoch` batches each.
     func trainingBegan(_ trainer: Trainer, epochs: Int, batchesPerEpoch: Int)
+    /// Epoch `epoch` (from 0) begins.
     func epochBegan(_ trainer: Trainer, epoch: Int)
     /// `logs` holds the running means of the epoch so far (`loss`, the metric) and `samples`.
     func batchEnded(_ trainer: Trainer, batch: Int, logs: [String: Double])
     /// `logs` holds the epoch's means, validation results (`val_loss`, ...) and `lr`.
     func epochEnded(_ trainer: Trainer, epoch: Int, logs: [String: Double]) throws
+    /// `fit` ended: every epoch ran, or a callback set `stopTraining`.
     func trainingEnded(_ trainer: Trainer)
     /// `fit` was stopped by its `stopRequest` inside an epoch (`trainingEnded` is not called).
     func trainingStopped(_ trainer: Trainer)
@@ -36,6 +40,13 @@ public protocol CheckpointedCallback: Callback {
     func restoring(_ values: [String: String], tensors: [String: Tensor], epochs: Int, trainer: Trainer) throws -> () -> Void
 }
 
+/// A callback or schedule that reads one quantity of the epoch logs: `fit` checks before the
+/// first batch that its logs will hold it.
+public protocol MonitorsLogs {
+    /// The key it reads (`val_loss`, `accuracy`, ...).
+    var monitor: String { get }
+}
+
 /// Which way a monitored quantity improves: down for losses and errors, up for accuracies.
 func improves(_ monitor: String) -> (Double, Double) -> Bool {
     monitor.hasSuffix("accuracy") ? { $0 > $1 } : { $0 < $1 }
@@ -43,14 +54,25 @@ func improves(_ monitor: String) -> (Double, Double) -> Bool {
 
 /// Stops training when `monitor` has not improved by more than `minDelta` for `patience`
 /// epochs; optionally puts back the weights of the best epoch.
-public final class EarlyStopping: Callback {
-    public let monitor: String, patience: Int, minDelta: Double, restoreBestWeights: Bool
+public final class EarlyStopping: Callback, MonitorsLogs {
+    /// The log watched (`val_loss`; one ending in `accuracy` improves upwards); the epoch's logs
+    /// must hold it, which `fit` checks before the first batch.
+    public let monitor: String
+    /// Epochs without improvement before training stops.
+    public let patience: Int
+    /// The least change that counts as an improvement.
+    public let minDelta: Double
+    /// Whether the weights of the best epoch are put back when training ends.
+    public let restoreBestWeights: Bool
+    /// The epoch (from 0) with the best value so far.
     public private(set) var bestEpoch: Int?
+    /// The epoch after which training stopped; nil while it goes on.
     public private(set) var stoppedEpoch: Int?
     private var best: Double?
     private var wait = 0
     private var bestWeights: [Tensor] = []
 
+    /// Stops after `patience` epochs in which `monitor` did not improve by more than `minDelta`.
     public init(monitor: String = "val_loss", patience: Int = 3, minDelta: Double = 0, restoreBestWeights: Bool = true) {
         (self.monitor, self.patience, self.minDelta, self.restoreBestWeights) = (monitor, patience, minDelta, restoreBestWeights)
     }
@@ -124,10 +146,16 @@ extension EarlyStopping: CheckpointedCallback {
 /// Saves a training checkpoint (weights, optimizer state, schedule, epoch, random state) after
 /// an epoch: every epoch, or only when `monitor` improves. The model architecture goes beside it
 /// as JSON, so `Sequential.load` reads the file as a model too.
-public final class ModelCheckpoint: Callback {
-    public let url: URL, monitor: String, bestOnly: Bool
+public final class ModelCheckpoint: Callback, MonitorsLogs {
+    /// The checkpoint file (`.safetensors`), replaced atomically each time.
+    public let url: URL
+    /// The log that decides what is best (`val_loss`; one ending in `accuracy` improves upwards).
+    public let monitor: String
+    /// Whether to save only when `monitor` improves (else after every epoch).
+    public let bestOnly: Bool
     private var best: Double?
 
+    /// Saves to `url` after an epoch: only when `monitor` improved, unless `bestOnly` is false.
     public init(url: URL, monitor: String = "val_loss", bestOnly: Bool = true) {
         (self.url, self.monitor, self.bestOnly) = (url, monitor, bestOnly)
     }
@@ -166,8 +194,10 @@ extension ModelCheckpoint: CheckpointedCallback {
 /// rewritten atomically from the trainer's history after each epoch, so it is never half-written
 /// and a resumed run's log lists the epochs before the stop too.
 public final class CSVLogger: Callback {
+    /// The CSV file, rewritten after every epoch.
     public let url: URL
 
+    /// Logs every epoch to `url`.
     public init(url: URL) { self.url = url }
 
     public func epochEnded(_ trainer: Trainer, epoch: Int, logs: [String: Double]) throws {
@@ -197,6 +227,7 @@ public final class ProgressBar: Callback {
     private var resumedBatches = 0, resumedSamples = 0.0
     private let metricKeys = ["loss", "accuracy", "mae"]
 
+    /// A progress bar on standard error (a line per epoch when it is not a terminal).
     public init() {}
 
     public func trainingBegan(_ trainer: Trainer, epochs: Int, batchesPerEpoch: Int) {

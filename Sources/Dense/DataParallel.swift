@@ -43,6 +43,7 @@ public final class DataParallel {
     }
 
     /// - Parameters:
+    ///   - model: The model whose batches are split; replicas of it read its weights in place.
     ///   - workers: slices per batch and rank, one thread each (1 runs on the calling thread).
     ///   - communicator: the ranks that share each batch. Rank r's workers take global slices
     ///     r x workers ..< (r + 1) x workers of ranks x workers, so a batch is cut exactly as one
@@ -193,12 +194,10 @@ public final class DataParallel {
     /// an output), so no two threads write the same memory.
     private func forEachWorker(_ active: Int, rows: (Int) -> Range<Int>, _ body: (Slot, Range<Int>) -> Void) {
         // One OpenBLAS thread per worker: the workers already fill the cores. Inside `fit` it is
-        // one already (set once for the fit); `evaluate` and `predict` outside it set it here.
-        let blasThreads = BLAS.threads
-        if blasThreads != 1 { BLAS.threads = 1 }
-        defer { if blasThreads != 1 { BLAS.threads = blasThreads } }
+        // one already (the fit's plan); `evaluate` and `predict` outside it plan it here.
         // The caller's denormal mode (Trainer.flushDenormals) on every worker's thread.
         let flush = FloatingPointMode.isFlushing
+        BLAS.withThreadPlan(workers: active, splitsRows: false) {
         withoutActuallyEscaping(body) { body in
             withoutActuallyEscaping(rows) { rows in
                 let job = Job(slots: slots, body: body, rows: rows)
@@ -206,6 +205,7 @@ public final class DataParallel {
                     FloatingPointMode.withDenormalsFlushed(flush) { job.body(job.slots[k], job.rows(k)) }
                 }
             }
+        }
         }
     }
 

@@ -42,6 +42,17 @@ extension DataSource {
         let held = Int((fraction * Double(count)).rounded())
         return (selecting(order[held...].sorted()), selecting(order[..<held].sorted()))
     }
+
+    /// `count` samples drawn at random without replacement (the first `count` of a permutation
+    /// from `RandomGenerator(seed:)`), kept in their original order: a smaller set that keeps the
+    /// mix of classes on average. (`selecting(0..<n)` takes the first n, which in a folder
+    /// listed class by class are all of one class.) Throws unless 1 <= count <= self.count.
+    public func subset(count wanted: Int, seed: UInt64) throws -> any DataSource {
+        guard wanted >= 1 && wanted <= count else {
+            throw SynapseError.invalidArgument("subset(count: \(wanted)) of \(count) samples: count must be in 1...\(count)")
+        }
+        return selecting(RandomGenerator(seed: seed).permutation(count)[..<wanted].sorted())
+    }
 }
 
 extension Dataset: DataSource {

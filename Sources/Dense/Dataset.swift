@@ -1,9 +1,13 @@
 /// Samples and their targets, in memory: inputs (N, ...) and targets (N) of class indices or
 /// (N, K) of values / one-hot rows.
 public struct Dataset {
+    /// The samples, (N, ...): the batch axis first, then one sample's shape.
     public let inputs: Tensor
+    /// One target per sample: (N) class indices, or (N, K) values, one-hot or probability rows.
     public let targets: Tensor
 
+    /// Pairs samples with their targets; throws a `SynapseError` when `inputs` has no sample
+    /// axis or the two counts differ. The tensors are used as they are, not copied.
     public init(inputs: Tensor, targets: Tensor) throws {
         guard inputs.shape.count >= 2 else {
             throw SynapseError.invalidArgument("inputs need a batch dimension and a sample shape, got \(inputs.shape)")
@@ -16,7 +20,9 @@ public struct Dataset {
         self.targets = targets
     }
 
+    /// N, the number of samples.
     public var count: Int { inputs.batchSize }
+    /// The shape of one sample: `inputs`' shape without the batch axis.
     public var sampleShape: [Int] { inputs.sampleShape }
 
     /// A copy holding the samples at `indices`, in that order.

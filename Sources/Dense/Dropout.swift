@@ -27,8 +27,11 @@ public final class Dropout: Layer {
         }
     }
 
+    /// The layer's settings, as saved in the architecture file.
     public let config: Config
+    /// The layer's name in the model (it has no parameters).
     public var name: String
+    /// The fraction of inputs zeroed in training; the others are scaled by 1 / (1 - rate).
     public var rate: Float { config.rate }
     private var random: RandomGenerator
     private var mask: Tensor?

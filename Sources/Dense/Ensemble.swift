@@ -23,14 +23,7 @@ public struct Ensemble {
     public func probabilities(_ inputs: Tensor, batchSize: Int = 256) throws -> Tensor {
         var mean: Tensor?
         for model in models {
-            let logits = try model.predict(inputs, batchSize: batchSize)
-            let p = Tensor(shape: logits.shape)
-            let width = logits.shape.last ?? 1
-            if width == 1 {
-                sigmoidForward(logits.data, p.data, logits.count)
-            } else {
-                softmaxForward(logits.data, p.data, rows: logits.count / width, width: width)
-            }
+            let p = try model.predict(inputs, batchSize: batchSize).probabilities()
             if let mean { mean.add(p) } else { mean = p }
         }
         let result = mean!

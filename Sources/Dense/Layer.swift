@@ -47,6 +47,10 @@ public protocol Layer: AnyObject {
     /// dropout's generator. A model's replicas (`DataParallel`, one per worker) are built from
     /// the configs and then adopt their model's layers' state this way. Nothing by default.
     func adoptState(of source: any Layer)
+    /// Whether the layer shares its rows out to threads that each call OpenBLAS (the recurrent
+    /// layers' steps): a model of such layers runs OpenBLAS on one thread and gives the cores to
+    /// those loops (`BLAS.withThreadPlan`). False by default.
+    var splitsRowsAcrossThreads: Bool { get }
 }
 
 extension Layer {
@@ -56,6 +60,7 @@ extension Layer {
     public func attach(random: RandomGenerator) {}
     public func backwardParameters(_ outputGradient: Tensor) { _ = backward(outputGradient) }
     public var displayTypeName: String { Self.typeName }
+    public var splitsRowsAcrossThreads: Bool { false }
     public var parameterCount: Int { parameters.reduce(0) { $0 + $1.value.count } }
 
     public func outputShape(for inputShape: [Int]) throws -> [Int] {

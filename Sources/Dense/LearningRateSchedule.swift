@@ -11,33 +11,72 @@ public protocol LearningRateSchedule: AnyObject {
     /// Throws unless `state` is one this schedule could have saved (checked before a checkpoint
     /// changes anything). The default accepts any state.
     func validate(state: [String: Double]) throws
+    /// The rate of the first epoch when the schedule fixes it, else nil (it starts from the
+    /// optimizer's). One rate has one source: a trainer starting a run refuses a schedule whose
+    /// initial rate differs from its optimizer's.
+    var initialRate: Float? { get }
 }
 
 extension LearningRateSchedule {
     public func validate(state: [String: Double]) throws {}
+    public var initialRate: Float? { nil }
+}
+
+/// A schedule that scales the run's first rate: `initial` when given, else the optimizer's rate
+/// when training starts (kept in `state`, so a resumed run scales the same rate).
+public class DecaySchedule {
+    public let initial: Float?
+    private var started: Float?
+
+    init(initial: Float?) { self.initial = initial }
+
+    /// The first epoch's rate: `initial`, else the rate current when the schedule was first asked
+    /// (after epoch 0, which ran at the optimizer's rate).
+    func base(current: Float) -> Float {
+        if let initial { return initial }
+        if started == nil { started = current }
+        return started!
+    }
+
+    public var initialRate: Float? { initial }
+
+    public var state: [String: Double] {
+        get { started.map { ["initial": Double($0)] } ?? [:] }
+        set { started = newValue["initial"].map { Float($0) } }
+    }
+
+    public func validate(state: [String: Double]) throws {
+        if let value = state["initial"], !(value > 0 && value.isFinite) {
+            throw SynapseError.invalidArgument("schedule state: initial rate \(value) is not a positive number")
+        }
+    }
 }
 
 /// lr = initial * factor^floor((epoch + 1) / every): multiplies by `factor` every `every` epochs.
-public final class StepDecay: LearningRateSchedule {
-    public let initial: Float, factor: Float, every: Int
-    public init(initial: Float, factor: Float = 0.1, every: Int) {
+/// Without `initial`, it starts from the optimizer's rate (give the rate once, to the optimizer).
+public final class StepDecay: DecaySchedule, LearningRateSchedule {
+    public let factor: Float, every: Int
+    public init(initial: Float? = nil, factor: Float = 0.1, every: Int) {
         precondition(every > 0, "StepDecay needs every > 0")
-        (self.initial, self.factor, self.every) = (initial, factor, every)
+        (self.factor, self.every) = (factor, every)
+        super.init(initial: initial)
     }
     public func rate(after epoch: Int, current: Float, logs: [String: Double]) -> Float {
-        initial * powf(factor, Float((epoch + 1) / every))
+        base(current: current) * powf(factor, Float((epoch + 1) / every))
     }
-    public var state: [String: Double] { get { [:] } set {} }
 }
 
-/// lr = initial * decay^(epoch + 1).
-public final class ExponentialDecay: LearningRateSchedule {
-    public let initial: Float, decay: Float
-    public init(initial: Float, decay: Float) { (self.initial, self.decay) = (initial, decay) }
-    public func rate(after epoch: Int, current: Float, logs: [String: Double]) -> Float {
-        initial * powf(decay, Float(epoch + 1))
+/// lr = initial * decay^(epoch + 1). Without `initial`, it starts from the optimizer's rate
+/// (give the rate once, to the optimizer).
+public final class ExponentialDecay: DecaySchedule, LearningRateSchedule {
+    public let decay: Float
+    public init(initial: Float? = nil, decay: Float) {
+        self.decay = decay
+        super.init(initial: initial)
     }
-    public var state: [String: Double] { get { [:] } set {} }
+    public func rate(after epoch: Int, current: Float, logs: [String: Double]) -> Float {
+        base(current: current) * powf(decay, Float(epoch + 1))
+    }
 }
 
 /// Multiplies the rate by `factor` when `monitor` has not improved (by more than `minDelta`) for
@@ -46,7 +85,7 @@ public final class ExponentialDecay: LearningRateSchedule {
 /// `mode` says which way is better: `.min` for losses and errors, `.max` for accuracies. By
 /// default it follows the name, as `EarlyStopping` does: `.max` for a monitor ending in
 /// `accuracy`, `.min` otherwise.
-public final class ReduceOnPlateau: LearningRateSchedule {
+public final class ReduceOnPlateau: LearningRateSchedule, MonitorsLogs {
     public enum Mode: String, Sendable {
         /// Lower is better (losses).
         case min

@@ -53,11 +53,17 @@ public final class Linear: Layer {
         }
     }
 
+    /// The layer's settings, as saved in the architecture file.
     public let config: Config
+    /// The layer's name in the model; its parameters are `<name>.weight`, `<name>.bias`.
     public var name: String
+    /// F_in, the size of the input's last axis.
     public var inputFeatures: Int { config.inputFeatures }
+    /// F_out, the size of the output's last axis.
     public var outputFeatures: Int { config.outputFeatures }
+    /// W, (F_out, F_in) as PyTorch's `nn.Linear.weight`.
     public let weight: Parameter
+    /// b, (F_out); nil for a layer built with `bias: false`.
     public let bias: Parameter?
 
     private var input: Tensor?
@@ -77,10 +83,16 @@ public final class Linear: Layer {
         bias = config.bias ? storage.parameter("bias", [config.outputFeatures]) : nil
     }
 
+    /// A fully connected layer, y = x W^T + b over the last axis.
+    ///
     /// - Parameters:
+    ///   - inputFeatures: F_in, the size of the input's last axis.
+    ///   - outputFeatures: F_out, the size of the output's last axis.
+    ///   - bias: Whether the layer adds b.
     ///   - initializer: fills the weight; the bias starts at zero. Default Glorot uniform (Keras);
     ///     use `.heNormal` or `.heUniform` before ReLU.
     ///   - random: the generator for the initial weights.
+    ///   - name: The layer's name in the model; empty: `linear_<k>`.
     public convenience init(_ inputFeatures: Int, _ outputFeatures: Int, bias: Bool = true,
                             initializer: Initializer = .glorotUniform, random: RandomGenerator,
                             name: String = "") throws {

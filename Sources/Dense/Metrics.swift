@@ -74,21 +74,25 @@ public func meanAbsoluteError(predictions: Tensor, targets: Tensor) -> Float {
 /// A class that is never predicted has precision 0; one that never occurs has recall 0 (the
 /// scikit-learn convention with `zero_division=0`).
 public struct ConfusionMatrix: CustomStringConvertible, Sendable {
+    /// The number of classes, numbered 0 ..< classes.
     public let classes: Int
     /// counts[actual * classes + predicted]
     public private(set) var counts: [Int]
 
+    /// An empty matrix for `classes` classes (at least one).
     public init(classes: Int) {
         precondition(classes > 0)
         self.classes = classes
         counts = Array(repeating: 0, count: classes * classes)
     }
 
+    /// A matrix counting the pairs `(actual[i], predicted[i])`.
     public init(classes: Int, predicted: [Int], actual: [Int]) {
         self.init(classes: classes)
         add(predicted: predicted, actual: actual)
     }
 
+    /// Counts more pairs; both arrays have one class index per sample, each in 0 ..< `classes`.
     public mutating func add(predicted: [Int], actual: [Int]) {
         precondition(predicted.count == actual.count, "\(predicted.count) predictions for \(actual.count) labels")
         for (p, a) in zip(predicted, actual) {
@@ -97,23 +101,29 @@ public struct ConfusionMatrix: CustomStringConvertible, Sendable {
         }
     }
 
+    /// How many samples of class `actual` were predicted as `predicted`.
     public subscript(actual: Int, predicted: Int) -> Int { counts[actual * classes + predicted] }
 
+    /// All samples counted.
     public var total: Int { counts.reduce(0, +) }
+    /// The fraction on the diagonal (0 when empty).
     public var accuracy: Double {
         total == 0 ? 0 : Double((0..<classes).reduce(0) { $0 + self[$1, $1] }) / Double(total)
     }
 
+    /// Of the samples predicted as class `c`, the fraction that are `c`.
     public func precision(_ c: Int) -> Double {
         let predicted = (0..<classes).reduce(0) { $0 + self[$1, c] }
         return predicted == 0 ? 0 : Double(self[c, c]) / Double(predicted)
     }
 
+    /// Of the samples of class `c`, the fraction predicted as `c`.
     public func recall(_ c: Int) -> Double {
         let actual = (0..<classes).reduce(0) { $0 + self[c, $1] }
         return actual == 0 ? 0 : Double(self[c, c]) / Double(actual)
     }
 
+    /// The harmonic mean of class `c`'s precision and recall.
     public func f1(_ c: Int) -> Double {
         let (p, r) = (precision(c), recall(c))
         return p + r == 0 ? 0 : 2 * p * r / (p + r)

@@ -10,13 +10,16 @@
 /// therefore read `parameter.value` and `parameter.gradient` when they use them and never keep
 /// the tensor (or its pointer) from an earlier call.
 public final class Parameter {
+    /// `weight` in its layer; `<layer>.weight` once a model has named it (the weight file's key).
     public var name: String
+    /// The current values; a view into the model's value block once the model is built.
     public internal(set) var value: Tensor
     /// Same shape as `value`. Backward passes *add* into it; the trainer zeroes it each step.
     public internal(set) var gradient: Tensor
     /// The block this parameter lives in and where (in elements), once a model has laid it out.
     public internal(set) var location: (block: ParameterBlock, offset: Int)?
 
+    /// A parameter of its own (not yet in a model) holding `value`, with a zero gradient.
     public init(name: String, value: Tensor) {
         self.name = name
         self.value = value
@@ -28,8 +31,10 @@ public final class Parameter {
         (self.name, self.value, self.gradient, self.location) = (name, value, gradient, location)
     }
 
+    /// The value's shape.
     public var shape: [Int] { value.shape }
 
+    /// Sets the gradient to zero.
     public func zeroGradient() { gradient.fill(0) }
 }
 

@@ -3,13 +3,19 @@
 ///     v <- alpha * v + (1 - alpha) * g^2
 ///     w <- w - lr * g / (sqrt(v) + eps)
 public final class RMSprop: Optimizer {
+    /// lr, the step size; a `LearningRateSchedule` on the trainer sets it each epoch.
     public var learningRate: Float
+    /// The squared gradients' running-average decay.
     public let alpha: Float
+    /// eps, added to the denominator.
     public let epsilon: Float
+    /// L2 penalty: wd * w is added to each gradient before the update (PyTorch's `weight_decay`).
     public let weightDecay: Float
+    /// Steps taken so far (t); saved in checkpoints.
     public var stepCount = 0
     private let state = OptimizerSlots(names: ["square_avg"])
 
+    /// RMSprop with PyTorch's defaults (lr 0.01, alpha 0.99, eps 1e-8, no weight decay).
     public init(learningRate: Float = 0.01, alpha: Float = 0.99, epsilon: Float = 1e-8, weightDecay: Float = 0) {
         self.learningRate = learningRate
         self.alpha = alpha
@@ -17,9 +23,12 @@ public final class RMSprop: Optimizer {
         self.weightDecay = weightDecay
     }
 
+    /// The names of the state tensors kept per parameter, as PyTorch's optimizer state names them.
     public var slotNames: [String] { state.names }
+    /// The state tensors of `parameter`, in `slotNames` order (views into the optimizer's blocks).
     public func slots(for parameter: Parameter) -> [Tensor] { state.tensors(for: parameter) }
 
+    /// The optimizer's type and settings, saved with the model's training settings.
     public var settings: [String: ConfigValue] {
         ["type": .string("rmsprop"), "learningRate": .number(Double(learningRate)), "alpha": .number(Double(alpha)),
          "epsilon": .number(Double(epsilon)), "weightDecay": .number(Double(weightDecay))]

@@ -8,6 +8,8 @@ import Foundation
 /// trainer and its layers share one stream; its `state` can be saved and restored exactly, which
 /// is what makes a resumed run identical to one that never stopped.
 public final class RandomGenerator: RandomNumberGenerator {
+    /// The four state words, for checkpoints; setting it restores the stream exactly (a trap for
+    /// an invalid state: check it with `isValidState` first).
     public var state: [UInt64] {
         get { [s0, s1, s2, s3] }
         set {
@@ -24,6 +26,7 @@ public final class RandomGenerator: RandomNumberGenerator {
 
     private var s0: UInt64, s1: UInt64, s2: UInt64, s3: UInt64
 
+    /// A generator whose stream is fixed by `seed`.
     public init(seed: UInt64) {
         var x = seed
         func splitMix() -> UInt64 {
@@ -36,6 +39,7 @@ public final class RandomGenerator: RandomNumberGenerator {
         s0 = splitMix(); s1 = splitMix(); s2 = splitMix(); s3 = splitMix()
     }
 
+    /// The next 64 random bits.
     @inline(__always)
     public func next() -> UInt64 {
         let result = ((s1 &* 5) << 7 | (s1 &* 5) >> 57) &* 9
@@ -77,6 +81,7 @@ public final class RandomGenerator: RandomNumberGenerator {
         return indices
     }
 
+    /// Shuffles `values` in place (Fisher-Yates), the same way for the same state.
     public func shuffle(_ values: inout [Int]) {
         guard values.count > 1 else { return }
         for i in stride(from: values.count - 1, to: 0, by: -1) {

@@ -5,13 +5,20 @@
 ///     g <- nesterov ? g + momentum * b : b
 ///     w <- w - lr * g
 public final class SGD: Optimizer {
+    /// lr, the step size; a `LearningRateSchedule` on the trainer sets it each epoch.
     public var learningRate: Float
+    /// The velocity's decay; 0: plain gradient descent, with no state.
     public let momentum: Float
+    /// Whether the step looks ahead along the velocity (Nesterov momentum).
     public let nesterov: Bool
+    /// L2 penalty: wd * w is added to each gradient before the update (PyTorch's `weight_decay`).
     public let weightDecay: Float
+    /// Steps taken so far (t); saved in checkpoints.
     public var stepCount = 0
     private let state = OptimizerSlots(names: ["momentum_buffer"])
 
+    /// SGD (defaults: lr 0.01, no momentum, no weight decay); `nesterov` needs `momentum` > 0
+    /// (a trap otherwise).
     public init(learningRate: Float = 0.01, momentum: Float = 0, nesterov: Bool = false, weightDecay: Float = 0) {
         precondition(!nesterov || momentum > 0, "Nesterov momentum needs momentum > 0")
         self.learningRate = learningRate
@@ -20,9 +27,12 @@ public final class SGD: Optimizer {
         self.weightDecay = weightDecay
     }
 
+    /// The names of the state tensors kept per parameter, as PyTorch's optimizer state names them.
     public var slotNames: [String] { momentum > 0 ? state.names : [] }
+    /// The state tensors of `parameter`, in `slotNames` order (views into the optimizer's blocks).
     public func slots(for parameter: Parameter) -> [Tensor] { momentum > 0 ? state.tensors(for: parameter) : [] }
 
+    /// The optimizer's type and settings, saved with the model's training settings.
     public var settings: [String: ConfigValue] {
         ["type": .string("sgd"), "learningRate": .number(Double(learningRate)),
          "momentum": .number(Double(momentum)), "nesterov": .bool(nesterov),

@@ -22,11 +22,17 @@ import Foundation
 ///     ])
 ///     print(model.summary())
 public final class Sequential {
+    /// The shape of one input sample, without the batch axis: `[784]`, `[1, 28, 28]`, `[200]`.
     public let inputShape: [Int]
+    /// The layers, in the order they run.
     public let layers: [any Layer]
     /// The output shape of each layer, for one sample.
     public let outputShapes: [[Int]]
 
+    /// A model of `layers` for samples of `inputShape`: names the unnamed layers, infers every
+    /// output shape and moves the parameters into the model's blocks. Throws a `SynapseError`
+    /// naming the layer and the shapes when a layer does not fit its input, or when a layer
+    /// already belongs to another model.
     public convenience init(inputShape: [Int], _ layers: [any Layer]) throws {
         try self.init(inputShape: inputShape, layers: layers, sharingValuesOf: nil)
     }
@@ -109,6 +115,7 @@ public final class Sequential {
         }
     }
 
+    /// The shape of one output sample (the last layer's), without the batch axis.
     public var outputShape: [Int] { outputShapes.last ?? inputShape }
 
     /// Trainable parameters of every layer, in layer order.
@@ -122,6 +129,10 @@ public final class Sequential {
     /// The buffers' values, back to back in `buffers` order (no gradients).
     public let bufferBlock: ParameterBlock
 
+    /// Runs every layer on a batch (N, `inputShape`...) and returns the last layer's output, a
+    /// buffer the model reuses (valid until the next forward; copy what you keep). `training`
+    /// turns on dropout and batch statistics. The batch must have the model's sample shape (a
+    /// trap otherwise); `predict` checks it and throws instead, and runs in slices.
     public func forward(_ input: Tensor, training: Bool = false) -> Tensor {
         precondition(Array(input.shape.dropFirst()) == inputShape,
                      "model expects samples of shape \(inputShape), got a batch of shape \(input.shape)")
@@ -151,6 +162,7 @@ public final class Sequential {
     /// Sets every parameter gradient to zero: one fill of the gradient block.
     public func zeroGradients() { parameterBlock.gradients.fill(0) }
 
+    /// Hands `random` to every layer that draws during training (dropout); `Trainer` does it.
     public func attach(random: RandomGenerator) { for layer in layers { layer.attach(random: random) } }
 
     /// A table of layers, output shapes and parameter counts with totals, as Keras prints it.
@@ -187,14 +199,22 @@ public final class Sequential {
 
 /// The JSON architecture file written beside the weights.
 public struct ModelConfig: Codable, Equatable {
+    /// One layer in the file: its registered type name, its name in the model and its config.
     public struct LayerEntry: Codable, Equatable {
+        /// The config's `typeName` (`Linear`, `Conv2D`, ...), looked up in the `LayerRegistry`.
         public var type: String
+        /// The layer's name, the prefix of its parameters' names in the weight file.
         public var name: String
+        /// The layer's config, encoded.
         public var options: LayerOptions
     }
+    /// Identifies the file as a Synapse architecture.
     public var format = "synapse.sequential"
+    /// The format's version; files of every earlier version load.
     public var version = 1
+    /// The model's input shape, one sample.
     public var inputShape: [Int]
+    /// The layers, in order.
     public var layers: [LayerEntry]
     /// Optimizer, loss, batch size and anything else the trainer was given.
     public var training: [String: ConfigValue]
@@ -240,9 +260,12 @@ extension Sequential {
     /// built, so a damaged architecture file is an error naming the file, the layer and the
     /// option, never a trap or a huge allocation.
     ///
-    /// - Parameter registry: the layer types the file may name: `LayerRegistry.standard` (in
-    ///   the umbrella module `Synapse`) for every layer type Synapse defines, `.registering(_:)`
-    ///   for layer types of your own.
+    /// - Parameters:
+    ///   - url: The weight file (`.safetensors`, or a checkpoint); the architecture is the `.json`
+    ///     beside it.
+    ///   - registry: the layer types the file may name: `LayerRegistry.standard` (in
+    ///     the umbrella module `Synapse`) for every layer type Synapse defines, `.registering(_:)`
+    ///     for layer types of your own.
     public static func load(from url: URL, registry: LayerRegistry) throws -> Sequential {
         let configURL = configURL(forWeights: url)
         let config: ModelConfig
@@ -352,6 +375,8 @@ extension Sequential {
         try loadWeights(SafeTensors.read(from: url), path: url.path)
     }
 
+    /// Loads weights already read from a safetensors file; `path` names the file in errors.
+    /// As `loadWeights(from:)`: every mismatch is listed and nothing changes unless all fit.
     public func loadWeights(_ contents: SafeTensors.Contents, path: String) throws {
         var problems: [String] = []
         let expected = stateTensors

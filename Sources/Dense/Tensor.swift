@@ -5,9 +5,12 @@ import Foundation
 /// Reference semantics on purpose: tensors that share a storage see each other's writes, and hot
 /// loops never pay for copy-on-write checks.
 public final class TensorStorage: @unchecked Sendable {
+    /// The first value; 64-byte aligned, valid for `capacity` values (at least one).
     public let pointer: UnsafeMutablePointer<Float>
+    /// How many Float32 values the storage holds.
     public let capacity: Int
 
+    /// A zero-filled storage of `capacity` values (a trap when memory runs out, as an array's would).
     public init(capacity: Int) {
         precondition(capacity >= 0, "negative tensor capacity \(capacity)")
         var raw: UnsafeMutableRawPointer?
@@ -44,10 +47,13 @@ public final class TensorStorage: @unchecked Sendable {
 ///   gradient block; backward passes add into them.
 /// - A storage lives as long as any view of it: a view keeps its storage alive.
 public struct Tensor: @unchecked Sendable {
+    /// The values this tensor is a window of, shared with every view of it.
     public let storage: TensorStorage
     /// Where the first element lies in `storage`, in elements.
     public let offset: Int
+    /// The dimensions, outermost first (row-major): `[N, C, H, W]` for a batch of images.
     public let shape: [Int]
+    /// The number of elements: the product of `shape` (1 for a scalar's `[]`).
     public let count: Int
 
     /// Zero-filled tensor of the given shape.
@@ -56,11 +62,16 @@ public struct Tensor: @unchecked Sendable {
         self.init(storage: TensorStorage(capacity: count), offset: 0, shape: shape, count: count)
     }
 
+    /// A tensor of the given shape with every element `value`.
     public init(shape: [Int], repeating value: Float) {
         self.init(shape: shape)
         data.update(repeating: value, count: count)
     }
 
+    /// A tensor of the given shape holding `values` in row-major order; `values.count` must be
+    /// the shape's element count.
+    ///
+    ///     let x = Tensor(shape: [2, 3], values: [1, 2, 3, 4, 5, 6])   // rows [1, 2, 3] and [4, 5, 6]
     public init(shape: [Int], values: [Float]) {
         self.init(shape: shape)
         precondition(values.count == count,
@@ -146,6 +157,7 @@ public struct Tensor: @unchecked Sendable {
         data.update(from: other.data, count: count)
     }
 
+    /// Sets every element to `value`.
     public func fill(_ value: Float) { data.update(repeating: value, count: count) }
 
     /// Adds `other`'s values elementwise; the element counts must agree. One pass, sixteen lanes
@@ -177,6 +189,8 @@ public struct Tensor: @unchecked Sendable {
     /// Element count of one sample.
     public var sampleCount: Int { shape.count > 0 && shape[0] > 0 ? count / shape[0] : 0 }
 
+    /// The element at `index` in row-major order (0 ..< `count`), read or written in place: a
+    /// write is seen by every view of the storage. For loops over many elements, use `data`.
     public subscript(index: Int) -> Float {
         get { precondition(index >= 0 && index < count); return data[index] }
         nonmutating set { precondition(index >= 0 && index < count); data[index] = newValue }
@@ -184,6 +198,7 @@ public struct Tensor: @unchecked Sendable {
 }
 
 extension Tensor: CustomStringConvertible {
+    /// The shape and the first eight values, e.g. `Tensor([2, 3]: [1, 2, 3, 4, 5, 6])`.
     public var description: String {
         let shown = buffer.prefix(8).map { String(format: "%.4g", $0) }.joined(separator: ", ")
         return "Tensor(\(shape): [\(shown)\(count > 8 ? ", ..." : "")])"

@@ -2,7 +2,9 @@ import Foundation
 
 /// The record of a `fit`: one dictionary of logs per epoch (`loss`, `accuracy`, `val_loss`, ...).
 public struct History: Codable, Equatable {
+    /// One dictionary per completed epoch, first epoch first.
     public var epochs: [[String: Double]] = []
+    /// One log across the epochs, e.g. `history["val_loss"]`; epochs without it are left out.
     public subscript(key: String) -> [Double] { epochs.compactMap { $0[key] } }
 }
 
@@ -14,17 +16,25 @@ public struct History: Codable, Equatable {
 ///                                   validation: .split(0.1, seed: 1), callbacks: [ProgressBar()])
 ///     let test = try trainer.evaluate(testSet) // ["loss": ..., "accuracy": ...]
 public final class Trainer {
+    /// What `fit` validates on after every epoch (`val_loss` and the metric as `val_<metric>`).
     public enum Validation {
+        /// No validation: the logs hold the training loss and metric only.
         case none
         /// Hold out this fraction of the training data (see `DataSource.split`).
         case split(Double, seed: UInt64)
+        /// Validate on these samples, which must fit the model and the loss as the training data do.
         case data(any DataSource)
     }
 
+    /// The model being trained; its parameters are updated in place.
     public let model: Sequential
+    /// The loss minimised, computed from the model's outputs (logits for the cross-entropies).
     public let loss: any Loss
+    /// The update rule; its state (moments, velocities) lives in blocks parallel to the model's.
     public let optimizer: any Optimizer
+    /// What the logs report beside the loss (`accuracy` by default for the cross-entropies).
     public var metric: Metric
+    /// Sets the optimizer's learning rate before each epoch (and after it, for `ReduceOnPlateau`).
     public var schedule: (any LearningRateSchedule)?
     /// Clip the global gradient norm to this before each step.
     public var clipNorm: Float?
@@ -32,6 +42,7 @@ public final class Trainer {
     public let random: RandomGenerator
     /// Epochs completed so far; `fit` continues from here.
     public private(set) var epoch = 0
+    /// The logs of every epoch run so far, restored from a checkpoint too.
     public private(set) var history = History()
     /// Set by a callback to end `fit` after the current epoch.
     public var stopTraining = false
@@ -52,6 +63,10 @@ public final class Trainer {
     /// on the sentiment and charrnn samples it changed neither speed nor results (measured), and
     /// off keeps exact IEEE arithmetic; turn it on for long tanh sequences whose gradients fade.
     public var flushDenormals = false
+    /// Whether `fit` shows its progress when no `ProgressBar` is among its callbacks (on the
+    /// first rank only): a bar on a terminal, one line an epoch otherwise. On by default; set it
+    /// to false for a silent `fit`.
+    public var verbose = true
 
     /// Cores that share each batch (see `DataParallel`); set with `use(workers:)`.
     public var workers: Int { group.workers }
@@ -67,6 +82,9 @@ public final class Trainer {
     /// rank 0's generator state in 32-bit halves (see `reduceStep`).
     var stepSums: [Double] = []
 
+    /// A trainer for `model`. `random` draws the shuffles and dropout masks (and is saved in
+    /// checkpoints); `metric` defaults to the loss's (`accuracy` for the cross-entropies, MAE for
+    /// mean squared error). One worker and one process until `use(workers:communicator:)`.
     public init(model: Sequential, loss: any Loss, optimizer: any Optimizer, random: RandomGenerator,
                 metric: Metric? = nil, schedule: (any LearningRateSchedule)? = nil) {
         self.model = model
@@ -93,16 +111,14 @@ public final class Trainer {
         if communicator.size > 1 {
             try synchronizeRanks(samples: data.count, batchSize: batchSize, epochs: epochs)
         }
-        // Decided once for the fit: with several workers or ranks each runs on one core, so
-        // OpenBLAS runs one thread (and the parallel loops inside a worker, which size
-        // themselves by it, one share) from the first batch to the last; no step changes it.
+        // Decided once for the fit (`BLAS.withThreadPlan`): OpenBLAS's threads and the budget of
+        // every parallel loop, from the first batch to the last; no step changes them.
         let parallel = communicator.size > 1 || workers > 1
-        let blasThreads = BLAS.threads
-        if parallel && blasThreads != 1 { BLAS.threads = 1 }
-        defer { if parallel && blasThreads != 1 { BLAS.threads = blasThreads } }
-        return try FloatingPointMode.withDenormalsFlushed(flushDenormals) {
-            try train(data, epochs: epochs, batchSize: batchSize, validation: validation, shuffle: shuffle,
-                      callbacks: callbacks)
+        return try BLAS.withThreadPlan(workers: parallel ? max(workers, 2) : 1, splitsRows: model.splitsRowsAcrossThreads) {
+            try FloatingPointMode.withDenormalsFlushed(flushDenormals) {
+                try train(data, epochs: epochs, batchSize: batchSize, validation: validation, shuffle: shuffle,
+                          callbacks: callbacks)
+            }
         }
     }
 
@@ -131,8 +147,22 @@ public final class Trainer {
             throw SynapseError.invalidArgument("the checkpoint stopped after batch \(position.batch) of an epoch of \(position.samples) samples in batches of \(position.batchSize); "
                                                + "this run has \(training.count) samples in batches of \(batchSize)")
         }
+        let epochKeys = ["loss", metric.logName, "samples", "lr"] + (validationSet == nil ? [] : ["val_loss", "val_" + metric.logName])
+        let readers: [Any] = callbacks.map { $0 as Any } + (schedule.map { [$0 as Any] } ?? [])
+        for case let reader as any MonitorsLogs in readers where !epochKeys.contains(reader.monitor) {
+            throw SynapseError.invalidArgument(
+                "\(type(of: reader)) monitors '\(reader.monitor)', which this fit's epoch logs will not hold; they hold \(epochKeys.joined(separator: ", "))"
+                + (validationSet == nil && reader.monitor.hasPrefix("val_") ? " (val_ keys need validation data)" : ""))
+        }
+        if epoch == 0 && position == nil, let initial = schedule?.initialRate, initial != optimizer.learningRate {
+            throw SynapseError.invalidArgument(
+                "the optimizer's learning rate is \(optimizer.learningRate) and the schedule starts at \(initial): give the rate once, "
+                + "to the optimizer, and leave the schedule's initial out (it starts from the optimizer's rate)")
+        }
         stopTraining = restoredStop
         restoredStop = false
+        let callbacks = verbose && communicator.isRoot && !callbacks.contains(where: { $0 is ProgressBar })
+            ? callbacks + [ProgressBar()] : callbacks
         activeCallbacks = callbacks
         defer { activeCallbacks = [] }
         hasFitted = true
@@ -254,6 +284,12 @@ public final class Trainer {
     /// throws.
     /// Across ranks, each rank evaluates its share of every batch and the sums are reduced.
     public func evaluate(_ data: any DataSource, batchSize: Int = 256) throws -> [String: Double] {
+        try BLAS.withThreadPlan(workers: 1, splitsRows: model.splitsRowsAcrossThreads) {
+            try evaluateBatches(data, batchSize: batchSize)
+        }
+    }
+
+    private func evaluateBatches(_ data: any DataSource, batchSize: Int) throws -> [String: Double] {
         guard data.sampleShape == model.inputShape else {
             throw SynapseError.shape("data samples have shape \(data.sampleShape), the model takes \(model.inputShape)")
         }
@@ -372,12 +408,18 @@ extension Sequential {
         let n = inputs.batchSize
         let result = Tensor(shape: [n] + outputShape)
         let outCount = Tensor.elementCount(outputShape)
-        for start in stride(from: 0, to: n, by: batchSize) {
-            let rows = min(batchSize, n - start)
-            // A view of the chunk: layers read their input and never write it.
-            let output = forward(inputs.rows(start..<(start + rows)), training: false)
-            (result.data + start * outCount).update(from: output.data, count: rows * outCount)
+        BLAS.withThreadPlan(workers: 1, splitsRows: splitsRowsAcrossThreads) {
+            for start in stride(from: 0, to: n, by: batchSize) {
+                let rows = min(batchSize, n - start)
+                // A view of the chunk: layers read their input and never write it.
+                let output = forward(inputs.rows(start..<(start + rows)), training: false)
+                (result.data + start * outCount).update(from: output.data, count: rows * outCount)
+            }
         }
         return result
     }
+
+    /// Whether a layer shares rows out to threads that call OpenBLAS themselves (see
+    /// `BLAS.withThreadPlan`).
+    public var splitsRowsAcrossThreads: Bool { layers.contains { $0.splitsRowsAcrossThreads } }
 }

@@ -140,8 +140,8 @@ public final class Embedding: Layer, SequenceMasking {
         return dx
     }
 
-    /// Threads for a gather or scatter of `values` floats: `BLAS.threads`, or one below 2^16.
-    private static func workers(_ values: Int) -> Int { values < 1 << 16 ? 1 : BLAS.threads }
+    /// Threads for a gather or scatter of `values` floats: `BLAS.loopThreads`, or one below 2^16.
+    private static func workers(_ values: Int) -> Int { values < 1 << 16 ? 1 : BLAS.loopThreads }
 
     public func backwardParameters(_ outputGradient: Tensor) {
         guard let ids, let rows else { preconditionFailure("Embedding '\(name)': backward before forward") }

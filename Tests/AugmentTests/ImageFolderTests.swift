@@ -37,7 +37,7 @@ final class ImageFolderTests: FolderTestCase {
     }
 
     func testListsClassesFilesAndWhatItSkipped() throws {
-        let images = try ImageFolder(root: try makeFolder())
+        let images = try ImageFolder(root: try makeFolder(), allowEmptyClasses: true)
         XCTAssertEqual(images.classes, ["gray", "rgb", "zempty"])
         XCTAssertEqual(images.entries.map(\.path), ["gray/a.png", "gray/c.png", "gray/deep/b.png",
                                                     "rgb/a.png", "rgb/b.png", "rgb/broken.png", "rgb/c.png"])
@@ -45,6 +45,44 @@ final class ImageFolderTests: FolderTestCase {
         XCTAssertEqual(images.emptyClasses, ["zempty"])
         XCTAssertEqual(images.skipped, ["rgb/notes.txt", "stray.png"])
         XCTAssertTrue(images.summary.contains("zempty: 0 (empty class folder)"), images.summary)
+    }
+
+    func testAnEmptyClassFolderIsAnErrorUnlessAllowed() throws {
+        let root = try makeFolder()
+        XCTAssertThrowsError(try ImageFolder(root: root)) { error in
+            XCTAssertTrue("\(error)".contains("zempty") && "\(error)".contains("allow empty classes"), "\(error)")
+        }
+        // A test folder listed with a model's classes may lack one.
+        XCTAssertEqual(try ImageFolder(root: root, classes: ["gray", "rgb", "zempty"]).emptyClasses, ["zempty"])
+    }
+
+    func testSymbolicLinksAreFollowedAndALoopEnds() throws {
+        let root = try makeFolder()
+        let manager = FileManager.default
+        let elsewhere = folder.appendingPathComponent("elsewhere", isDirectory: true)
+        try manager.createDirectory(at: elsewhere.appendingPathComponent("more"), withIntermediateDirectories: true)
+        try manager.copyItem(at: root.appendingPathComponent("rgb/a.png"), to: elsewhere.appendingPathComponent("x.png"))
+        try manager.copyItem(at: root.appendingPathComponent("rgb/a.png"), to: elsewhere.appendingPathComponent("more/y.png"))
+        try manager.createSymbolicLink(at: root.appendingPathComponent("zempty/linked.png"),
+                                       withDestinationURL: elsewhere.appendingPathComponent("x.png"))
+        try manager.createSymbolicLink(at: root.appendingPathComponent("zempty/more"),
+                                       withDestinationURL: elsewhere.appendingPathComponent("more"))
+        // A link from inside a class folder back to that folder: listed once, not forever.
+        try manager.createSymbolicLink(at: root.appendingPathComponent("gray/deep/loop"),
+                                       withDestinationURL: root.appendingPathComponent("gray"))
+        try manager.createSymbolicLink(at: root.appendingPathComponent("rgb/dangling.png"),
+                                       withDestinationURL: folder.appendingPathComponent("nowhere.png"))
+        let images = try ImageFolder(root: root)
+        XCTAssertEqual(images.entries.filter { $0.label == 2 }.map(\.path), ["zempty/linked.png", "zempty/more/y.png"])
+        XCTAssertEqual(images.entries.filter { $0.label == 0 }.count, 3, "the loop adds nothing: \(images.entries)")
+        XCTAssertTrue(images.skipped.contains("rgb/dangling.png"), "\(images.skipped)")
+    }
+
+    func testAClassFolderGivenAsTheRootSaysSo() throws {
+        let root = try makeFolder()
+        XCTAssertThrowsError(try ImageFolder(root: root.appendingPathComponent("rgb"), classes: ["gray", "rgb"])) { error in
+            XCTAssertTrue("\(error)".contains("lie directly in this folder"), "\(error)")
+        }
     }
 
     func testAFolderWithAnUnknownClassIsRefusedWhenClassesAreGiven() throws {
@@ -62,7 +100,7 @@ final class ImageFolderTests: FolderTestCase {
     /// Every kind of PNG becomes the format's channels and size; the broken file is reported
     /// once, by name, and left out.
     func testEveryKindOfPNGBecomesASampleAndABrokenOneIsSkipped() throws {
-        let images = try ImageFolder(root: try makeFolder())
+        let images = try ImageFolder(root: try makeFolder(), allowEmptyClasses: true)
         for channels in [1, 3] {
             let reports = Reports()
             let format = try ImageFormat(width: 4, height: 4, channels: channels)
@@ -109,7 +147,7 @@ final class ImageFolderTests: FolderTestCase {
 
     /// Loader threads change when a batch is decoded, never what it holds.
     func testTheSameBatchesForAnyNumberOfLoaderThreads() throws {
-        let images = try ImageFolder(root: try makeFolder())
+        let images = try ImageFolder(root: try makeFolder(), allowEmptyClasses: true)
         let pipeline = Pipeline(seed: 3, steps: [
             .init(.flipHorizontal, probability: 0.5),
             .init(.rotate(degrees: -20...20, interpolation: .bilinear, fill: .black, expand: false)),
@@ -136,7 +174,7 @@ final class ImageFolderTests: FolderTestCase {
 
     /// Without augmentation, streamed batches are those of the same images held in memory.
     func testStreamingEqualsInMemoryWithoutAugmentation() throws {
-        let images = try ImageFolder(root: try makeFolder())
+        let images = try ImageFolder(root: try makeFolder(), allowEmptyClasses: true)
         let format = try ImageFormat(width: 4, height: 4, channels: 1)
         let source = try ImageFolderSource(folder: images, format: format, loaderThreads: 3, report: { _ in })
         let memory = try source.loadAll()
@@ -157,7 +195,7 @@ final class ImageFolderTests: FolderTestCase {
     /// The trainer takes a streamed source; with augmentation off it trains exactly as on the
     /// same images in memory (same seed, same products in one process).
     func testTrainerOnAStreamedSourceEqualsInMemoryTraining() throws {
-        let images = try ImageFolder(root: try makeFolder())
+        let images = try ImageFolder(root: try makeFolder(), allowEmptyClasses: true)
         let format = try ImageFormat(width: 4, height: 4, channels: 1)
         let source = try ImageFolderSource(folder: images, format: format, loaderThreads: 2, cacheBytes: 1 << 20)
         let readable = source.selecting([0, 1, 2, 3, 4, 6])
@@ -184,7 +222,7 @@ extension ImageFolderTests {
         let trainer = { (model: Sequential) in
             Trainer(model: model, loss: SoftmaxCrossEntropy(), optimizer: Adam(), random: random)
         }
-        let folder = try ImageFolder(root: try makeFolder())
+        let folder = try ImageFolder(root: try makeFolder(), allowEmptyClasses: true)
         let format = try ImageFormat(width: 32, height: 32, channels: 3, fit: .centerCrop)
         let source = try ImageFolderSource(folder: folder, format: format, pipeline: pipeline, loaderThreads: 2)
         let model = try VGGSmall.make(channels: 3, height: 32, width: 32, classes: folder.classes.count, random: random)

@@ -28,6 +28,12 @@ public enum Download {
         return try box.result!.get()
     }
 
+    /// Where the data loaders say what they fetch and where it goes, unless given another `log`:
+    /// one line to standard error.
+    public static func note(_ line: String) {
+        FileHandle.standardError.write(Data(("synapse: " + line + "\n").utf8))
+    }
+
     /// The MD5 digest of `data` as 32 lowercase hex digits (the form data sets publish).
     public static func md5(_ data: Data) -> String { digest(data, EVP_md5()) }
     /// The SHA-256 digest of `data` as 64 lowercase hex digits.

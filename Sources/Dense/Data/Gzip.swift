@@ -14,6 +14,7 @@ public enum Gzip {
 
     /// The decompressed bytes of a gzip stream (concatenated members are joined).
     /// - Parameters:
+    ///   - data: The gzip stream.
     ///   - path: names the file in errors.
     ///   - limit: the most bytes the stream may inflate to; a stream that inflates to more is an
     ///     error, found after `limit` + 1 bytes of output.

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Distributed
 import Foundation
+import SampleOptions
 import Synapse
 
 /// `--distributed`: train across the ranks of an MPI job (started by mpirun), each with its
@@ -41,10 +42,4 @@ public struct DistributedOptions: ParsableArguments {
             communicator.abort("error: \(error)", code: 1)
         }
     }
-}
-
-/// What the samples print on this rank.
-public enum SampleOutput {
-    /// True on ranks other than 0 of a distributed run: notes and the progress bar stay quiet.
-    nonisolated(unsafe) public static var silenced = false
 }
