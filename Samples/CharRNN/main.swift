@@ -1,4 +1,5 @@
-// Character-level language model: a many-to-many simple RNN learns to predict the next
+// Character-level language model: a many-to-many recurrent network (simple, GRU or LSTM cell,
+// `--cell`) learns to predict the next
 // character of a corpus (default: the first few MB of the IMDB reviews), then generates text one
 // character at a time (one-to-many) from a seed string, sampling with a temperature. Prints a
 // sample after each epoch.
@@ -9,7 +10,7 @@ import Synapse
 
 struct CharRNN: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "charrnn", abstract: "Train a character-level simple RNN and generate text from it.")
+        commandName: "charrnn", abstract: "Train a character-level recurrent network and generate text from it.")
 
     @OptionGroup var common: TrainingOptions
     @Option(help: "A UTF-8 text file to learn from (default: IMDB reviews from the data directory).") var corpus: String?
@@ -18,6 +19,7 @@ struct CharRNN: ParsableCommand {
     @Option(help: "Characters per training sequence.") var steps = 100
     @Option(help: "Mini-batch size.") var batchSize = 64
     @Option(help: "Embedding dimension of a character.") var embedding = 32
+    @Option(help: "Recurrent cell: simple (Elman, tanh), gru or lstm.") var cell = "simple"
     @Option(help: "Hidden state size.") var hidden = 256
     @Option(help: "Adam learning rate.") var lr: Float = 2e-3
     @Option(help: "Clip the global gradient norm to this.") var clip: Float = 5
@@ -48,7 +50,13 @@ struct CharRNN: ParsableCommand {
         let data = try Dataset(inputs: inputs, targets: targets)
 
         let random = RandomGenerator(seed: common.seed)
-        let rnn = try SimpleRNN(embedding, hidden, mode: .manyToMany, random: random, name: "rnn")
+        let rnn: any Layer
+        switch cell {
+        case "simple": rnn = try SimpleRNN(embedding, hidden, mode: .manyToMany, random: random, name: "rnn")
+        case "gru": rnn = try GRU(embedding, hidden, mode: .manyToMany, random: random, name: "rnn")
+        case "lstm": rnn = try LSTM(embedding, hidden, mode: .manyToMany, random: random, name: "rnn")
+        default: throw ValidationError("--cell must be simple, gru or lstm, not '\(cell)'")
+        }
         let model = try Sequential(inputShape: [steps], [
             Embedding(alphabet.count, embedding, random: random, name: "embedding"),
             rnn,
@@ -108,31 +116,32 @@ struct CharRNN: ParsableCommand {
 }
 
 /// Generates text: feeds the seed through the trained cell, then samples each next character
-/// from softmax(logits / temperature) and feeds it back (one-to-many).
+/// from softmax(logits / temperature) and feeds it back (one-to-many). The cell's whole state
+/// (h, and c for the LSTM) goes from step to step; the head reads h.
 struct Sampler {
     let embedding: Embedding
-    let rnn: SimpleRNN
+    let rnn: any RecurrentStepping
     let head: Linear
     let alphabet: [Character]
     let index: [Character: Int]
 
     init(model: Sequential, alphabet: [Character], index: [Character: Int]) {
         embedding = model.layers[0] as! Embedding
-        rnn = model.layers[1] as! SimpleRNN
+        rnn = model.layers[1] as! any RecurrentStepping
         head = model.layers[2] as! Linear
         self.alphabet = alphabet
         self.index = index
     }
 
     func generate(from seed: String, count: Int, temperature: Float, random: RandomGenerator) -> String {
-        let state = Tensor(shape: [1, rnn.hiddenSize])
+        let state = Tensor(shape: [1, rnn.stateWidth])
         let x = Tensor(shape: [1, embedding.dimension])
         var text = seed
         var next = 0
         func feed(_ id: Int) {
             x.data.update(from: embedding.weight.value.data + id * embedding.dimension, count: embedding.dimension)
             rnn.step(input: x, state: state, into: state)
-            let logits = head.forward(state, training: false)
+            let logits = head.forward(rnn.output(of: state), training: false)
             // Sample from softmax(logits / temperature).
             var weights = (0..<alphabet.count).map { Double(logits[$0] / temperature) }
             let top = weights.max()!

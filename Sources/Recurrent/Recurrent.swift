@@ -1,6 +1,9 @@
 @_exported import Dense
 
 extension LayerRegistry {
-    /// The recurrent layers: `SimpleRNN` and `Embedding`.
-    public static var recurrent: LayerRegistry { LayerRegistry([SimpleRNN.Config.self, Embedding.Config.self]) }
+    /// The recurrent layers: `SimpleRNN`, `LSTM`, `GRU`, `Bidirectional` and `Embedding`.
+    public static var recurrent: LayerRegistry {
+        LayerRegistry([SimpleRNN.Config.self, LSTM.Config.self, GRU.Config.self, Bidirectional.Config.self,
+                       Embedding.Config.self])
+    }
 }

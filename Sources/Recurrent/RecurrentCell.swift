@@ -1,8 +1,11 @@
 /// One time step of a recurrent network for a batch, forward and backward, over flat buffers.
 ///
-/// A cell maps the previous state h_{t-1} (N, H) and the input x_t (N, F) to the new state h_t
-/// (N, H) through an input projection z_t = x_t W_ih^T + b of width `projectionWidth` per row (H
-/// for the Elman cell; a GRU would have 3H). The projection is split out so that
+/// A cell maps the previous state s_{t-1} (N, S) and the input x_t (N, F) to the new state s_t
+/// (N, S) through an input projection z_t = x_t W_ih^T + b of width `projectionWidth` per row (H
+/// for the Elman cell, 4H for the LSTM, 6H for the GRU, which keeps its recurrent projection
+/// beside it). A state row is the output h_t (H floats) followed by whatever else the cell
+/// carries from step to step: nothing for the Elman cell and the GRU (S = H), the cell state c_t
+/// for the LSTM (S = 2H, the row [h_t | c_t]). The projection is split out so that
 /// `RecurrentSequence` computes it for every step before it runs the steps, from the input where
 /// it lies (`StepRows`: batch-major, no transposed copy); the cell adds the recurrent part and the
 /// nonlinearity step by step.
@@ -19,11 +22,14 @@
 public protocol RecurrentCell: AnyObject {
     /// F, the width of an input row.
     var inputFeatures: Int { get }
-    /// H, the width of a state row (the state is the output).
+    /// H, the width of the output part of a state row.
     var hiddenSize: Int { get }
+    /// S, the width of a whole state row: H followed by the cell's memory (`hiddenSize` for a
+    /// cell whose state is its output; 2H for the LSTM's [h | c]).
+    var stateWidth: Int { get }
     /// P, the width of a row of the input projection and of its gradient.
     var projectionWidth: Int { get }
-    /// True when a step's new state may overwrite its own input projection (P == H and backward
+    /// True when a step's new state may overwrite its own input projection (P == S == H and backward
     /// needs only the new state, as for the Elman cell). The loop then projects the inputs
     /// straight into the state slots and keeps no projection buffer.
     var projectsIntoState: Bool { get }
@@ -40,24 +46,29 @@ public protocol RecurrentCell: AnyObject {
     /// step (the rows of a batch-major input, read where they are).
     func projectInput(_ x: StepRows, into z: UnsafeMutablePointer<Float>)
     /// One step forward for `batch` rows: from the input projection z (N, P) and the previous
-    /// state (N, H), writes the new state (N, H). `state` may be `projection` when
+    /// state (N, S), writes the new state (N, S). `state` may be `projection` when
     /// `projectsIntoState`; the cell may leave in `projection` whatever its backward needs.
     func forwardStep(projection: UnsafeMutablePointer<Float>, previous: UnsafePointer<Float>,
                      into state: UnsafeMutablePointer<Float>, batch: Int)
 
-    /// One step backward, first half: from dLoss/dh_t (N, H) and the step's forward values,
-    /// writes dLoss/dz_t (N, P). The loop then zeroes the rows of padded steps.
+    /// One step backward, first half: from dLoss/ds_t (N, S) and the step's forward values,
+    /// writes dLoss/dz_t (N, P), and into `previousGradient` (N, S) the part of dLoss/ds_{t-1}
+    /// that does not pass through the recurrent product (the LSTM's dc_{t-1} = dc_t f_t, the
+    /// GRU's z_t dh_t; nothing for the Elman cell). The loop then zeroes the rows of dz_t of
+    /// padded steps.
     func backwardStep(stateGradient: UnsafePointer<Float>, state: UnsafePointer<Float>,
                       previous: UnsafePointer<Float>, projection: UnsafePointer<Float>,
-                      into projectionGradient: UnsafeMutablePointer<Float>, batch: Int)
+                      into projectionGradient: UnsafeMutablePointer<Float>,
+                      previousGradient: UnsafeMutablePointer<Float>, batch: Int)
 
-    /// One step backward, second half: dLoss/dh_{t-1} (N, H) through the recurrence, from dz_t
-    /// (N, P) (zero on padded rows), written (not added) into `previousGradient`.
+    /// One step backward, second half: completes dLoss/ds_{t-1} (N, S) in `previousGradient`
+    /// with the part through the recurrence, from dz_t (N, P) (zero on padded rows). The h part
+    /// is written or added to what `backwardStep` left there, as the cell's `backwardStep` needs.
     func previousStateGradient(projectionGradient: UnsafePointer<Float>, previous: UnsafePointer<Float>,
                                into previousGradient: UnsafeMutablePointer<Float>, batch: Int)
 
     /// Adds the parameter gradients of every (step, row) pair of `inputs` at once: dz (steps,
-    /// rows, P) and the previous states (steps, rows, H), contiguous and time-major, and the
+    /// rows, P) and the previous states (steps, rows, S), contiguous and time-major, and the
     /// inputs x where they are.
     func accumulateParameterGradients(projectionGradient: UnsafePointer<Float>, inputs: StepRows,
                                       previousStates: UnsafePointer<Float>)
@@ -103,7 +114,7 @@ extension RecurrentCell {
     }
 
     /// The parameter gradients of `rows` contiguous rows: dz (rows, P), x (rows, F), previous
-    /// states (rows, H).
+    /// states (rows, S).
     public func accumulateParameterGradients(projectionGradient: UnsafePointer<Float>, inputs: UnsafePointer<Float>,
                                              previousStates: UnsafePointer<Float>, rows: Int) {
         accumulateParameterGradients(

@@ -1,23 +1,5 @@
 import CKernels
 
-/// How a recurrent layer maps sequences (batch first, N samples, T steps, F features, H state).
-public enum RecurrentMode: Equatable, Sendable {
-    /// (N, T, F) -> (N, H), each sequence's state after its last real step.
-    case manyToOne
-    /// (N, T, F) -> (N, T, H), every step's state (zeros on padded steps).
-    case manyToMany
-    /// (N, F) -> (N, steps, H), the input fed as `feedback` says.
-    case oneToMany(steps: Int, feedback: RecurrentFeedback)
-}
-
-/// What a one-to-many layer feeds at the steps after the first.
-public enum RecurrentFeedback: String, Codable, Sendable {
-    /// The same input vector at every step.
-    case fixedInput = "fixed_input"
-    /// The previous state (so F must equal H).
-    case previousOutput = "previous_output"
-}
-
 /// The loop over time around a `RecurrentCell`: the part of a recurrent layer that is not one
 /// step, written once for every cell.
 ///
@@ -26,18 +8,25 @@ public enum RecurrentFeedback: String, Codable, Sendable {
 /// is fed back), padding masks (a padded step keeps the previous state and takes no gradient),
 /// truncated BPTT, the initial state and its gradient, the parameter gradients of all steps in
 /// one call to the cell, and single steps for generation.
+///
+/// A state row is S = `cell.stateWidth` floats: the output h (H) and the cell's memory after it
+/// (the LSTM's c). The output of every mode is the h part; the initial state is given as h
+/// (`initialState`) and memory (`initialMemory`), each zero when nil, and so are their gradients.
 public final class RecurrentSequence<Cell: RecurrentCell> {
     public let cell: Cell
     public let mode: RecurrentMode
     /// The layer type in precondition messages (`SimpleRNN`).
     let layerType: String
 
-    /// dLoss/d(initial state) after a backward pass that asked for it.
+    /// dLoss/d(initial state), the h part (N, H), after a backward pass that asked for it.
     public private(set) var initialStateGradient: Tensor?
+    /// dLoss/d(initial memory), (N, S - H), after a backward pass that asked for it; nil for a
+    /// cell without memory.
+    public private(set) var initialMemoryGradient: Tensor?
 
     // The inputs of the last forward where they lie (the caller's tensor, kept until backward:
     // batch-major rows are read in place, not copied time-major), or a time-major copy (T, N, F)
-    // when the previous state is fed back. Time-major working buffers: states (T + 1, N, H) with
+    // when the previous state is fed back. Time-major working buffers: states (T + 1, N, S) with
     // the initial state first, input projections (T, N, P) unless the cell projects into the
     // states, their gradients (T, N, P), the mask (T, N).
     private var inputTensor: Tensor?
@@ -86,12 +75,13 @@ public final class RecurrentSequence<Cell: RecurrentCell> {
 
     // MARK: Forward
 
-    /// Runs the cell over `input` ((N, T, F), or (N, F) one-to-many) from `initialState` (N, H;
-    /// zeros when nil) with an optional `mask` (N, T; 0 on padded steps). Backward reads `input`
-    /// again (the weight gradient), so it must not change in between, as for every layer that
-    /// keeps its input.
-    public func forward(_ input: Tensor, mask inputMask: Tensor?, initialState: Tensor?, name: String) -> Tensor {
-        let (f, h, p) = (cell.inputFeatures, cell.hiddenSize, cell.projectionWidth)
+    /// Runs the cell over `input` ((N, T, F), or (N, F) one-to-many) from `initialState` (N, H)
+    /// and `initialMemory` (N, S - H) (each zeros when nil) with an optional `mask` (N, T; 0 on
+    /// padded steps). Backward reads `input` again (the weight gradient), so it must not change
+    /// in between, as for every layer that keeps its input.
+    public func forward(_ input: Tensor, mask inputMask: Tensor?, initialState: Tensor?, initialMemory: Tensor? = nil,
+                        name: String) -> Tensor {
+        let (f, h, p, sw) = (cell.inputFeatures, cell.hiddenSize, cell.projectionWidth, cell.stateWidth)
         let n = input.batchSize
         switch mode {
         case .manyToOne, .manyToMany:
@@ -104,7 +94,7 @@ public final class RecurrentSequence<Cell: RecurrentCell> {
         }
         batch = n
         let t = steps
-        let s = Tensor.reusing(states, shape: [t + 1, n, h])
+        let s = Tensor.reusing(states, shape: [t + 1, n, sw])
         states = s
 
         // The inputs of every step.
@@ -139,15 +129,27 @@ public final class RecurrentSequence<Cell: RecurrentCell> {
         }
         maskInForce = mask != nil
 
-        // Initial state.
+        // Initial state: h, then the memory.
         if let initialState {
             precondition(initialState.shape == [n, h], "\(layerType) '\(name)': initial state \(initialState.shape) is not (\(n), \(h))")
+        }
+        if let initialMemory {
+            precondition(sw > h && initialMemory.shape == [n, sw - h],
+                         "\(layerType) '\(name)': initial memory \(initialMemory.shape) is not (\(n), \(sw - h))")
+        }
+        if sw == h, let initialState {
             s.data.update(from: initialState.data, count: n &* h)
         } else {
-            s.data.update(repeating: 0, count: n &* h)
+            s.data.update(repeating: 0, count: n &* sw)
+            for row in 0..<n {
+                if let initialState { (s.data + row &* sw).update(from: initialState.data + row &* h, count: h) }
+                if let initialMemory {
+                    (s.data + row &* sw + h).update(from: initialMemory.data + row &* (sw &- h), count: sw &- h)
+                }
+            }
         }
 
-        let stepCount = n &* h
+        let stepCount = n &* sw
         let projectionCount = n &* p
         let z0 = projectionBase(s, stepCount)
         // Every step's input projection before the steps (per step on batch-major rows).
@@ -164,19 +166,21 @@ public final class RecurrentSequence<Cell: RecurrentCell> {
                 let state = previous + stepCount
                 let z = z0 + step &* projectionCount
                 if feedsBack {
-                    if step > 0 { (inputs + step &* n &* f).update(from: previous, count: stepCount) }
+                    if step > 0 {
+                        for row in 0..<n { (inputs + (step &* n &+ row) &* f).update(from: previous + row &* sw, count: f) }
+                    }
                     cell.projectInput(.contiguous(inputs + step &* n &* f, rows: n, width: f), into: z)
                 } else {
                     let mine = StepRows(base: x.step(step) + r0 &* x.rowStride, steps: 1, rows: rows,
                                         stepStride: x.stepStride, rowStride: x.rowStride)
                     cell.projectInput(mine, into: z + r0 &* p)
                 }
-                cell.forwardStep(projection: z + r0 &* p, previous: previous + r0 &* h, into: state + r0 &* h,
+                cell.forwardStep(projection: z + r0 &* p, previous: previous + r0 &* sw, into: state + r0 &* sw,
                                  batch: rows)
                 if let mask {
                     let m = mask + step &* n
                     for row in r0..<(r0 &+ rows) where m[row] == 0 {
-                        (state + row &* h).update(from: previous + row &* h, count: h)
+                        (state + row &* sw).update(from: previous + row &* sw, count: sw)
                     }
                 }
             }
@@ -187,12 +191,24 @@ public final class RecurrentSequence<Cell: RecurrentCell> {
         case .manyToOne:
             let out = Tensor.reusing(output, shape: [n, h])
             output = out
-            out.data.update(from: s.data + t &* stepCount, count: stepCount)
+            let last = s.data + t &* stepCount
+            if sw == h {
+                out.data.update(from: last, count: stepCount)
+            } else {
+                for row in 0..<n { (out.data + row &* h).update(from: last + row &* sw, count: h) }
+            }
             return out
         case .manyToMany, .oneToMany:
             let out = Tensor.reusing(output, shape: [n, t, h])
             output = out
-            transposeFirstTwo(s.data + stepCount, out.data, t, n, h)
+            if sw == h {
+                transposeFirstTwo(s.data + stepCount, out.data, t, n, h)
+            } else {
+                let (from, to) = (s.data + stepCount, out.data)
+                for row in 0..<n {
+                    for step in 0..<t { (to + (row &* t &+ step) &* h).update(from: from + (step &* n &+ row) &* sw, count: h) }
+                }
+            }
             if let mask {
                 for step in 0..<t {
                     for row in 0..<n where mask[step &* n &+ row] == 0 {
@@ -214,38 +230,46 @@ public final class RecurrentSequence<Cell: RecurrentCell> {
     public func backward(_ dy: Tensor, truncation: Int?, wantInitialStateGradient: Bool, wantInputGradient: Bool,
                          name: String) -> Tensor? {
         guard let x = inputRows, let s = states else { preconditionFailure("\(layerType) '\(name)': backward before forward") }
-        let (n, t, f, h, p) = (batch, steps, cell.inputFeatures, cell.hiddenSize, cell.projectionWidth)
-        let stepCount = n &* h
+        let (n, t, f, h, p, sw) = (batch, steps, cell.inputFeatures, cell.hiddenSize, cell.projectionWidth, cell.stateWidth)
+        let stepCount = n &* sw
         let projectionCount = n &* p
         let perStep = mode != .manyToOne
-        precondition(dy.count == (perStep ? n &* t &* h : stepCount),
+        precondition(dy.count == (perStep ? n &* t &* h : n &* h),
                      "\(layerType) '\(name)': output gradient \(dy.shape) does not match the last forward")
         let dz = Tensor.reusing(projectionGradients, shape: [t, n, p])
-        let g = Tensor.reusing(carry, shape: [n, h])
-        let next = Tensor.reusing(nextCarry, shape: [n, h])
+        let g = Tensor.reusing(carry, shape: [n, sw])
+        let next = Tensor.reusing(nextCarry, shape: [n, sw])
         (projectionGradients, carry, nextCarry) = (dz, g, next)
         let mask = maskInForce ? timeMask?.data : nil
         let z0 = projectionBase(s, stepCount)
 
         // The steps backwards, for the rows of each worker (rows do not mix within a step); the
-        // carried dh_t swaps between g and next every step.
+        // carried ds_t (dh_t and the memory's gradient) swaps between g and next every step.
         let (states, dzs, dys, carried, spare, feedsBack) = (s.data, dz.data, dy.data, g.data, next.data, feedsBack)
         BLAS.concurrentPerform(stepWorkers(n)) { w, workers in
             let r0 = n &* w / workers, rows = n &* (w &+ 1) / workers &- r0, end = r0 &+ rows
-            var gp = carried + r0 &* h, np = spare + r0 &* h
-            if perStep { gp.update(repeating: 0, count: rows &* h) } else { gp.update(from: dys + r0 &* h, count: rows &* h) }
+            var gp = carried + r0 &* sw, np = spare + r0 &* sw
+            if perStep {
+                gp.update(repeating: 0, count: rows &* sw)
+            } else if sw == h {
+                gp.update(from: dys + r0 &* h, count: rows &* h)
+            } else {
+                gp.update(repeating: 0, count: rows &* sw)
+                for row in 0..<rows { (gp + row &* sw).update(from: dys + (r0 &+ row) &* h, count: h) }
+            }
             for step in stride(from: t - 1, through: 0, by: -1) {
                 if perStep {
                     // g += dY[:, step, :]; a padded step's output is a constant zero.
                     for row in r0..<end where mask?[step &* n &+ row] ?? 1 != 0 {
-                        let src = dys + (row &* t &+ step) &* h, dst = gp + (row &- r0) &* h
+                        let src = dys + (row &* t &+ step) &* h, dst = gp + (row &- r0) &* sw
                         for j in 0..<h { dst[j] += src[j] }
                     }
                 }
-                let previous = states + step &* stepCount + r0 &* h
+                let previous = states + step &* stepCount + r0 &* sw
                 let d = dzs + step &* projectionCount + r0 &* p
                 cell.backwardStep(stateGradient: gp, state: previous + stepCount, previous: previous,
-                                  projection: z0 + step &* projectionCount + r0 &* p, into: d, batch: rows)
+                                  projection: z0 + step &* projectionCount + r0 &* p, into: d, previousGradient: np,
+                                  batch: rows)
                 if let mask {
                     for row in r0..<end where mask[step &* n &+ row] == 0 {
                         (d + (row &- r0) &* p).update(repeating: 0, count: p)
@@ -253,19 +277,32 @@ public final class RecurrentSequence<Cell: RecurrentCell> {
                 }
                 // dh_{t-1} through the recurrence (+ dz_t W_ih when the input was h_{t-1}); padded rows pass g on.
                 cell.previousStateGradient(projectionGradient: d, previous: previous, into: np, batch: rows)
-                if feedsBack && step > 0 { cell.inputGradient(projectionGradient: d, rows: rows, beta: 1, into: np) }
+                if feedsBack && step > 0 {
+                    cell.inputGradient(projectionGradient: d, beta: 1,
+                                       into: StepRows(base: np, steps: 1, rows: rows, stepStride: rows &* sw, rowStride: sw))
+                }
                 if let mask {
                     for row in r0..<end where mask[step &* n &+ row] == 0 {
-                        (np + (row &- r0) &* h).update(from: gp + (row &- r0) &* h, count: h)
+                        (np + (row &- r0) &* sw).update(from: gp + (row &- r0) &* sw, count: sw)
                     }
                 }
-                if let truncation, step > 0, step % truncation == 0 { np.update(repeating: 0, count: rows &* h) }
+                if let truncation, step > 0, step % truncation == 0 { np.update(repeating: 0, count: rows &* sw) }
                 swap(&gp, &np)
             }
         }
         if wantInitialStateGradient {
+            let last = t % 2 == 0 ? g.data : next.data
             let d0 = Tensor.reusing(initialStateGradient, shape: [n, h])
-            d0.data.update(from: t % 2 == 0 ? g.data : next.data, count: stepCount)
+            if sw == h {
+                d0.data.update(from: last, count: stepCount)
+            } else {
+                let dm = Tensor.reusing(initialMemoryGradient, shape: [n, sw - h])
+                for row in 0..<n {
+                    (d0.data + row &* h).update(from: last + row &* sw, count: h)
+                    (dm.data + row &* (sw &- h)).update(from: last + row &* sw + h, count: sw &- h)
+                }
+                initialMemoryGradient = dm
+            }
             initialStateGradient = d0
         }
 
@@ -304,10 +341,10 @@ public final class RecurrentSequence<Cell: RecurrentCell> {
 
     // MARK: Stepping (generation)
 
-    /// One step outside training for x (N, F) and h (N, H), written into `result` (N, H), which
-    /// may be `state` itself.
+    /// One step outside training for x (N, F) and the whole state s (N, S), written into
+    /// `result` (N, S), which may be `state` itself.
     public func step(input x: Tensor, state: Tensor, into result: Tensor, name: String) {
-        let (n, h) = (x.batchSize, cell.hiddenSize)
+        let (n, h) = (x.batchSize, cell.stateWidth)
         precondition(x.shape == [n, cell.inputFeatures] && state.shape == [n, h] && result.shape == [n, h],
                      "\(layerType) '\(name)': step shapes \(x.shape), \(state.shape), \(result.shape)")
         let scratch = Tensor.reusing(stepScratch, shape: [n, h])

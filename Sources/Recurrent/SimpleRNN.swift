@@ -29,7 +29,7 @@ import Foundation
 /// summed over all steps at the end of backward. With `BLAS.loopThreads` > 1 the steps run for shares
 /// of the batch rows at once, and the products over all steps are shared between the threads.
 /// Buffers are sized once per batch shape.
-public final class SimpleRNN: Layer, SequenceMasking {
+public final class SimpleRNN: Layer, SequenceMasking, RecurrentStepping {
     public typealias Mode = RecurrentMode
     public typealias Feedback = RecurrentFeedback
     public typealias Nonlinearity = SimpleRNNCell.Nonlinearity
@@ -54,23 +54,14 @@ public final class SimpleRNN: Layer, SequenceMasking {
         }
 
         enum CodingKeys: String, CodingKey {
-            case inputFeatures, hiddenSize, mode, steps, feedback, nonlinearity, truncation, recurrentInitializer
+            case inputFeatures, hiddenSize, nonlinearity, truncation, recurrentInitializer
         }
 
         public init(from decoder: Decoder) throws {
             let c = try decoder.container(keyedBy: CodingKeys.self)
             inputFeatures = try c.decode(Int.self, forKey: .inputFeatures)
             hiddenSize = try c.decode(Int.self, forKey: .hiddenSize)
-            switch try c.decode(String.self, forKey: .mode) {
-            case "many_to_one": mode = .manyToOne
-            case "many_to_many": mode = .manyToMany
-            case "one_to_many":
-                mode = .oneToMany(steps: try c.decode(Int.self, forKey: .steps),
-                                  feedback: try c.decode(Feedback.self, forKey: .feedback))
-            case let other:
-                throw DecodingError.dataCorruptedError(forKey: .mode, in: c, debugDescription:
-                    "unknown SimpleRNN mode '\(other)' (many_to_one, many_to_many or one_to_many)")
-            }
+            mode = try Mode(from: decoder, layer: Self.typeName)
             nonlinearity = try c.decode(Nonlinearity.self, forKey: .nonlinearity)
             // Saved as 0 for full back-propagation through time.
             let truncation = try c.decodeIfPresent(Int.self, forKey: .truncation)
@@ -83,32 +74,15 @@ public final class SimpleRNN: Layer, SequenceMasking {
             var c = encoder.container(keyedBy: CodingKeys.self)
             try c.encode(inputFeatures, forKey: .inputFeatures)
             try c.encode(hiddenSize, forKey: .hiddenSize)
-            switch mode {
-            case .manyToOne: try c.encode("many_to_one", forKey: .mode)
-            case .manyToMany: try c.encode("many_to_many", forKey: .mode)
-            case .oneToMany(let steps, let feedback):
-                try c.encode("one_to_many", forKey: .mode)
-                try c.encode(steps, forKey: .steps)
-                try c.encode(feedback, forKey: .feedback)
-            }
+            try mode.encode(to: encoder)
             try c.encode(nonlinearity, forKey: .nonlinearity)
             try c.encode(truncation ?? 0, forKey: .truncation)
             try c.encode(recurrentInitializer, forKey: .recurrentInitializer)
         }
 
         public func validate() throws {
-            let (range, layer) = (1...LayerLimits.maxDimension, Self.typeName)
-            try LayerLimits.check(inputFeatures, in: range, "inputFeatures", layer: layer)
-            try LayerLimits.check(hiddenSize, in: range, "hiddenSize", layer: layer)
-            if case .oneToMany(let steps, let feedback) = mode {
-                try LayerLimits.check(steps, in: range, "steps", layer: layer)
-                guard feedback == .fixedInput || inputFeatures == hiddenSize else {
-                    throw SynapseError.invalidArgument("SimpleRNN: feeding back the previous output needs inputFeatures == hiddenSize")
-                }
-            }
-            if let truncation { try LayerLimits.check(truncation, in: range, "truncation", layer: layer) }
-            _ = try LayerLimits.elementCount([hiddenSize, inputFeatures], of: "\(layer) weight_ih")
-            _ = try LayerLimits.elementCount([hiddenSize, hiddenSize], of: "\(layer) weight_hh")
+            try Mode.validate(inputFeatures: inputFeatures, hiddenSize: hiddenSize, mode: mode, truncation: truncation,
+                              gates: 1, layer: Self.typeName)
         }
 
         public var parameterShapes: [(name: String, shape: [Int])] {
@@ -116,18 +90,7 @@ public final class SimpleRNN: Layer, SequenceMasking {
         }
 
         public func outputShape(for inputShape: [Int]) throws -> [Int] {
-            switch mode {
-            case .manyToOne, .manyToMany:
-                guard inputShape.count == 2, inputShape[1] == inputFeatures, inputShape[0] > 0 else {
-                    throw SynapseError.shape("expects (time, \(inputFeatures)) per sample, got \(inputShape)")
-                }
-                return mode == .manyToOne ? [hiddenSize] : [inputShape[0], hiddenSize]
-            case .oneToMany(let steps, _):
-                guard inputShape == [inputFeatures] else {
-                    throw SynapseError.shape("(one-to-many) expects (\(inputFeatures)) per sample, got \(inputShape)")
-                }
-                return [steps, hiddenSize]
-            }
+            try mode.outputShape(for: inputShape, inputFeatures: inputFeatures, hiddenSize: hiddenSize)
         }
 
         public func makeLayer(random: RandomGenerator?, storage: ParameterStorage) throws -> any Layer {
@@ -139,6 +102,7 @@ public final class SimpleRNN: Layer, SequenceMasking {
     public var name: String
     public var inputFeatures: Int { config.inputFeatures }
     public var hiddenSize: Int { config.hiddenSize }
+    public var stateWidth: Int { config.hiddenSize }
     public var mode: Mode { config.mode }
     public var nonlinearity: Nonlinearity { config.nonlinearity }
     /// Truncated back-propagation through time: the gradient does not flow back across the

@@ -29,6 +29,7 @@ public final class SimpleRNNCell: RecurrentCell {
     private let inputTransposed: UnsafeMutablePointer<Float>
 
     public var projectionWidth: Int { hiddenSize }
+    public var stateWidth: Int { hiddenSize }
     public var projectsIntoState: Bool { true }
     public var parameters: [Parameter] { [weightIH, weightHH, bias] }
 
@@ -101,7 +102,8 @@ public final class SimpleRNNCell: RecurrentCell {
 
     public func backwardStep(stateGradient g: UnsafePointer<Float>, state: UnsafePointer<Float>,
                              previous: UnsafePointer<Float>, projection: UnsafePointer<Float>,
-                             into d: UnsafeMutablePointer<Float>, batch n: Int) {
+                             into d: UnsafeMutablePointer<Float>, previousGradient: UnsafeMutablePointer<Float>,
+                             batch n: Int) {
         let count = n &* hiddenSize
         switch nonlinearity {
         case .tanh: tanhBackward(state, g, d, count)

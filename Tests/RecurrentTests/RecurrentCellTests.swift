@@ -19,13 +19,13 @@ final class RecurrentCellTests: XCTestCase {
     func step<Cell: RecurrentCell>(_ cell: Cell, input x: Tensor, previous: Tensor, stateGradient: Tensor,
                                    backwardState: Tensor? = nil) -> Step {
         let rows = x.batchSize
-        let z = Tensor(shape: [rows, cell.projectionWidth]), state = Tensor(shape: [rows, cell.hiddenSize])
+        let z = Tensor(shape: [rows, cell.projectionWidth]), state = Tensor(shape: [rows, cell.stateWidth])
         cell.projectInput(x.data, rows: rows, into: z.data)
         cell.forwardStep(projection: z.data, previous: previous.data, into: state.data, batch: rows)
         let dz = Tensor(shape: [rows, cell.projectionWidth])
-        let dx = Tensor(shape: [rows, cell.inputFeatures]), dPrevious = Tensor(shape: [rows, cell.hiddenSize])
+        let dx = Tensor(shape: [rows, cell.inputFeatures]), dPrevious = Tensor(shape: [rows, cell.stateWidth])
         cell.backwardStep(stateGradient: stateGradient.data, state: (backwardState ?? state).data, previous: previous.data,
-                          projection: z.data, into: dz.data, batch: rows)
+                          projection: z.data, into: dz.data, previousGradient: dPrevious.data, batch: rows)
         cell.previousStateGradient(projectionGradient: dz.data, previous: previous.data, into: dPrevious.data, batch: rows)
         cell.accumulateParameterGradients(projectionGradient: dz.data, inputs: x.data, previousStates: previous.data,
                                           rows: rows)

@@ -1,0 +1,160 @@
+import Dense
+import Foundation
+
+/// A gated recurrent unit layer (`GRUCell`, PyTorch's `nn.GRU` equations), unrolled over time.
+///
+/// Shapes and modes are `SimpleRNN`'s (batch first): `.manyToOne` (N, T, F) -> (N, H),
+/// `.manyToMany` (N, T, F) -> (N, T, H), `.oneToMany(steps:feedback:)` (N, F) -> (N, steps, H).
+/// Padding masks, truncation and the loop are `RecurrentSequence`'s: a padded step keeps the
+/// previous state and takes no gradient.
+///
+/// Parameters carry PyTorch's names and layout: `weight_ih` (3H, F), `weight_hh` (3H, H),
+/// `bias_ih` (3H), `bias_hh` (3H), gates in the order r, z, n (b_hn inside r (...)), so a saved
+/// layer `rnn` loads into PyTorch as `rnn = nn.GRUCell(F, H)` (strict) and, renamed `*_l0`,
+/// into `nn.GRU`.
+///
+/// Initial state: `initialState` (N, H), zeros when nil; its gradient after backward.
+/// Initialisation: `weight_ih` Glorot uniform, each gate's block of `weight_hh` orthogonal
+/// (`recurrentInitializer`), biases zero.
+public final class GRU: Layer, SequenceMasking, RecurrentStepping {
+    public typealias Mode = RecurrentMode
+    public typealias Feedback = RecurrentFeedback
+
+    /// The settings of a `GRU` layer.
+    public struct Config: LayerConfig {
+        public static let typeName = "GRU"
+        public var inputFeatures: Int
+        public var hiddenSize: Int
+        public var mode: Mode
+        /// Truncated back-propagation through time: the gradient does not flow back across the
+        /// boundaries between chunks of this many steps (from step 0). `nil`: full BPTT.
+        public var truncation: Int?
+        /// Fills each gate's block of `weight_hh`.
+        public var recurrentInitializer: Initializer
+
+        public init(inputFeatures: Int, hiddenSize: Int, mode: Mode = .manyToOne, truncation: Int? = nil,
+                    recurrentInitializer: Initializer = .orthogonal) {
+            (self.inputFeatures, self.hiddenSize, self.mode, self.truncation) = (inputFeatures, hiddenSize, mode, truncation)
+            self.recurrentInitializer = recurrentInitializer
+        }
+
+        enum CodingKeys: String, CodingKey {
+            case inputFeatures, hiddenSize, truncation, recurrentInitializer
+        }
+
+        public init(from decoder: Decoder) throws {
+            let c = try decoder.container(keyedBy: CodingKeys.self)
+            inputFeatures = try c.decode(Int.self, forKey: .inputFeatures)
+            hiddenSize = try c.decode(Int.self, forKey: .hiddenSize)
+            mode = try Mode(from: decoder, layer: Self.typeName)
+            let truncation = try c.decodeIfPresent(Int.self, forKey: .truncation)  // 0: full BPTT
+            self.truncation = truncation == 0 ? nil : truncation
+            recurrentInitializer = try c.decodeIfPresent(Initializer.self, forKey: .recurrentInitializer) ?? .orthogonal
+        }
+
+        public func encode(to encoder: Encoder) throws {
+            var c = encoder.container(keyedBy: CodingKeys.self)
+            try c.encode(inputFeatures, forKey: .inputFeatures)
+            try c.encode(hiddenSize, forKey: .hiddenSize)
+            try mode.encode(to: encoder)
+            try c.encode(truncation ?? 0, forKey: .truncation)
+            try c.encode(recurrentInitializer, forKey: .recurrentInitializer)
+        }
+
+        public func validate() throws {
+            try Mode.validate(inputFeatures: inputFeatures, hiddenSize: hiddenSize, mode: mode, truncation: truncation,
+                              gates: 3, layer: Self.typeName)
+        }
+
+        public var parameterShapes: [(name: String, shape: [Int])] {
+            [("weight_ih", [3 * hiddenSize, inputFeatures]), ("weight_hh", [3 * hiddenSize, hiddenSize]),
+             ("bias_ih", [3 * hiddenSize]), ("bias_hh", [3 * hiddenSize])]
+        }
+
+        public func outputShape(for inputShape: [Int]) throws -> [Int] {
+            try mode.outputShape(for: inputShape, inputFeatures: inputFeatures, hiddenSize: hiddenSize)
+        }
+
+        public func makeLayer(random: RandomGenerator?, storage: ParameterStorage) throws -> any Layer {
+            try GRU(self, random: random, storage: storage)
+        }
+    }
+
+    public private(set) var config: Config
+    public var name: String
+    public var inputFeatures: Int { config.inputFeatures }
+    public var hiddenSize: Int { config.hiddenSize }
+    /// The width of the whole state row `step` carries (2H for the LSTM's [h | c], H for the GRU).
+    public var stateWidth: Int { config.hiddenSize }
+    public var mode: Mode { config.mode }
+    /// Truncated back-propagation through time (`Config.truncation`).
+    public var truncation: Int? {
+        get { config.truncation }
+        set { config.truncation = newValue }
+    }
+
+    /// The cell: one step forward and backward; it holds the parameters.
+    public let cell: GRUCell
+    /// The loop over time around `cell`, with its working buffers.
+    private let sequence: RecurrentSequence<GRUCell>
+
+    public var weightIH: Parameter { cell.weightIH }
+    public var weightHH: Parameter { cell.weightHH }
+    public var biasIH: Parameter { cell.biasIH }
+    public var biasHH: Parameter { cell.biasHH }
+
+    /// h_0, (N, H); zeros when nil.
+    public var initialState: Tensor?
+    /// dLoss/d`initialState` after a backward pass with an initial state given.
+    public var initialStateGradient: Tensor? { sequence.initialStateGradient }
+
+    public var inputMask: Tensor?
+    public var outputMask: Tensor? { mode == .manyToMany ? inputMask : nil }
+
+    /// Builds the layer `config` describes; with `random`, the weights are drawn from their
+    /// initializers, else left at zero.
+    public init(_ config: Config, random: RandomGenerator?, storage: ParameterStorage = .standalone, name: String = "") throws {
+        try config.validate()
+        self.config = config
+        self.name = name
+        cell = GRUCell(config.inputFeatures, config.hiddenSize, recurrentInitializer: config.recurrentInitializer,
+                       random: random, storage: storage)
+        sequence = RecurrentSequence(cell: cell, mode: config.mode, layerType: Config.typeName)
+    }
+
+    /// A GRU of F inputs and H units, its weights drawn from `random`.
+    public convenience init(_ inputFeatures: Int, _ hiddenSize: Int, mode: Mode = .manyToOne, truncation: Int? = nil,
+                            recurrentInitializer: Initializer = .orthogonal, random: RandomGenerator,
+                            name: String = "") throws {
+        try self.init(Config(inputFeatures: inputFeatures, hiddenSize: hiddenSize, mode: mode, truncation: truncation,
+                             recurrentInitializer: recurrentInitializer),
+                      random: random, name: name)
+    }
+
+    public var parameters: [Parameter] { cell.parameters }
+
+    public func forward(_ input: Tensor, training: Bool) -> Tensor {
+        sequence.forward(input, mask: inputMask, initialState: initialState, name: name)
+    }
+
+    public func backward(_ outputGradient: Tensor) -> Tensor {
+        sequence.backward(outputGradient, truncation: truncation, wantInitialStateGradient: initialState != nil,
+                          wantInputGradient: true, name: name)!
+    }
+
+    public func backwardParameters(_ outputGradient: Tensor) {
+        sequence.backward(outputGradient, truncation: truncation, wantInitialStateGradient: initialState != nil,
+                          wantInputGradient: false, name: name)
+    }
+
+    /// One step outside training for x (N, F) and h (N, H), written into `result` (N, H), which
+    /// may be `state` itself.
+    public func step(input x: Tensor, state: Tensor, into result: Tensor) {
+        sequence.step(input: x, state: state, into: result, name: name)
+    }
+
+    /// A copy of `initialState` (which the config does not hold).
+    public func adoptState(of source: any Layer) {
+        if let source = source as? GRU { initialState = source.initialState?.copy() }
+    }
+}
