@@ -28,6 +28,19 @@ struct CharRNN: ParsableCommand {
     @Option(help: "Characters to generate per sample.") var sampleLength = 300
     @Option(help: "Folder for model.safetensors, model.json, alphabet.json, log.csv and the checkpoint (replaced as a whole).") var output = "runs/charrnn"
 
+    func validate() throws {
+        try checkTraining(epochs: epochs, batchSize: batchSize, lr: lr)
+        guard ["simple", "gru", "lstm"].contains(cell) else { throw ValidationError("--cell must be simple, gru or lstm, not '\(cell)'") }
+        guard steps >= 2, characters > steps else {
+            throw ValidationError("--steps must be at least 2 and --characters more than --steps, got \(steps) and \(characters)")
+        }
+        guard embedding >= 1, hidden >= 1, sampleLength >= 0 else {
+            throw ValidationError("--embedding and --hidden must be at least 1 and --sample-length not negative")
+        }
+        guard temperature > 0 && temperature.isFinite else { throw ValidationError("--temperature must be a positive number, got \(temperature)") }
+        guard clip > 0 && clip.isFinite else { throw ValidationError("--clip must be a positive number, got \(clip)") }
+    }
+
     func run() throws {
         let directory = common.prepare()
         let run = try TrainingRun(output: output, options: common)

@@ -48,6 +48,17 @@ struct Sentiment: ParsableCommand {
     var dropout: Float { dropoutSetting ?? (cell == "lstm" ? 0.3 : 0) }
     var decay: Float { decaySetting ?? (cell == "simple" ? 1 : 0.5) }
 
+    func validate() throws {
+        try checkTraining(epochs: epochs, batchSize: batchSize, lr: lrSetting, decay: decaySetting)
+        guard ["simple", "lstm", "gru"].contains(cell) else { throw ValidationError("--cell must be simple, lstm or gru, not '\(cell)'") }
+        guard vocabulary >= 3 else { throw ValidationError("--vocabulary must be at least 3 (<pad>, <unk> and a word), got \(vocabulary)") }
+        guard length >= 1, embedding >= 1, hidden >= 1 else {
+            throw ValidationError("--length, --embedding and --hidden must be at least 1, got \(length), \(embedding), \(hidden)")
+        }
+        if let dropoutSetting, !(0..<1).contains(dropoutSetting) { throw ValidationError("--dropout must be in [0, 1), got \(dropoutSetting)") }
+        guard clip > 0 && clip.isFinite else { throw ValidationError("--clip must be a positive number, got \(clip)") }
+    }
+
     func run() throws {
         let folder = URL(fileURLWithPath: output, isDirectory: true)
         if let predict { return try score(predict, folder: folder) }

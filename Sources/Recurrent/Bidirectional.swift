@@ -176,6 +176,8 @@ public final class Bidirectional: Layer, SequenceMasking {
     }
 
     public var parameters: [Parameter] { forwardLayer.parameters + backwardLayer.parameters }
+    /// The steps' rows are shared out to `BLAS.loopThreads` threads, each calling OpenBLAS.
+    public var splitsRowsAcrossThreads: Bool { true }
 
     /// Copies rows of (N, T, C) `source` into `destination` so that step `order[row * T + i]`
     /// receives step `order[row * T + k - 1 - i]` for the row's k real steps; padded steps get zeros.

@@ -132,6 +132,8 @@ public final class GRU: Layer, SequenceMasking, RecurrentStepping {
     }
 
     public var parameters: [Parameter] { cell.parameters }
+    /// The steps' rows are shared out to `BLAS.loopThreads` threads, each calling OpenBLAS.
+    public var splitsRowsAcrossThreads: Bool { true }
 
     public func forward(_ input: Tensor, training: Bool) -> Tensor {
         sequence.forward(input, mask: inputMask, initialState: initialState, name: name)

@@ -134,7 +134,7 @@ public final class GRUCell: RecurrentCell {
         let (f, h, rows) = (inputFeatures, hiddenSize, x.steps &* x.rows)
         let (h3, h6) = (3 &* h, 6 &* h)
         let (dWhh, dWih) = (weightHH.gradient.data, weightIH.gradient.data)
-        BLAS.concurrentPerform(min(BLAS.threads, 2)) { w, workers in
+        BLAS.concurrentPerform(min(BLAS.loopThreads, 2)) { w, workers in
             if w == 0 {
                 BLAS.gemm(transposeA: true, m: h3, n: h, k: rows, dz + h3, lda: h6, previousStates, beta: 1, dWhh)
             }

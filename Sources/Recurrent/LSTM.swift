@@ -141,6 +141,8 @@ public final class LSTM: Layer, SequenceMasking, RecurrentStepping {
     }
 
     public var parameters: [Parameter] { cell.parameters }
+    /// The steps' rows are shared out to `BLAS.loopThreads` threads, each calling OpenBLAS.
+    public var splitsRowsAcrossThreads: Bool { true }
 
     private var wantsInitialStateGradient: Bool { initialState != nil || initialCellState != nil }
 

@@ -138,7 +138,7 @@ public final class LSTMCell: RecurrentCell {
         let (f, h, rows) = (inputFeatures, hiddenSize, x.steps &* x.rows)
         let h4 = 4 &* h
         let (dWhh, dWih) = (weightHH.gradient.data, weightIH.gradient.data)
-        BLAS.concurrentPerform(min(BLAS.threads, 2)) { w, workers in
+        BLAS.concurrentPerform(min(BLAS.loopThreads, 2)) { w, workers in
             if w == 0 {
                 BLAS.gemm(transposeA: true, m: h4, n: h, k: rows, dz, previousStates, ldb: 2 &* h, beta: 1, dWhh)
             }

@@ -17,7 +17,7 @@ func projectSteps(_ x: StepRows, features f: Int, transposedWeight wt: UnsafePoi
         }
         return
     }
-    BLAS.concurrentPerform(min(BLAS.threads, x.steps)) { w, workers in
+    BLAS.concurrentPerform(min(BLAS.loopThreads, x.steps)) { w, workers in
         for s in (x.steps &* w / workers)..<(x.steps &* (w &+ 1) / workers) {
             BLAS.gemm(m: x.rows, n: width, k: f, x.step(s), lda: x.rowStride, wt, beta: 1,
                       z + s &* x.rows &* ldz, ldc: ldz)
@@ -37,7 +37,7 @@ func inputGradientSteps(_ dz: UnsafePointer<Float>, ldz: Int, width: Int, weight
         }
         return
     }
-    BLAS.concurrentPerform(min(BLAS.threads, dx.steps)) { k, workers in
+    BLAS.concurrentPerform(min(BLAS.loopThreads, dx.steps)) { k, workers in
         for s in (dx.steps &* k / workers)..<(dx.steps &* (k &+ 1) / workers) {
             BLAS.gemm(m: dx.rows, n: f, k: width, dz + s &* dx.rows &* ldz, lda: ldz, w, beta: beta, dx.step(s),
                       ldc: dx.rowStride)
