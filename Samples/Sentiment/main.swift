@@ -84,10 +84,12 @@ struct Sentiment: ParsableCommand {
         note(String(format: "tokenised and encoded in %.1f s; vocabulary %d words", Date().timeIntervalSince(start), vocabulary.count))
 
         let random = RandomGenerator(seed: common.seed)
+        // Drawn in the order of the layers (embedding, recurrent layer, classifier), as before the
+        // cells were an option: the simple cell's default run is the same run.
+        let words = try Embedding(vocabulary.count, embedding, paddingIndex: Vocabulary.padding,
+                              initializer: .uniform(embeddingScale), random: random, name: "embedding")
         let rnn = try recurrentLayer(random: random)
-        let model = try Sequential(inputShape: [length], [
-            Embedding(vocabulary.count, embedding, paddingIndex: Vocabulary.padding,
-                      initializer: .uniform(embeddingScale), random: random, name: "embedding")]
+        let model = try Sequential(inputShape: [length], [words]
             + (dropout > 0 ? [Dropout(rate: dropout, name: "dropout")] : []) + [
             rnn,
             Linear(bidirectional ? 2 * hidden : hidden, 1, random: random, name: "fc"),
