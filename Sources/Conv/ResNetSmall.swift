@@ -18,7 +18,12 @@ import Dense
 /// names are its `state_dict` keys (Scripts/resnet_small.py is that module). Depth 20 with 3
 /// channels and 10 classes has 272,474 trainable parameters and 1,568 running statistics.
 public enum ResNetSmall {
+    /// The network for `channels` x `height` x `width` images and `classes` classes.
     /// - Parameters:
+    ///   - channels: 1 (gray) or 3 (RGB).
+    ///   - height: the image height, at least 8.
+    ///   - width: the image width, at least 8.
+    ///   - classes: the number of classes (the Linear layer's outputs).
     ///   - depth: 6n + 2 with n >= 1 (8, 14, 20, ...); 20 by default.
     ///   - random: draws the initial weights (He uniform for the convolutions).
     public static func make(channels: Int, height: Int, width: Int, classes: Int, depth: Int = 20,

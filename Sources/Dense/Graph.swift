@@ -58,7 +58,10 @@ public final class Graph: Model {
     private var unpackedGradients: [Tensor?]
 
     /// Builds the graph from `inputs` to `outputs` (see the type's description).
-    /// - Parameter random: draws the initial parameters; nil leaves them at zero (values loaded next).
+    /// - Parameters:
+    ///   - inputs: the graph's input nodes, in the order `forward` takes their tensors.
+    ///   - outputs: the nodes whose values the graph returns, in that order.
+    ///   - random: draws the initial parameters; nil leaves them at zero (values loaded next).
     public convenience init(inputs: [Node], outputs: [Node], random: RandomGenerator?) throws {
         guard !inputs.isEmpty, !outputs.isEmpty else {
             throw SynapseError.invalidArgument("a graph needs at least one input and one output (got \(inputs.count) and \(outputs.count))")

@@ -69,8 +69,9 @@ extension Graph {
     /// cannot describe a cycle), the shapes along every edge and the parameter shapes against
     /// the weight file's header, before any layer is built; an error names the file and the node.
     ///
-    /// - Parameter registry: the layer types the file may name (`LayerRegistry.standard` in
-    ///   `Synapse`).
+    /// - Parameters:
+    ///   - url: the weights (`.safetensors`); the architecture is the `.json` beside it.
+    ///   - registry: the layer types the file may name (`LayerRegistry.standard` in `Synapse`).
     public static func load(from url: URL, registry: LayerRegistry) throws -> Graph {
         let configURL = Sequential.configURL(forWeights: url)
         guard FileManager.default.fileExists(atPath: configURL.path) else {

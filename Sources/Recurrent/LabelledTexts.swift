@@ -86,8 +86,11 @@ public struct LabelledTexts: Sendable {
 
     /// Reads `url`: checks its size, inflates it if it is gzip, then parses it (see the type).
     /// - Parameters:
-    ///   - textColumn, labelColumn: header names, matched after trimming spaces, ignoring case.
+    ///   - url: the CSV or TSV file, plain or gzip.
+    ///   - textColumn: the header name of the text column, matched after trimming spaces, ignoring case.
+    ///   - labelColumn: the header name of the label column, matched the same way.
     ///   - delimiter: the field separator; nil takes it from the file name (`delimiter(forPath:)`).
+    ///   - limits: the file, field and column bounds checked before anything is allocated.
     public static func read(_ url: URL, textColumn: String = "text", labelColumn: String = "label",
                             delimiter: UInt8? = nil, limits: Limits = Limits()) throws -> LabelledTexts {
         let size: Int
