@@ -74,15 +74,21 @@ func softmaxForward(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>,
 /// `Activation(.tanh)`, `Activation(.softmax)`. For classification, prefer feeding logits to
 /// `SoftmaxCrossEntropy` (fused and stable) over a softmax layer followed by a log.
 public final class Activation: Layer {
+    /// The function an `Activation` applies; saved as `"function"` (`relu`, `leaky_relu` with
+    /// `"alpha"`, `sigmoid`, `tanh`, `softmax`).
     public enum Function: Equatable, Sendable {
+        /// f(x) = max(0, x).
         case relu
         /// f(x) = x for x > 0, alpha x otherwise; alpha >= 0.
         case leakyReLU(alpha: Float)
+        /// f(x) = 1 / (1 + e^-x), in (0, 1).
         case sigmoid
+        /// f(x) = tanh(x), in (-1, 1).
         case tanh
         /// Over the last axis.
         case softmax
 
+        /// The name `summary()` shows: `ReLU`, `LeakyReLU`, `Sigmoid`, `Tanh` or `Softmax`.
         public var displayName: String {
             switch self {
             case .relu: return "ReLU"
@@ -97,8 +103,10 @@ public final class Activation: Layer {
     /// The settings of an `Activation` layer: its function.
     public struct Config: LayerConfig {
         public static let typeName = "Activation"
+        /// The function applied elementwise (softmax: over the last axis).
         public var function: Function
 
+        /// A config for `function`; `validate()` checks a leaky ReLU's alpha.
         public init(_ function: Function) { self.function = function }
 
         enum CodingKeys: String, CodingKey { case function, alpha }
@@ -154,6 +162,8 @@ public final class Activation: Layer {
     /// gradients then pass through this layer untouched.
     var isAbsorbed = false
 
+    /// An activation layer applying `function`; its output has the input's shape.
+    /// - Throws: `SynapseError.invalidArgument` for a leaky ReLU whose alpha is negative or not finite.
     public init(_ function: Function, name: String = "") throws {
         config = Config(function)
         try config.validate()
@@ -162,6 +172,8 @@ public final class Activation: Layer {
 
     public var displayTypeName: String { function.displayName }
 
+    /// Applies the function to `input` (any shape; softmax over its last axis) into the layer's own
+    /// output buffer, which `backward` reads.
     public func forward(_ input: Tensor, training: Bool) -> Tensor {
         if isAbsorbed { return input }
         let out = Tensor.reusing(output, shape: input.shape)
@@ -179,6 +191,8 @@ public final class Activation: Layer {
         return out
     }
 
+    /// dLoss/dInput from dLoss/dOutput through the last forward's outputs (softmax: the full Jacobian
+    /// of each row).
     public func backward(_ outputGradient: Tensor) -> Tensor {
         if isAbsorbed { return outputGradient }
         guard let output else { preconditionFailure("Activation '\(name)': backward before forward") }

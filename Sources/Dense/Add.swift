@@ -6,19 +6,23 @@ public final class Add: MergeLayer {
     /// The settings of an `Add` layer: none.
     public struct Config: MergeLayerConfig {
         public static let typeName = "Add"
+        /// The config: `Add` has no settings.
         public init() {}
         public func validate() throws {}
         public func outputShape(for inputShapes: [[Int]]) throws -> [Int] { try sameShapes(inputShapes, layer: Self.typeName) }
         public func makeLayer(random: RandomGenerator?) throws -> any Layer { Add(name: "") }
     }
 
+    /// The layer's settings (none), as saved in the architecture file.
     public let config = Config()
     public var name: String
     private var output: Tensor?
     private var inputCount = 0
 
+    /// A sum of two or more inputs of one shape, named `name` in its model.
     public init(name: String = "") { self.name = name }
 
+    /// The elementwise sum of `inputs` (at least one, all of one shape), in the layer's own buffer.
     public func forward(_ inputs: [Tensor], training: Bool) -> Tensor {
         precondition(!inputs.isEmpty && inputs.allSatisfy { $0.shape == inputs[0].shape },
                      "Add '\(name)': inputs of shapes \(inputs.map(\.shape))")
@@ -30,6 +34,7 @@ public final class Add: MergeLayer {
         return out
     }
 
+    /// The output gradient for every input (the same tensor, `inputs.count` times).
     public func backwardInputs(_ outputGradient: Tensor) -> [Tensor] {
         Array(repeating: outputGradient, count: inputCount)
     }

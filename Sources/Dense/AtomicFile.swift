@@ -9,6 +9,9 @@ import Foundation
 public enum AtomicFile {
     static let temporaryMarker = ".synapse-tmp-"
 
+    /// Writes `data` to `url` atomically, creating the folder if needed: afterwards the file holds
+    /// either its old contents or all of `data`, even after a crash or a power cut.
+    /// - Throws: the file system's error when the folder cannot be created or the file not written.
     public static func write(_ data: Data, to url: URL) throws {
         let folder = url.deletingLastPathComponent()
         try createFolder(folder)

@@ -18,6 +18,7 @@ public final class BatchNorm: Layer {
         /// Added to the variance, > 0.
         public var epsilon: Float
 
+        /// A config for `features` features or channels; the defaults are PyTorch's.
         public init(features: Int, momentum: Float = 0.1, epsilon: Float = 1e-5) {
             (self.features, self.momentum, self.epsilon) = (features, momentum, epsilon)
         }
@@ -55,9 +56,15 @@ public final class BatchNorm: Layer {
     public var momentum: Float { config.momentum }
     /// Added to the variance before its square root.
     public var epsilon: Float { config.epsilon }
+    /// gamma, one scale per feature or channel (F): `<name>.weight`, initially 1.
     public let weight: Parameter
+    /// beta, one shift per feature or channel (F): `<name>.bias`, initially 0.
     public let bias: Parameter
+    /// The running mean per feature or channel (F), used in evaluation: the buffer
+    /// `<name>.running_mean`, initially 0, saved but not trained.
     public let runningMean: Parameter
+    /// The running (unbiased) variance per feature or channel (F), used in evaluation: the buffer
+    /// `<name>.running_var`, initially 1, saved but not trained.
     public let runningVariance: Parameter
 
     private var normalized: Tensor?
@@ -93,6 +100,8 @@ public final class BatchNorm: Layer {
     public var parameters: [Parameter] { [weight, bias] }
     public var buffers: [Parameter] { [runningMean, runningVariance] }
 
+    /// Normalises `input` (N x F or N x C x H x W) with the batch's statistics in training (and
+    /// updates the running ones), with the running statistics otherwise.
     public func forward(_ input: Tensor, training: Bool) -> Tensor {
         precondition(input.shape.count >= 2 && input.shape[1] == features,
                      "BatchNorm '\(name)': input \(input.shape) has no \(features) features in dimension 1")

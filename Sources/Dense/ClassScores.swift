@@ -5,6 +5,7 @@ public struct ClassScore: Equatable, Sendable {
     /// The probability, in [0, 1].
     public let probability: Float
 
+    /// A score of `probability` (in [0, 1]) for class `index`.
     public init(index: Int, probability: Float) {
         (self.index, self.probability) = (index, probability)
     }

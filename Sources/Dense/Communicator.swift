@@ -17,9 +17,12 @@ public protocol Communicator: AnyObject {
     /// Replaces every element with its sum over the ranks (in place). All ranks end with the
     /// same bits; for two ranks the sum is a + b, exact in the sense of one rounded addition.
     func allReduceSum(_ buffer: UnsafeMutableBufferPointer<Float>)
+    /// Replaces every element with its sum over the ranks (in place), in Double: the loss and metric
+    /// sums of an evaluation.
     func allReduceSum(_ buffer: UnsafeMutableBufferPointer<Double>)
     /// Replaces the buffer on every rank with rank 0's (in place).
     func broadcast(_ buffer: UnsafeMutableBufferPointer<Float>)
+    /// Replaces the buffer on every rank with rank 0's (in place): generator states and seeds.
     func broadcast(_ buffer: UnsafeMutableBufferPointer<UInt64>)
     /// Returns once every rank has called it.
     func barrier()
@@ -56,12 +59,15 @@ extension Communicator {
 /// The job of one process: rank 0 of 1. Every collective returns at once with the buffer as it
 /// was (a sum over one rank, a broadcast from itself).
 public final class SingleProcess: Communicator, @unchecked Sendable {
+    /// The communicator of a program that runs as one process.
     public init() {}
     public var rank: Int { 0 }
     public var size: Int { 1 }
     public func allReduceSum(_ buffer: UnsafeMutableBufferPointer<Float>) {}
+    /// Leaves the buffer as it is: the sum over one rank.
     public func allReduceSum(_ buffer: UnsafeMutableBufferPointer<Double>) {}
     public func broadcast(_ buffer: UnsafeMutableBufferPointer<Float>) {}
+    /// Leaves the buffer as it is: rank 0 is this process.
     public func broadcast(_ buffer: UnsafeMutableBufferPointer<UInt64>) {}
     public func barrier() {}
     public func abort(_ message: String, code: Int32) -> Never {

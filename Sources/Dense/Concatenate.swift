@@ -11,6 +11,7 @@ public final class Concatenate: MergeLayer {
         /// The sample axis to join along: 0 the first after the batch axis, negative from the end.
         public var axis: Int
 
+        /// A config joining along `axis` of the sample (default -1, the last).
         public init(axis: Int = -1) { self.axis = axis }
 
         public func validate() throws {
@@ -50,18 +51,24 @@ public final class Concatenate: MergeLayer {
         public func makeLayer(random: RandomGenerator?) throws -> any Layer { try Concatenate(self) }
     }
 
+    /// The layer's settings, as saved in the architecture file.
     public let config: Config
     public var name: String
     private var output: Tensor?
     private var gradients: [Tensor] = []
     private var inputShapes: [[Int]] = []
 
+    /// Builds the layer `config` describes, named `name` in its model.
+    /// - Throws: `SynapseError.invalidArgument` when the axis is outside -16...15.
     public init(_ config: Config, name: String = "") throws {
         try config.validate()
         self.config = config
         self.name = name
     }
 
+    /// A layer joining its inputs along `axis` of the sample (0 the first axis after the batch,
+    /// negative from the end; default -1, the last), named `name` in its model.
+    /// - Throws: `SynapseError.invalidArgument` when the axis is outside -16...15.
     public convenience init(axis: Int = -1, name: String = "") throws { try self.init(Config(axis: axis), name: name) }
 
     /// (blocks before the axis including the batch, each input's extent times the inner size).
@@ -73,6 +80,8 @@ public final class Concatenate: MergeLayer {
         return (outer, shapes.map { $0[a + 1] * inner })
     }
 
+    /// The inputs joined along the axis, in the layer's own buffer; they must agree on every other
+    /// axis (a mismatch is a precondition failure: check shapes with `outputShape(for:)` first).
     public func forward(_ inputs: [Tensor], training: Bool) -> Tensor {
         let shapes = inputs.map(\.shape)
         guard let sampleShape = try? config.outputShape(for: shapes.map { Array($0.dropFirst()) }),
@@ -93,6 +102,7 @@ public final class Concatenate: MergeLayer {
         return out
     }
 
+    /// Each input's slice of the output gradient, in input order.
     public func backwardInputs(_ outputGradient: Tensor) -> [Tensor] {
         precondition(!inputShapes.isEmpty, "Concatenate '\(name)': backward before forward")
         let (outer, widths) = layout(inputShapes)

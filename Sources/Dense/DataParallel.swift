@@ -26,6 +26,7 @@ import Foundation
 ///   gradient block (and one of the buffers, with BatchNorm) gives every rank the whole batch's
 ///   gradient. With one rank nothing is communicated and the result is as before.
 public final class DataParallel {
+    /// The model whose parameters the workers' replicas share and whose gradients they sum into.
     public let model: any Model
     /// The ranks that share each batch with this process's workers (see `Communicator`).
     public let communicator: any Communicator

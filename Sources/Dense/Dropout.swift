@@ -10,6 +10,7 @@ public final class Dropout: Layer {
         /// The probability that an element is dropped, in [0, 1).
         public var rate: Float
 
+        /// A config with drop probability `rate`, which must lie in [0, 1).
         public init(rate: Float) { self.rate = rate }
 
         public func validate() throws {
@@ -39,6 +40,8 @@ public final class Dropout: Layer {
     private var inputGradient: Tensor?
     private var lastWasTraining = false
 
+    /// A dropout layer that zeroes each element with probability `rate` in training.
+    /// - Throws: `SynapseError.invalidArgument` unless `rate` lies in [0, 1).
     public init(rate: Float, name: String = "") throws {
         config = Config(rate: rate)
         try config.validate()
@@ -48,6 +51,8 @@ public final class Dropout: Layer {
 
     public func attach(random: RandomGenerator) { self.random = random }
 
+    /// In training, zeroes each element of `input` with probability `rate` and scales the others by
+    /// 1 / (1 - rate), drawing the mask from the attached generator; in evaluation returns `input`.
     public func forward(_ input: Tensor, training: Bool) -> Tensor {
         lastWasTraining = training && rate > 0
         guard lastWasTraining else { return input }
@@ -64,6 +69,8 @@ public final class Dropout: Layer {
         return out
     }
 
+    /// dLoss/dInput: the output gradient times the last training forward's mask (scaled), or the
+    /// gradient itself after an evaluation forward.
     public func backward(_ outputGradient: Tensor) -> Tensor {
         guard lastWasTraining, let mask else { return outputGradient }
         let dx = Tensor.reusing(inputGradient, shape: outputGradient.shape)

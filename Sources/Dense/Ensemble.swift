@@ -4,11 +4,22 @@
 /// a single output); `.majority` takes the class most models predict, ties going to the lowest
 /// class index.
 public struct Ensemble {
-    public enum Voting: Sendable { case average, majority }
+    /// How an ensemble combines its members' predictions.
+    public enum Voting: Sendable {
+        /// The mean of the members' class probabilities.
+        case average
+        /// The class most members predict; a tie goes to the lowest class index.
+        case majority
+    }
 
+    /// The members, at least one, all of the same input and output shape.
     public let models: [any Model]
+    /// How the members' predictions combine.
     public let voting: Voting
 
+    /// An ensemble of `models`, combined by `voting` (default `.average`).
+    /// - Throws: `SynapseError.invalidArgument` for no models, `SynapseError.shape` when the models
+    ///   differ in input or output shape.
     public init(_ models: [any Model], voting: Voting = .average) throws {
         guard let first = models.first else { throw SynapseError.invalidArgument("an ensemble needs at least one model") }
         guard models.allSatisfy({ $0.inputShape == first.inputShape && $0.outputShape == first.outputShape }) else {

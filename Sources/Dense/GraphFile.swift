@@ -5,20 +5,31 @@ import Foundation
 public struct GraphConfig: Codable, Equatable {
     /// A model input: its name and sample shape.
     public struct InputEntry: Codable, Equatable {
+        /// The input's name, which layer entries list among their `inputs`.
         public var name: String
+        /// The shape of one sample (batch dimension excluded), e.g. `[3, 32, 32]`.
         public var shape: [Int]
     }
     /// A layer node: type, name, config options and the names of the nodes it reads.
     public struct LayerEntry: Codable, Equatable {
+        /// The layer's type name (`Conv2D`, `Add`, ...), looked up in the `LayerRegistry`.
         public var type: String
+        /// The node's name, unique in the graph; its parameters are `<name>.weight`, ...
         public var name: String
+        /// The layer's config, as its coding keys and values.
         public var options: LayerOptions
+        /// The names of the inputs or layer nodes this node reads, in order (two or more for a merge layer).
         public var inputs: [String]
     }
+    /// Identifies the file as a graph architecture: always `synapse.graph`.
     public var format = "synapse.graph"
+    /// The file format's version; 1.
     public var version = 1
+    /// The model's inputs, in the order `predict` and `forward` take them.
     public var inputs: [InputEntry]
+    /// Every layer node, each after the nodes it reads (topological order).
     public var layers: [LayerEntry]
+    /// The names of the nodes whose outputs are the model's, in order.
     public var outputs: [String]
     /// Optimizer, loss, batch size and anything else the trainer was given.
     public var training: [String: ConfigValue]

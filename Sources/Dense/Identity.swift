@@ -5,17 +5,22 @@ public final class Identity: Layer {
     /// The settings of an `Identity` layer: none.
     public struct Config: LayerConfig {
         public static let typeName = "Identity"
+        /// The config: `Identity` has no settings.
         public init() {}
         public func validate() throws {}
         public func outputShape(for inputShape: [Int]) throws -> [Int] { inputShape }
         public func makeLayer(random: RandomGenerator?) throws -> any Layer { Identity(name: "") }
     }
 
+    /// The layer's settings (none), as saved in the architecture file.
     public let config = Config()
     public var name: String
 
+    /// A pass-through layer named `name` in its model.
     public init(name: String = "") { self.name = name }
 
+    /// Returns `input` itself (no copy).
     public func forward(_ input: Tensor, training: Bool) -> Tensor { input }
+    /// Returns `outputGradient` itself (no copy).
     public func backward(_ outputGradient: Tensor) -> Tensor { outputGradient }
 }

@@ -23,9 +23,17 @@ public enum Initializer: Equatable, Sendable {
     case uniform(Float)
     /// N(0, s^2) for a given s (PyTorch's embeddings use s = 1).
     case normal(Float)
+    /// All zeros (biases).
     case zeros
+    /// Every element the given value.
     case constant(Float)
 
+    /// Fills `tensor` in place, drawing from `random` (the same seed gives the same values).
+    /// - Parameters:
+    ///   - tensor: The weight to fill; `orthogonal` and `identity` read it as rows x columns.
+    ///   - fanIn: The inputs each weight connects (for a convolution, input channels x kernel area).
+    ///   - fanOut: The outputs each weight connects (for a convolution, output channels x kernel area).
+    ///   - random: The generator to draw from; the constant fills draw nothing.
     public func fill(_ tensor: Tensor, fanIn: Int, fanOut: Int, random: RandomGenerator) {
         let values = tensor.buffer
         switch self {
@@ -75,6 +83,8 @@ public enum Initializer: Equatable, Sendable {
         }
     }
 
+    /// The initializer saved under `configName` (`glorot_uniform`, `uniform:0.05`, ...), or nil for
+    /// a name it does not know.
     public init?(configName: String) {
         switch configName {
         case "glorot_uniform": self = .glorotUniform

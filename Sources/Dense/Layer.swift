@@ -16,6 +16,7 @@ import Foundation
 public protocol Layer: AnyObject {
     /// The layer's settings: what an architecture file saves and `makeLayer` rebuilds.
     associatedtype Config: LayerConfig
+    /// The settings the layer was built from, validated: what its architecture file entry saves.
     var config: Config { get }
     /// The type name in saved configurations, e.g. `Linear`: the config's.
     static var typeName: String { get }
@@ -29,8 +30,20 @@ public protocol Layer: AnyObject {
     /// The type as `summary()` shows it (`ReLU` for an `Activation`); `typeName` by default.
     var displayTypeName: String { get }
 
+    /// The output shape of one sample (batch dimension excluded) for an input sample of
+    /// `inputShape`, e.g. `[1, 28, 28]` -> `[6, 28, 28]`.
+    /// - Throws: `SynapseError.shape` naming the layer and what does not fit.
     func outputShape(for inputShape: [Int]) throws -> [Int]
+    /// Maps a batch (first dimension N) to a batch, caching what `backward` needs.
+    /// - Parameters:
+    ///   - input: The batch, in the layout the layer documents (images N x C x H x W, sequences
+    ///     N x T x F).
+    ///   - training: True in training (dropout drops, batch norm uses the batch's statistics).
+    /// - Returns: The output batch, in the layer's own buffer: valid until its next `forward`.
     func forward(_ input: Tensor, training: Bool) -> Tensor
+    /// Back-propagates through the last `forward`: takes dLoss/dOutput (the output's shape), adds the
+    /// parameter gradients into the parameters' `gradient` tensors, and returns dLoss/dInput (the
+    /// input's shape, in the layer's own buffer or the gradient itself).
     func backward(_ outputGradient: Tensor) -> Tensor
     /// Backward for a model's first layer, whose input gradient nobody needs: accumulates the
     /// parameter gradients only. Defaults to `backward`; layers that can skip work override it.
@@ -61,8 +74,11 @@ extension Layer {
     public func backwardParameters(_ outputGradient: Tensor) { _ = backward(outputGradient) }
     public var displayTypeName: String { Self.typeName }
     public var splitsRowsAcrossThreads: Bool { false }
+    /// The number of trainable values: the element count of all `parameters`.
     public var parameterCount: Int { parameters.reduce(0) { $0 + $1.value.count } }
 
+    /// The config's output shape for an input sample of `inputShape`.
+    /// - Throws: `SynapseError.shape`, its message prefixed with the layer's type and name.
     public func outputShape(for inputShape: [Int]) throws -> [Int] {
         do { return try config.outputShape(for: inputShape) } catch SynapseError.shape(let message) {
             throw SynapseError.shape("\(Self.typeName) '\(name)' \(message)")
@@ -98,7 +114,11 @@ extension Layer {
 /// `outputMask` as the mask in force; layers that do not mask pass it on unchanged. An `Embedding`
 /// with a padding index starts a mask; a many-to-one `SimpleRNN` ends it.
 public protocol SequenceMasking: AnyObject {
+    /// The padding mask in force before this layer (N x T, 1 for a real step, 0 for padding), or nil
+    /// for none; `Sequential` sets it before each `forward`.
     var inputMask: Tensor? { get set }
+    /// The mask in force after this layer's `forward`: the input mask passed on, a new one (an
+    /// `Embedding` with a padding index) or nil when the time axis is gone.
     var outputMask: Tensor? { get }
 }
 
@@ -180,9 +200,13 @@ extension LayerConfig {
 
 /// A value in a layer's saved configuration: JSON's kinds.
 public enum ConfigValue: Codable, Equatable, Sendable {
+    /// A JSON number (every whole-number and Float setting).
     case number(Double)
+    /// A JSON string (an enumeration's name, an initializer's name).
     case string(String)
+    /// A JSON `true` or `false`.
     case bool(Bool)
+    /// A JSON array of numbers (a kernel size, a shape).
     case numbers([Double])
     /// Any other list (strings, nested configs).
     case list([ConfigValue])
@@ -215,6 +239,7 @@ public enum ConfigValue: Codable, Equatable, Sendable {
 /// A layer's entry in an architecture file: its config's coding keys and values.
 public typealias LayerOptions = [String: ConfigValue]
 
+/// A layer's options (`LayerOptions`) made from a config.
 extension Dictionary where Key == String, Value == ConfigValue {
     /// The options a config encodes to.
     public init(encoding config: some Encodable) throws {
@@ -319,13 +344,17 @@ public enum LayerLimits {
 ///
 /// An unknown type name is an error that lists the known ones.
 public struct LayerRegistry: Sendable {
+    /// The config types by type name.
     public private(set) var types: [String: any LayerConfig.Type]
 
+    /// A registry of `types`, keyed by their `typeName` (a later type of the same name wins).
     public init(_ types: [any LayerConfig.Type]) {
         self.types = [:]
         for type in types { self.types[type.typeName] = type }
     }
 
+    /// The core layer types: `Linear`, `Activation`, `Dropout`, `BatchNorm`, `Identity`, `Add`,
+    /// `Concatenate` and `Multiply`.
     public static var dense: LayerRegistry {
         LayerRegistry([Linear.Config.self, Activation.Config.self, Dropout.Config.self, BatchNorm.Config.self,
                        Identity.Config.self, Add.Config.self, Concatenate.Config.self, Multiply.Config.self])
@@ -336,6 +365,7 @@ public struct LayerRegistry: Sendable {
         merging(LayerRegistry(types))
     }
 
+    /// This table and `other`'s types (a type of `other` replaces one of the same name here).
     public func merging(_ other: LayerRegistry) -> LayerRegistry {
         var result = self
         result.types.merge(other.types) { _, new in new }

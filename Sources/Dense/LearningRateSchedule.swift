@@ -7,6 +7,8 @@ import Foundation
 public protocol LearningRateSchedule: AnyObject {
     /// The rate for epoch `epoch + 1`, given that epoch `epoch` (0-based) just ended with `logs`.
     func rate(after epoch: Int, current: Float, logs: [String: Double]) -> Float
+    /// What the schedule has learnt so far (a plateau's best value and wait), saved in training
+    /// checkpoints and restored on resume; empty for a schedule with none.
     var state: [String: Double] { get set }
     /// Throws unless `state` is one this schedule could have saved (checked before a checkpoint
     /// changes anything). The default accepts any state.
@@ -25,6 +27,7 @@ extension LearningRateSchedule {
 /// A schedule that scales the run's first rate: `initial` when given, else the optimizer's rate
 /// when training starts (kept in `state`, so a resumed run scales the same rate).
 public class DecaySchedule {
+    /// The first epoch's rate, or nil to start from the optimizer's rate.
     public let initial: Float?
     private var started: Float?
 
@@ -38,13 +41,17 @@ public class DecaySchedule {
         return started!
     }
 
+    /// `initial`: the rate the schedule fixes for the first epoch, if any.
     public var initialRate: Float? { initial }
 
+    /// The rate the schedule scales (`"initial"`) once it has started from the optimizer's; empty
+    /// before, or when `initial` was given.
     public var state: [String: Double] {
         get { started.map { ["initial": Double($0)] } ?? [:] }
         set { started = newValue["initial"].map { Float($0) } }
     }
 
+    /// Throws `SynapseError.invalidArgument` when the saved `"initial"` rate is not a positive number.
     public func validate(state: [String: Double]) throws {
         if let value = state["initial"], !(value > 0 && value.isFinite) {
             throw SynapseError.invalidArgument("schedule state: initial rate \(value) is not a positive number")
@@ -55,7 +62,10 @@ public class DecaySchedule {
 /// lr = initial * factor^floor((epoch + 1) / every): multiplies by `factor` every `every` epochs.
 /// Without `initial`, it starts from the optimizer's rate (give the rate once, to the optimizer).
 public final class StepDecay: DecaySchedule, LearningRateSchedule {
+    /// The factor applied every `every` epochs (0.1: a tenth), and the interval in epochs (> 0).
     public let factor: Float, every: Int
+    /// A schedule multiplying the rate by `factor` (default 0.1) every `every` epochs (> 0), from
+    /// `initial` or, when nil (the default), the optimizer's rate.
     public init(initial: Float? = nil, factor: Float = 0.1, every: Int) {
         precondition(every > 0, "StepDecay needs every > 0")
         (self.factor, self.every) = (factor, every)
@@ -69,7 +79,10 @@ public final class StepDecay: DecaySchedule, LearningRateSchedule {
 /// lr = initial * decay^(epoch + 1). Without `initial`, it starts from the optimizer's rate
 /// (give the rate once, to the optimizer).
 public final class ExponentialDecay: DecaySchedule, LearningRateSchedule {
+    /// The factor applied after every epoch (e.g. 0.95).
     public let decay: Float
+    /// A schedule multiplying the rate by `decay` after every epoch, from `initial` or, when nil (the
+    /// default), the optimizer's rate.
     public init(initial: Float? = nil, decay: Float) {
         self.decay = decay
         super.init(initial: initial)
@@ -86,6 +99,7 @@ public final class ExponentialDecay: DecaySchedule, LearningRateSchedule {
 /// default it follows the name, as `EarlyStopping` does: `.max` for a monitor ending in
 /// `accuracy`, `.min` otherwise.
 public final class ReduceOnPlateau: LearningRateSchedule, MonitorsLogs {
+    /// Which way the monitored value improves.
     public enum Mode: String, Sendable {
         /// Lower is better (losses).
         case min
@@ -93,11 +107,24 @@ public final class ReduceOnPlateau: LearningRateSchedule, MonitorsLogs {
         case max
     }
 
+    /// The settings `init` was given: the log entry watched, the factor applied on a plateau, the
+    /// epochs without improvement that make one, the smallest change that counts as one, and the floor
+    /// of the rate.
     public let monitor: String, factor: Float, patience: Int, minDelta: Double, minimum: Float
+    /// Whether lower (`.min`) or higher (`.max`) values of `monitor` are better.
     public let mode: Mode
     private var best: Double
     private var wait = 0
 
+    /// A schedule reducing the rate when `monitor` stops improving.
+    /// - Parameters:
+    ///   - monitor: The log entry to watch (default `val_loss`; `accuracy`, `val_accuracy`, ...).
+    ///   - mode: Which way is better; nil (the default) follows the name: `.max` for a name ending in
+    ///     `accuracy`, `.min` otherwise.
+    ///   - factor: Multiplies the rate on a plateau (default 0.1).
+    ///   - patience: Epochs without improvement before the rate drops (default 10).
+    ///   - minDelta: The smallest change that counts as an improvement (default 1e-4).
+    ///   - minimum: The rate never drops below this (default 0).
     public init(monitor: String = "val_loss", mode: Mode? = nil, factor: Float = 0.1, patience: Int = 10,
                 minDelta: Double = 1e-4, minimum: Float = 0) {
         (self.monitor, self.factor, self.patience, self.minDelta, self.minimum) =
@@ -119,6 +146,7 @@ public final class ReduceOnPlateau: LearningRateSchedule, MonitorsLogs {
         return max(current * factor, minimum)
     }
 
+    /// The best value so far (`"best"`) and the epochs since it (`"wait"`).
     public var state: [String: Double] {
         get { ["best": best, "wait": Double(wait)] }
         set {

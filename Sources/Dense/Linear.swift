@@ -10,13 +10,18 @@ public final class Linear: Layer {
     /// The settings of a `Linear` layer.
     public struct Config: LayerConfig {
         public static let typeName = "Linear"
+        /// The size of the input's last axis, in 1...2^24.
         public var inputFeatures: Int
+        /// The size of the output's last axis, in 1...2^24.
         public var outputFeatures: Int
+        /// Whether the layer adds a bias (default true).
         public var bias: Bool
         /// Fills the weight; the bias starts at zero. Glorot uniform (Keras's default) unless
         /// told otherwise; use `.heNormal` or `.heUniform` before ReLU.
         public var initializer: Initializer
 
+        /// A config mapping `inputFeatures` to `outputFeatures` features, with a bias unless `bias` is
+        /// false, the weight filled by `initializer` (default Glorot uniform).
         public init(inputFeatures: Int, outputFeatures: Int, bias: Bool = true, initializer: Initializer = .glorotUniform) {
             (self.inputFeatures, self.outputFeatures, self.bias, self.initializer) = (inputFeatures, outputFeatures, bias, initializer)
         }
@@ -102,6 +107,8 @@ public final class Linear: Layer {
 
     public var parameters: [Parameter] { bias.map { [weight, $0] } ?? [weight] }
 
+    /// x W^T + b over the last axis of `input` (..., inputFeatures) -> (..., outputFeatures), in the
+    /// layer's own buffer: one GEMM.
     public func forward(_ input: Tensor, training: Bool) -> Tensor {
         precondition(input.shape.last == inputFeatures,
                      "Linear '\(name)': input \(input.shape) does not end in \(inputFeatures)")
@@ -119,6 +126,8 @@ public final class Linear: Layer {
         return out
     }
 
+    /// Adds dW = dY^T X and db (column sums of dY) into the parameter gradients and returns
+    /// dX = dY W, of the input's shape.
     public func backward(_ outputGradient: Tensor) -> Tensor {
         accumulateParameterGradients(outputGradient)
         guard let input else { preconditionFailure("Linear '\(name)': backward before forward") }

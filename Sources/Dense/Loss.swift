@@ -3,6 +3,7 @@ import Foundation
 /// A training objective: the mean loss over a batch and its gradient with respect to the
 /// predictions (what the model's last layer produced).
 public protocol Loss {
+    /// The loss's name in architecture files, checkpoints and logs (`mse`, `cross_entropy`, ...).
     var name: String { get }
     /// The metric reported beside the loss during training.
     var defaultMetric: Metric { get }
@@ -30,7 +31,9 @@ extension Loss {
 
 /// Mean squared error over every element: mean((p - t)^2), as PyTorch's `MSELoss()`.
 public struct MeanSquaredError: Loss {
+    /// Mean squared error (it has no settings).
     public init() {}
+    /// `mse`.
     public var name: String { "mse" }
     public var defaultMetric: Metric { .meanAbsoluteError }
     public func check(targets: Tensor, outputShape: [Int]) throws { try checkSameSize(targets, outputShape) }
@@ -56,7 +59,9 @@ public struct MeanSquaredError: Loss {
 /// one-hot rows (shape N x C). Loss: mean over the batch of -sum_c t_c log softmax(z)_c; gradient
 /// (softmax(z) - t) / N. Equals PyTorch's `CrossEntropyLoss()` on logits.
 public struct SoftmaxCrossEntropy: Loss {
+    /// Softmax cross-entropy on logits (it has no settings).
     public init() {}
+    /// `cross_entropy`.
     public var name: String { "cross_entropy" }
     public var defaultMetric: Metric { .accuracy }
 
@@ -111,7 +116,9 @@ public struct SoftmaxCrossEntropy: Loss {
 /// Binary cross-entropy from logits, stable: mean of max(z, 0) - z t + log(1 + exp(-|z|)) over
 /// every element; gradient (sigmoid(z) - t) / n. Equals PyTorch's `BCEWithLogitsLoss()`.
 public struct BinaryCrossEntropy: Loss {
+    /// Binary cross-entropy on logits (it has no settings).
     public init() {}
+    /// `binary_cross_entropy`.
     public var name: String { "binary_cross_entropy" }
     public var defaultMetric: Metric { .binaryAccuracy }
     public func check(targets: Tensor, outputShape: [Int]) throws { try checkSameSize(targets, outputShape) }

@@ -19,12 +19,18 @@ extension MergeLayerConfig {
 /// tensor shared by several inputs: readers never write it. The single-input `forward` and
 /// `backward` of `Layer` are the merge of one input.
 public protocol MergeLayer: Layer {
+    /// Maps the input batches (one per input node, same batch size) to one output batch, in the
+    /// layer's own buffer: valid until its next `forward`.
     func forward(_ inputs: [Tensor], training: Bool) -> Tensor
+    /// dLoss/dInput for each input of the last `forward`, in order, from dLoss/dOutput. A returned
+    /// tensor may be `outputGradient` itself or shared by several inputs: never write to it.
     func backwardInputs(_ outputGradient: Tensor) -> [Tensor]
 }
 
 extension MergeLayer {
+    /// The merge of one input: `forward([input], training:)`.
     public func forward(_ input: Tensor, training: Bool) -> Tensor { forward([input], training: training) }
+    /// The gradient of the one input: `backwardInputs(outputGradient)[0]`.
     public func backward(_ outputGradient: Tensor) -> Tensor { backwardInputs(outputGradient)[0] }
 }
 

@@ -129,8 +129,11 @@ public struct ConfusionMatrix: CustomStringConvertible, Sendable {
         return p + r == 0 ? 0 : 2 * p * r / (p + r)
     }
 
+    /// The unweighted mean of the classes' precisions, in [0, 1].
     public var macroPrecision: Double { (0..<classes).map(precision).reduce(0, +) / Double(classes) }
+    /// The unweighted mean of the classes' recalls, in [0, 1].
     public var macroRecall: Double { (0..<classes).map(recall).reduce(0, +) / Double(classes) }
+    /// The unweighted mean of the classes' F1 scores, in [0, 1].
     public var macroF1: Double { (0..<classes).map(f1).reduce(0, +) / Double(classes) }
 
     /// The matrix, then precision, recall and F1 per class and their macro averages.

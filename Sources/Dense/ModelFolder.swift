@@ -30,7 +30,10 @@ public struct ModelFolder {
     /// Called after each step of `replace` (a test injects crashes here).
     var afterStep: ((ReplaceStep) throws -> Void)?
 
+    /// The training checkpoint's file name in a model folder.
     public static let checkpointName = "checkpoint.safetensors"
+    /// The file names a model folder may hold that Synapse writes (weights, architecture, log, curves,
+    /// vocabulary, alphabet, classes, checkpoint): `expectedNames` by default.
     public static let standardNames: Set<String> = [
         "model.safetensors", "model.json", "log.csv", "curves.svg", "vocabulary.json", "alphabet.json",
         "classes.json", checkpointName, "checkpoint.json",
@@ -40,6 +43,9 @@ public struct ModelFolder {
     /// The steps of `replace`, in order.
     enum ReplaceStep: Int, CaseIterable { case written, flushed, oldMovedAside, newMovedIn, oldRemoved }
 
+    /// The model folder at `url` (it need not exist yet).
+    /// - Throws: `SynapseError.file` for `/`, `..` or a URL without a last component: a folder that
+    ///   `replace` would swap must be a folder of its own.
     public init(_ url: URL) throws {
         let absolute = url.standardizedFileURL
         guard absolute.path != "/", !absolute.lastPathComponent.isEmpty, absolute.lastPathComponent != ".." else {
@@ -48,6 +54,7 @@ public struct ModelFolder {
         self.url = absolute
     }
 
+    /// The training checkpoint's file in the folder (`checkpoint.safetensors`).
     public var checkpointURL: URL { url.appendingPathComponent(ModelFolder.checkpointName) }
     var parent: URL { url.deletingLastPathComponent() }
     var name: String { url.lastPathComponent }

@@ -5,20 +5,24 @@ public final class Multiply: MergeLayer {
     /// The settings of a `Multiply` layer: none.
     public struct Config: MergeLayerConfig {
         public static let typeName = "Multiply"
+        /// The config: `Multiply` has no settings.
         public init() {}
         public func validate() throws {}
         public func outputShape(for inputShapes: [[Int]]) throws -> [Int] { try sameShapes(inputShapes, layer: Self.typeName) }
         public func makeLayer(random: RandomGenerator?) throws -> any Layer { Multiply(name: "") }
     }
 
+    /// The layer's settings (none), as saved in the architecture file.
     public let config = Config()
     public var name: String
     private var inputs: [Tensor] = []
     private var output: Tensor?
     private var gradients: [Tensor] = []
 
+    /// A product of two or more inputs of one shape, named `name` in its model.
     public init(name: String = "") { self.name = name }
 
+    /// The elementwise product of `inputs` (at least one, all of one shape), in the layer's own buffer.
     public func forward(_ inputs: [Tensor], training: Bool) -> Tensor {
         precondition(!inputs.isEmpty && inputs.allSatisfy { $0.shape == inputs[0].shape },
                      "Multiply '\(name)': inputs of shapes \(inputs.map(\.shape))")
@@ -34,6 +38,8 @@ public final class Multiply: MergeLayer {
         return out
     }
 
+    /// For each input, the output gradient times the product of the other inputs, in buffers of the
+    /// layer's own.
     public func backwardInputs(_ outputGradient: Tensor) -> [Tensor] {
         precondition(!inputs.isEmpty, "Multiply '\(name)': backward before forward")
         let n = outputGradient.count

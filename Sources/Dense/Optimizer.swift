@@ -9,6 +9,7 @@ import Foundation
 /// that a step here and a step there agree to rounding. `weightDecay` is L2 regularisation as
 /// PyTorch applies it: g <- g + weightDecay * w before the update.
 public protocol Optimizer: AnyObject {
+    /// The step size of the next `step` (> 0); a `LearningRateSchedule` sets it between epochs.
     var learningRate: Float { get set }
     /// Steps taken so far (Adam's bias correction uses it).
     var stepCount: Int { get set }
@@ -28,10 +29,12 @@ public protocol Optimizer: AnyObject {
 /// one per slot name, so a step is one pass over every block at once; `tensors(for:)` returns
 /// views into them. A parameter outside any block gets tensors of its own, found by identity.
 public final class OptimizerSlots {
+    /// The slot names, in the order `blocks(for:)` and `tensors(for:)` return their tensors.
     public let names: [String]
     private var table: [ObjectIdentifier: [Tensor]] = [:]
     private var blockStates: [ObjectIdentifier: (block: ParameterBlock, state: [Tensor])] = [:]
 
+    /// Slots named `names` (e.g. `["exp_avg", "exp_avg_sq"]`), none created yet.
     public init(names: [String]) { self.names = names }
 
     /// One state block per slot name, each as long as `block` and in its order.
@@ -42,6 +45,8 @@ public final class OptimizerSlots {
         return created
     }
 
+    /// The state tensors of `parameter`, in `names` order and of its shape: views into the block
+    /// states when it lives in a `ParameterBlock`, else tensors of its own (zeros when first asked).
     public func tensors(for parameter: Parameter) -> [Tensor] {
         if let (block, offset) = parameter.location {
             return blocks(for: block).map { $0.view(at: offset, shape: parameter.shape) }

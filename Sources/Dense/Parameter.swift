@@ -53,6 +53,7 @@ public final class ParameterBlock {
     /// Where each parameter starts, and the total count at the end.
     public let offsets: [Int]
 
+    /// The number of values in the block: the sum of the parameters' element counts.
     public var count: Int { values.count }
 
     /// Moves `parameters` into new blocks: their current values and gradients are copied in and

@@ -12,18 +12,24 @@ import Foundation
 public enum SafeTensors {
     /// Tensors in file order, with the file's metadata.
     public struct Contents {
+        /// The tensors, in file order (by data offset), converted to Float32.
         public var tensors: [(name: String, tensor: Tensor)]
+        /// The file's `__metadata__` entries (empty when it has none).
         public var metadata: [String: String]
         /// The dtype each tensor had in the file, before conversion to Float32.
         public var dtypes: [String: String]
 
+        /// Contents of `tensors` (names unique) with `metadata` and, for each tensor read from a file, its
+        /// dtype there.
         public init(tensors: [(name: String, tensor: Tensor)], metadata: [String: String] = [:], dtypes: [String: String] = [:]) {
             self.tensors = tensors
             self.metadata = metadata
             self.dtypes = dtypes
         }
 
+        /// The tensor named `name`, or nil.
         public subscript(name: String) -> Tensor? { tensors.first { $0.name == name }?.tensor }
+        /// The tensor names, in file order.
         public var names: [String] { tensors.map(\.name) }
     }
 
@@ -56,6 +62,9 @@ public enum SafeTensors {
         try AtomicFile.write(try encode(tensors, metadata: metadata), to: url)
     }
 
+    /// Reads a safetensors file, converting every tensor to Float32.
+    /// - Throws: `SynapseError.file` naming the path when the file cannot be read, or its header or
+    ///   data is malformed (bad lengths, overlapping or out-of-file ranges, an unknown dtype).
     public static func read(from url: URL) throws -> Contents {
         let data: Data
         do { data = try Data(contentsOf: url, options: .mappedIfSafe) } catch {
@@ -66,8 +75,11 @@ public enum SafeTensors {
 
     /// What a file's header says about one tensor.
     public struct TensorInfo: Equatable, Sendable {
+        /// The tensor's name (its key in the header).
         public var name: String
+        /// The element type as the file spells it: `F32`, `F16`, `BF16`, `F64`, `I64`, ...
         public var dtype: String
+        /// The tensor's shape; empty for a scalar.
         public var shape: [Int]
         /// Byte range in the data section (after the header).
         public var begin: Int, end: Int
@@ -79,10 +91,12 @@ public enum SafeTensors {
     public struct Header: Sendable {
         /// In file order (by data offset).
         public var tensors: [TensorInfo]
+        /// The `__metadata__` entries (empty when the file has none).
         public var metadata: [String: String]
         /// Where the data section starts in the file.
         public var dataStart: Int
 
+        /// The header entry of the tensor named `name`, or nil.
         public subscript(name: String) -> TensorInfo? { tensors.first { $0.name == name } }
     }
 

@@ -3,7 +3,9 @@ import Foundation
 /// Thrown by `fit` when its `stopRequest` was requested: training stopped after `batch` of
 /// `batches` batches of epoch `epoch` (0-based), and the checkpoint (if any) holds that position.
 public struct TrainingStopped: Error, CustomStringConvertible {
+    /// Where training stopped: the epoch (0-based), the batches of it trained on, and its batch count.
     public let epoch: Int, batch: Int, batches: Int
+    /// The checkpoint holding the stopping position, or nil when `fit` was given no checkpoint.
     public let checkpoint: URL?
     public var description: String {
         "training stopped in epoch \(epoch + 1) after batch \(batch) of \(batches)"
@@ -19,12 +21,15 @@ public final class StopRequest: @unchecked Sendable {
     private var requested = false
     private var signalNumber: Int32?
 
+    /// A request not yet made.
     public init() {}
 
+    /// Whether `request()` (or a signal) has asked training to stop.
     public var isRequested: Bool { lock.withLock { requested } }
     /// The signal that made the request, if a signal did.
     public var signal: Int32? { lock.withLock { signalNumber } }
 
+    /// Asks training to stop after the current batch; safe from any thread, and repeatable.
     public func request() { lock.withLock { requested = true } }
 
     nonisolated(unsafe) private static var sources: [any DispatchSourceSignal] = []

@@ -4,8 +4,10 @@ import Foundation
 /// under a root chosen, in order, by an explicit path (the samples' `--data DIR`), the
 /// environment variable `SYNAPSE_DATA`, or `~/.cache/synapse`.
 public struct DataDirectory: Sendable {
+    /// The folder holding one subfolder per data set.
     public let root: URL
 
+    /// Data sets under `root` (no environment variable consulted).
     public init(root: URL) { self.root = root }
 
     /// The root from `explicit`, else `SYNAPSE_DATA`, else `~/.cache/synapse` (under
@@ -20,5 +22,7 @@ public struct DataDirectory: Sendable {
         return DataDirectory(root: cache.appendingPathComponent("synapse", isDirectory: true))
     }
 
+    /// The folder of the data set named `dataset` (`mnist`, `imdb`, ...) under the root; it may not
+    /// exist yet.
     public func folder(_ dataset: String) -> URL { root.appendingPathComponent(dataset, isDirectory: true) }
 }
