@@ -25,9 +25,12 @@ public enum Padding: Equatable, Sendable {
 
 /// A height and a width (a kernel, a stride, a padding), saved as `[height, width]`.
 public struct Extent: Codable, Equatable, Sendable {
+    /// The extent along the image's rows (H).
     public var height: Int
+    /// The extent along the image's columns (W).
     public var width: Int
 
+    /// An extent of `height` rows and `width` columns.
     public init(_ height: Int, _ width: Int) { (self.height, self.width) = (height, width) }
 
     public init(from decoder: Decoder) throws {
@@ -82,18 +85,27 @@ public final class Conv2D: Layer {
     /// The settings of a `Conv2D` layer.
     public struct Config: LayerConfig {
         public static let typeName = "Conv2D"
+        /// C, the input's channels, in 1...2^24.
         public var inputChannels: Int
+        /// O, the output's channels (the number of filters), in 1...2^24.
         public var outputChannels: Int
+        /// The filter's height and width (kH, kW).
         public var kernelSize: Extent
+        /// The step between windows along the height and the width (sh, sw); 1 by default.
         public var stride: Extent
         /// Zeros added on each side (explicit amounts; `Padding.same` is resolved when the config
         /// is made).
         public var padding: Extent
+        /// Whether the layer adds one bias per output channel (default true).
         public var bias: Bool
         /// Fills the weight (fanIn = C kH kW, fanOut = O kH kW); the bias starts at 0. He uniform
         /// unless told otherwise, for ReLU networks.
         public var initializer: Initializer
 
+        /// A config for `inputChannels` -> `outputChannels` channels with a `kernelSize` filter (height,
+        /// width), `stride` (default 1 x 1) and `padding` (default `.valid`), with a bias unless `bias` is
+        /// false, the weight filled by `initializer` (default He uniform).
+        /// - Throws: `SynapseError.invalidArgument` for `.same` padding with an even kernel side.
         public init(inputChannels: Int, outputChannels: Int, kernelSize: (Int, Int), stride: (Int, Int) = (1, 1),
                     padding: Padding = .valid, bias: Bool = true, initializer: Initializer = .heUniform) throws {
             let pad = try padding.amounts(kernelHeight: kernelSize.0, kernelWidth: kernelSize.1)
@@ -245,6 +257,11 @@ public final class Conv2D: Layer {
                       random: random, name: name)
     }
 
+    /// A convolution with a square kernel and equal strides: `Conv2D(1, 6, kernelSize: 5, random: rng)`
+    /// for LeNet's first layer. The arguments are those of
+    /// `init(inputChannels:outputChannels:kernelSize:stride:padding:bias:initializer:random:name:)`.
+    /// - Throws: `SynapseError.invalidArgument` for a setting out of range or `.same` padding with an
+    ///   even kernel.
     public convenience init(_ inputChannels: Int, _ outputChannels: Int, kernelSize: Int, stride: Int = 1,
                             padding: Padding = .valid, bias: Bool = true, initializer: Initializer = .heUniform,
                             random: RandomGenerator, name: String = "") throws {
@@ -312,6 +329,8 @@ public final class Conv2D: Layer {
         max(1, min(batch, Conv2D.columnBudget / max(g.patchSize * g.outputArea, 1)))
     }
 
+    /// Convolves `input` (N, C, H, W) into (N, O, oH, oW), in the layer's own buffer: im2col + GEMM,
+    /// or the direct kernels for small layers.
     public func forward(_ input: Tensor, training: Bool) -> Tensor {
         let sample = input.sampleShape
         if geometry.map({ [$0.channels, $0.height, $0.width] != sample }) ?? true {
@@ -354,6 +373,7 @@ public final class Conv2D: Layer {
         return out
     }
 
+    /// Adds dW and db into the parameter gradients and returns dX (N, C, H, W).
     public func backward(_ outputGradient: Tensor) -> Tensor {
         backward(outputGradient, inputGradient: true)!
     }

@@ -10,6 +10,7 @@ public final class GlobalAveragePooling2D: Layer {
     /// A `GlobalAveragePooling2D` layer has no settings.
     public struct Config: LayerConfig {
         public static let typeName = "GlobalAveragePooling2D"
+        /// The config: the layer has no settings.
         public init() {}
         public func validate() throws {}
         public func outputShape(for inputShape: [Int]) throws -> [Int] {
@@ -21,14 +22,17 @@ public final class GlobalAveragePooling2D: Layer {
         public func makeLayer(random: RandomGenerator?) throws -> any Layer { GlobalAveragePooling2D() }
     }
 
+    /// The layer's settings (none), as saved in the architecture file.
     public let config = Config()
     public var name: String
     private var inputShape: [Int] = []
     private var output: Tensor?
     private var inputGradient: Tensor?
 
+    /// A global average pooling layer named `name` in its model.
     public init(name: String = "") { self.name = name }
 
+    /// Averages each channel of `input` (N, C, H, W) into (N, C), in the layer's own buffer.
     public func forward(_ input: Tensor, training: Bool) -> Tensor {
         precondition(input.shape.count == 4, "GlobalAveragePooling2D '\(name)': input \(input.shape) is not (N, C, H, W)")
         inputShape = input.shape
@@ -46,6 +50,7 @@ public final class GlobalAveragePooling2D: Layer {
         return out
     }
 
+    /// Spreads each channel's gradient (N, C) evenly over its H x W plane: dX (N, C, H, W).
     public func backward(_ outputGradient: Tensor) -> Tensor {
         let dx = Tensor.reusing(inputGradient, shape: inputShape)
         inputGradient = dx

@@ -6,7 +6,9 @@ import Foundation
 public enum IDX {
     /// An IDX file's dimensions and raw unsigned-byte elements.
     public struct File {
+        /// The dimensions from the header, e.g. `[60000, 28, 28]` for MNIST's training images.
         public let dimensions: [Int]
+        /// The elements, row-major, one byte each: the product of `dimensions` bytes.
         public let bytes: [UInt8]
     }
 

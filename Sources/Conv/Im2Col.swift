@@ -11,12 +11,19 @@ public func windowOutputSize(_ n: Int, kernel: Int, stride: Int, padding: Int, d
 
 /// The geometry of a 2-D window sliding over a C x H x W image.
 public struct WindowGeometry: Equatable, Sendable {
+    /// The input image's channels, height and width (C, H, W).
     public var channels: Int, height: Int, width: Int
+    /// The window's height and width (kH, kW).
     public var kernelHeight: Int, kernelWidth: Int
+    /// The step between windows along the height and the width.
     public var strideHeight: Int, strideWidth: Int
+    /// The zeros added above and below (height), left and right (width).
     public var paddingHeight: Int, paddingWidth: Int
+    /// The number of window positions along the height and the width (oH, oW): see
+    /// `windowOutputSize(_:kernel:stride:padding:dilation:)`.
     public var outputHeight: Int, outputWidth: Int
 
+    /// A geometry from its parts, taken as given (the output size is not recomputed).
     public init(channels: Int, height: Int, width: Int, kernelHeight: Int, kernelWidth: Int,
                 strideHeight: Int, strideWidth: Int, paddingHeight: Int, paddingWidth: Int,
                 outputHeight: Int, outputWidth: Int) {

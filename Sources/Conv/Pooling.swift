@@ -4,13 +4,19 @@ import Dense
 /// The settings of a pooling layer (`MaxPool2D.Config`, `AvgPool2D.Config`): a kernel sliding
 /// over each channel.
 public struct PoolingWindow: Codable, Equatable, Sendable {
+    /// The window's height and width.
     public var kernelSize: Extent
     /// Defaults to the kernel size (non-overlapping windows).
     public var stride: Extent
+    /// Rows above and below, columns left and right added around the input (at most half the
+    /// kernel); zero by default.
     public var padding: Extent
 
+    /// The window's height and width as a pair.
     public var kernel: (height: Int, width: Int) { kernelSize.pair }
 
+    /// A window of `kernel` (height, width), moving by `stride` (nil, the default: the kernel size),
+    /// with `padding` around the input (default none).
     public init(kernel: (Int, Int), stride: (Int, Int)? = nil, padding: (Int, Int) = (0, 0)) {
         let s = stride ?? kernel
         (kernelSize, self.stride, self.padding) = (Extent(kernel.0, kernel.1), Extent(s.0, s.1), Extent(padding.0, padding.1))
@@ -46,7 +52,9 @@ public struct PoolingWindow: Codable, Equatable, Sendable {
 
 /// A pooling layer's config: the window, under the layer's type name.
 public protocol PoolingConfig: LayerConfig {
+    /// The window: kernel, stride and padding.
     var window: PoolingWindow { get }
+    /// The config of a pooling layer with `window`.
     init(window: PoolingWindow)
 }
 
@@ -59,6 +67,8 @@ extension PoolingConfig {
 
 /// What the pooling layers share: a window and its output shape.
 public protocol PoolingLayer: Layer where Config: PoolingConfig {
+    /// Builds the layer `config` describes, named `name` in its model.
+    /// - Throws: `SynapseError.invalidArgument` when the window's settings are out of range.
     init(_ config: Config, name: String) throws
 }
 
@@ -98,7 +108,9 @@ public final class MaxPool2D: PoolingLayer, AbsorbsPrecedingReLU {
     /// The settings of a `MaxPool2D` layer: its window.
     public struct Config: PoolingConfig {
         public static let typeName = "MaxPool2D"
+        /// The window: kernel, stride and padding.
         public var window: PoolingWindow
+        /// The config of a max pooling layer with `window`.
         public init(window: PoolingWindow) { self.window = window }
         public func makeLayer(random: RandomGenerator?) throws -> any Layer { try MaxPool2D(self) }
     }
@@ -116,12 +128,16 @@ public final class MaxPool2D: PoolingLayer, AbsorbsPrecedingReLU {
     private var output: Tensor?
     private var inputGradient: Tensor?
 
+    /// Builds the layer `config` describes, named `name` in its model.
+    /// - Throws: `SynapseError.invalidArgument` when the window's settings are out of range.
     public init(_ config: Config, name: String = "") throws {
         try config.validate()
         self.config = config
         self.name = name
     }
 
+    /// The maximum of each window of `input` (N, C, H, W) -> (N, C, oH, oW), in the layer's own
+    /// buffer; remembers where each maximum was for `backward`.
     public func forward(_ input: Tensor, training: Bool) -> Tensor {
         let shape = sampleOutputShape(input.sampleShape)
         let (n, c, h, w) = (input.shape[0], input.shape[1], input.shape[2], input.shape[3])
@@ -174,6 +190,7 @@ public final class MaxPool2D: PoolingLayer, AbsorbsPrecedingReLU {
         }
     }
 
+    /// Sends each output gradient to the input element that was its window's maximum: dX (N, C, H, W).
     public func backward(_ outputGradient: Tensor) -> Tensor {
         let dx = Tensor.reusing(inputGradient, shape: inputShape)
         inputGradient = dx
@@ -212,7 +229,9 @@ public final class AvgPool2D: PoolingLayer {
     /// The settings of a `AvgPool2D` layer: its window.
     public struct Config: PoolingConfig {
         public static let typeName = "AvgPool2D"
+        /// The window: kernel, stride and padding.
         public var window: PoolingWindow
+        /// The config of an average pooling layer with `window`.
         public init(window: PoolingWindow) { self.window = window }
         public func makeLayer(random: RandomGenerator?) throws -> any Layer { try AvgPool2D(self) }
     }
@@ -225,6 +244,8 @@ public final class AvgPool2D: PoolingLayer {
     private var output: Tensor?
     private var inputGradient: Tensor?
 
+    /// Builds the layer `config` describes, named `name` in its model.
+    /// - Throws: `SynapseError.invalidArgument` when the window's settings are out of range.
     public init(_ config: Config, name: String = "") throws {
         try config.validate()
         self.config = config
@@ -253,6 +274,8 @@ public final class AvgPool2D: PoolingLayer {
         }
     }
 
+    /// The mean of each window of `input` (N, C, H, W) -> (N, C, oH, oW), padding counted as zeros,
+    /// in the layer's own buffer.
     public func forward(_ input: Tensor, training: Bool) -> Tensor {
         inputShape = input.shape
         let out = Tensor.reusing(output, shape: [input.batchSize] + sampleOutputShape(input.sampleShape))
@@ -264,6 +287,7 @@ public final class AvgPool2D: PoolingLayer {
         return out
     }
 
+    /// Spreads each output gradient evenly over its window (kH kW shares): dX (N, C, H, W).
     public func backward(_ outputGradient: Tensor) -> Tensor {
         let dx = Tensor.reusing(inputGradient, shape: inputShape)
         inputGradient = dx
@@ -281,6 +305,7 @@ public final class Flatten: Layer {
     /// A `Flatten` layer has no settings.
     public struct Config: LayerConfig {
         public static let typeName = "Flatten"
+        /// The config: the layer has no settings.
         public init() {}
         public func validate() throws {}
         public func outputShape(for inputShape: [Int]) throws -> [Int] {
@@ -297,16 +322,20 @@ public final class Flatten: Layer {
     public var name: String
     private var inputShape: [Int] = []
 
+    /// A flattening layer named `name` in its model.
     public init(name: String = "") { self.name = name }
 
+    /// `input` (N, d1, d2, ...) reshaped to (N, d1 d2 ...): a view, no copy.
     public func forward(_ input: Tensor, training: Bool) -> Tensor {
         inputShape = input.shape
         return input.reshaped([input.batchSize, input.sampleCount])
     }
 
+    /// The gradient reshaped back to the input's shape: a view, no copy.
     public func backward(_ outputGradient: Tensor) -> Tensor { outputGradient.reshaped(inputShape) }
 }
 
+/// The registry of the Conv module's layer types.
 extension LayerRegistry {
     /// The layer types of the Conv module.
     public static var conv: LayerRegistry {
