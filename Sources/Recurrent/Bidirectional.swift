@@ -26,8 +26,11 @@ public final class Bidirectional: Layer, SequenceMasking {
 
     /// The recurrent layer a `Bidirectional` runs both ways.
     public enum Wrapped: Equatable, Sendable {
+        /// An Elman layer of this config.
         case simpleRNN(SimpleRNN.Config)
+        /// An LSTM layer of this config.
         case lstm(LSTM.Config)
+        /// A GRU layer of this config.
         case gru(GRU.Config)
 
         var config: any LayerConfig {
@@ -72,7 +75,9 @@ public final class Bidirectional: Layer, SequenceMasking {
     /// options) and the merge.
     public struct Config: LayerConfig {
         public static let typeName = "Bidirectional"
+        /// The layer run both ways: many-to-one or many-to-many (not one-to-many).
         public var layer: Wrapped
+        /// How the two directions' outputs combine (default `.concatenate`).
         public var merge: Merge
 
         /// Runs `layer` (many-to-one or many-to-many) both ways, merging as `merge` says.
@@ -137,6 +142,7 @@ public final class Bidirectional: Layer, SequenceMasking {
         }
     }
 
+    /// The layer's settings, as saved in the architecture file.
     public private(set) var config: Config
     public var name: String
     /// The copy that reads the steps forwards.
@@ -144,7 +150,10 @@ public final class Bidirectional: Layer, SequenceMasking {
     /// The copy that reads each sequence's real steps backwards (parameters `<name>_reverse`).
     public let backwardLayer: any Layer & SequenceMasking
 
+    /// The padding mask (N, T; 1 real, 0 padding) for the next `forward`, or nil for none: the
+    /// backward copy reverses only each sequence's real steps.
     public var inputMask: Tensor?
+    /// The input mask when many-to-many, else nil.
     public var outputMask: Tensor? { config.layer.mode == .manyToMany ? inputMask : nil }
 
     // Per batch shape: the reversed input, the backward copy's outputs put back in order, the
@@ -194,6 +203,9 @@ public final class Bidirectional: Layer, SequenceMasking {
         }
     }
 
+    /// Runs `input` (N, T, F) forwards through `forwardLayer` and each sequence's real steps backwards
+    /// through `backwardLayer`, and merges the outputs: (N, 2H) or (N, T, 2H) concatenated, H wide
+    /// summed.
     public func forward(_ input: Tensor, training: Bool) -> Tensor {
         let (n, t) = (input.batchSize, input.shape.count == 3 ? input.shape[1] : 0)
         precondition(input.shape.count == 3, "Bidirectional '\(name)': input \(input.shape) is not (N, T, F)")
@@ -269,6 +281,8 @@ public final class Bidirectional: Layer, SequenceMasking {
         return (df, db)
     }
 
+    /// Splits the output gradient between the two directions, back-propagates each, and returns the
+    /// sum of their input gradients (N, T, F).
     public func backward(_ outputGradient: Tensor) -> Tensor {
         let (df, db) = splitGradient(outputGradient)
         let dxf = forwardLayer.backward(df)

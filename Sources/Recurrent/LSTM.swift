@@ -17,14 +17,19 @@ import Foundation
 /// block of `weight_hh` orthogonal (`recurrentInitializer`), biases zero but the forget gate's
 /// `forgetBias` (1) in `bias_ih`.
 public final class LSTM: Layer, SequenceMasking, RecurrentStepping {
+    /// How the layer maps sequences: many-to-one, many-to-many or one-to-many.
     public typealias Mode = RecurrentMode
+    /// What a one-to-many layer feeds at the steps after the first.
     public typealias Feedback = RecurrentFeedback
 
     /// The settings of an `LSTM` layer.
     public struct Config: LayerConfig {
         public static let typeName = "LSTM"
+        /// F, the width of an input step, in 1...2^24.
         public var inputFeatures: Int
+        /// H, the number of units (the width of h, c and the output).
         public var hiddenSize: Int
+        /// How sequences map (default `.manyToOne`).
         public var mode: Mode
         /// Truncated back-propagation through time: the gradient (of h and c) does not flow back
         /// across the boundaries between chunks of this many steps (from step 0). `nil`: full BPTT.
@@ -34,6 +39,8 @@ public final class LSTM: Layer, SequenceMasking, RecurrentStepping {
         /// The initial forget-gate part of `bias_ih`.
         public var forgetBias: Float
 
+        /// A config of `inputFeatures` inputs and `hiddenSize` units; the defaults are many-to-one, full
+        /// back-propagation through time, orthogonal `weight_hh` blocks and a forget bias of 1.
         public init(inputFeatures: Int, hiddenSize: Int, mode: Mode = .manyToOne, truncation: Int? = nil,
                     recurrentInitializer: Initializer = .orthogonal, forgetBias: Float = 1) {
             (self.inputFeatures, self.hiddenSize, self.mode, self.truncation) = (inputFeatures, hiddenSize, mode, truncation)
@@ -85,12 +92,14 @@ public final class LSTM: Layer, SequenceMasking, RecurrentStepping {
         }
     }
 
+    /// The layer's settings, as saved in the architecture file (`truncation` may change after).
     public private(set) var config: Config
     public var name: String
     public var inputFeatures: Int { config.inputFeatures }
     public var hiddenSize: Int { config.hiddenSize }
     /// The width of the whole state row `step` carries (2H for the LSTM's [h | c], H for the GRU).
     public var stateWidth: Int { cell.stateWidth }
+    /// How the layer maps sequences (`Config.mode`).
     public var mode: Mode { config.mode }
     /// Truncated back-propagation through time (`Config.truncation`).
     public var truncation: Int? {
@@ -103,9 +112,13 @@ public final class LSTM: Layer, SequenceMasking, RecurrentStepping {
     /// The loop over time around `cell`, with its working buffers.
     private let sequence: RecurrentSequence<LSTMCell>
 
+    /// `weight_ih` (4H, F), gates i, f, g, o.
     public var weightIH: Parameter { cell.weightIH }
+    /// `weight_hh` (4H, H), gates i, f, g, o.
     public var weightHH: Parameter { cell.weightHH }
+    /// `bias_ih` (4H); the forget gate's block starts at `forgetBias`.
     public var biasIH: Parameter { cell.biasIH }
+    /// `bias_hh` (4H).
     public var biasHH: Parameter { cell.biasHH }
 
     /// h_0, (N, H); zeros when nil.
@@ -117,7 +130,10 @@ public final class LSTM: Layer, SequenceMasking, RecurrentStepping {
     /// dLoss/d`initialCellState`, likewise.
     public var initialCellStateGradient: Tensor? { sequence.initialMemoryGradient }
 
+    /// The padding mask (N, T; 1 real, 0 padding) for the next `forward`, or nil for none; a padded
+    /// step keeps the previous h and c and takes no gradient.
     public var inputMask: Tensor?
+    /// The input mask when many-to-many (each output step is an input step), else nil.
     public var outputMask: Tensor? { mode == .manyToMany ? inputMask : nil }
 
     /// Builds the layer `config` describes; with `random`, the weights are drawn from their
@@ -146,10 +162,15 @@ public final class LSTM: Layer, SequenceMasking, RecurrentStepping {
 
     private var wantsInitialStateGradient: Bool { initialState != nil || initialCellState != nil }
 
+    /// Runs `input` ((N, T, F), or (N, F) one-to-many) through the steps from `initialState` and
+    /// `initialCellState` (zeros when nil), under `inputMask`: h as (N, H), (N, T, H) or
+    /// (N, steps, H), in the layer's own buffer.
     public func forward(_ input: Tensor, training: Bool) -> Tensor {
         sequence.forward(input, mask: inputMask, initialState: initialState, initialMemory: initialCellState, name: name)
     }
 
+    /// Back-propagation through time (truncated if `truncation` is set): adds the weight gradients and
+    /// returns dLoss/dInput; sets the initial states' gradients when either was given.
     public func backward(_ outputGradient: Tensor) -> Tensor {
         sequence.backward(outputGradient, truncation: truncation, wantInitialStateGradient: wantsInitialStateGradient,
                           wantInputGradient: true, name: name)!

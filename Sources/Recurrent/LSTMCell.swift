@@ -24,8 +24,11 @@ public final class LSTMCell: RecurrentCell {
     public let hiddenSize: Int
     /// `weight_ih` (4H, F), `weight_hh` (4H, H), `bias_ih` and `bias_hh` (4H).
     public let weightIH: Parameter
+    /// `weight_hh` (4H, H), gates i, f, g, o.
     public let weightHH: Parameter
+    /// `bias_ih` (4H).
     public let biasIH: Parameter
+    /// `bias_hh` (4H).
     public let biasHH: Parameter
 
     /// W_hh^T (H, 4H) and W_ih^T (F, 4H), copied by `prepareSteps` so the products are

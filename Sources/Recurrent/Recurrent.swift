@@ -1,5 +1,6 @@
 @_exported import Dense
 
+/// The registry of the Recurrent module's layer types.
 extension LayerRegistry {
     /// The recurrent layers: `SimpleRNN`, `LSTM`, `GRU`, `Bidirectional` and `Embedding`.
     public static var recurrent: LayerRegistry {

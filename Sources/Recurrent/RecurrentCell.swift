@@ -83,12 +83,18 @@ public protocol RecurrentCell: AnyObject {
 /// stepStride N F and rowStride F (`contiguous`); a batch-major (N, T, F) one stepStride F and
 /// rowStride T F; one input fed at every step, stepStride 0.
 public struct StepRows {
+    /// Row 0 of step 0.
     public var base: UnsafeMutablePointer<Float>
+    /// The number of steps.
     public var steps: Int
+    /// The rows (batch samples) at each step.
     public var rows: Int
+    /// Floats from a row at one step to the same row at the next (0: one input fed at every step).
     public var stepStride: Int
+    /// Floats from one row to the next within a step.
     public var rowStride: Int
 
+    /// Rows at `base` with the given strides, in floats; the caller keeps the buffer alive.
     public init(base: UnsafeMutablePointer<Float>, steps: Int, rows: Int, stepStride: Int, rowStride: Int) {
         (self.base, self.steps, self.rows, self.stepStride, self.rowStride) = (base, steps, rows, stepStride, rowStride)
     }

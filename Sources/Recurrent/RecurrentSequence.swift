@@ -13,7 +13,9 @@ import CKernels
 /// (the LSTM's c). The output of every mode is the h part; the initial state is given as h
 /// (`initialState`) and memory (`initialMemory`), each zero when nil, and so are their gradients.
 public final class RecurrentSequence<Cell: RecurrentCell> {
+    /// The cell run at every step; it holds the parameters.
     public let cell: Cell
+    /// How sequences map: many-to-one, many-to-many or one-to-many.
     public let mode: RecurrentMode
     /// The layer type in precondition messages (`SimpleRNN`).
     let layerType: String
@@ -47,6 +49,7 @@ public final class RecurrentSequence<Cell: RecurrentCell> {
     private var steps = 0
     private var maskInForce = false
 
+    /// A loop over time around `cell` in `mode`; `layerType` names the layer in precondition messages.
     public init(cell: Cell, mode: RecurrentMode, layerType: String) {
         self.cell = cell
         self.mode = mode

@@ -30,16 +30,24 @@ import Foundation
 /// of the batch rows at once, and the products over all steps are shared between the threads.
 /// Buffers are sized once per batch shape.
 public final class SimpleRNN: Layer, SequenceMasking, RecurrentStepping {
+    /// How the layer maps sequences: many-to-one, many-to-many or one-to-many.
     public typealias Mode = RecurrentMode
+    /// What a one-to-many layer feeds at the steps after the first.
     public typealias Feedback = RecurrentFeedback
+    /// The cell's activation: tanh or ReLU.
     public typealias Nonlinearity = SimpleRNNCell.Nonlinearity
 
     /// The settings of a `SimpleRNN` layer.
     public struct Config: LayerConfig {
         public static let typeName = "SimpleRNN"
+        /// F, the width of an input step, in 1...2^24.
         public var inputFeatures: Int
+        /// H, the number of units (the width of the state and of the output), in 1...2^24.
         public var hiddenSize: Int
+        /// How sequences map (default `.manyToOne`); saved as `"mode"` with `"steps"` and `"feedback"`
+        /// for one-to-many.
         public var mode: Mode
+        /// The activation of the state (default `.tanh`).
         public var nonlinearity: Nonlinearity
         /// Truncated back-propagation through time: the gradient does not flow back across the
         /// boundaries between chunks of this many steps (counted from step 0). `nil`: full BPTT.
@@ -47,6 +55,8 @@ public final class SimpleRNN: Layer, SequenceMasking, RecurrentStepping {
         /// Fills `weight_hh` (`weight_ih` is Glorot uniform, the bias zero).
         public var recurrentInitializer: Initializer
 
+        /// A config of `inputFeatures` inputs and `hiddenSize` units; the defaults are many-to-one, tanh,
+        /// full back-propagation through time and an orthogonal `weight_hh`.
         public init(inputFeatures: Int, hiddenSize: Int, mode: Mode = .manyToOne, nonlinearity: Nonlinearity = .tanh,
                     truncation: Int? = nil, recurrentInitializer: Initializer = .orthogonal) {
             (self.inputFeatures, self.hiddenSize, self.mode, self.nonlinearity) = (inputFeatures, hiddenSize, mode, nonlinearity)
@@ -98,12 +108,15 @@ public final class SimpleRNN: Layer, SequenceMasking, RecurrentStepping {
         }
     }
 
+    /// The layer's settings, as saved in the architecture file (`truncation` may change after).
     public private(set) var config: Config
     public var name: String
     public var inputFeatures: Int { config.inputFeatures }
     public var hiddenSize: Int { config.hiddenSize }
     public var stateWidth: Int { config.hiddenSize }
+    /// How the layer maps sequences (`Config.mode`).
     public var mode: Mode { config.mode }
+    /// The state's activation, tanh or ReLU (`Config.nonlinearity`).
     public var nonlinearity: Nonlinearity { config.nonlinearity }
     /// Truncated back-propagation through time: the gradient does not flow back across the
     /// boundaries between chunks of this many steps (counted from step 0). `nil`: full BPTT.
@@ -117,8 +130,11 @@ public final class SimpleRNN: Layer, SequenceMasking, RecurrentStepping {
     /// The loop over time around `cell`, with its working buffers.
     private let sequence: RecurrentSequence<SimpleRNNCell>
 
+    /// `weight_ih` (H, F): the input's weights.
     public var weightIH: Parameter { cell.weightIH }
+    /// `weight_hh` (H, H): the previous state's weights.
     public var weightHH: Parameter { cell.weightHH }
+    /// `bias` (H): PyTorch's `bias_ih + bias_hh` in one.
     public var bias: Parameter { cell.bias }
 
     /// The state before step 0, (N, H); zeros when nil.
@@ -126,7 +142,10 @@ public final class SimpleRNN: Layer, SequenceMasking, RecurrentStepping {
     /// dLoss/d`initialState` after a backward pass with an initial state given.
     public var initialStateGradient: Tensor? { sequence.initialStateGradient }
 
+    /// The padding mask (N, T; 1 real, 0 padding) for the next `forward`, or nil for none; a padded
+    /// step keeps the previous state and takes no gradient.
     public var inputMask: Tensor?
+    /// The input mask when many-to-many (each output step is an input step), else nil.
     public var outputMask: Tensor? { mode == .manyToMany ? inputMask : nil }
 
     /// Builds the layer `config` describes; with `random`, the weights are drawn from their
@@ -140,6 +159,11 @@ public final class SimpleRNN: Layer, SequenceMasking, RecurrentStepping {
         sequence = RecurrentSequence(cell: cell, mode: config.mode, layerType: Config.typeName)
     }
 
+    /// An Elman layer of F = `inputFeatures` inputs and H = `hiddenSize` units, its weights drawn from
+    /// `random`; the other arguments are `Config`'s, with its defaults (many-to-one, tanh, full BPTT,
+    /// orthogonal `weight_hh`).
+    /// - Throws: `SynapseError.invalidArgument` for a size, step count or truncation out of range, or
+    ///   `.previousOutput` feedback with F != H.
     public convenience init(_ inputFeatures: Int, _ hiddenSize: Int, mode: Mode = .manyToOne,
                             nonlinearity: Nonlinearity = .tanh, truncation: Int? = nil,
                             recurrentInitializer: Initializer = .orthogonal,
@@ -153,10 +177,15 @@ public final class SimpleRNN: Layer, SequenceMasking, RecurrentStepping {
     /// The steps' rows are shared out to `BLAS.loopThreads` threads, each calling OpenBLAS.
     public var splitsRowsAcrossThreads: Bool { true }
 
+    /// Runs the sequence batch `input` ((N, T, F), or (N, F) one-to-many) through the steps, from
+    /// `initialState` (zeros when nil) and under `inputMask`: (N, H), (N, T, H) or (N, steps, H) as the
+    /// mode says, in the layer's own buffer.
     public func forward(_ input: Tensor, training: Bool) -> Tensor {
         sequence.forward(input, mask: inputMask, initialState: initialState, name: name)
     }
 
+    /// Back-propagation through time (truncated if `truncation` is set): adds the weight gradients and
+    /// returns dLoss/dInput; `initialStateGradient` is set when an initial state was given.
     public func backward(_ outputGradient: Tensor) -> Tensor {
         sequence.backward(outputGradient, truncation: truncation, wantInitialStateGradient: initialState != nil,
                           wantInputGradient: true, name: name)!

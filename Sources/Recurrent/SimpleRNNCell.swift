@@ -8,15 +8,22 @@
 /// Every product goes through `BLAS` (the tall ones over all steps in blocks of rows that run on
 /// OpenBLAS's small-matrix kernels where it has them); the elementwise loops are CKernels.
 public final class SimpleRNNCell: RecurrentCell {
+    /// The activation of an Elman cell's state; saved as `"tanh"` or `"relu"`.
     public enum Nonlinearity: String, Codable, Sendable {
+        /// tanh (outputs in (-1, 1), PyTorch's default) or ReLU (unbounded; start `weight_hh` as
+        /// `.identity` for Le et al.'s IRNN).
         case tanh, relu
     }
 
     public let inputFeatures: Int
     public let hiddenSize: Int
+    /// The activation applied to the new state.
     public let nonlinearity: Nonlinearity
+    /// `weight_ih` (H, F).
     public let weightIH: Parameter
+    /// `weight_hh` (H, H).
     public let weightHH: Parameter
+    /// `bias` (H): PyTorch's `bias_ih + bias_hh` in one.
     public let bias: Parameter
 
     /// W_hh^T (H, H), copied from `weight_hh` by `prepareSteps`: the per-step product h W_hh^T is

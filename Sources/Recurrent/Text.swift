@@ -6,6 +6,7 @@ import Foundation
 ///
 ///     Tokenizer.words("It's <br /><br />GREAT, isn't it?")  // ["it's", "great", "isn't", "it"]
 public enum Tokenizer {
+    /// The words of `text`, lower-case, in order.
     public static func words(_ text: String) -> [String] {
         var words: [String] = []
         var word: [UInt8] = []
@@ -53,13 +54,18 @@ public enum Tokenizer {
 /// Built from the training split only, so nothing about the test set leaks in; saved beside the
 /// model (`vocabulary.json`) so a prediction encodes text exactly as training did.
 public struct Vocabulary: Codable, Equatable, Sendable {
+    /// The id of `<pad>`, the padding token (0).
     public static let padding = 0
+    /// The id of `<unk>`, any word outside the vocabulary (1).
     public static let unknown = 1
 
     /// Words by id; ids 0 and 1 are `<pad>` and `<unk>`.
     public let words: [String]
     private let ids: [String: Int]
 
+    /// A vocabulary of `words`, by id.
+    /// - Throws: `SynapseError.invalidArgument` unless `words` starts with `<pad>` and `<unk>` and
+    ///   lists no word twice.
     public init(words: [String]) throws {
         guard words.count >= 2, words[0] == "<pad>", words[1] == "<unk>" else {
             throw SynapseError.invalidArgument("a vocabulary starts with <pad> and <unk>")
@@ -84,11 +90,19 @@ public struct Vocabulary: Codable, Equatable, Sendable {
         try self.init(words: ["<pad>", "<unk>"] + ranked.prefix(size - 2).map(\.key))
     }
 
+    /// The number of ids, the two reserved ones included: an `Embedding`'s `vocabularySize`.
     public var count: Int { words.count }
 
+    /// The id of `word`, or `Vocabulary.unknown` (1) when it is not in the vocabulary.
     public func id(_ word: String) -> Int { ids[word] ?? Vocabulary.unknown }
 
-    public enum Side: String, Codable, Sendable { case left, right }
+    /// Which end of a text `encode` truncates or pads.
+    public enum Side: String, Codable, Sendable {
+        /// The start of the text.
+        case left
+        /// The end of the text.
+        case right
+    }
 
     /// Exactly `length` ids for `words`: a longer text keeps its last `length` words
     /// (`truncating: .left`, the default: reviews tend to end with the verdict) or its first;
@@ -119,6 +133,9 @@ public struct Vocabulary: Codable, Equatable, Sendable {
         try AtomicFile.write(try JSONEncoder().encode(self), to: url)
     }
 
+    /// Reads a vocabulary `save(to:)` wrote.
+    /// - Throws: `SynapseError.file` naming the path when the file cannot be read or is not a
+    ///   vocabulary (not JSON, reserved ids missing, a word listed twice).
     public static func load(from url: URL) throws -> Vocabulary {
         let data: Data
         do { data = try Data(contentsOf: url) } catch {
