@@ -6,15 +6,24 @@ import Foundation
 /// if enabled, flips; the sample is resampled bilinearly about its centre, with zeros outside.
 /// Use it as `Trainer.augmentBatch`; digits must not be flipped, so flips are off by default.
 public final class BatchAugmentation {
+    /// The range each sample's rotation angle is drawn from, uniformly, in degrees (positive is
+    /// counter-clockwise); -10...10 by default.
     public let degrees: ClosedRange<Float>
+    /// The largest shift, in whole pixels, along each axis; each sample draws one in -maxShift...maxShift
+    /// (2 by default).
     public let maxShift: Int
+    /// Whether half of the samples are mirrored left to right (false by default: digits must not be).
     public let flipHorizontal: Bool
     private var scratch: [Float] = []
 
+    /// An augmentation drawing angles from `degrees`, shifts up to `maxShift` pixels and, when
+    /// `flipHorizontal` is set, mirror images; the defaults suit MNIST digits.
     public init(degrees: ClosedRange<Float> = -10...10, maxShift: Int = 2, flipHorizontal: Bool = false) {
         (self.degrees, self.maxShift, self.flipHorizontal) = (degrees, maxShift, flipHorizontal)
     }
 
+    /// Augments every sample of `batch` (N x C x H x W) in place, drawing its angle, shift and flip
+    /// from `random` (the same seed gives the same batch); all channels of a sample move together.
     public func callAsFunction(_ batch: Tensor, random: RandomGenerator) {
         precondition(batch.shape.count == 4, "batch augmentation takes N x C x H x W, got \(batch.shape)")
         let (n, c, h, w) = (batch.shape[0], batch.shape[1], batch.shape[2], batch.shape[3])

@@ -12,10 +12,15 @@ import Foundation
 /// cannot be written (a full disk), is reported with its reason ("path: problem") and the run goes
 /// on. An output folder that cannot be created or written is reported before any image is read.
 public struct FolderAugmentation: Sendable {
+    /// The folder of source images, read recursively.
     public var input: URL
+    /// The folder the outputs and the manifest go to; it may not be, or lie inside, `input`.
     public var output: URL
+    /// Outputs per source image (> 0), named `<stem>_aug0` and on.
     public var copies: Int
+    /// The transforms applied to each copy, and the seed they are drawn from.
     public var pipeline: Pipeline
+    /// Whether existing outputs are replaced (false: they are kept, so a rerun resumes an interrupted run).
     public var overwrite = false
     /// The format written: PNG (lossless, every channel and depth kept) or JPEG (8-bit gray or
     /// RGB: alpha is dropped, 16-bit samples rounded).
@@ -24,25 +29,44 @@ public struct FolderAugmentation: Sendable {
     public var compression = PNG.Compression.default
     /// JPEG's quality, 1-100.
     public var quality = JPEG.defaultQuality
+    /// The images augmented at once, on as many threads (1 by default); the outputs are the same
+    /// whatever the number.
     public var jobs = 1
+    /// The largest image read, in pixels (100 million by default); a larger one is reported as a failure.
     public var pixelLimit = PNG.defaultPixelLimit
 
+    /// An augmentation of `input` into `output`, `copies` outputs per image through `pipeline`; the
+    /// other settings keep their defaults (PNG, one job, no overwriting).
     public init(input: URL, output: URL, copies: Int, pipeline: Pipeline) {
         (self.input, self.output, self.copies, self.pipeline) = (input, output, copies, pipeline)
     }
 
-    public struct Failure: Sendable { public let path: String; public let reason: String }
+    /// A file the run could not read or write.
+    public struct Failure: Sendable {
+        /// The file's path.
+        public let path: String
+        /// The error that stopped it, as a sentence that names the file.
+        public let reason: String
+    }
 
+    /// What a run did: counts, failures and speed.
     public struct Report: Sendable {
+        /// The image files found in the input folder.
         public var sources = 0
+        /// The outputs written by this run.
         public var written = 0
         /// Outputs that existed already and were kept.
         public var kept = 0
         /// Files that are not PNG or JPEG (by extension).
         public var notImage = 0
+        /// Each image that could not be read and each output or manifest that could not be written, with
+        /// its reason, in file order.
         public var failures: [Failure] = []
+        /// The run's wall-clock time, in seconds.
         public var seconds = 0.0
+        /// `written` per second of the run (0 when nothing was timed).
         public var imagesPerSecond: Double { seconds > 0 ? Double(written) / seconds : 0 }
+        /// One line for a person: the counts, the failures and the speed.
         public var summary: String {
             String(format: "processed %d images: %d written, %d kept, %d skipped (not PNG or JPEG), %d failed, %.1f images/s",
                    sources, written, kept, notImage, failures.count, imagesPerSecond)
@@ -52,6 +76,14 @@ public struct FolderAugmentation: Sendable {
     /// The manifest's rows: source, output, transforms.
     struct Row { let source: String, output: String, transforms: String }
 
+    /// Augments the folder, returning what was done; an image that fails is reported in the report,
+    /// not thrown.
+    /// - Parameters:
+    ///   - progress: Called after each source image with (images done, images in all), from the worker
+    ///     threads when `jobs` > 1.
+    /// - Throws: `SynapseError.file` when the input is not a folder or the output folder cannot be
+    ///   created or written; `SynapseError.invalidArgument` for an output inside the input, `copies` < 1
+    ///   or a JPEG quality outside 1...100. Nothing is read before these checks.
     public func run(progress: @escaping @Sendable (Int, Int) -> Void = { _, _ in }) throws -> Report {
         let start = Date()
         let (inputRoot, outputRoot) = (input.standardizedFileURL.resolvingSymlinksInPath(),

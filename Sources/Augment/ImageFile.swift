@@ -8,7 +8,9 @@ import Foundation
 public enum ImageFile {
     /// A format for writing.
     public enum Format: String, Sendable, CaseIterable {
+        /// PNG: lossless, every channel and bit depth kept.
         case png
+        /// JPEG: 8-bit gray or RGB, lossy (alpha dropped, 16-bit samples rounded).
         case jpeg
 
         /// The file extension written.

@@ -14,14 +14,19 @@ import Foundation
 /// image is an error when the classes come from the folder (training on a class with no example
 /// would quietly never predict it), unless `allowEmptyClasses`.
 public struct ImageFolder: Sendable {
+    /// One image file and its class.
     public struct Entry: Sendable, Equatable {
         /// The path relative to the root (`cat/0001.png`).
         public let path: String
+        /// The class index: the position of its class folder in `classes`.
         public let label: Int
     }
 
+    /// The folder whose subfolders are the classes.
     public let root: URL
+    /// The class names (the class folders' names), sorted: class k is `classes[k]`.
     public let classes: [String]
+    /// Every image file, in sorted order of relative path: sample i is `entries[i]`.
     public let entries: [Entry]
     /// Class folders that hold no image file (they keep their class index).
     public let emptyClasses: [String]
@@ -103,6 +108,7 @@ public struct ImageFolder: Sendable {
         self.skipped = skipped.sorted()
     }
 
+    /// The file of `entry`: its relative path under `root`.
     public func url(of entry: Entry) -> URL { root.appendingPathComponent(entry.path) }
 
     /// Calls `found` with the path (relative to the root) of every file under `folder`, at any

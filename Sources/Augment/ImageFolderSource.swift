@@ -79,6 +79,7 @@ public final class ImageFolderSource: DataSource, @unchecked Sendable {
     public var count: Int { selection.count }
     public var sampleShape: [Int] { format.sampleShape }
     public var targetShape: [Int] { [] }
+    /// The class names, in label order (the folder's classes, whatever the selection).
     public var classes: [String] { folder.classes }
 
     /// The class index of each sample, in order.

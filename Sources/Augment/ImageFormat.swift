@@ -21,13 +21,19 @@ public struct ImageFormat: Codable, Equatable, Sendable {
         case white
     }
 
+    /// The sample's width in pixels, 1...16384.
     public var width: Int
+    /// The sample's height in pixels, 1...16384.
     public var height: Int
     /// 1 (gray: colour images become luminance) or 3 (RGB: gray images are repeated).
     public var channels: Int
+    /// How an image of another size is brought to the sample's size (default `.resize`).
     public var fit: Fit
+    /// What happens to an alpha channel (default `.drop`).
     public var alpha: Alpha
 
+    /// A format of `width` x `height` pixels and `channels` (1 or 3) channels.
+    /// - Throws: `SynapseError.invalidArgument` for a side outside 1...16384 or other channel counts.
     public init(width: Int, height: Int, channels: Int, fit: Fit = .resize, alpha: Alpha = .drop) throws {
         guard width >= 1, height >= 1, width <= 16_384, height <= 16_384 else {
             throw SynapseError.invalidArgument("image size must be 1...16384 on each side, got \(width)x\(height)")

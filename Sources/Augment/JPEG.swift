@@ -29,7 +29,9 @@ public enum JPEG {
     /// The default quality of written files.
     public static let defaultQuality = 90
 
+    /// A decoded JPEG file with what libjpeg said about it.
     public struct Decoded {
+        /// The image, scaled and turned upright (EXIF orientation applied).
         public var image: Image
         /// libjpeg's warnings (corrupt data it decoded around), the first ones, in order.
         public var warnings: [String]
@@ -39,6 +41,7 @@ public enum JPEG {
         public var orientation: Int
         /// The stored size, before scaling and orientation.
         public var storedWidth: Int
+        /// The stored height (see `storedWidth`).
         public var storedHeight: Int
         /// The DCT scaling used: the image is 1/`scale` of the stored size (1, 2, 4 or 8).
         public var scale: Int

@@ -3,7 +3,9 @@ import Foundation
 
 /// One augmentation step with the ranges its parameters are drawn from.
 public enum Transform: Codable, Equatable, Sendable {
+    /// Mirrors the image left to right.
     case flipHorizontal
+    /// Mirrors the image top to bottom.
     case flipVertical
     /// A random quarter turn (0, 90, 180 or 270 degrees).
     case rotate90
@@ -11,14 +13,27 @@ public enum Transform: Codable, Equatable, Sendable {
     case rotate(degrees: ClosedRange<Double>, interpolation: Interpolation, fill: FillMode, expand: Bool)
     /// A random `width` x `height` box, after padding each side by `padding` pixels (zeros).
     case randomCrop(width: Int, height: Int, padding: Int)
+    /// The centred `width` x `height` box.
     case centerCrop(width: Int, height: Int)
     /// torchvision's RandomResizedCrop: a box of a random area (fraction `scale` of the image)
     /// and aspect ratio (`ratio`, drawn log-uniformly), resized to `width` x `height`.
     case randomResizedCrop(width: Int, height: Int, scale: ClosedRange<Double>, ratio: ClosedRange<Double>)
+    /// Resized (bilinear) to `width` x `height`, whatever the aspect ratio.
     case resize(width: Int, height: Int)
 
     /// The `Fill` modes by name, for JSON.
-    public enum FillMode: String, Codable, Sendable { case black, white, edge, reflect, wrap
+    public enum FillMode: String, Codable, Sendable {
+        /// Zeros: `Fill.constant(0)`.
+        case black
+        /// Full scale: `Fill.constant(1)`.
+        case white
+        /// The nearest edge pixel, repeated: `Fill.edge`.
+        case edge
+        /// Mirrored including the edge pixel: `Fill.reflect`.
+        case reflect
+        /// Tiled: `Fill.wrap`.
+        case wrap
+
         var fill: Fill {
             switch self {
             case .black: return .constant(0)
@@ -42,17 +57,25 @@ extension Interpolation: Codable {}
 ///     {"seed": 42, "steps": [{"probability": 0.5, "transform": {"flipHorizontal": {}}},
 ///                            {"probability": 1, "transform": {"rotate": {"degrees": [-15, 15], ...}}}]}
 public struct Pipeline: Codable, Equatable, Sendable {
+    /// One transform and the probability that it is applied.
     public struct Step: Codable, Equatable, Sendable {
+        /// The transform, with the ranges its parameters are drawn from.
         public var transform: Transform
+        /// The chance the step applies to an output, in [0, 1] (1: always).
         public var probability: Double
+        /// A step applying `transform` with `probability` (default 1, always).
         public init(_ transform: Transform, probability: Double = 1) {
             (self.transform, self.probability) = (transform, probability)
         }
     }
 
+    /// The seed every output's generator is derived from (with the file's relative path and the
+    /// copy index).
     public var seed: UInt64
+    /// The steps, applied in order.
     public var steps: [Step]
 
+    /// A pipeline of `steps` seeded with `seed`; it is checked when decoded (see `validate()`), not here.
     public init(seed: UInt64, steps: [Step]) { (self.seed, self.steps) = (seed, steps) }
 
     enum CodingKeys: String, CodingKey { case seed, steps }
