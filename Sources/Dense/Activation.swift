@@ -102,6 +102,7 @@ public final class Activation: Layer {
 
     /// The settings of an `Activation` layer: its function.
     public struct Config: LayerConfig {
+        /// `Activation`, the type name in architecture files.
         public static let typeName = "Activation"
         /// The function applied elementwise (softmax: over the last axis).
         public var function: Function
@@ -111,6 +112,8 @@ public final class Activation: Layer {
 
         enum CodingKeys: String, CodingKey { case function, alpha }
 
+        /// Reads `"function"` (`relu`, `leaky_relu`, `sigmoid`, `tanh` or `softmax`) and, for
+        /// `leaky_relu`, `"alpha"`; an unknown name is a `DecodingError` listing the known ones.
         public init(from decoder: Decoder) throws {
             let c = try decoder.container(keyedBy: CodingKeys.self)
             switch try c.decode(String.self, forKey: .function) {
@@ -125,6 +128,7 @@ public final class Activation: Layer {
             }
         }
 
+        /// Writes `"function"` and, for a leaky ReLU, `"alpha"`.
         public func encode(to encoder: Encoder) throws {
             var c = encoder.container(keyedBy: CodingKeys.self)
             switch function {
@@ -138,6 +142,7 @@ public final class Activation: Layer {
             }
         }
 
+        /// Throws `SynapseError.invalidArgument` for a leaky ReLU whose alpha is negative or not finite.
         public func validate() throws {
             if case .leakyReLU(let alpha) = function {
                 guard alpha >= 0, alpha.isFinite else {
@@ -146,7 +151,9 @@ public final class Activation: Layer {
             }
         }
 
+        /// The input shape: an activation keeps it.
         public func outputShape(for inputShape: [Int]) throws -> [Int] { inputShape }
+        /// An `Activation` of this function (it draws nothing from `random`).
         public func makeLayer(random: RandomGenerator?) throws -> any Layer { try Activation(function) }
     }
 
@@ -170,6 +177,7 @@ public final class Activation: Layer {
         self.name = name
     }
 
+    /// The function's name (`ReLU`, `Softmax`, ...), as `summary()` shows it.
     public var displayTypeName: String { function.displayName }
 
     /// Applies the function to `input` (any shape; softmax over its last axis) into the layer's own

@@ -5,16 +5,22 @@
 public final class Add: MergeLayer {
     /// The settings of an `Add` layer: none.
     public struct Config: MergeLayerConfig {
+        /// `Add`, the type name in architecture files.
         public static let typeName = "Add"
         /// The config: `Add` has no settings.
         public init() {}
+        /// Nothing to check: there are no settings.
         public func validate() throws {}
+        /// The shape the inputs share.
+        /// - Throws: `SynapseError.shape` for fewer than two inputs or inputs of different shapes.
         public func outputShape(for inputShapes: [[Int]]) throws -> [Int] { try sameShapes(inputShapes, layer: Self.typeName) }
+        /// An `Add` layer.
         public func makeLayer(random: RandomGenerator?) throws -> any Layer { Add(name: "") }
     }
 
     /// The layer's settings (none), as saved in the architecture file.
     public let config = Config()
+    /// The layer's name in the model (it has no parameters).
     public var name: String
     private var output: Tensor?
     private var inputCount = 0

@@ -10,6 +10,7 @@
 public final class BatchNorm: Layer {
     /// The settings of a `BatchNorm` layer.
     public struct Config: LayerConfig {
+        /// `BatchNorm`, the type name in architecture files.
         public static let typeName = "BatchNorm"
         /// F for N x F input, C for N x C x H x W input.
         public var features: Int
@@ -23,6 +24,8 @@ public final class BatchNorm: Layer {
             (self.features, self.momentum, self.epsilon) = (features, momentum, epsilon)
         }
 
+        /// Throws `SynapseError.invalidArgument` unless `features` is in 1...2^24, `momentum` in [0, 1]
+        /// and `epsilon` positive and finite.
         public func validate() throws {
             try LayerLimits.check(features, in: 1...LayerLimits.maxDimension, "features", layer: Self.typeName)
             try LayerLimits.check(momentum, in: 0...1, "momentum", layer: Self.typeName)
@@ -31,9 +34,13 @@ public final class BatchNorm: Layer {
             }
         }
 
+        /// `weight` and `bias`, each (features).
         public var parameterShapes: [(name: String, shape: [Int])] { [("weight", [features]), ("bias", [features])] }
+        /// `running_mean` and `running_var`, each (features).
         public var bufferShapes: [(name: String, shape: [Int])] { [("running_mean", [features]), ("running_var", [features])] }
 
+        /// The input shape, which must be (features) or (features, H, W).
+        /// - Throws: `SynapseError.shape` for any other input shape.
         public func outputShape(for inputShape: [Int]) throws -> [Int] {
             guard inputShape.count == 1 || inputShape.count == 3, inputShape[0] == features else {
                 throw SynapseError.shape("expects (\(features)) or (\(features), H, W) per sample, got \(inputShape)")
@@ -41,6 +48,7 @@ public final class BatchNorm: Layer {
             return inputShape
         }
 
+        /// A `BatchNorm` in `storage` (gamma 1, beta 0; it draws nothing from `random`).
         public func makeLayer(random: RandomGenerator?, storage: ParameterStorage) throws -> any Layer {
             try BatchNorm(self, storage: storage)
         }
@@ -97,7 +105,9 @@ public final class BatchNorm: Layer {
         try self.init(Config(features: features, momentum: momentum, epsilon: epsilon), name: name)
     }
 
+    /// `weight` (gamma) and `bias` (beta).
     public var parameters: [Parameter] { [weight, bias] }
+    /// `runningMean` and `runningVariance`.
     public var buffers: [Parameter] { [runningMean, runningVariance] }
 
     /// Normalises `input` (N x F or N x C x H x W) with the batch's statistics in training (and

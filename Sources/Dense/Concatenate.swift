@@ -7,6 +7,7 @@
 public final class Concatenate: MergeLayer {
     /// The settings of a `Concatenate` layer.
     public struct Config: MergeLayerConfig {
+        /// `Concatenate`, the type name in architecture files.
         public static let typeName = "Concatenate"
         /// The sample axis to join along: 0 the first after the batch axis, negative from the end.
         public var axis: Int
@@ -14,6 +15,7 @@ public final class Concatenate: MergeLayer {
         /// A config joining along `axis` of the sample (default -1, the last).
         public init(axis: Int = -1) { self.axis = axis }
 
+        /// Throws `SynapseError.invalidArgument` unless `axis` is in -16...15.
         public func validate() throws {
             try LayerLimits.check(axis, in: -16...15, "axis", layer: Self.typeName)
         }
@@ -24,6 +26,9 @@ public final class Concatenate: MergeLayer {
             return (0..<rank).contains(a) ? a : nil
         }
 
+        /// The inputs' common shape with the axis's extents summed.
+        /// - Throws: `SynapseError.shape` for fewer than two inputs, an axis outside the first input's
+        ///   shape, inputs of different ranks or disagreeing on another axis, or an output too large.
         public func outputShape(for inputShapes: [[Int]]) throws -> [Int] {
             guard inputShapes.count >= 2, let first = inputShapes.first else {
                 throw SynapseError.shape("Concatenate takes at least 2 inputs, got \(inputShapes.count)")
@@ -48,11 +53,13 @@ public final class Concatenate: MergeLayer {
             return out
         }
 
+        /// A `Concatenate` layer along `axis`.
         public func makeLayer(random: RandomGenerator?) throws -> any Layer { try Concatenate(self) }
     }
 
     /// The layer's settings, as saved in the architecture file.
     public let config: Config
+    /// The layer's name in the model (it has no parameters).
     public var name: String
     private var output: Tensor?
     private var gradients: [Tensor] = []

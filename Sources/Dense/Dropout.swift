@@ -6,6 +6,7 @@
 public final class Dropout: Layer {
     /// The settings of a `Dropout` layer: its rate.
     public struct Config: LayerConfig {
+        /// `Dropout`, the type name in architecture files.
         public static let typeName = "Dropout"
         /// The probability that an element is dropped, in [0, 1).
         public var rate: Float
@@ -13,6 +14,7 @@ public final class Dropout: Layer {
         /// A config with drop probability `rate`, which must lie in [0, 1).
         public init(rate: Float) { self.rate = rate }
 
+        /// Throws `SynapseError.invalidArgument` unless `rate` is in [0, 1) (checked as a Float).
         public func validate() throws {
             // 0.99999999 is below 1 as a Double but rounds to 1 as a Float: checked after rounding.
             guard rate >= 0, rate < 1 else {
@@ -20,7 +22,9 @@ public final class Dropout: Layer {
             }
         }
 
+        /// The input shape: dropout keeps it.
         public func outputShape(for inputShape: [Int]) throws -> [Int] { inputShape }
+        /// A `Dropout` layer drawing its masks from `random` (when given; a model attaches its own).
         public func makeLayer(random: RandomGenerator?) throws -> any Layer {
             let layer = try Dropout(rate: rate)
             if let random { layer.attach(random: random) }
@@ -49,6 +53,7 @@ public final class Dropout: Layer {
         random = RandomGenerator(seed: 0)
     }
 
+    /// Draws the dropout masks from `random` from now on.
     public func attach(random: RandomGenerator) { self.random = random }
 
     /// In training, zeroes each element of `input` with probability `rate` and scales the others by

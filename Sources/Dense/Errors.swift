@@ -9,6 +9,8 @@ public enum SynapseError: Error, CustomStringConvertible, Equatable {
     /// Data that cannot be fetched or verified.
     case data(String)
 
+    /// The error as one line: `shape error: ...`, `<path>: <problem>`, `invalid argument: ...`, or
+    /// the data message.
     public var description: String {
         switch self {
         case .shape(let message): return "shape error: \(message)"

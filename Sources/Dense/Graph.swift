@@ -38,10 +38,15 @@ public final class Graph: Model {
     /// The output nodes' names, in order.
     public let outputNames: [String]
 
+    /// Every layer's trainable parameters, in layer order: views into `parameterBlock`.
     public let parameters: [Parameter]
+    /// Every layer's buffers (running statistics), in layer order: views into `bufferBlock`.
     public let buffers: [Parameter]
+    /// Everything the weight file holds: each layer's parameters then buffers, in layer order.
     public let stateTensors: [Parameter]
+    /// The parameters' values and gradients, back to back.
     public let parameterBlock: ParameterBlock
+    /// The buffers' values, back to back (no gradients).
     public let bufferBlock: ParameterBlock
 
     /// Node k < inputs.count is input k; node inputs.count + j is layer j.
@@ -305,6 +310,8 @@ public final class Graph: Model {
         return packed
     }
 
+    /// Back-propagates dLoss/dOutput of the last forward (the outputs packed as `forward` returned
+    /// them) through every node; parameter gradients accumulate.
     public func backward(_ outputGradient: Tensor) {
         if outputNodes.count == 1 { backward([outputGradient]); return }
         backward(unpack(outputGradient, shapes: outputNodeShapes, into: &unpackedGradients))
@@ -344,6 +351,7 @@ public final class Graph: Model {
         }
     }
 
+    /// Hands `random` to every layer (dropout masks).
     public func attach(random: RandomGenerator) { for layer in layers { layer.attach(random: random) } }
 
     /// A graph of the same description whose parameters view this graph's value block (see

@@ -4,16 +4,21 @@
 public final class Identity: Layer {
     /// The settings of an `Identity` layer: none.
     public struct Config: LayerConfig {
+        /// `Identity`, the type name in architecture files.
         public static let typeName = "Identity"
         /// The config: `Identity` has no settings.
         public init() {}
+        /// Nothing to check: there are no settings.
         public func validate() throws {}
+        /// The input shape.
         public func outputShape(for inputShape: [Int]) throws -> [Int] { inputShape }
+        /// An `Identity` layer.
         public func makeLayer(random: RandomGenerator?) throws -> any Layer { Identity(name: "") }
     }
 
     /// The layer's settings (none), as saved in the architecture file.
     public let config = Config()
+    /// The layer's name in the model (it has no parameters).
     public var name: String
 
     /// A pass-through layer named `name` in its model.

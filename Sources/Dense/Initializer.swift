@@ -152,6 +152,7 @@ extension Initializer: Codable {
         self = initializer
     }
 
+    /// Writes `configName` (`glorot_uniform`, `uniform:0.05`, ...).
     public func encode(to encoder: Encoder) throws {
         var container = encoder.singleValueContainer()
         try container.encode(configName)

@@ -213,6 +213,8 @@ public enum ConfigValue: Codable, Equatable, Sendable {
     /// A nested object (the config of a wrapped layer).
     case object([String: ConfigValue])
 
+    /// Reads a JSON value as the first kind that fits: bool, number, string, list of numbers, other
+    /// list, object.
     public init(from decoder: Decoder) throws {
         let container = try decoder.singleValueContainer()
         if let b = try? container.decode(Bool.self) { self = .bool(b) }
@@ -223,6 +225,7 @@ public enum ConfigValue: Codable, Equatable, Sendable {
         else { self = .object(try container.decode([String: ConfigValue].self)) }
     }
 
+    /// Writes the value as the JSON it came from.
     public func encode(to encoder: Encoder) throws {
         var container = encoder.singleValueContainer()
         switch self {

@@ -9,6 +9,7 @@
 public final class Linear: Layer {
     /// The settings of a `Linear` layer.
     public struct Config: LayerConfig {
+        /// `Linear`, the type name in architecture files.
         public static let typeName = "Linear"
         /// The size of the input's last axis, in 1...2^24.
         public var inputFeatures: Int
@@ -28,6 +29,7 @@ public final class Linear: Layer {
 
         enum CodingKeys: String, CodingKey { case inputFeatures, outputFeatures, bias, initializer }
 
+        /// Reads the settings; a file without `"initializer"` gets Glorot uniform.
         public init(from decoder: Decoder) throws {
             let c = try decoder.container(keyedBy: CodingKeys.self)
             self.init(inputFeatures: try c.decode(Int.self, forKey: .inputFeatures),
@@ -36,16 +38,21 @@ public final class Linear: Layer {
                       initializer: try c.decodeIfPresent(Initializer.self, forKey: .initializer) ?? .glorotUniform)
         }
 
+        /// Throws `SynapseError.invalidArgument` unless both feature counts are in 1...2^24 and the weight
+        /// has at most 2^28 elements.
         public func validate() throws {
             try LayerLimits.check(inputFeatures, in: 1...LayerLimits.maxDimension, "inputFeatures", layer: Self.typeName)
             try LayerLimits.check(outputFeatures, in: 1...LayerLimits.maxDimension, "outputFeatures", layer: Self.typeName)
             _ = try LayerLimits.elementCount([outputFeatures, inputFeatures], of: "\(Self.typeName) weight")
         }
 
+        /// `weight` (outputFeatures, inputFeatures) and, with a bias, `bias` (outputFeatures).
         public var parameterShapes: [(name: String, shape: [Int])] {
             [("weight", [outputFeatures, inputFeatures])] + (bias ? [("bias", [outputFeatures])] : [])
         }
 
+        /// The input shape with its last axis `outputFeatures`.
+        /// - Throws: `SynapseError.shape` unless the input's last axis is `inputFeatures`.
         public func outputShape(for inputShape: [Int]) throws -> [Int] {
             guard let last = inputShape.last, last == inputFeatures else {
                 throw SynapseError.shape("expects \(inputFeatures) input features, got input shape \(inputShape)")
@@ -53,6 +60,7 @@ public final class Linear: Layer {
             return inputShape.dropLast() + [outputFeatures]
         }
 
+        /// A `Linear` in `storage`, its weight drawn from `random` (zero without one).
         public func makeLayer(random: RandomGenerator?, storage: ParameterStorage) throws -> any Layer {
             try Linear(self, random: random, storage: storage)
         }
@@ -105,6 +113,7 @@ public final class Linear: Layer {
                              initializer: initializer), random: random, name: name)
     }
 
+    /// `weight`, then `bias` if there is one.
     public var parameters: [Parameter] { bias.map { [weight, $0] } ?? [weight] }
 
     /// x W^T + b over the last axis of `input` (..., inputFeatures) -> (..., outputFeatures), in the
@@ -139,6 +148,7 @@ public final class Linear: Layer {
         return dx
     }
 
+    /// Adds dW and db and skips dX, which the first layer of a model does not need.
     public func backwardParameters(_ outputGradient: Tensor) { accumulateParameterGradients(outputGradient) }
 
     private func accumulateParameterGradients(_ outputGradient: Tensor) {

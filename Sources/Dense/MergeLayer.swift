@@ -8,6 +8,7 @@ public protocol MergeLayerConfig: LayerConfig {
 }
 
 extension MergeLayerConfig {
+    /// The output shape for one input: `outputShape(for: [inputShape])`.
     public func outputShape(for inputShape: [Int]) throws -> [Int] { try outputShape(for: [inputShape]) }
 }
 

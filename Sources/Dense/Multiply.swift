@@ -4,16 +4,22 @@
 public final class Multiply: MergeLayer {
     /// The settings of a `Multiply` layer: none.
     public struct Config: MergeLayerConfig {
+        /// `Multiply`, the type name in architecture files.
         public static let typeName = "Multiply"
         /// The config: `Multiply` has no settings.
         public init() {}
+        /// Nothing to check: there are no settings.
         public func validate() throws {}
+        /// The shape the inputs share.
+        /// - Throws: `SynapseError.shape` for fewer than two inputs or inputs of different shapes.
         public func outputShape(for inputShapes: [[Int]]) throws -> [Int] { try sameShapes(inputShapes, layer: Self.typeName) }
+        /// A `Multiply` layer.
         public func makeLayer(random: RandomGenerator?) throws -> any Layer { Multiply(name: "") }
     }
 
     /// The layer's settings (none), as saved in the architecture file.
     public let config = Config()
+    /// The layer's name in the model (it has no parameters).
     public var name: String
     private var inputs: [Tensor] = []
     private var output: Tensor?

@@ -7,6 +7,7 @@ public struct TrainingStopped: Error, CustomStringConvertible {
     public let epoch: Int, batch: Int, batches: Int
     /// The checkpoint holding the stopping position, or nil when `fit` was given no checkpoint.
     public let checkpoint: URL?
+    /// Where training stopped, as a sentence (epochs counted from 1), and the checkpoint if any.
     public var description: String {
         "training stopped in epoch \(epoch + 1) after batch \(batch) of \(batches)"
             + (checkpoint.map { "; checkpoint written to \($0.path)" } ?? "")
