@@ -33,6 +33,8 @@ public struct Extent: Codable, Equatable, Sendable {
     /// An extent of `height` rows and `width` columns.
     public init(_ height: Int, _ width: Int) { (self.height, self.width) = (height, width) }
 
+    /// Reads `[height, width]`.
+    /// - Throws: `DecodingError.dataCorrupted` for a list of another length or non-whole numbers.
     public init(from decoder: Decoder) throws {
         var c = try decoder.unkeyedContainer()
         guard c.count == 2 else {
@@ -42,6 +44,7 @@ public struct Extent: Codable, Equatable, Sendable {
         (height, width) = (try c.decode(Int.self), try c.decode(Int.self))
     }
 
+    /// Writes `[height, width]`.
     public func encode(to encoder: Encoder) throws {
         var c = encoder.unkeyedContainer()
         try c.encode(height)
@@ -84,6 +87,7 @@ public struct Extent: Codable, Equatable, Sendable {
 public final class Conv2D: Layer {
     /// The settings of a `Conv2D` layer.
     public struct Config: LayerConfig {
+        /// `Conv2D`, the type name in architecture files.
         public static let typeName = "Conv2D"
         /// C, the input's channels, in 1...2^24.
         public var inputChannels: Int
@@ -116,6 +120,8 @@ public final class Conv2D: Layer {
 
         enum CodingKeys: String, CodingKey { case inputChannels, outputChannels, kernelSize, stride, padding, bias, initializer }
 
+        /// Reads the settings (kernel size, stride and padding as `[height, width]`); a file without
+        /// `"initializer"` gets He uniform.
         public init(from decoder: Decoder) throws {
             let c = try decoder.container(keyedBy: CodingKeys.self)
             inputChannels = try c.decode(Int.self, forKey: .inputChannels)
@@ -127,6 +133,8 @@ public final class Conv2D: Layer {
             initializer = try c.decodeIfPresent(Initializer.self, forKey: .initializer) ?? .heUniform
         }
 
+        /// Throws `SynapseError.invalidArgument` unless the channel counts, kernel sides and strides are in
+        /// 1...2^24, the padding in 0...2^24, and the weight has at most 2^28 elements.
         public func validate() throws {
             let (range, layer) = (1...LayerLimits.maxDimension, Self.typeName)
             try LayerLimits.check(inputChannels, in: range, "inputChannels", layer: layer)
@@ -138,6 +146,7 @@ public final class Conv2D: Layer {
                                              of: "\(layer) weight")
         }
 
+        /// `weight` (O, C, kH, kW) and, with a bias, `bias` (O).
         public var parameterShapes: [(name: String, shape: [Int])] {
             [("weight", [outputChannels, inputChannels, kernelSize.height, kernelSize.width])]
                 + (bias ? [("bias", [outputChannels])] : [])
@@ -161,11 +170,14 @@ public final class Conv2D: Layer {
                                   outputHeight: oh, outputWidth: ow)
         }
 
+        /// (O, oH, oW) for an input sample (C, H, W).
+        /// - Throws: `SynapseError.shape` for another channel count or rank, or a kernel that does not fit.
         public func outputShape(for inputShape: [Int]) throws -> [Int] {
             let g = try geometry(for: inputShape)
             return [outputChannels, g.outputHeight, g.outputWidth]
         }
 
+        /// A `Conv2D` in `storage`, its weight drawn from `random` (zero without one).
         public func makeLayer(random: RandomGenerator?, storage: ParameterStorage) throws -> any Layer {
             try Conv2D(self, random: random, storage: storage)
         }
@@ -270,6 +282,7 @@ public final class Conv2D: Layer {
                       random: random, name: name)
     }
 
+    /// `weight`, then `bias` if there is one.
     public var parameters: [Parameter] { bias.map { [weight, $0] } ?? [weight] }
 
     func geometry(for inputShape: [Int]) throws -> WindowGeometry {
@@ -378,6 +391,7 @@ public final class Conv2D: Layer {
         backward(outputGradient, inputGradient: true)!
     }
 
+    /// Adds dW and db and skips dX (no col2im), which the first layer of a model does not need.
     public func backwardParameters(_ outputGradient: Tensor) {
         _ = backward(outputGradient, inputGradient: false)
     }

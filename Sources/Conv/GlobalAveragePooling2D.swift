@@ -9,21 +9,27 @@ import Dense
 public final class GlobalAveragePooling2D: Layer {
     /// A `GlobalAveragePooling2D` layer has no settings.
     public struct Config: LayerConfig {
+        /// `GlobalAveragePooling2D`, the type name in architecture files.
         public static let typeName = "GlobalAveragePooling2D"
         /// The config: the layer has no settings.
         public init() {}
+        /// Nothing to check: there are no settings.
         public func validate() throws {}
+        /// (C) for an input sample (C, H, W).
+        /// - Throws: `SynapseError.shape` for an input sample of another rank.
         public func outputShape(for inputShape: [Int]) throws -> [Int] {
             guard inputShape.count == 3 else {
                 throw SynapseError.shape("expects (C, H, W) per sample, got \(inputShape)")
             }
             return [inputShape[0]]
         }
+        /// A `GlobalAveragePooling2D` layer.
         public func makeLayer(random: RandomGenerator?) throws -> any Layer { GlobalAveragePooling2D() }
     }
 
     /// The layer's settings (none), as saved in the architecture file.
     public let config = Config()
+    /// The layer's name in the model (it has no parameters).
     public var name: String
     private var inputShape: [Int] = []
     private var output: Tensor?

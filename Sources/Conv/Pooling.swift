@@ -59,9 +59,15 @@ public protocol PoolingConfig: LayerConfig {
 }
 
 extension PoolingConfig {
+    /// Reads the window (`kernelSize`, `stride`, `padding`, each `[height, width]`).
     public init(from decoder: Decoder) throws { self.init(window: try PoolingWindow(from: decoder)) }
+    /// Writes the window's `kernelSize`, `stride` and `padding`.
     public func encode(to encoder: Encoder) throws { try window.encode(to: encoder) }
+    /// Throws `SynapseError.invalidArgument` unless the kernel sides and strides are in 1...2^24 and
+    /// the padding between 0 and half the kernel.
     public func validate() throws { try window.validate(layer: Self.typeName) }
+    /// (C, oH, oW) for an input sample (C, H, W).
+    /// - Throws: `SynapseError.shape` for another rank or a window that does not fit.
     public func outputShape(for inputShape: [Int]) throws -> [Int] { try window.outputShape(for: inputShape) }
 }
 
@@ -107,11 +113,13 @@ extension PoolingLayer {
 public final class MaxPool2D: PoolingLayer, AbsorbsPrecedingReLU {
     /// The settings of a `MaxPool2D` layer: its window.
     public struct Config: PoolingConfig {
+        /// `MaxPool2D`, the type name in architecture files.
         public static let typeName = "MaxPool2D"
         /// The window: kernel, stride and padding.
         public var window: PoolingWindow
         /// The config of a max pooling layer with `window`.
         public init(window: PoolingWindow) { self.window = window }
+        /// A `MaxPool2D` of this window.
         public func makeLayer(random: RandomGenerator?) throws -> any Layer { try MaxPool2D(self) }
     }
 
@@ -228,11 +236,13 @@ public final class MaxPool2D: PoolingLayer, AbsorbsPrecedingReLU {
 public final class AvgPool2D: PoolingLayer {
     /// The settings of a `AvgPool2D` layer: its window.
     public struct Config: PoolingConfig {
+        /// `AvgPool2D`, the type name in architecture files.
         public static let typeName = "AvgPool2D"
         /// The window: kernel, stride and padding.
         public var window: PoolingWindow
         /// The config of an average pooling layer with `window`.
         public init(window: PoolingWindow) { self.window = window }
+        /// An `AvgPool2D` of this window.
         public func makeLayer(random: RandomGenerator?) throws -> any Layer { try AvgPool2D(self) }
     }
 
@@ -304,15 +314,20 @@ public final class AvgPool2D: PoolingLayer {
 public final class Flatten: Layer {
     /// A `Flatten` layer has no settings.
     public struct Config: LayerConfig {
+        /// `Flatten`, the type name in architecture files.
         public static let typeName = "Flatten"
         /// The config: the layer has no settings.
         public init() {}
+        /// Nothing to check: there are no settings.
         public func validate() throws {}
+        /// (d1 d2 ...) for an input sample (d1, d2, ...).
+        /// - Throws: `SynapseError.shape` for a dimension below 1 or more than 2^28 elements.
         public func outputShape(for inputShape: [Int]) throws -> [Int] {
             do { return [try LayerLimits.elementCount(inputShape, of: "input")] } catch SynapseError.invalidArgument(let message) {
                 throw SynapseError.shape(message)
             }
         }
+        /// A `Flatten` layer.
         public func makeLayer(random: RandomGenerator?) throws -> any Layer { Flatten() }
     }
 
