@@ -34,7 +34,7 @@ public struct Extent: Codable, Equatable, Sendable {
     public init(_ height: Int, _ width: Int) { (self.height, self.width) = (height, width) }
 
     /// Reads `[height, width]`.
-    /// - Throws: `DecodingError.dataCorrupted` for a list of another length or non-whole numbers.
+    /// - Throws: A `DecodingError` unless the value is a list of two whole numbers.
     public init(from decoder: Decoder) throws {
         var c = try decoder.unkeyedContainer()
         guard c.count == 2 else {
