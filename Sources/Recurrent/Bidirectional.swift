@@ -74,6 +74,7 @@ public final class Bidirectional: Layer, SequenceMasking {
     /// The settings of a `Bidirectional` layer: the wrapped layer's config (saved as its type and
     /// options) and the merge.
     public struct Config: LayerConfig {
+        /// `Bidirectional`, the type name in architecture files.
         public static let typeName = "Bidirectional"
         /// The layer run both ways: many-to-one or many-to-many (not one-to-many).
         public var layer: Wrapped
@@ -88,6 +89,9 @@ public final class Bidirectional: Layer, SequenceMasking {
         enum CodingKeys: String, CodingKey { case layer, merge }
         enum LayerKeys: String, CodingKey { case type, options }
 
+        /// Reads `"merge"` (default `concatenate`) and `"layer"`: the wrapped layer's `"type"`
+        /// (`SimpleRNN`, `LSTM` or `GRU`) and `"options"`.
+        /// - Throws: A `DecodingError` for another wrapped type or malformed options.
         public init(from decoder: Decoder) throws {
             let c = try decoder.container(keyedBy: CodingKeys.self)
             merge = try c.decodeIfPresent(Merge.self, forKey: .merge) ?? .concatenate
@@ -102,6 +106,7 @@ public final class Bidirectional: Layer, SequenceMasking {
             }
         }
 
+        /// Writes `"merge"` and `"layer"` as the wrapped layer's `"type"` and `"options"`.
         public func encode(to encoder: Encoder) throws {
             var c = encoder.container(keyedBy: CodingKeys.self)
             try c.encode(merge, forKey: .merge)
@@ -119,6 +124,7 @@ public final class Bidirectional: Layer, SequenceMasking {
             }
         }
 
+        /// Throws `SynapseError.invalidArgument` when the wrapped config is invalid or one-to-many.
         public func validate() throws {
             try layer.config.validate()
             guard layer.mode == .manyToOne || layer.mode == .manyToMany else {
@@ -126,17 +132,21 @@ public final class Bidirectional: Layer, SequenceMasking {
             }
         }
 
+        /// The wrapped layer's parameters, then the same again with `_reverse` appended to each name.
         public var parameterShapes: [(name: String, shape: [Int])] {
             let shapes = layer.config.parameterShapes
             return shapes + shapes.map { ("\($0.name)_reverse", $0.shape) }
         }
 
+        /// The wrapped layer's output shape, its last axis doubled when the merge concatenates.
+        /// - Throws: `SynapseError.shape` when the wrapped layer does not take `inputShape`.
         public func outputShape(for inputShape: [Int]) throws -> [Int] {
             var shape = try layer.config.outputShape(for: inputShape)
             if merge == .concatenate { shape[shape.count - 1] *= 2 }
             return shape
         }
 
+        /// A `Bidirectional` in `storage`, both directions' weights drawn from `random` (zero without one).
         public func makeLayer(random: RandomGenerator?, storage: ParameterStorage) throws -> any Layer {
             try Bidirectional(self, random: random, storage: storage)
         }
@@ -144,6 +154,7 @@ public final class Bidirectional: Layer, SequenceMasking {
 
     /// The layer's settings, as saved in the architecture file.
     public private(set) var config: Config
+    /// The layer's name in the model; the backward copy's parameters are `<name>.weight_ih_reverse`, ...
     public var name: String
     /// The copy that reads the steps forwards.
     public let forwardLayer: any Layer & SequenceMasking
@@ -184,6 +195,7 @@ public final class Bidirectional: Layer, SequenceMasking {
         try self.init(Config(layer, merge: merge), random: random, name: name)
     }
 
+    /// The forward copy's parameters, then the backward copy's.
     public var parameters: [Parameter] { forwardLayer.parameters + backwardLayer.parameters }
     /// The steps' rows are shared out to `BLAS.loopThreads` threads, each calling OpenBLAS.
     public var splitsRowsAcrossThreads: Bool { true }
@@ -294,6 +306,7 @@ public final class Bidirectional: Layer, SequenceMasking {
         return dx
     }
 
+    /// Back-propagates both directions for their weight gradients only, without dLoss/dInput.
     public func backwardParameters(_ outputGradient: Tensor) {
         let (df, db) = splitGradient(outputGradient)
         forwardLayer.backwardParameters(df)

@@ -10,6 +10,7 @@ import CKernels
 public final class Embedding: Layer, SequenceMasking {
     /// The settings of an `Embedding` layer.
     public struct Config: LayerConfig {
+        /// `Embedding`, the type name in architecture files.
         public static let typeName = "Embedding"
         /// The number of ids (rows of the weight), in 1...2^24: ids run 0..<vocabularySize.
         public var vocabularySize: Int
@@ -28,6 +29,7 @@ public final class Embedding: Layer, SequenceMasking {
 
         enum CodingKeys: String, CodingKey { case vocabularySize, dimension, paddingIndex, initializer }
 
+        /// Reads the settings; a file without `"initializer"` gets N(0, 1).
         public init(from decoder: Decoder) throws {
             let c = try decoder.container(keyedBy: CodingKeys.self)
             self.init(vocabularySize: try c.decode(Int.self, forKey: .vocabularySize),
@@ -37,6 +39,8 @@ public final class Embedding: Layer, SequenceMasking {
                       initializer: try c.decodeIfPresent(Initializer.self, forKey: .initializer) ?? .normal(1))
         }
 
+        /// Throws `SynapseError.invalidArgument` unless the vocabulary size and dimension are in 1...2^24,
+        /// the padding index (if any) is an id of the vocabulary, and the weight has at most 2^28 elements.
         public func validate() throws {
             let (range, layer) = (1...LayerLimits.maxDimension, Self.typeName)
             try LayerLimits.check(vocabularySize, in: range, "vocabularySize", layer: layer)
@@ -45,8 +49,11 @@ public final class Embedding: Layer, SequenceMasking {
             _ = try LayerLimits.elementCount([vocabularySize, dimension], of: "\(layer) weight")
         }
 
+        /// `weight` (vocabularySize, dimension).
         public var parameterShapes: [(name: String, shape: [Int])] { [("weight", [vocabularySize, dimension])] }
 
+        /// The input shape with `dimension` appended: (T) ids -> (T, D).
+        /// - Throws: `SynapseError.shape` for an empty input shape.
         public func outputShape(for inputShape: [Int]) throws -> [Int] {
             guard !inputShape.isEmpty else {
                 throw SynapseError.shape("expects token ids per sample, got shape \(inputShape)")
@@ -54,6 +61,7 @@ public final class Embedding: Layer, SequenceMasking {
             return inputShape + [dimension]
         }
 
+        /// An `Embedding` in `storage`, its weight drawn from `random` (zero without one).
         public func makeLayer(random: RandomGenerator?, storage: ParameterStorage) throws -> any Layer {
             try Embedding(self, random: random, storage: storage)
         }
@@ -61,6 +69,7 @@ public final class Embedding: Layer, SequenceMasking {
 
     /// The layer's settings, as saved in the architecture file.
     public let config: Config
+    /// The layer's name in the model; its parameter is `<name>.weight`.
     public var name: String
     /// The number of ids the table holds (`Config.vocabularySize`).
     public var vocabularySize: Int { config.vocabularySize }
@@ -111,6 +120,7 @@ public final class Embedding: Layer, SequenceMasking {
 
     deinit { rows?.deallocate() }
 
+    /// `weight`.
     public var parameters: [Parameter] { [weight] }
 
     /// Looks up each id of `input` (any shape (N, ...), ids as whole Floats in 0..<vocabularySize):
@@ -160,6 +170,8 @@ public final class Embedding: Layer, SequenceMasking {
     /// Threads for a gather or scatter of `values` floats: `BLAS.loopThreads`, or one below 2^16.
     private static func workers(_ values: Int) -> Int { values < 1 << 16 ? 1 : BLAS.loopThreads }
 
+    /// Adds each output row's gradient into the weight row of its id (the padding row excepted); ids
+    /// take no gradient, so this is the whole backward pass.
     public func backwardParameters(_ outputGradient: Tensor) {
         guard let ids, let rows else { preconditionFailure("Embedding '\(name)': backward before forward") }
         precondition(outputGradient.count == ids.count &* dimension,

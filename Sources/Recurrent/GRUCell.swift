@@ -36,9 +36,13 @@ public final class GRUCell: RecurrentCell {
     private let inputTransposed: UnsafeMutablePointer<Float>
     private let biasRow: UnsafeMutablePointer<Float>
 
+    /// H: the state is the output.
     public var stateWidth: Int { hiddenSize }
+    /// 6H: the input projection (3H) and beside it the recurrent one (3H).
     public var projectionWidth: Int { 6 * hiddenSize }
+    /// False: backward needs the gates the step leaves in the projection.
     public var projectsIntoState: Bool { false }
+    /// `weight_ih`, `weight_hh`, `bias_ih` and `bias_hh`, PyTorch's order.
     public var parameters: [Parameter] { [weightIH, weightHH, biasIH, biasHH] }
 
     /// `weight_ih` Glorot uniform, then each gate's block of `weight_hh` from
@@ -71,6 +75,7 @@ public final class GRUCell: RecurrentCell {
         biasRow.deallocate()
     }
 
+    /// Copies W_hh^T and W_ih^T and lays out the two biases side by side as one 6H row.
     public func prepareSteps() {
         let h3 = 3 * hiddenSize
         transpose(weightHH.value.data, rows: h3, columns: hiddenSize, into: recurrentTransposed)
@@ -79,12 +84,15 @@ public final class GRUCell: RecurrentCell {
         (biasRow + h3).update(from: biasHH.value.data, count: h3)
     }
 
+    /// x W_ih^T + b_ih into the first 3H of each row of z (steps, rows, 6H), b_hh into the rest.
     public func projectInput(_ x: StepRows, into z: UnsafeMutablePointer<Float>) {
         let h3 = 3 * hiddenSize
         fillRows(z, rows: x.steps &* x.rows, with: biasRow, width: 2 * h3)
         projectSteps(x, features: inputFeatures, transposedWeight: inputTransposed, width: h3, into: z, ldz: 2 * h3)
     }
 
+    /// Adds h W_hh^T to the recurrent half (one GEMM), then computes r, z, n and
+    /// h' = (1 - z) n + z h, leaving the gates in the projection for backward.
     public func forwardStep(projection z: UnsafeMutablePointer<Float>, previous: UnsafePointer<Float>,
                             into state: UnsafeMutablePointer<Float>, batch n: Int) {
         let h = hiddenSize, h2 = 2 &* h, h3 = 3 &* h, h4 = 4 &* h, h5 = 5 &* h, h6 = 6 &* h
@@ -147,6 +155,7 @@ public final class GRUCell: RecurrentCell {
         addColumnSums(of: dz + h3, rows: rows, width: h3, ldz: h6, into: biasHH.gradient.data)
     }
 
+    /// dx = dz W_ih for every (step, row) of `dx`, adding `beta` times what it held.
     public func inputGradient(projectionGradient dz: UnsafePointer<Float>, beta: Float, into dx: StepRows) {
         inputGradientSteps(dz, ldz: 6 * hiddenSize, width: 3 * hiddenSize, weight: weightIH.value.data,
                            features: inputFeatures, beta: beta, into: dx)

@@ -28,6 +28,7 @@ public enum IMDB {
         public var location: String
         /// Why it was left out (malformed, empty, unknown label).
         public var reason: String
+        /// `location: reason`.
         public var description: String { "\(location): \(reason)" }
     }
 

@@ -24,6 +24,7 @@ public final class LSTM: Layer, SequenceMasking, RecurrentStepping {
 
     /// The settings of an `LSTM` layer.
     public struct Config: LayerConfig {
+        /// `LSTM`, the type name in architecture files.
         public static let typeName = "LSTM"
         /// F, the width of an input step, in 1...2^24.
         public var inputFeatures: Int
@@ -51,6 +52,9 @@ public final class LSTM: Layer, SequenceMasking, RecurrentStepping {
             case inputFeatures, hiddenSize, truncation, recurrentInitializer, forgetBias
         }
 
+        /// Reads the settings: `"mode"` (`many_to_one`, `many_to_many` or `one_to_many` with
+        /// `"steps"` and `"feedback"`), truncation 0 for none; settings missing from older files get
+        /// their defaults.
         public init(from decoder: Decoder) throws {
             let c = try decoder.container(keyedBy: CodingKeys.self)
             inputFeatures = try c.decode(Int.self, forKey: .inputFeatures)
@@ -62,6 +66,8 @@ public final class LSTM: Layer, SequenceMasking, RecurrentStepping {
             forgetBias = try c.decodeIfPresent(Float.self, forKey: .forgetBias) ?? 1
         }
 
+        /// Writes the settings, the mode as `"mode"` (with `"steps"` and `"feedback"` for one-to-many)
+        /// and no truncation as 0.
         public func encode(to encoder: Encoder) throws {
             var c = encoder.container(keyedBy: CodingKeys.self)
             try c.encode(inputFeatures, forKey: .inputFeatures)
@@ -72,21 +78,29 @@ public final class LSTM: Layer, SequenceMasking, RecurrentStepping {
             try c.encode(forgetBias, forKey: .forgetBias)
         }
 
+        /// Throws `SynapseError.invalidArgument` unless the sizes, the steps of a one-to-many mode and the
+        /// truncation are in 1...2^24 and `forgetBias` finite, a previous-output feedback has F == H, and the weights
+        /// fit in memory.
         public func validate() throws {
             try Mode.validate(inputFeatures: inputFeatures, hiddenSize: hiddenSize, mode: mode, truncation: truncation,
                               gates: 4, layer: Self.typeName)
             try LayerLimits.check(forgetBias, "forgetBias", layer: Self.typeName)
         }
 
+        /// `weight_ih` (4H, F), `weight_hh` (4H, H), `bias_ih` and `bias_hh` (4H).
         public var parameterShapes: [(name: String, shape: [Int])] {
             [("weight_ih", [4 * hiddenSize, inputFeatures]), ("weight_hh", [4 * hiddenSize, hiddenSize]),
              ("bias_ih", [4 * hiddenSize]), ("bias_hh", [4 * hiddenSize])]
         }
 
+        /// (H) many-to-one, (T, H) many-to-many for an input sample (T, F); (steps, H) one-to-many
+        /// for an input sample (F).
+        /// - Throws: `SynapseError.shape` for an input sample of another shape.
         public func outputShape(for inputShape: [Int]) throws -> [Int] {
             try mode.outputShape(for: inputShape, inputFeatures: inputFeatures, hiddenSize: hiddenSize)
         }
 
+        /// A `LSTM` in `storage`, its weights drawn from `random` (zero without one).
         public func makeLayer(random: RandomGenerator?, storage: ParameterStorage) throws -> any Layer {
             try LSTM(self, random: random, storage: storage)
         }
@@ -94,8 +108,11 @@ public final class LSTM: Layer, SequenceMasking, RecurrentStepping {
 
     /// The layer's settings, as saved in the architecture file (`truncation` may change after).
     public private(set) var config: Config
+    /// The layer's name in the model; its parameters are `<name>.weight_ih`, ...
     public var name: String
+    /// F, the width of an input step (`Config.inputFeatures`).
     public var inputFeatures: Int { config.inputFeatures }
+    /// H, the number of units (`Config.hiddenSize`).
     public var hiddenSize: Int { config.hiddenSize }
     /// The width of the whole state row `step` carries (2H for the LSTM's [h | c], H for the GRU).
     public var stateWidth: Int { cell.stateWidth }
@@ -156,6 +173,7 @@ public final class LSTM: Layer, SequenceMasking, RecurrentStepping {
                       random: random, name: name)
     }
 
+    /// The cell's parameters, in PyTorch's order: `weight_ih` (4H, F), `weight_hh` (4H, H), `bias_ih` and `bias_hh` (4H).
     public var parameters: [Parameter] { cell.parameters }
     /// The steps' rows are shared out to `BLAS.loopThreads` threads, each calling OpenBLAS.
     public var splitsRowsAcrossThreads: Bool { true }
@@ -176,6 +194,8 @@ public final class LSTM: Layer, SequenceMasking, RecurrentStepping {
                           wantInputGradient: true, name: name)!
     }
 
+    /// Back-propagation through time without dLoss/dInput, which the first layer of a model does
+    /// not need: the weight gradients only.
     public func backwardParameters(_ outputGradient: Tensor) {
         sequence.backward(outputGradient, truncation: truncation, wantInitialStateGradient: wantsInitialStateGradient,
                           wantInputGradient: false, name: name)

@@ -37,9 +37,13 @@ public final class LSTMCell: RecurrentCell {
     private let inputTransposed: UnsafeMutablePointer<Float>
     private let biasSum: UnsafeMutablePointer<Float>
 
+    /// 2H: the state row is [h | c].
     public var stateWidth: Int { 2 * hiddenSize }
+    /// 4H: the four gates' pre-activations.
     public var projectionWidth: Int { 4 * hiddenSize }
+    /// False: backward needs the gates the step leaves in the projection.
     public var projectsIntoState: Bool { false }
+    /// `weight_ih`, `weight_hh`, `bias_ih` and `bias_hh`, PyTorch's order.
     public var parameters: [Parameter] { [weightIH, weightHH, biasIH, biasHH] }
 
     /// `weight_ih` Glorot uniform, then each gate's block of `weight_hh` from
@@ -74,6 +78,7 @@ public final class LSTMCell: RecurrentCell {
         biasSum.deallocate()
     }
 
+    /// Copies W_hh^T and W_ih^T and sums the two biases once for the pass.
     public func prepareSteps() {
         let (f, h4) = (inputFeatures, 4 * hiddenSize)
         transpose(weightHH.value.data, rows: h4, columns: hiddenSize, into: recurrentTransposed)
@@ -82,12 +87,15 @@ public final class LSTMCell: RecurrentCell {
         for j in 0..<h4 { biasSum[j] = bi[j] + bh[j] }
     }
 
+    /// z = x W_ih^T + b_ih + b_hh for every (step, row), into z (steps, rows, 4H).
     public func projectInput(_ x: StepRows, into z: UnsafeMutablePointer<Float>) {
         let h4 = 4 * hiddenSize
         fillRows(z, rows: x.steps &* x.rows, with: biasSum, width: h4)
         projectSteps(x, features: inputFeatures, transposedWeight: inputTransposed, width: h4, into: z, ldz: h4)
     }
 
+    /// Adds h W_hh^T to the gates' pre-activations (one GEMM), activates i, f, g, o in place, and
+    /// writes [h' | c'] with c' = f c + i g and h' = o tanh(c').
     public func forwardStep(projection z: UnsafeMutablePointer<Float>, previous: UnsafePointer<Float>,
                             into state: UnsafeMutablePointer<Float>, batch n: Int) {
         let h = hiddenSize, h2 = 2 &* h, h3 = 3 &* h, h4 = 4 &* h
@@ -151,6 +159,7 @@ public final class LSTMCell: RecurrentCell {
         addColumnSums(of: dz, rows: rows, width: h4, ldz: h4, into: biasHH.gradient.data)
     }
 
+    /// dx = dz W_ih for every (step, row) of `dx`, adding `beta` times what it held.
     public func inputGradient(projectionGradient dz: UnsafePointer<Float>, beta: Float, into dx: StepRows) {
         inputGradientSteps(dz, ldz: 4 * hiddenSize, width: 4 * hiddenSize, weight: weightIH.value.data,
                            features: inputFeatures, beta: beta, into: dx)

@@ -39,6 +39,7 @@ public final class SimpleRNN: Layer, SequenceMasking, RecurrentStepping {
 
     /// The settings of a `SimpleRNN` layer.
     public struct Config: LayerConfig {
+        /// `SimpleRNN`, the type name in architecture files.
         public static let typeName = "SimpleRNN"
         /// F, the width of an input step, in 1...2^24.
         public var inputFeatures: Int
@@ -67,6 +68,9 @@ public final class SimpleRNN: Layer, SequenceMasking, RecurrentStepping {
             case inputFeatures, hiddenSize, nonlinearity, truncation, recurrentInitializer
         }
 
+        /// Reads the settings: `"mode"` (`many_to_one`, `many_to_many` or `one_to_many` with
+        /// `"steps"` and `"feedback"`), truncation 0 for none; settings missing from older files get
+        /// their defaults.
         public init(from decoder: Decoder) throws {
             let c = try decoder.container(keyedBy: CodingKeys.self)
             inputFeatures = try c.decode(Int.self, forKey: .inputFeatures)
@@ -80,6 +84,8 @@ public final class SimpleRNN: Layer, SequenceMasking, RecurrentStepping {
             recurrentInitializer = try c.decodeIfPresent(Initializer.self, forKey: .recurrentInitializer) ?? .orthogonal
         }
 
+        /// Writes the settings, the mode as `"mode"` (with `"steps"` and `"feedback"` for one-to-many)
+        /// and no truncation as 0.
         public func encode(to encoder: Encoder) throws {
             var c = encoder.container(keyedBy: CodingKeys.self)
             try c.encode(inputFeatures, forKey: .inputFeatures)
@@ -90,19 +96,27 @@ public final class SimpleRNN: Layer, SequenceMasking, RecurrentStepping {
             try c.encode(recurrentInitializer, forKey: .recurrentInitializer)
         }
 
+        /// Throws `SynapseError.invalidArgument` unless the sizes, the steps of a one-to-many mode and the
+        /// truncation are in 1...2^24, a previous-output feedback has F == H, and the weights
+        /// fit in memory.
         public func validate() throws {
             try Mode.validate(inputFeatures: inputFeatures, hiddenSize: hiddenSize, mode: mode, truncation: truncation,
                               gates: 1, layer: Self.typeName)
         }
 
+        /// `weight_ih` (H, F), `weight_hh` (H, H) and `bias` (H).
         public var parameterShapes: [(name: String, shape: [Int])] {
             [("weight_ih", [hiddenSize, inputFeatures]), ("weight_hh", [hiddenSize, hiddenSize]), ("bias", [hiddenSize])]
         }
 
+        /// (H) many-to-one, (T, H) many-to-many for an input sample (T, F); (steps, H) one-to-many
+        /// for an input sample (F).
+        /// - Throws: `SynapseError.shape` for an input sample of another shape.
         public func outputShape(for inputShape: [Int]) throws -> [Int] {
             try mode.outputShape(for: inputShape, inputFeatures: inputFeatures, hiddenSize: hiddenSize)
         }
 
+        /// A `SimpleRNN` in `storage`, its weights drawn from `random` (zero without one).
         public func makeLayer(random: RandomGenerator?, storage: ParameterStorage) throws -> any Layer {
             try SimpleRNN(self, random: random, storage: storage)
         }
@@ -110,9 +124,13 @@ public final class SimpleRNN: Layer, SequenceMasking, RecurrentStepping {
 
     /// The layer's settings, as saved in the architecture file (`truncation` may change after).
     public private(set) var config: Config
+    /// The layer's name in the model; its parameters are `<name>.weight_ih`, ...
     public var name: String
+    /// F, the width of an input step (`Config.inputFeatures`).
     public var inputFeatures: Int { config.inputFeatures }
+    /// H, the number of units (`Config.hiddenSize`).
     public var hiddenSize: Int { config.hiddenSize }
+    /// The width of the state row `step` carries: H.
     public var stateWidth: Int { config.hiddenSize }
     /// How the layer maps sequences (`Config.mode`).
     public var mode: Mode { config.mode }
@@ -173,6 +191,7 @@ public final class SimpleRNN: Layer, SequenceMasking, RecurrentStepping {
                       random: random, name: name)
     }
 
+    /// The cell's parameters, in PyTorch's order: `weight_ih` (H, F), `weight_hh` (H, H) and `bias` (H).
     public var parameters: [Parameter] { [weightIH, weightHH, bias] }
     /// The steps' rows are shared out to `BLAS.loopThreads` threads, each calling OpenBLAS.
     public var splitsRowsAcrossThreads: Bool { true }
@@ -191,6 +210,8 @@ public final class SimpleRNN: Layer, SequenceMasking, RecurrentStepping {
                           wantInputGradient: true, name: name)!
     }
 
+    /// Back-propagation through time without dLoss/dInput, which the first layer of a model does
+    /// not need: the weight gradients only.
     public func backwardParameters(_ outputGradient: Tensor) {
         sequence.backward(outputGradient, truncation: truncation, wantInitialStateGradient: initialState != nil,
                           wantInputGradient: false, name: name)

@@ -15,7 +15,9 @@ public final class SimpleRNNCell: RecurrentCell {
         case tanh, relu
     }
 
+    /// F, the width of an input row.
     public let inputFeatures: Int
+    /// H, the width of the state.
     public let hiddenSize: Int
     /// The activation applied to the new state.
     public let nonlinearity: Nonlinearity
@@ -35,9 +37,13 @@ public final class SimpleRNNCell: RecurrentCell {
     /// kernels.
     private let inputTransposed: UnsafeMutablePointer<Float>
 
+    /// H: the projection is the pre-activation.
     public var projectionWidth: Int { hiddenSize }
+    /// H: the state is the output.
     public var stateWidth: Int { hiddenSize }
+    /// True: the new state overwrites its own pre-activation.
     public var projectsIntoState: Bool { true }
+    /// `weight_ih`, `weight_hh` and `bias`.
     public var parameters: [Parameter] { [weightIH, weightHH, bias] }
 
     /// `weight_ih` Glorot uniform, then `weight_hh` from `recurrentInitializer` (in that order
@@ -73,6 +79,7 @@ public final class SimpleRNNCell: RecurrentCell {
         }
     }
 
+    /// Copies W_hh^T and W_ih^T, so the products are untransposed GEMMs.
     public func prepareSteps() {
         let (f, h) = (inputFeatures, hiddenSize)
         transpose(weightHH.value.data, rows: h, columns: h, into: recurrentTransposed)
@@ -95,6 +102,7 @@ public final class SimpleRNNCell: RecurrentCell {
         }
     }
 
+    /// h_t = act(z + h_{t-1} W_hh^T): one GEMM into the projection, then the activation.
     public func forwardStep(projection z: UnsafeMutablePointer<Float>, previous: UnsafePointer<Float>,
                             into state: UnsafeMutablePointer<Float>, batch n: Int) {
         let h = hiddenSize
@@ -107,6 +115,7 @@ public final class SimpleRNNCell: RecurrentCell {
         if state != z { state.update(from: z, count: count) }
     }
 
+    /// dz_t = dh_t act'(z), from the new state (tanh' = 1 - h^2, ReLU' = [h > 0]).
     public func backwardStep(stateGradient g: UnsafePointer<Float>, state: UnsafePointer<Float>,
                              previous: UnsafePointer<Float>, projection: UnsafePointer<Float>,
                              into d: UnsafeMutablePointer<Float>, previousGradient: UnsafeMutablePointer<Float>,
@@ -118,6 +127,7 @@ public final class SimpleRNNCell: RecurrentCell {
         }
     }
 
+    /// dh_{t-1} = dz_t W_hh: one GEMM.
     public func previousStateGradient(projectionGradient d: UnsafePointer<Float>, previous: UnsafePointer<Float>,
                                       into previousGradient: UnsafeMutablePointer<Float>, batch n: Int) {
         let h = hiddenSize

@@ -118,11 +118,15 @@ public struct Vocabulary: Codable, Equatable, Sendable {
 
     enum CodingKeys: String, CodingKey { case words }
 
+    /// Reads `{"words": [...]}`.
+    /// - Throws: `SynapseError.invalidArgument` when the words do not start with `<pad>` and `<unk>`
+    ///   or list a word twice.
     public init(from decoder: Decoder) throws {
         let container = try decoder.container(keyedBy: CodingKeys.self)
         try self.init(words: try container.decode([String].self, forKey: .words))
     }
 
+    /// Writes `{"words": [...]}`, in id order.
     public func encode(to encoder: Encoder) throws {
         var container = encoder.container(keyedBy: CodingKeys.self)
         try container.encode(words, forKey: .words)
