@@ -76,8 +76,11 @@ public final class ImageFolderSource: DataSource, @unchecked Sendable {
         (self.loaderThreads, self.prefetch, self.report, self.shared) = (loaderThreads, prefetch, report, shared)
     }
 
+    /// The number of samples: the selected image files.
     public var count: Int { selection.count }
+    /// The format's sample shape: (channels, height, width).
     public var sampleShape: [Int] { format.sampleShape }
+    /// Empty: each target is one class index.
     public var targetShape: [Int] { [] }
     /// The class names, in label order (the folder's classes, whatever the selection).
     public var classes: [String] { folder.classes }
@@ -85,6 +88,8 @@ public final class ImageFolderSource: DataSource, @unchecked Sendable {
     /// The class index of each sample, in order.
     public var labels: [Int] { selection.map { folder.entries[$0].label } }
 
+    /// A source of the samples at `indices` (positions in this source), sharing the folder, format,
+    /// pipeline and loaders: a training/validation split.
     public func selecting(_ indices: [Int]) -> any DataSource {
         ImageFolderSource(folder: folder, format: format, selection: indices.map { selection[$0] }, pipeline: pipeline,
                           loaderThreads: loaderThreads, prefetch: prefetch, report: report, shared: shared)
@@ -96,6 +101,9 @@ public final class ImageFolderSource: DataSource, @unchecked Sendable {
                           loaderThreads: loaderThreads, prefetch: prefetch, report: report, shared: shared)
     }
 
+    /// The batches of one epoch in `order`, decoded (and, in training, augmented) on the loader
+    /// threads with bounded prefetch; a file that cannot be read is reported once and its sample left
+    /// out.
     public func batches(order: [Int], batchSize: Int, epoch: Int, training: Bool) -> any BatchStream {
         FolderBatches(source: self, order: order, batchSize: max(1, batchSize), epoch: epoch, training: training)
     }
