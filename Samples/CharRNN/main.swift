@@ -190,7 +190,9 @@ final class EpochEnd: CheckpointedCallback {
     func restoring(_ values: [String: String], tensors: [String: Tensor], epochs: Int, trainer: Trainer) throws -> () -> Void {
         let words = values["random_state"]?.split(separator: ",").compactMap { UInt64($0, radix: 16) } ?? []
         guard RandomGenerator.isValidState(words) else { throw SynapseError.invalidArgument("sampler random_state is not four words, not all zero") }
-        return { self.generator.state = words }
+        let saved = RandomGenerator(seed: 0)
+        try saved.restore(words)
+        return { self.generator.restore(from: saved) }
     }
 }
 

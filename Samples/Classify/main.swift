@@ -109,7 +109,7 @@ extension Classify {
             }
             print("wrote \(run.weights.path), model.json, classes.json, log.csv and curves.svg in \(run.folder.url.path)")
             let matrix = try classifier.confusionMatrix(on: held)
-            print(matrix.table(names: classes))
+            print(try matrix.table(names: classes))
             try common.report(testAccuracy: matrix.accuracy)
         }
 
@@ -137,7 +137,7 @@ extension Classify {
             let source = try ImageFolderSource(folder: images, format: classifier.format, loaderThreads: loaderThreads,
                                                report: { note("skipped: \($0)") })
             let matrix = try classifier.confusionMatrix(on: source)
-            print(matrix.table(names: classifier.classes))
+            print(try matrix.table(names: classifier.classes))
             print(String(format: "test accuracy: %.2f%%", 100 * matrix.accuracy))
         }
     }

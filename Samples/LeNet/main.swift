@@ -95,7 +95,7 @@ struct LeNet: ParsableCommand {
 
     func report(model: Sequential, test: Dataset) throws {
         let predicted = argmaxRows(try model.predict(test.inputs, batchSize: 1000))
-        let matrix = ConfusionMatrix(classes: 10, predicted: predicted, actual: classLabels(test.targets, width: 10))
+        let matrix = try ConfusionMatrix(classes: 10, predicted: predicted, actual: classLabels(test.targets, width: 10))
         print(matrix)
         try common.report(testAccuracy: matrix.accuracy)
     }

@@ -61,7 +61,7 @@ struct MLPMNIST: ParsableCommand {
         }
 
         let predicted = argmaxRows(try model.predict(test.inputs))
-        let matrix = ConfusionMatrix(classes: 10, predicted: predicted, actual: classLabels(test.targets, width: 10))
+        let matrix = try ConfusionMatrix(classes: 10, predicted: predicted, actual: classLabels(test.targets, width: 10))
         print(matrix)
         try run.save(model, training: optimizer.settings.merging(
             ["loss": .string("cross_entropy"), "epochs": .number(Double(epochs)),

@@ -125,7 +125,7 @@ struct Sentiment: ParsableCommand {
 
         let probabilities = try model.predict(test.inputs, batchSize: 500)
         let predicted = probabilities.array.map { $0 > 0 ? 1 : 0 }  // logits: > 0 means p > 0.5
-        let matrix = ConfusionMatrix(classes: 2, predicted: predicted, actual: test.targets.array.map { Int($0) })
+        let matrix = try ConfusionMatrix(classes: 2, predicted: predicted, actual: test.targets.array.map { Int($0) })
         print("classes: 0 = negative, 1 = positive")
         print(matrix)
         print(String(format: "positive class: precision %.2f%%, recall %.2f%%", 100 * matrix.precision(1), 100 * matrix.recall(1)))

@@ -228,8 +228,8 @@ extension TextClass {
             }
             print("wrote \(run.weights.path), model.json, vocabulary.json, classes.json, log.csv and curves.svg in \(run.folder.url.path)")
             let predicted = argmaxRows(try model.predict(test.inputs, batchSize: 256))
-            let matrix = ConfusionMatrix(classes: classes.count, predicted: predicted, actual: test.targets.array.map { Int($0) })
-            print(matrix.table(names: classes))
+            let matrix = try ConfusionMatrix(classes: classes.count, predicted: predicted, actual: test.targets.array.map { Int($0) })
+            print(try matrix.table(names: classes))
             try common.report(testAccuracy: matrix.accuracy)
         }
     }
@@ -263,8 +263,8 @@ extension TextClass {
             guard !known.isEmpty else { throw SynapseError.file(path: path, problem: "no row with one of the model's labels (\(saved.classes.joined(separator: ", ")))") }
             let probabilities = try saved.probabilities(known.map { Tokenizer.words($0.text) })
             let predicted = probabilities.map { p in p.indices.max { p[$0] < p[$1] }! }
-            let matrix = ConfusionMatrix(classes: saved.classes.count, predicted: predicted, actual: known.map { index[$0.label]! })
-            print(matrix.table(names: saved.classes))
+            let matrix = try ConfusionMatrix(classes: saved.classes.count, predicted: predicted, actual: known.map { index[$0.label]! })
+            print(try matrix.table(names: saved.classes))
             print(String(format: "test accuracy: %.2f%% (%d rows)", 100 * matrix.accuracy, known.count))
             if let requireAccuracy, 100 * matrix.accuracy < requireAccuracy {
                 note(String(format: "accuracy %.2f%% is below the required %.2f%%", 100 * matrix.accuracy, requireAccuracy))

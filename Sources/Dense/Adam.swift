@@ -35,6 +35,16 @@ public final class Adam: Optimizer {
     /// The state tensors of `parameter`, in `slotNames` order (views into the optimizer's blocks).
     public func slots(for parameter: Parameter) -> [Tensor] { state.tensors(for: parameter) }
 
+    /// Throws for a negative or non-finite rate, epsilon or weight decay, and for a beta outside
+    /// 0 ..< 1 (PyTorch's ranges).
+    public func validate() throws {
+        try checkSetting("learningRate", learningRate, atLeast: 0)
+        try checkSetting("beta1", beta1, atLeast: 0, below: 1)
+        try checkSetting("beta2", beta2, atLeast: 0, below: 1)
+        try checkSetting("epsilon", epsilon, atLeast: 0)
+        try checkSetting("weightDecay", weightDecay, atLeast: 0)
+    }
+
     /// The optimizer's type and settings, saved with the model's training settings.
     public var settings: [String: ConfigValue] {
         ["type": .string("adam"), "learningRate": .number(Double(learningRate)), "beta1": .number(Double(beta1)),

@@ -17,11 +17,16 @@ public protocol LearningRateSchedule: AnyObject {
     /// optimizer's). One rate has one source: a trainer starting a run refuses a schedule whose
     /// initial rate differs from its optimizer's.
     var initialRate: Float? { get }
+    /// Throws unless the schedule's own settings can give rates (`StepDecay`'s `every` is
+    /// positive, ...), naming the setting. `Trainer.fit` checks it before the first batch. The
+    /// default accepts any.
+    func validateSettings() throws
 }
 
 extension LearningRateSchedule {
     public func validate(state: [String: Double]) throws {}
     public var initialRate: Float? { nil }
+    public func validateSettings() throws {}
 }
 
 /// A schedule that scales the run's first rate: `initial` when given, else the optimizer's rate
@@ -64,15 +69,19 @@ public class DecaySchedule {
 public final class StepDecay: DecaySchedule, LearningRateSchedule {
     /// The factor applied every `every` epochs (0.1: a tenth), and the interval in epochs (> 0).
     public let factor: Float, every: Int
-    /// A schedule multiplying the rate by `factor` (default 0.1) every `every` epochs (> 0), from
-    /// `initial` or, when nil (the default), the optimizer's rate.
+    /// A schedule multiplying the rate by `factor` (default 0.1) every `every` epochs, from
+    /// `initial` or, when nil (the default), the optimizer's rate. `every` must be positive and
+    /// `factor` finite and not negative, which `validateSettings()` checks (`Trainer.fit` calls it).
     public init(initial: Float? = nil, factor: Float = 0.1, every: Int) {
-        precondition(every > 0, "StepDecay needs every > 0")
         (self.factor, self.every) = (factor, every)
         super.init(initial: initial)
     }
+    public func validateSettings() throws {
+        guard every > 0 else { throw SynapseError.invalidArgument("StepDecay: every is \(every), it must be at least 1 (epochs between decays)") }
+        guard factor.isFinite && factor >= 0 else { throw SynapseError.invalidArgument("StepDecay: factor is \(factor), it must be a finite number of at least 0") }
+    }
     public func rate(after epoch: Int, current: Float, logs: [String: Double]) -> Float {
-        base(current: current) * powf(factor, Float((epoch + 1) / every))
+        base(current: current) * powf(factor, Float((epoch + 1) / max(every, 1)))
     }
 }
 

@@ -79,24 +79,40 @@ public struct ConfusionMatrix: CustomStringConvertible, Sendable {
     /// counts[actual * classes + predicted]
     public private(set) var counts: [Int]
 
-    /// An empty matrix for `classes` classes (at least one).
-    public init(classes: Int) {
-        precondition(classes > 0)
+    /// An empty matrix for `classes` classes.
+    ///
+    /// - Throws: `SynapseError.invalidArgument` unless `classes` is in 1 ... 65,536 (the matrix
+    ///   holds classes² counts).
+    public init(classes: Int) throws {
+        guard (1...65_536).contains(classes) else {
+            throw SynapseError.invalidArgument("ConfusionMatrix(classes: \(classes)): the number of classes must be in 1...65536")
+        }
         self.classes = classes
         counts = Array(repeating: 0, count: classes * classes)
     }
 
     /// A matrix counting the pairs `(actual[i], predicted[i])`.
-    public init(classes: Int, predicted: [Int], actual: [Int]) {
-        self.init(classes: classes)
-        add(predicted: predicted, actual: actual)
+    ///
+    /// - Throws: what `init(classes:)` and `add(predicted:actual:)` throw.
+    public init(classes: Int, predicted: [Int], actual: [Int]) throws {
+        try self.init(classes: classes)
+        try add(predicted: predicted, actual: actual)
     }
 
     /// Counts more pairs; both arrays have one class index per sample, each in 0 ..< `classes`.
-    public mutating func add(predicted: [Int], actual: [Int]) {
-        precondition(predicted.count == actual.count, "\(predicted.count) predictions for \(actual.count) labels")
+    ///
+    /// - Throws: `SynapseError.invalidArgument` when the arrays differ in length or a class is
+    ///   outside 0 ..< `classes` (naming the sample); nothing is counted then.
+    public mutating func add(predicted: [Int], actual: [Int]) throws {
+        guard predicted.count == actual.count else {
+            throw SynapseError.invalidArgument("ConfusionMatrix: \(predicted.count) predictions for \(actual.count) labels")
+        }
+        let range = 0..<classes
+        if let i = predicted.indices.first(where: { !range.contains(predicted[$0]) || !range.contains(actual[$0]) }) {
+            throw SynapseError.invalidArgument(
+                "ConfusionMatrix: sample \(i) has actual class \(actual[i]) and predicted \(predicted[i]); classes are 0..<\(classes)")
+        }
         for (p, a) in zip(predicted, actual) {
-            precondition((0..<classes).contains(p) && (0..<classes).contains(a), "class outside 0..<\(classes)")
             counts[a * classes + p] += 1
         }
     }
@@ -137,12 +153,20 @@ public struct ConfusionMatrix: CustomStringConvertible, Sendable {
     public var macroF1: Double { (0..<classes).map(f1).reduce(0, +) / Double(classes) }
 
     /// The matrix, then precision, recall and F1 per class and their macro averages.
-    public var description: String { table(names: (0..<classes).map(String.init)) }
+    public var description: String { table(numbered: (0..<classes).map(String.init)) }
 
     /// The matrix and the per-class figures with the classes called by `names`: rows are
     /// labelled "k name", columns by the class number k, so the table stays narrow.
-    public func table(names: [String]) -> String {
-        precondition(names.count == classes, "\(names.count) names for \(classes) classes")
+    ///
+    /// - Throws: `SynapseError.invalidArgument` unless there is one name per class.
+    public func table(names: [String]) throws -> String {
+        guard names.count == classes else {
+            throw SynapseError.invalidArgument("ConfusionMatrix.table: \(names.count) names for \(classes) classes")
+        }
+        return table(numbered: names)
+    }
+
+    private func table(numbered names: [String]) -> String {
         let numbered = names.enumerated().map { names == (0..<classes).map(String.init) ? $1 : "\($0) \($1)" }
         let label = max(5, numbered.map(\.count).max() ?? 0)
         let width = max(6, String(counts.max() ?? 0).count + 1)

@@ -21,6 +21,25 @@ public protocol Optimizer: AnyObject {
     func slots(for parameter: Parameter) -> [Tensor]
     /// Hyper-parameters, for the saved training settings.
     var settings: [String: ConfigValue] { get }
+    /// Throws unless every setting is one the update can use (a rate that is a finite number not
+    /// below 0, decay factors in their ranges), naming the setting. `Trainer.fit` checks it before
+    /// the first batch. The default checks the learning rate.
+    func validate() throws
+}
+
+extension Optimizer {
+    public func validate() throws {
+        try checkSetting("learningRate", learningRate, atLeast: 0)
+    }
+
+    /// Throws unless `value` is a finite number of at least `lower` (and below `upper` when
+    /// given), with the optimizer's type and the setting's name in the message.
+    func checkSetting(_ name: String, _ value: Float, atLeast lower: Float, below upper: Float? = nil) throws {
+        guard value.isFinite, value >= lower, upper.map({ value < $0 }) ?? true else {
+            let range = upper.map { "in \(lower) ..< \($0)" } ?? "a finite number of at least \(lower)"
+            throw SynapseError.invalidArgument("\(type(of: self)): \(name) is \(value), it must be \(range)")
+        }
+    }
 }
 
 /// An optimizer's state tensors (`momentum_buffer`, `exp_avg`, ...), created as zeros on first use.

@@ -28,6 +28,15 @@ public final class RMSprop: Optimizer {
     /// The state tensors of `parameter`, in `slotNames` order (views into the optimizer's blocks).
     public func slots(for parameter: Parameter) -> [Tensor] { state.tensors(for: parameter) }
 
+    /// Throws for a negative or non-finite rate, epsilon or weight decay, and for an alpha
+    /// outside 0 ..< 1.
+    public func validate() throws {
+        try checkSetting("learningRate", learningRate, atLeast: 0)
+        try checkSetting("alpha", alpha, atLeast: 0, below: 1)
+        try checkSetting("epsilon", epsilon, atLeast: 0)
+        try checkSetting("weightDecay", weightDecay, atLeast: 0)
+    }
+
     /// The optimizer's type and settings, saved with the model's training settings.
     public var settings: [String: ConfigValue] {
         ["type": .string("rmsprop"), "learningRate": .number(Double(learningRate)), "alpha": .number(Double(alpha)),

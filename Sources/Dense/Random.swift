@@ -8,15 +8,30 @@ import Foundation
 /// trainer and its layers share one stream; its `state` can be saved and restored exactly, which
 /// is what makes a resumed run identical to one that never stopped.
 public final class RandomGenerator: RandomNumberGenerator {
-    /// The four state words, for checkpoints; setting it restores the stream exactly (a trap for
-    /// an invalid state: check it with `isValidState` first).
-    public var state: [UInt64] {
+    /// The four state words, for checkpoints. Restore a saved state with `restore(_:)`, which
+    /// checks it.
+    public internal(set) var state: [UInt64] {
         get { [s0, s1, s2, s3] }
         set {
             precondition(RandomGenerator.isValidState(newValue), "a xoshiro256** state is four words, not all zero")
             (s0, s1, s2, s3) = (newValue[0], newValue[1], newValue[2], newValue[3])
         }
     }
+
+    /// Restores the stream exactly as it was when `words` (a saved `state`) was read.
+    ///
+    /// - Throws: `SynapseError.invalidArgument` unless `words` is a state `isValidState` accepts;
+    ///   the generator is then unchanged.
+    public func restore(_ words: [UInt64]) throws {
+        guard RandomGenerator.isValidState(words) else {
+            throw SynapseError.invalidArgument("a random generator's state is four words, not all zero; got \(words.count) word(s)"
+                                               + (words.count == 4 ? ", all zero" : ""))
+        }
+        state = words
+    }
+
+    /// Takes the state of `other`, so that both draw the same stream from here on.
+    public func restore(from other: RandomGenerator) { state = other.state }
 
     /// True for a state `state` accepts: four words, not all zero (xoshiro's one forbidden state,
     /// from which it would draw zeros forever). Check a saved state with this before applying it.

@@ -17,10 +17,9 @@ public final class SGD: Optimizer {
     public var stepCount = 0
     private let state = OptimizerSlots(names: ["momentum_buffer"])
 
-    /// SGD (defaults: lr 0.01, no momentum, no weight decay); `nesterov` needs `momentum` > 0
-    /// (a trap otherwise).
+    /// SGD (defaults: lr 0.01, no momentum, no weight decay); `nesterov` needs `momentum` > 0,
+    /// which `validate()` checks (`Trainer.fit` calls it before the first batch).
     public init(learningRate: Float = 0.01, momentum: Float = 0, nesterov: Bool = false, weightDecay: Float = 0) {
-        precondition(!nesterov || momentum > 0, "Nesterov momentum needs momentum > 0")
         self.learningRate = learningRate
         self.momentum = momentum
         self.nesterov = nesterov
@@ -31,6 +30,17 @@ public final class SGD: Optimizer {
     public var slotNames: [String] { momentum > 0 ? state.names : [] }
     /// The state tensors of `parameter`, in `slotNames` order (views into the optimizer's blocks).
     public func slots(for parameter: Parameter) -> [Tensor] { momentum > 0 ? state.tensors(for: parameter) : [] }
+
+    /// Throws for a negative or non-finite rate, momentum or weight decay, and for Nesterov
+    /// momentum without momentum (it would silently be plain gradient descent).
+    public func validate() throws {
+        try checkSetting("learningRate", learningRate, atLeast: 0)
+        try checkSetting("momentum", momentum, atLeast: 0)
+        try checkSetting("weightDecay", weightDecay, atLeast: 0)
+        if nesterov && momentum == 0 {
+            throw SynapseError.invalidArgument("SGD: nesterov needs momentum > 0 (momentum is 0, so Nesterov would do nothing)")
+        }
+    }
 
     /// The optimizer's type and settings, saved with the model's training settings.
     public var settings: [String: ConfigValue] {

@@ -134,6 +134,8 @@ public final class Trainer {
         guard data.sampleShape == model.inputShape else {
             throw SynapseError.shape("data samples have shape \(data.sampleShape), the model takes \(model.inputShape)")
         }
+        try optimizer.validate()
+        try schedule?.validateSettings()
         var training = data
         var validationSet: (any DataSource)?
         switch validation {

@@ -1,5 +1,4 @@
 import Foundation
-import SwiftCSV
 import ZIPFoundation
 
 /// The IMDB Large Movie Review data set (Maas et al., 2011): 50,000 reviews, half positive.
@@ -92,63 +91,33 @@ public enum IMDB {
             throw SynapseError.file(path: url.path, problem:
                 "MD5 \(Download.md5(content)) differs from the expected \(expectedMD5): the file is damaged or not the IMDB CSV; move it away to fetch it again")
         }
-        let reviews = try parseCSV(String(decoding: content, as: UTF8.self), path: url.path, maxFieldBytes: maxFieldBytes)
+        let reviews = try parseCSV(content, path: url.path, maxFieldBytes: maxFieldBytes)
         let cut = min(trainingRows, reviews.rows.count)
         return Splits(train: Array(reviews.rows[..<cut].compactMap { $0 }), test: Array(reviews.rows[cut...].compactMap { $0 }),
                       skipped: reviews.skipped, source: url.path)
     }
 
     /// Every data row in order: a review, or nil where the row was skipped (so row numbers, and
-    /// with them the train/test boundary, do not shift).
-    static func parseCSV(_ text: String, path: String, maxFieldBytes: Int = IMDB.maxFieldBytes) throws -> (rows: [Review?], skipped: [Skip]) {
-        let header: [String]
-        let table: CSV<Enumerated>
+    /// with them the train/test boundary, do not shift). The records are read by `LabelledTexts`
+    /// (RFC 4180: quoted fields may hold commas, quotes and line breaks).
+    static func parseCSV(_ content: Data, path: String, maxFieldBytes: Int = IMDB.maxFieldBytes) throws -> (rows: [Review?], skipped: [Skip]) {
+        let table: LabelledTexts
         do {
-            table = try CSV<Enumerated>(string: text, delimiter: .comma, loadColumns: false, rowLimit: 0)
-            header = table.header
-        } catch {
-            throw SynapseError.file(path: path, problem: "not a readable CSV: \(error)")
+            table = try LabelledTexts.parse(content, path: path, textColumn: "review", labelColumn: "sentiment",
+                                            limits: .init(fileBytes: maxInflatedBytes, fieldBytes: maxFieldBytes, columns: 64))
+        } catch SynapseError.file(_, let problem) where problem.hasPrefix("no column") {
+            throw SynapseError.file(path: path, problem: "not the IMDB CSV, whose header is review,sentiment: \(problem)")
         }
-        let columns = header.map { $0.trimmingCharacters(in: .whitespaces).lowercased() }
-        guard let textColumn = columns.firstIndex(of: "review"), let labelColumn = columns.firstIndex(of: "sentiment") else {
-            throw SynapseError.file(path: path, problem: "the header is \(header), not review,sentiment")
-        }
-        if let long = header.first(where: { $0.utf8.count > maxFieldBytes }) {
-            throw SynapseError.file(path: path, problem: "a header field of \(long.utf8.count) bytes exceeds the limit of \(maxFieldBytes)")
-        }
-        var rows: [Review?] = []
-        var skipped: [Skip] = []
-        var tooLong: (row: Int, bytes: Int)?
-        do {
-            try table.enumerateAsArray(startAt: 1, rowLimit: nil) { fields in
-                let row = rows.count + 1
-                guard tooLong == nil else { return }
-                if let long = fields.first(where: { $0.utf8.count > maxFieldBytes }) {
-                    tooLong = (row, long.utf8.count)
-                    return
-                }
-                func skip(_ reason: String) {
-                    skipped.append(Skip(location: "\(path) row \(row)", reason: reason))
-                    rows.append(nil)
-                }
-                guard fields.count == header.count else {
-                    return skip("\(fields.count) fields, the header has \(header.count)")
-                }
-                let review = fields[textColumn]
-                guard review.contains(where: { !$0.isWhitespace }) else { return skip("empty review") }
-                switch fields[labelColumn].trimmingCharacters(in: .whitespaces).lowercased() {
-                case "positive", "pos", "1": rows.append(Review(text: review, positive: true))
-                case "negative", "neg", "0": rows.append(Review(text: review, positive: false))
-                case let label: skip("unknown label '\(label)' (positive or negative)")
-                }
+        var rows = [Review?](repeating: nil, count: max(table.rows.last?.row ?? 0, table.skipped.last?.row ?? 0))
+        var skips = table.skipped.map { (row: $0.row, reason: $0.reason) }
+        for row in table.rows {
+            switch row.label.lowercased() {
+            case "positive", "pos", "1": rows[row.row - 1] = Review(text: row.text, positive: true)
+            case "negative", "neg", "0": rows[row.row - 1] = Review(text: row.text, positive: false)
+            case let label: skips.append((row.row, "unknown label '\(label)' (positive or negative)"))
             }
-        } catch {
-            throw SynapseError.file(path: path, problem: "malformed CSV after row \(rows.count): \(error)")
         }
-        if let tooLong {
-            throw SynapseError.file(path: path, problem:
-                "row \(tooLong.row) has a field of \(tooLong.bytes) bytes, more than the limit of \(maxFieldBytes) (a quote never closed?)")
-        }
+        let skipped = skips.sorted { $0.row < $1.row }.map { Skip(location: "\(path) row \($0.row)", reason: $0.reason) }
         return (rows, skipped)
     }
 

@@ -173,7 +173,7 @@ public struct LabelledTexts: Sendable {
     }
 }
 
-// Not SwiftCSV (0.10.0, which IMDB.readCSV uses): a quotation error there ends the whole parse
+// Not SwiftCSV (0.10.0, which IMDB.readCSV used until it was replaced by this reader): a quotation error there ends the whole parse
 // without saying which row, a quote never closed passes silently, leading spaces of unquoted fields
 // are dropped, and every field of a row is kept however many there are.
 extension LabelledTexts {

@@ -154,12 +154,12 @@ public struct ImageClassifier {
             throw SynapseError.invalidArgument("the source prepares images as \(source.format), the model was trained on \(format)")
         }
         guard batchSize >= 1 else { throw SynapseError.invalidArgument("batch size must be at least 1, got \(batchSize)") }
-        var matrix = ConfusionMatrix(classes: classes.count)
+        var matrix = try ConfusionMatrix(classes: classes.count)
         let stream = source.batches(order: Array(0..<source.count), batchSize: batchSize, epoch: 0, training: false)
         let inputs = Tensor(shape: [batchSize] + source.sampleShape), labels = Tensor(shape: [batchSize])
         while let rows = try stream.next(inputs: inputs, targets: labels) {
             let output = model.forward(Tensor.reusing(inputs, shape: [rows] + source.sampleShape), training: false)
-            matrix.add(predicted: argmaxRows(output), actual: (0..<rows).map { Int(labels[$0]) })
+            try matrix.add(predicted: argmaxRows(output), actual: (0..<rows).map { Int(labels[$0]) })
         }
         return matrix
     }

@@ -2,10 +2,10 @@ import Dense
 import XCTest
 
 final class MetricsTests: XCTestCase {
-    func testConfusionMatrixAndDerivedMetrics() {
+    func testConfusionMatrixAndDerivedMetrics() throws {
         // actual:    0 0 0 1 1 2
         // predicted: 0 1 0 1 1 1
-        let m = ConfusionMatrix(classes: 3, predicted: [0, 1, 0, 1, 1, 1], actual: [0, 0, 0, 1, 1, 2])
+        let m = try ConfusionMatrix(classes: 3, predicted: [0, 1, 0, 1, 1, 1], actual: [0, 0, 0, 1, 1, 2])
         XCTAssertEqual(m[0, 0], 2)
         XCTAssertEqual(m[0, 1], 1)
         XCTAssertEqual(m[2, 1], 1)
@@ -19,9 +19,21 @@ final class MetricsTests: XCTestCase {
         XCTAssertEqual(m.macroRecall, (2.0 / 3 + 1 + 0) / 3, accuracy: 1e-12)
         XCTAssertEqual(m.macroF1, (0.8 + 2.0 / 3 + 0) / 3, accuracy: 1e-12)
         XCTAssertTrue(m.description.contains("macro"))
-        let named = m.table(names: ["cat", "dog", "eel"]).split(separator: "\n").map(String.init)
+        let named = try m.table(names: ["cat", "dog", "eel"]).split(separator: "\n").map(String.init)
         XCTAssertEqual(named[1], "          0     1     2", "columns by class number")
         XCTAssertEqual(named[3], "1 dog     0     2     0", "rows by number and name")
+    }
+
+    func testConfusionMatrixMistakesAreErrorsThatCountNothing() throws {
+        XCTAssertThrowsError(try ConfusionMatrix(classes: 0)) { XCTAssertTrue("\($0)".contains("classes: 0"), "\($0)") }
+        var m = try ConfusionMatrix(classes: 2)
+        XCTAssertThrowsError(try m.add(predicted: [0, 1], actual: [0])) { XCTAssertTrue("\($0)".contains("2 predictions for 1 labels"), "\($0)") }
+        XCTAssertThrowsError(try m.add(predicted: [0, 2], actual: [0, 1])) {
+            XCTAssertTrue("\($0)".contains("sample 1") && "\($0)".contains("predicted 2") && "\($0)".contains("0..<2"), "\($0)")
+        }
+        XCTAssertThrowsError(try m.add(predicted: [0], actual: [-1]))
+        XCTAssertEqual(m.total, 0, "a rejected call counts nothing")
+        XCTAssertThrowsError(try m.table(names: ["one"])) { XCTAssertTrue("\($0)".contains("1 names for 2 classes"), "\($0)") }
     }
 
     func testBatchMetrics() {

@@ -104,4 +104,43 @@ final class PublicAPIErrorTests: XCTestCase {
         XCTAssertEqual(try trainer.fit(data, epochs: trainer.epoch + 2).epochs.count, 3, "two more")
         XCTAssertThrowsError(try makeTrainer().fit(data, epochs: 0))
     }
+
+    func testOptimizerAndScheduleSettingsAreCheckedBeforeTheFirstBatch() throws {
+        let data = try Dataset(inputs: Tensor(shape: [4, 4], repeating: 0.5), targets: Tensor(shape: [4], values: [0, 1, 2, 3]))
+        let cases: [(any Optimizer, String)] = [
+            (SGD(learningRate: 0.1, nesterov: true), "nesterov needs momentum > 0"),
+            (SGD(learningRate: -0.1), "learningRate is -0.1"),
+            (SGD(momentum: .nan), "momentum is nan"),
+            (Adam(beta1: 1), "beta1 is 1.0, it must be in 0.0 ..< 1.0"),
+            (Adam(learningRate: .infinity), "learningRate is inf"),
+            (RMSprop(alpha: -0.5), "alpha is -0.5"),
+        ]
+        for (optimizer, message) in cases {
+            let trainer = try makeTrainer()
+            let bad = Trainer(model: trainer.model, loss: SoftmaxCrossEntropy(), optimizer: optimizer, random: RandomGenerator(seed: 1))
+            let before = bad.model.parameters.map { $0.value.array }
+            XCTAssertThrowsError(try bad.fit(data, epochs: 1)) { XCTAssertTrue("\($0)".contains(message), "\($0)") }
+            XCTAssertEqual(bad.model.parameters.map { $0.value.array }, before, "nothing trained")
+        }
+        XCTAssertNoThrow(try SGD(learningRate: 0.1, momentum: 0.9, nesterov: true).validate())
+        XCTAssertNoThrow(try Adam().validate())
+
+        let trainer = try makeTrainer()
+        trainer.schedule = StepDecay(every: 0)
+        XCTAssertThrowsError(try trainer.fit(data, epochs: 1)) { XCTAssertTrue("\($0)".contains("every is 0"), "\($0)") }
+        XCTAssertEqual(trainer.optimizer.stepCount, 0)
+    }
+
+    func testARandomStateIsRestoredOnlyWhenValid() throws {
+        let generator = RandomGenerator(seed: 3)
+        let saved = generator.state
+        let first = generator.next()
+        XCTAssertThrowsError(try generator.restore([0, 0, 0, 0])) { XCTAssertTrue("\($0)".contains("all zero"), "\($0)") }
+        XCTAssertThrowsError(try generator.restore([1, 2])) { XCTAssertTrue("\($0)".contains("2 word(s)"), "\($0)") }
+        try generator.restore(saved)
+        XCTAssertEqual(generator.next(), first, "the stream replays from the restored state")
+        let copy = RandomGenerator(seed: 99)
+        copy.restore(from: generator)
+        XCTAssertEqual(copy.next(), generator.next())
+    }
 }

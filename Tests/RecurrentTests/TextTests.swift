@@ -110,8 +110,8 @@ final class IMDBTests: FolderTestCase {
         XCTAssertEqual(splits.test.map(\.text), ["also fine"])  // row 7: the boundary does not shift
         XCTAssertEqual(splits.skipped.map(\.location), [2, 3, 4, 5, 6].map { "\(url.path) row \($0)" })
         XCTAssertEqual(splits.skipped.map(\.reason), [
-            "empty review", "empty review", "unknown label 'maybe' (positive or negative)",
-            "3 fields, the header has 2", "1 fields, the header has 2"])
+            "empty text", "empty text", "unknown label 'maybe' (positive or negative)",
+            "3 field(s), the header has 2", "1 field(s), the header has 2"])
     }
 
     func testFilesThatAreNotTheCSVAreErrorsNamingThem() throws {
@@ -207,7 +207,7 @@ final class IMDBTests: FolderTestCase {
         let url = try write("review,sentiment\nshort,positive\n\"\(long)\",negative\n", "long.csv")
         XCTAssertEqual(try IMDB.readCSV(url, maxFieldBytes: 200).train.count, 2)
         XCTAssertThrowsError(try IMDB.readCSV(url, maxFieldBytes: 199)) { error in
-            XCTAssertTrue("\(error)".contains(url.path) && "\(error)".contains("row 2 has a field of 200 bytes"), "\(error)")
+            XCTAssertTrue("\(error)".contains(url.path) && "\(error)".contains("line 3 has a field longer than the limit of 199 bytes"), "\(error)")
         }
     }
 

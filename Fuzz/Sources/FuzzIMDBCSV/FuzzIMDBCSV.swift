@@ -2,7 +2,7 @@ import Foundation
 import FuzzSupport
 import Synapse
 
-/// IMDB.readCSV (the 50k-review CSV, plain or gzip; SwiftCSV underneath): any bytes must give
+/// IMDB.readCSV (the 50k-review CSV, plain or gzip; LabelledTexts underneath): any bytes must give
 /// reviews or an error. Every review kept must be non-empty; rows kept and skipped add up.
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzzIMDBCSV(_ bytes: UnsafePointer<UInt8>, _ size: Int) -> CInt {
