@@ -26,6 +26,7 @@ public protocol LearningRateSchedule: AnyObject {
 extension LearningRateSchedule {
     public func validate(state: [String: Double]) throws {}
     public var initialRate: Float? { nil }
+    /// Accepts any settings (a schedule with settings that can be wrong checks them).
     public func validateSettings() throws {}
 }
 
@@ -76,6 +77,8 @@ public final class StepDecay: DecaySchedule, LearningRateSchedule {
         (self.factor, self.every) = (factor, every)
         super.init(initial: initial)
     }
+    /// Throws `SynapseError.invalidArgument` unless `every` is at least 1 and `factor` a finite
+    /// number not below 0.
     public func validateSettings() throws {
         guard every > 0 else { throw SynapseError.invalidArgument("StepDecay: every is \(every), it must be at least 1 (epochs between decays)") }
         guard factor.isFinite && factor >= 0 else { throw SynapseError.invalidArgument("StepDecay: factor is \(factor), it must be a finite number of at least 0") }

@@ -28,6 +28,8 @@ public protocol Optimizer: AnyObject {
 }
 
 extension Optimizer {
+    /// Throws unless `learningRate` is a finite number not below 0 (optimizers with more
+    /// settings check those too).
     public func validate() throws {
         try checkSetting("learningRate", learningRate, atLeast: 0)
     }
