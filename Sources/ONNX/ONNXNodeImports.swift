@@ -20,6 +20,7 @@ enum ONNXNodeImports {
         "Tanh": importActivation, "Softmax": importActivation,
         "BatchNormalization": importBatchNormalization,
         "Flatten": importFlatten, "Reshape": importReshape,
+        "GlobalAveragePool": importGlobalAveragePool,
         "Cast": importEmbedding, "Pad": importZeroPad, "Transpose": importTimeMajorRecurrent,
     ]
 
@@ -277,4 +278,37 @@ func importZeroPad(_ node: Onnx_NodeProto, _ graph: ONNXGraphReader) throws -> [
     }
     advance(node, graph, shape: graph.shape)
     return []
+}
+
+/// GlobalAveragePool on (N, C, H, W), then the Flatten (axis 1), flattening Reshape or
+/// Squeeze of axes [2, 3] that makes its (N, C, 1, 1) an (N, C): GlobalAveragePooling2D.
+func importGlobalAveragePool(_ node: Onnx_NodeProto, _ graph: ONNXGraphReader) throws -> [ImportedLayer] {
+    try node.onlyAttributes([])
+    guard graph.shape.count == 3 else { throw SynapseError.invalidArgument("on (N, \(graph.shape)): (N, C, H, W) expected") }
+    guard let pooled = node.output.first, let next = graph.next, next.input.first == pooled,
+          ["Flatten", "Reshape", "Squeeze"].contains(next.opType) else {
+        throw SynapseError.invalidArgument("is imported only with the Flatten, Reshape or Squeeze to (N, C) after it")
+    }
+    _ = graph.take()
+    do {
+        switch next.opType {
+        case "Flatten":
+            try next.onlyAttributes(["axis"])
+            guard try next.int("axis", default: 1) == 1 else { throw SynapseError.invalidArgument("only axis 1 is imported") }
+        case "Reshape":
+            try next.onlyAttributes(["allowzero"])
+            let channels = Int64(graph.shape[0])
+            guard next.input.count == 2, [[0, -1], [0, channels], [-1, channels]].contains(try graph.integers(next.input[1], for: next)) else {
+                throw SynapseError.invalidArgument("only a reshape to (N, \(channels)) is imported")
+            }
+        default:
+            try next.onlyAttributes([])
+            guard next.input.count == 2, Set(try graph.integers(next.input[1], for: next)) == [2, 3] else {
+                throw SynapseError.invalidArgument("only the squeeze of axes 2 and 3 is imported")
+            }
+        }
+    } catch let error as SynapseError {
+        throw SynapseError.invalidArgument("\(next.label): \(ONNXExporter.message(of: error))")
+    }
+    return try imported(GlobalAveragePooling2D(), [], after: next, graph)
 }
