@@ -39,6 +39,9 @@ final class ONNXGraphReader {
     /// The next node, without taking it.
     var next: Onnx_NodeProto? { position < nodes.count ? nodes[position] : nil }
 
+    /// The node taken last.
+    var lastTaken: Onnx_NodeProto? { position > 0 ? nodes[position - 1] : nil }
+
     /// Takes the next node.
     func take() -> Onnx_NodeProto? {
         guard position < nodes.count else { return nil }

@@ -89,8 +89,13 @@ public enum ONNXImporter {
         var flows: [String: (node: String, shape: [Int])] = [input.name: (input.name, inputShape)]
         var entries: [(name: String, layer: ImportedLayer, inputs: [String])] = []
         var names = Set([input.name])
-        func add(_ imported: ImportedLayer, reading inputs: [String]) -> String {
+        // A layer's name: its weights' (`fc1.weight` -> `fc1`), else its last node's if plain
+        // (a Synapse export names every node after its layer), else `<type>_<k>`.
+        func add(_ imported: ImportedLayer, reading inputs: [String], node: Onnx_NodeProto) -> String {
             var name = imported.layer.name
+            if name.isEmpty, node.name.count <= 200, !node.name.contains("/"), !node.name.contains(":") {
+                name = node.name
+            }
             if name.isEmpty || names.contains(name) {
                 let base = type(of: imported.layer).typeName.lowercased()
                 var k = 1
@@ -113,7 +118,7 @@ public enum ONNXImporter {
                         + "the importer read as one, or a tensor of operators outside the set)")
                 }
                 if let merge = try importMerge(node, inputs: computed.map { flows[$0]!.shape }, reader) {
-                    let name = add(merge, reading: computed.map { flows[$0]!.node })
+                    let name = add(merge, reading: computed.map { flows[$0]!.node }, node: node)
                     flows[node.output.first ?? ""] = (name, reader.shape)
                     continue
                 }
@@ -127,7 +132,7 @@ public enum ONNXImporter {
                 let source = flows[computed[0]]!
                 (reader.current, reader.shape) = (computed[0], source.shape)
                 var last = source.node
-                for layer in try importer(node, reader) { last = add(layer, reading: [last]) }
+                for layer in try importer(node, reader) { last = add(layer, reading: [last], node: reader.lastTaken ?? node) }
                 flows[reader.current] = (last, reader.shape)
             } catch let error as SynapseError {
                 throw SynapseError.invalidArgument("\(node.label): \(ONNXExporter.message(of: error))")

@@ -3,13 +3,13 @@ import FuzzSupport
 import ONNX
 import Synapse
 
-/// ONNXImporter.model(from:path:): an ONNX file read into a Sequential. A refused file must be a
+/// ONNXImporter.model(from:path:): an ONNX file read into a Sequential or a Graph. A refused file must be a
 /// `SynapseError.file` naming it; an accepted model must run on one zero sample (when its
 /// layers' outputs stay small) and give its output shape.
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzzONNX(_ bytes: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     let path = "fuzz.onnx"
-    let model: Sequential
+    let model: any Model
     do {
         model = try ONNXImporter.model(from: Fuzz.data(bytes, size), path: path)
     } catch let SynapseError.file(named, _) {
