@@ -21,6 +21,10 @@ final class ONNXGraphReader {
     var current: String
     /// Its shape for one sample.
     var shape: [Int]
+    /// Set by an Embedding whose padding mask was packed (`takePacking`): the `sequence_lens`
+    /// tensor and the (N, 1) float that is 0 for a sequence of padding only. The recurrent layer
+    /// after it consumes it.
+    var paddingMask: (lengths: String, hasRealSteps: String)?
     /// Layer names already given, so names taken from weights stay unique.
     private var layerNames = Set<String>()
     /// Folded constants -> the initializer they were computed from (a transposed weight keeps

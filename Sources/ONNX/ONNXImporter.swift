@@ -129,6 +129,9 @@ public enum ONNXImporter {
                 guard computed.count == 1, node.input.first == computed[0] else {
                     throw SynapseError.invalidArgument("reads \(computed): one computed tensor, the first input, is imported")
                 }
+                if reader.paddingMask != nil, node.opType != "Transpose" {
+                    throw SynapseError.invalidArgument("an Embedding's padding mask reaches this node, not a recurrent layer")
+                }
                 let source = flows[computed[0]]!
                 (reader.current, reader.shape) = (computed[0], source.shape)
                 var last = source.node
@@ -137,6 +140,9 @@ public enum ONNXImporter {
             } catch let error as SynapseError {
                 throw SynapseError.invalidArgument("\(node.label): \(ONNXExporter.message(of: error))")
             }
+        }
+        guard reader.paddingMask == nil else {
+            throw SynapseError.invalidArgument("an Embedding's padding mask reaches no recurrent layer")
         }
         guard let output = flows[graph.output[0].name] else {
             throw SynapseError.invalidArgument("the graph's output '\(graph.output[0].name)' is no tensor the importer made")

@@ -8,7 +8,9 @@ import Recurrent
 /// direction; for two, `Transpose(perm [1, 0, 2])` + `Reshape([0, 2H])` (concatenated) or
 /// `ReduceSum([0], keepdims 0)` (summed). Many-to-many reads `Y` (T, D, N, H): `Squeeze([1])` or
 /// `ReduceSum([1], keepdims 0)`, then `Transpose(perm [1, 0, 2])`; or `Transpose(perm [2, 0, 1,
-/// 3])` + `Reshape([0, 0, 2H])`. Layout 0, no clip, no `sequence_lens`, no initial state:
+/// 3])` + `Reshape([0, 0, 2H])`. Layout 0, no clip, no initial state, `sequence_lens` only
+/// from an Embedding's padding mask (`takePacking`; the many-to-one output is then multiplied
+/// by whether a sequence has real steps):
 /// RNN (Tanh or Relu) -> SimpleRNN, whose one bias is the sum of B's two; LSTM (default
 /// activations, no peepholes, input_forget 0) -> LSTM; GRU (default activations,
 /// linear_before_reset 1, PyTorch's form) -> GRU; "bidirectional" -> Bidirectional over it.
@@ -62,8 +64,13 @@ private func importRecurrent(_ rnn: Onnx_NodeProto, _ graph: ONNXGraphReader) th
         case let other: throw SynapseError.invalidArgument("activations \(other): Tanh or Relu (the same each way) expected")
         }
     }
-    guard rnn.input.count >= 3, rnn.input.count <= 4 || rnn.input[4...].allSatisfy(\.isEmpty) else {
-        throw SynapseError.invalidArgument("sequence_lens, initial states and peepholes are not imported")
+    let mask = graph.paddingMask
+    graph.paddingMask = nil
+    let lengths = rnn.input.count > 4 ? rnn.input[4] : ""
+    guard rnn.input.count >= 3, rnn.input.count <= 5 || rnn.input[5...].allSatisfy(\.isEmpty),
+          lengths.isEmpty || lengths == mask?.lengths else {
+        throw SynapseError.invalidArgument("initial states and peepholes are not imported, nor a sequence_lens other than "
+            + "an Embedding's padding mask")
     }
     let w = try graph.floats(rnn.input[1], for: rnn), r = try graph.floats(rnn.input[2], for: rnn)
     guard w.shape.count == 3, w.shape[0] == directions, w.shape[1] % gates == 0,
@@ -102,7 +109,17 @@ private func importRecurrent(_ rnn: Onnx_NodeProto, _ graph: ONNXGraphReader) th
         throw SynapseError.invalidArgument("one of Y and Y_h is imported (Y_c is not)")
     }
     let mode: RecurrentMode = all.isEmpty ? .manyToOne : .manyToMany
-    let (end, merge) = try wayBack(from: all.isEmpty ? last : all, mode: mode, directions: directions, hidden: h, graph)
+    var (end, merge) = try wayBack(from: all.isEmpty ? last : all, mode: mode, directions: directions, hidden: h, graph)
+    if let mask {
+        // Synapse's masked recurrent layers are many-to-one: a sequence of padding only gives zeros.
+        guard mode == .manyToOne, !lengths.isEmpty, let zeroing = graph.next, zeroing.opType == "Mul",
+              Set(zeroing.input) == [end, mask.hasRealSteps], zeroing.output.count == 1 else {
+            throw SynapseError.invalidArgument("the Embedding's padding mask must be the sequence_lens of a many-to-one layer "
+                + "whose output is multiplied by whether a sequence has real steps, as Synapse's export writes it")
+        }
+        _ = graph.take()
+        end = zeroing.output[0]
+    }
 
     let name = graph.layerName(fromWeight: rnn.input[1], suffix: ".weight_ih")
     let layer: any Layer

@@ -72,16 +72,42 @@ final class ONNXImporterTests: XCTestCase {
         ]), input: ids)
     }
 
-    /// The export of a padding mask (sequence_lens and the nodes that pack the real steps) is
-    /// not imported: an error naming the first node that reads what no layer gives.
-    func testMaskedRNNIsRefusedByNode() throws {
+    /// Padded sequences (left padding, padding inside, a sequence of padding only): the export's
+    /// packing of real steps and `sequence_lens` come back as the Embedding's padding index,
+    /// for SimpleRNN, LSTM, GRU and Bidirectional alike.
+    func testMaskedRecurrentRoundTrip() throws {
         let random = RandomGenerator(seed: 18)
+        let ids = Tensor(shape: [4, 6], values: [0, 0, 3, 4, 5, 6,  1, 2, 0, 4, 5, 6,  0, 0, 0, 0, 0, 0,  7, 8, 9, 1, 2, 3])
+        let layers: [any Layer] = [
+            try SimpleRNN(3, 4, random: random, name: "rnn"),
+            try LSTM(3, 4, random: random, name: "rnn"),
+            try GRU(3, 4, random: random, name: "rnn"),
+            try Bidirectional(.lstm(LSTM.Config(inputFeatures: 3, hiddenSize: 4)), random: random, name: "rnn"),
+            try Bidirectional(.gru(GRU.Config(inputFeatures: 3, hiddenSize: 4)), merge: .sum, random: random, name: "rnn"),
+        ]
+        for layer in layers {
+            let width = try layer.outputShape(for: [6, 3]).last!
+            let model = try Sequential(inputShape: [6], [
+                Embedding(10, 3, paddingIndex: 0, random: random, name: "embedding"), layer, Linear(width, 2, random: random, name: "fc"),
+            ])
+            let imported = try assertRoundTrip(model, input: ids)
+            XCTAssertEqual((imported.layers[0] as? Embedding)?.paddingIndex, 0)
+        }
+    }
+
+    /// A packing that is not the export's (a changed constant) is an error naming the node.
+    func testDamagedPaddingMaskIsRefusedByNode() throws {
+        let random = RandomGenerator(seed: 24)
         let model = try Sequential(inputShape: [5], [
             Embedding(10, 3, paddingIndex: 0, random: random, name: "embedding"), SimpleRNN(3, 4, random: random, name: "rnn"),
         ])
-        XCTAssertThrowsError(try ONNXImporter.model(from: ONNXExporter.export(model), path: "masked.onnx")) { error in
+        var proto = try ONNXExporter.modelProto(model, graphName: "masked")
+        let k = try XCTUnwrap(proto.graph.initializer.firstIndex { $0.name == "rnn/steps" })
+        proto.graph.initializer[k].int64Data = [4]
+        XCTAssertThrowsError(try ONNXImporter.model(from: proto.serializedData(), path: "masked.onnx")) { error in
             let message = "\(error)"
-            XCTAssertTrue(message.hasPrefix("masked.onnx: node 'rnn/is_padding' (Equal): reads 'embedding/ids', which no imported node gives"), message)
+            XCTAssertTrue(message.hasPrefix("masked.onnx: node 'embedding/ids' (Cast): "), message)
+            XCTAssertTrue(message.contains("the padding mask after the Embedding (node 'rnn/is_padding' (Equal) on) is not the packing"), message)
         }
     }
 
