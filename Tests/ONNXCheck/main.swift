@@ -74,9 +74,10 @@ try write("vgg-small", vgg, input: uniform([batch, 3, 32, 32], random))
 
 // A sentiment-style model (as the sentiment sample): token ids, left padding (id 0) of every
 // length, padding in the middle, one sequence of padding only.
-let (vocabulary, length) = (50, 12)
+// 500 sequences: a test set on which the decisions (sign or argmax) must agree too.
+let (vocabulary, length, sequences) = (50, 12, 500)
 var ids: [Float] = []
-for row in 0..<batch {
+for row in 0..<sequences {
     let real = row == 0 ? 0 : 1 + random.below(length)
     var sequence = [Float](repeating: 0, count: length - real) + (0..<real).map { _ in Float(1 + random.below(vocabulary - 1)) }
     if row == 1 { sequence[length - 3] = 0 }
@@ -86,7 +87,7 @@ try write("sentiment", Sequential(inputShape: [length], [
     Embedding(vocabulary, 8, paddingIndex: 0, random: random, name: "embedding"),
     SimpleRNN(8, 16, random: random, name: "rnn"),
     Linear(16, 1, random: random, name: "fc"),
-]), input: Tensor(shape: [batch, length], values: ids))
+]), input: Tensor(shape: [sequences, length], values: ids))
 
 // Many-to-many with ReLU and a Linear on every step; no padding index.
 let noPadding = ids.map { $0 == 0 ? Float(1) : $0 }
@@ -94,13 +95,13 @@ try write("rnn-many-to-many", Sequential(inputShape: [length], [
     Embedding(vocabulary, 8, random: random, name: "embedding"),
     SimpleRNN(8, 16, mode: .manyToMany, nonlinearity: .relu, recurrentInitializer: .identity, random: random, name: "rnn"),
     Linear(16, 3, random: random, name: "fc"),
-]), input: Tensor(shape: [batch, length], values: noPadding))
+]), input: Tensor(shape: [sequences, length], values: noPadding))
 
 // resnet-small (ResNetSmall.make, depth 20, on 16x16 images to stay quick): a graph with
 // residual Adds, nodes read by two layers, projection shortcuts, GlobalAveragePool.
 let resnet = try ResNetSmall.make(channels: 3, height: 16, width: 16, classes: 10, random: random)
 settle(resnet, random)
-try write("resnet-small", resnet, input: uniform([batch, 3, 16, 16], random))
+try write("resnet-small", resnet, input: uniform([64, 3, 16, 16], random))
 
 // A graph of the other merges: Concatenate of two branches, Multiply, Identity.
 let x = Node.input(shape: [12], name: "input")
@@ -118,34 +119,34 @@ try write("lstm-sentiment", Sequential(inputShape: [length], [
     Embedding(vocabulary, 8, paddingIndex: 0, random: random, name: "embedding"),
     LSTM(8, 16, random: random, name: "lstm"),
     Linear(16, 1, random: random, name: "fc"),
-]), input: Tensor(shape: [batch, length], values: ids))
+]), input: Tensor(shape: [sequences, length], values: ids))
 try write("gru", Sequential(inputShape: [length], [
     Embedding(vocabulary, 8, paddingIndex: 0, random: random, name: "embedding"),
     GRU(8, 16, random: random, name: "gru"),
     Linear(16, 2, random: random, name: "fc"),
-]), input: Tensor(shape: [batch, length], values: ids))
+]), input: Tensor(shape: [sequences, length], values: ids))
 try write("gru-many-to-many", Sequential(inputShape: [length], [
     Embedding(vocabulary, 8, random: random, name: "embedding"),
     GRU(8, 16, mode: .manyToMany, random: random, name: "gru"),
     Linear(16, 3, random: random, name: "fc"),
-]), input: Tensor(shape: [batch, length], values: noPadding))
+]), input: Tensor(shape: [sequences, length], values: noPadding))
 try write("bilstm-sentiment", Sequential(inputShape: [length], [
     Embedding(vocabulary, 8, paddingIndex: 0, random: random, name: "embedding"),
     Bidirectional(.lstm(LSTM.Config(inputFeatures: 8, hiddenSize: 16)), random: random, name: "lstm"),
     Linear(32, 1, random: random, name: "fc"),
-]), input: Tensor(shape: [batch, length], values: ids))
+]), input: Tensor(shape: [sequences, length], values: ids))
 try write("bigru-many-to-many", Sequential(inputShape: [length], [
     Embedding(vocabulary, 8, random: random, name: "embedding"),
     Bidirectional(.gru(GRU.Config(inputFeatures: 8, hiddenSize: 16, mode: .manyToMany)), merge: .sum, random: random, name: "gru"),
     Linear(16, 3, random: random, name: "fc"),
-]), input: Tensor(shape: [batch, length], values: noPadding))
+]), input: Tensor(shape: [sequences, length], values: noPadding))
 try write("birnn-many-to-many", Sequential(inputShape: [length], [
     Embedding(vocabulary, 8, random: random, name: "embedding"),
     Bidirectional(.simpleRNN(SimpleRNN.Config(inputFeatures: 8, hiddenSize: 16, mode: .manyToMany)), random: random, name: "rnn"),
     Linear(32, 3, random: random, name: "fc"),
-]), input: Tensor(shape: [batch, length], values: noPadding))
+]), input: Tensor(shape: [sequences, length], values: noPadding))
 try write("bigru-summed", Sequential(inputShape: [length], [
     Embedding(vocabulary, 8, paddingIndex: 0, random: random, name: "embedding"),
     Bidirectional(.gru(GRU.Config(inputFeatures: 8, hiddenSize: 16)), merge: .sum, random: random, name: "gru"),
     Linear(16, 2, random: random, name: "fc"),
-]), input: Tensor(shape: [batch, length], values: ids))
+]), input: Tensor(shape: [sequences, length], values: ids))
