@@ -277,6 +277,19 @@ final class ONNXImporterTests: XCTestCase {
         assertClose(model.forward(input, training: false), expected, relative: 1e-5, absolute: 1e-5)
     }
 
+    /// A branching network from torch.onnx.export (residual Add, Concat, Mul, global average
+    /// pooling) imports as a Graph and gives PyTorch's outputs.
+    func testPyTorchBranchingNetworkImportsAsGraph() throws {
+        let (model, input, expected) = try pytorchFixture("pytorch-branching")
+        let graph = try XCTUnwrap(model as? Graph)
+        XCTAssertEqual(graph.layers.map { type(of: $0).typeName },
+                       ["Conv2D", "Activation", "Conv2D", "Activation", "Conv2D", "Add", "Activation", "Conv2D", "Concatenate",
+                        "GlobalAveragePooling2D", "Activation", "Multiply", "Linear"])
+        // The stem's ReLU is read by the branch, the residual Add and the side convolution.
+        XCTAssertEqual(graph.layerInputs.filter { $0.contains("activation_1") }.count, 3)
+        assertClose(model.forward(input, training: false), expected, relative: 1e-5, absolute: 1e-5)
+    }
+
     /// An imported model trains: one step of SGD lowers the loss on a batch.
     func testImportedLeNetTrains() throws {
         let (model, input, _) = try pytorchFixture("pytorch-lenet")
