@@ -84,10 +84,10 @@ let package = Package(
             exclude: ["Generated/README.md"]),
 
         // Samples: one executable per job a user runs.
-        // The options every sample shares; no MPI.
+        // The options every sample shares (`--export-onnx` through ONNX); no MPI.
         .target(
             name: "SampleOptions",
-            dependencies: ["Synapse", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: ["Synapse", "ONNX", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             path: "Samples/SampleOptions"),
         // `--distributed`, for the samples that offer it: links Open MPI through Distributed.
         .target(

@@ -3,7 +3,9 @@
 //
 // A package of its own, so that the main package and CI's normal build never see these targets
 // or their flags. Build (Scripts/fuzz does it):
-//     swift build --package-path Fuzz -c release --sanitize=fuzzer --sanitize=address
+//     swift build --package-path Fuzz -c release --sanitize=fuzzer --sanitize=address \
+//         -Xswiftc -sanitize=fuzzer,address
+// (the joined flag gives the Swift modules their coverage counters: README.md)
 // libFuzzer provides `main`; each harness defines `LLVMFuzzerTestOneInput` and is compiled with
 // -parse-as-library so that it has no top-level code (no `main` of its own).
 import PackageDescription

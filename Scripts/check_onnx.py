@@ -6,7 +6,8 @@
 FOLDER holds what Tests/ONNXCheck wrote: for each model NAME, NAME.onnx, NAME.input.bin,
 NAME.output.bin (float32, little-endian, row-major) and NAME.json (the two shapes). Each model
 must pass onnx.checker.check_model (full check, shapes inferred), load in onnxruntime, and give
-Synapse's outputs within 1e-5 (absolute, or relative to the value where it is larger than 1);
+Synapse's outputs within 1e-5 (absolute, or relative to the value where it is larger than 1)
+with the same decisions (argmax of the last axis, or the sign of a single output);
 the batch dimension is dynamic, so the first half of the batch is run alone as well.
 Exits non-zero on any failure.
 """
@@ -37,10 +38,15 @@ def check(folder: pathlib.Path, name: str) -> bool:
             return False
         error = np.abs(got - want) / np.maximum(1.0, np.abs(want))
         worst = float(error.max()) if error.size else 0.0
-        status = "ok" if worst <= TOLERANCE else "FAILED"
-        ok = ok and worst <= TOLERANCE
+        # The decisions: the class (argmax of the last axis), or the sign of a single logit.
+        if got.shape[-1] > 1:
+            same = np.array_equal(got.argmax(axis=-1), want.argmax(axis=-1))
+        else:
+            same = np.array_equal(got > 0, want > 0)
+        good = worst <= TOLERANCE and same
+        ok = ok and good
         print(f"{name}: batch {rows}, output {tuple(got.shape)}, largest difference {worst:.2e} "
-              f"(tolerance {TOLERANCE:g}): {status}")
+              f"(tolerance {TOLERANCE:g}), same decisions: {same}: {'ok' if good else 'FAILED'}")
     return ok
 
 

@@ -1,5 +1,6 @@
 // Takes a model anywhere: a saved Synapse model (the .safetensors with its .json beside it) to
-// ONNX, and an ONNX model (a chain of the operators Synapse computes) back to a Synapse model
+// ONNX, and an ONNX model (the operators Synapse computes, a chain or a
+// branching graph) back to a Synapse model
 // set that every command reads.
 //
 //     onnx export runs/lenet/model.safetensors lenet.onnx
@@ -22,7 +23,7 @@ struct ONNXCommand: ParsableCommand {
         @Argument(help: "The ONNX file to write (replaced whole).") var output: String
 
         func run() throws {
-            let loaded = try Sequential.load(from: URL(fileURLWithPath: model), registry: .standard)
+            let loaded = try SavedModel.load(from: URL(fileURLWithPath: model), registry: .standard)
             try ONNXExporter.write(loaded, to: URL(fileURLWithPath: output))
             print("\(model): \(loaded.layers.count) layers, input \(loaded.inputShape), output \(loaded.outputShape) -> \(output)")
         }
@@ -32,7 +33,7 @@ struct ONNXCommand: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Read an ONNX model into a Synapse model set: OUT.safetensors and OUT.json beside it.")
 
-        @Argument(help: "The ONNX model: a chain of the operators Synapse imports.") var input: String
+        @Argument(help: "The ONNX model: the operators Synapse imports, as a chain or a graph.") var input: String
         @Argument(help: "The weights to write (.safetensors); the architecture goes to the .json beside it.") var output: String
 
         func validate() throws {

@@ -22,6 +22,10 @@ public struct TrainingOptions: ParsableArguments {
     @Option(help: "Exit with failure when the test accuracy (percent) ends below this (for CI).")
     public var requireAccuracy: Double?
 
+    @Option(help: ArgumentHelp("Also write the trained model as ONNX (opset 17) to this file, beside the model set in the output folder.",
+                               valueName: "path"))
+    public var exportOnnx: String?
+
     @Flag(help: "Continue from the checkpoint in the output folder (written at the end of every epoch and when Ctrl-C or SIGTERM stops training); without one, start fresh.")
     public var resume = false
 
@@ -31,6 +35,9 @@ public struct TrainingOptions: ParsableArguments {
     public func validate() throws {
         guard (1...256).contains(threads) else { throw ValidationError("--threads must be 1...256, got \(threads)") }
         if let workers, !(1...256).contains(workers) { throw ValidationError("--workers must be 1...256, got \(workers)") }
+        if let exportOnnx, exportOnnx.isEmpty || exportOnnx.hasSuffix("/") {
+            throw ValidationError("--export-onnx takes the path of the file to write, got '\(exportOnnx)'")
+        }
         if let requireAccuracy, !(0...100).contains(requireAccuracy) {
             throw ValidationError("--require-accuracy is a percentage, 0...100, got \(requireAccuracy)")
         }

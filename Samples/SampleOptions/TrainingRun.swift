@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import ONNX
 import Synapse
 
 /// A training sample's output folder and the run's life cycle around it: the folder is checked
@@ -32,6 +33,12 @@ public struct TrainingRun {
     /// and with `--resume` restores the checkpoint (with the state of `callbacks`), saying from
     /// where; without a checkpoint it starts fresh and says so.
     public func start(_ trainer: Trainer, callbacks: [any Callback] = []) throws {
+        if options.exportOnnx != nil {
+            // A model ONNX cannot express is found now, not after training.
+            do { _ = try ONNXExporter.export(trainer.model) } catch {
+                throw ValidationError("--export-onnx: \(error)")
+            }
+        }
         let checkpoint = folder.checkpointURL
         let exists = FileManager.default.fileExists(atPath: checkpoint.path)
         if options.resume && exists {
@@ -64,8 +71,8 @@ public struct TrainingRun {
 
     /// Replaces the folder's model set: model.safetensors and model.json (with `training`),
     /// log.csv from the history, curves.svg when `curves` names the plot, and whatever `extra`
-    /// writes into the folder it is given. The checkpoint is carried over.
-    /// Only rank 0 writes.
+    /// writes into the folder it is given. The checkpoint is carried over. With `--export-onnx`,
+    /// the model is written as ONNX to that file too (atomically). Only rank 0 writes.
     public func save(_ model: any Model, training: [String: ConfigValue], history: History, curves: String?,
                      extra: (URL) throws -> Void = { _ in }) throws {
         guard communicator.isRoot else { return }
@@ -76,6 +83,12 @@ public struct TrainingRun {
                 try AtomicFile.write(Data(CurvePlot.svg(history, title: curves).utf8), to: staging.appendingPathComponent("curves.svg"))
             }
             try extra(staging)
+        }
+        if let path = options.exportOnnx {
+            let url = URL(fileURLWithPath: path)
+            try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
+            try ONNXExporter.write(model, to: url)
+            note("ONNX model: \(path)")
         }
     }
 

@@ -43,3 +43,12 @@ func exportFlatten(_ any: any Layer, _ graph: ONNXGraphWriter) throws {
     graph.chain("Flatten", name: flatten.name, inputs: [graph.current], attributes: [ONNXAttribute.int("axis", 1)],
                 shape: [graph.shape.reduce(1, *)])
 }
+
+/// GlobalAveragePooling2D: `GlobalAveragePool` (N, C, 1, 1), then `Flatten(axis=1)` to (N, C).
+func exportGlobalAveragePooling2D(_ any: any Layer, _ graph: ONNXGraphWriter) throws {
+    let pool = try layer(any, as: GlobalAveragePooling2D.self)
+    let output = try pool.outputShape(for: graph.shape)
+    let pooled = graph.addNode("GlobalAveragePool", name: "\(pool.name)/pool", inputs: [graph.current],
+                               outputs: ["\(pool.name)/pool"])[0]
+    graph.chain("Flatten", name: pool.name, inputs: [pooled], attributes: [ONNXAttribute.int("axis", 1)], shape: output)
+}

@@ -58,3 +58,8 @@ func exportBatchNorm(_ any: any Layer, _ graph: ONNXGraphWriter) throws {
 func exportDropout(_ any: any Layer, _ graph: ONNXGraphWriter) throws {
     _ = try layer(any, as: Dropout.self)
 }
+
+/// Identity (and a merge layer of one input in a chain): `Identity`.
+func exportIdentity(_ any: any Layer, _ graph: ONNXGraphWriter) throws {
+    graph.chain("Identity", name: any.name, inputs: [graph.current], shape: graph.shape)
+}

@@ -21,6 +21,10 @@ final class ONNXGraphReader {
     var current: String
     /// Its shape for one sample.
     var shape: [Int]
+    /// Set by an Embedding whose padding mask was packed (`takePacking`): the `sequence_lens`
+    /// tensor and the (N, 1) float that is 0 for a sequence of padding only. The recurrent layer
+    /// after it consumes it.
+    var paddingMask: (lengths: String, hasRealSteps: String)?
     /// Layer names already given, so names taken from weights stay unique.
     private var layerNames = Set<String>()
     /// Folded constants -> the initializer they were computed from (a transposed weight keeps
@@ -38,6 +42,9 @@ final class ONNXGraphReader {
 
     /// The next node, without taking it.
     var next: Onnx_NodeProto? { position < nodes.count ? nodes[position] : nil }
+
+    /// The node taken last.
+    var lastTaken: Onnx_NodeProto? { position > 0 ? nodes[position - 1] : nil }
 
     /// Takes the next node.
     func take() -> Onnx_NodeProto? {

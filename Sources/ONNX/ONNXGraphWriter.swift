@@ -20,7 +20,8 @@ final class ONNXGraphWriter {
     var shape: [Int]
     /// Set by an `Embedding` with a padding index: the int64 ids (N, T) a padding mask comes
     /// from, the padding id and the layer that set it. A recurrent layer after it consumes it.
-    var paddingMask: (ids: String, paddingIndex: Int, layer: String)?
+    var paddingMask: PaddingMask?
+    typealias PaddingMask = (ids: String, paddingIndex: Int, layer: String)
 
     init(input: String, shape: [Int]) {
         current = input
@@ -119,6 +120,14 @@ enum ONNXAttribute {
         a.name = name
         a.type = .float
         a.f = value
+        return a
+    }
+
+    static func string(_ name: String, _ value: String) -> Onnx_AttributeProto {
+        var a = Onnx_AttributeProto()
+        a.name = name
+        a.type = .string
+        a.s = Data(value.utf8)
         return a
     }
 

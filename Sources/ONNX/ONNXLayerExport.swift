@@ -24,6 +24,15 @@ enum ONNXLayerExports {
         Flatten.typeName: exportFlatten,
         Embedding.typeName: exportEmbedding,
         SimpleRNN.typeName: exportSimpleRNN,
+        LSTM.typeName: exportLSTM,
+        GRU.typeName: exportGRU,
+        Bidirectional.typeName: exportBidirectional,
+        GlobalAveragePooling2D.typeName: exportGlobalAveragePooling2D,
+        Identity.typeName: exportIdentity,
+        // A merge layer in a chain merges one input: the identity. In a `Graph` the exporter
+        // writes merges itself (`Add`, `Concat`, `Mul` of several inputs).
+        Add.typeName: exportIdentity,
+        Multiply.typeName: exportIdentity,
     ]
 
     /// The known type names, sorted, for error messages.

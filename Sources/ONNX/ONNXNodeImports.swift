@@ -20,6 +20,7 @@ enum ONNXNodeImports {
         "Tanh": importActivation, "Softmax": importActivation,
         "BatchNormalization": importBatchNormalization,
         "Flatten": importFlatten, "Reshape": importReshape,
+        "GlobalAveragePool": importGlobalAveragePool,
         "Cast": importEmbedding, "Pad": importZeroPad, "Transpose": importTimeMajorRecurrent,
     ]
 
@@ -259,9 +260,21 @@ func importEmbedding(_ node: Onnx_NodeProto, _ graph: ONNXGraphReader) throws ->
         guard try gather.int("axis", default: 0) == 0 else { throw SynapseError.invalidArgument("only axis 0 is imported") }
         let table = try graph.floats(gather.input[0], for: gather)
         guard table.shape.count == 2 else { throw SynapseError.invalidArgument("the table has shape \(table.shape), not 2-D") }
-        let config = Embedding.Config(vocabularySize: table.shape[0], dimension: table.shape[1])
+        var paddingIndex: Int?
+        var packed: String?
+        if let equal = graph.next, equal.opType == "Equal", equal.input.first == ids, let embedded = gather.output.first {
+            let mask = try takePacking(ids: ids, embedded: embedded, steps: graph.shape.first ?? 0, graph)
+            (paddingIndex, packed) = (mask.paddingIndex, mask.packed)
+            guard (0..<table.shape[0]).contains(mask.paddingIndex) else {
+                throw SynapseError.invalidArgument("padding id \(mask.paddingIndex) is outside the table's \(table.shape[0]) rows")
+            }
+            graph.paddingMask = (mask.lengths, mask.hasRealSteps)
+        }
+        let config = Embedding.Config(vocabularySize: table.shape[0], dimension: table.shape[1], paddingIndex: paddingIndex)
         let layer = try Embedding(config, random: nil, name: graph.layerName(fromWeight: gather.input[0]))
-        return try imported(layer, [table], after: gather, graph)
+        let result = try imported(layer, [table], after: gather, graph)
+        if let packed { graph.current = packed }
+        return result
     } catch let error as SynapseError {
         throw SynapseError.invalidArgument("\(gather.label): \(ONNXExporter.message(of: error))")
     }
@@ -277,4 +290,70 @@ func importZeroPad(_ node: Onnx_NodeProto, _ graph: ONNXGraphReader) throws -> [
     }
     advance(node, graph, shape: graph.shape)
     return []
+}
+
+/// GlobalAveragePool on (N, C, H, W), then the Flatten (axis 1), flattening Reshape or
+/// Squeeze of axes [2, 3] that makes its (N, C, 1, 1) an (N, C): GlobalAveragePooling2D.
+func importGlobalAveragePool(_ node: Onnx_NodeProto, _ graph: ONNXGraphReader) throws -> [ImportedLayer] {
+    try node.onlyAttributes([])
+    guard graph.shape.count == 3 else { throw SynapseError.invalidArgument("on (N, \(graph.shape)): (N, C, H, W) expected") }
+    guard let pooled = node.output.first, let next = graph.next, next.input.first == pooled,
+          ["Flatten", "Reshape", "Squeeze"].contains(next.opType) else {
+        throw SynapseError.invalidArgument("is imported only with the Flatten, Reshape or Squeeze to (N, C) after it")
+    }
+    _ = graph.take()
+    do {
+        switch next.opType {
+        case "Flatten":
+            try next.onlyAttributes(["axis"])
+            guard try next.int("axis", default: 1) == 1 else { throw SynapseError.invalidArgument("only axis 1 is imported") }
+        case "Reshape":
+            try next.onlyAttributes(["allowzero"])
+            let channels = Int64(graph.shape[0])
+            guard next.input.count == 2, [[0, -1], [0, channels], [-1, channels]].contains(try graph.integers(next.input[1], for: next)) else {
+                throw SynapseError.invalidArgument("only a reshape to (N, \(channels)) is imported")
+            }
+        default:
+            try next.onlyAttributes([])
+            guard next.input.count == 2, Set(try graph.integers(next.input[1], for: next)) == [2, 3] else {
+                throw SynapseError.invalidArgument("only the squeeze of axes 2 and 3 is imported")
+            }
+        }
+    } catch let error as SynapseError {
+        throw SynapseError.invalidArgument("\(next.label): \(ONNXExporter.message(of: error))")
+    }
+    return try imported(GlobalAveragePooling2D(), [], after: next, graph)
+}
+
+/// The nodes `exportRecurrent` writes after an Embedding with a padding index (see
+/// `packRealSteps`): the ids compared with the padding id, the real steps of each sequence moved
+/// to the front, their count as `sequence_lens`, and whether a sequence has any. Taken as one
+/// with the Embedding: the op types in that order, the padding id a constant scalar, the keys'
+/// constants those of `steps` steps, the packed tensor gathered from the Embedding's output.
+private func takePacking(ids: String, embedded: String, steps: Int, _ graph: ONNXGraphReader) throws
+    -> (paddingIndex: Int, packed: String, lengths: String, hasRealSteps: String) {
+    let ops = ["Equal", "Not", "Cast", "Mul", "Add", "TopK", "Unsqueeze", "Shape", "Expand", "GatherElements",
+               "ReduceSum", "Max", "Cast", "Greater", "Cast", "Unsqueeze"]
+    var nodes: [Onnx_NodeProto] = []
+    for op in ops {
+        guard let node = graph.next, node.opType == op, !node.output.isEmpty else {
+            throw SynapseError.invalidArgument("the padding mask after the Embedding is imported only as Synapse's export writes it "
+                + "(\(ops.joined(separator: ", "))): \(graph.next.map(\.label) ?? "the end") breaks it")
+        }
+        nodes.append(graph.take()!)
+    }
+    func constant(_ node: Int, _ input: Int) throws -> [Int64] {
+        guard nodes[node].input.count > input else { throw SynapseError.invalidArgument("\(nodes[node].label) lacks an input") }
+        return try graph.integers(nodes[node].input[input], for: nodes[node])
+    }
+    let t = Int64(steps)
+    let padding = try constant(0, 1)
+    guard nodes[0].input[0] == ids, padding.count == 1, let paddingIndex = Int(exactly: padding[0]),
+          try constant(3, 1) == [2 * t], try constant(4, 1) == (0..<t).map { t - 1 - $0 }, try constant(5, 1) == [t],
+          try nodes[5].int("axis", default: -1) == 1, nodes[9].input == [embedded, nodes[8].output[0]],
+          try nodes[9].int("axis", default: 0) == 1 else {
+        throw SynapseError.invalidArgument("the padding mask after the Embedding (\(nodes[0].label) on) is not the packing of "
+            + "real steps Synapse's export writes")
+    }
+    return (paddingIndex, nodes[9].output[0], nodes[12].output[0], nodes[15].output[0])
 }

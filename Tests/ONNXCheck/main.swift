@@ -26,7 +26,7 @@ func floats(_ t: Tensor) -> Data {
 }
 
 /// Exports `model`, runs it on `input` and writes the four files.
-func write(_ name: String, _ model: Sequential, input: Tensor) throws {
+func write(_ name: String, _ model: any Model, input: Tensor) throws {
     try ONNXExporter.write(model, to: folder.appendingPathComponent("\(name).onnx"))
     let output = model.forward(input, training: false)
     try floats(input).write(to: folder.appendingPathComponent("\(name).input.bin"))
@@ -41,7 +41,7 @@ func uniform(_ shape: [Int], _ random: RandomGenerator, _ low: Float = -1, _ hig
 }
 
 /// A few training-mode passes, so BatchNorm's running statistics are not their initial 0 and 1.
-func settle(_ model: Sequential, _ random: RandomGenerator) {
+func settle(_ model: any Model, _ random: RandomGenerator) {
     for _ in 0..<3 { _ = model.forward(uniform([8] + model.inputShape, random, -1, 2), training: true) }
 }
 
@@ -74,9 +74,10 @@ try write("vgg-small", vgg, input: uniform([batch, 3, 32, 32], random))
 
 // A sentiment-style model (as the sentiment sample): token ids, left padding (id 0) of every
 // length, padding in the middle, one sequence of padding only.
-let (vocabulary, length) = (50, 12)
+// 500 sequences: a test set on which the decisions (sign or argmax) must agree too.
+let (vocabulary, length, sequences) = (50, 12, 500)
 var ids: [Float] = []
-for row in 0..<batch {
+for row in 0..<sequences {
     let real = row == 0 ? 0 : 1 + random.below(length)
     var sequence = [Float](repeating: 0, count: length - real) + (0..<real).map { _ in Float(1 + random.below(vocabulary - 1)) }
     if row == 1 { sequence[length - 3] = 0 }
@@ -86,7 +87,7 @@ try write("sentiment", Sequential(inputShape: [length], [
     Embedding(vocabulary, 8, paddingIndex: 0, random: random, name: "embedding"),
     SimpleRNN(8, 16, random: random, name: "rnn"),
     Linear(16, 1, random: random, name: "fc"),
-]), input: Tensor(shape: [batch, length], values: ids))
+]), input: Tensor(shape: [sequences, length], values: ids))
 
 // Many-to-many with ReLU and a Linear on every step; no padding index.
 let noPadding = ids.map { $0 == 0 ? Float(1) : $0 }
@@ -94,4 +95,58 @@ try write("rnn-many-to-many", Sequential(inputShape: [length], [
     Embedding(vocabulary, 8, random: random, name: "embedding"),
     SimpleRNN(8, 16, mode: .manyToMany, nonlinearity: .relu, recurrentInitializer: .identity, random: random, name: "rnn"),
     Linear(16, 3, random: random, name: "fc"),
-]), input: Tensor(shape: [batch, length], values: noPadding))
+]), input: Tensor(shape: [sequences, length], values: noPadding))
+
+// resnet-small (ResNetSmall.make, depth 20, on 16x16 images to stay quick): a graph with
+// residual Adds, nodes read by two layers, projection shortcuts, GlobalAveragePool.
+let resnet = try ResNetSmall.make(channels: 3, height: 16, width: 16, classes: 10, random: random)
+settle(resnet, random)
+try write("resnet-small", resnet, input: uniform([64, 3, 16, 16], random))
+
+// A graph of the other merges: Concatenate of two branches, Multiply, Identity.
+let x = Node.input(shape: [12], name: "input")
+let left = Activation.Config(.relu)(Linear.Config(inputFeatures: 12, outputFeatures: 8)(x, name: "left"), name: "left_relu")
+let right = Activation.Config(.tanh)(Linear.Config(inputFeatures: 12, outputFeatures: 8)(x, name: "right"), name: "right_tanh")
+let joined = Concatenate.Config()([left, right], name: "concat")
+let gate = Activation.Config(.sigmoid)(Linear.Config(inputFeatures: 12, outputFeatures: 16)(x, name: "gate"), name: "gate_sigmoid")
+let gated = Identity.Config()(Multiply.Config()([joined, gate], name: "mul"), name: "identity")
+let head = Linear.Config(inputFeatures: 16, outputFeatures: 3)(Add.Config()([gated, joined], name: "add"), name: "fc")
+try write("merges", Graph(inputs: [x], outputs: [head], random: random), input: uniform([batch, 12], random))
+
+// Sentiment-shaped LSTM (left padding, padding inside, a sequence of padding only) and a GRU,
+// and the bidirectional forms of both.
+try write("lstm-sentiment", Sequential(inputShape: [length], [
+    Embedding(vocabulary, 8, paddingIndex: 0, random: random, name: "embedding"),
+    LSTM(8, 16, random: random, name: "lstm"),
+    Linear(16, 1, random: random, name: "fc"),
+]), input: Tensor(shape: [sequences, length], values: ids))
+try write("gru", Sequential(inputShape: [length], [
+    Embedding(vocabulary, 8, paddingIndex: 0, random: random, name: "embedding"),
+    GRU(8, 16, random: random, name: "gru"),
+    Linear(16, 2, random: random, name: "fc"),
+]), input: Tensor(shape: [sequences, length], values: ids))
+try write("gru-many-to-many", Sequential(inputShape: [length], [
+    Embedding(vocabulary, 8, random: random, name: "embedding"),
+    GRU(8, 16, mode: .manyToMany, random: random, name: "gru"),
+    Linear(16, 3, random: random, name: "fc"),
+]), input: Tensor(shape: [sequences, length], values: noPadding))
+try write("bilstm-sentiment", Sequential(inputShape: [length], [
+    Embedding(vocabulary, 8, paddingIndex: 0, random: random, name: "embedding"),
+    Bidirectional(.lstm(LSTM.Config(inputFeatures: 8, hiddenSize: 16)), random: random, name: "lstm"),
+    Linear(32, 1, random: random, name: "fc"),
+]), input: Tensor(shape: [sequences, length], values: ids))
+try write("bigru-many-to-many", Sequential(inputShape: [length], [
+    Embedding(vocabulary, 8, random: random, name: "embedding"),
+    Bidirectional(.gru(GRU.Config(inputFeatures: 8, hiddenSize: 16, mode: .manyToMany)), merge: .sum, random: random, name: "gru"),
+    Linear(16, 3, random: random, name: "fc"),
+]), input: Tensor(shape: [sequences, length], values: noPadding))
+try write("birnn-many-to-many", Sequential(inputShape: [length], [
+    Embedding(vocabulary, 8, random: random, name: "embedding"),
+    Bidirectional(.simpleRNN(SimpleRNN.Config(inputFeatures: 8, hiddenSize: 16, mode: .manyToMany)), random: random, name: "rnn"),
+    Linear(32, 3, random: random, name: "fc"),
+]), input: Tensor(shape: [sequences, length], values: noPadding))
+try write("bigru-summed", Sequential(inputShape: [length], [
+    Embedding(vocabulary, 8, paddingIndex: 0, random: random, name: "embedding"),
+    Bidirectional(.gru(GRU.Config(inputFeatures: 8, hiddenSize: 16)), merge: .sum, random: random, name: "gru"),
+    Linear(16, 2, random: random, name: "fc"),
+]), input: Tensor(shape: [sequences, length], values: ids))
