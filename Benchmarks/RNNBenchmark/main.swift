@@ -1,7 +1,9 @@
 // Training throughput of the sentiment network in release mode: Embedding (vocabulary 20,000,
-// dimension 64) -> SimpleRNN (hidden 64, many-to-one, tanh) -> Linear -> binary cross-entropy,
-// Adam, batch 64 x 200 steps of random token ids, in tokens (batch x steps) per second.
-// Scripts/bench/rnn_vs_pytorch.py runs this and the same model with PyTorch's nn.RNN.
+// dimension 64) -> recurrent layer (`--cell`: SimpleRNN tanh, LSTM or GRU; hidden 64,
+// many-to-one) -> Linear -> binary cross-entropy, Adam, batch 64 x steps random token ids (200
+// for the simple cell, 400 for the gated ones, as the sentiment sample reads reviews), in tokens
+// (batch x steps) per second. Scripts/bench/rnn_vs_pytorch.py runs this and the same model with
+// PyTorch's nn.RNN, nn.LSTM or nn.GRU.
 import ArgumentParser
 import Dense
 import Foundation
@@ -9,10 +11,12 @@ import Recurrent
 
 struct RNNBenchmark: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "rnn-benchmark", abstract: "SimpleRNN sentiment-model training tokens/s.")
+        commandName: "rnn-benchmark", abstract: "Sentiment-model training tokens/s (SimpleRNN, LSTM or GRU).")
 
     @Option(help: "Batch size.") var batch = 64
-    @Option(help: "Time steps.") var steps = 200
+    @Option(help: "Recurrent cell: simple (tanh), lstm or gru.") var cell = "simple"
+    @Option(name: .customLong("steps"), help: "Time steps (default: 200 for the simple cell, 400 for lstm and gru).")
+    var stepsSetting: Int?
     @Option(help: "Vocabulary size.") var vocabulary = 20_000
     @Option(help: "Embedding dimension.") var embedding = 64
     @Option(help: "Hidden size.") var hidden = 64
@@ -20,8 +24,14 @@ struct RNNBenchmark: ParsableCommand {
     @Option(help: "Seconds per measurement.") var seconds = 3.0
     @Flag(help: "Tab-separated lines (name, threads, value) for scripts.") var tsv = false
 
+    var steps: Int { stepsSetting ?? (cell == "simple" ? 200 : 400) }
+
+    func validate() throws {
+        guard ["simple", "lstm", "gru"].contains(cell) else { throw ValidationError("--cell must be simple, lstm or gru, not '\(cell)'") }
+    }
+
     func run() throws {
-        if !tsv { print("batch \(batch) x \(steps) steps, vocabulary \(vocabulary), embedding \(embedding), hidden \(hidden)") }
+        if !tsv { print("\(cell) cell, batch \(batch) x \(steps) steps, vocabulary \(vocabulary), embedding \(embedding), hidden \(hidden)") }
         for t in threads.split(separator: ",").compactMap({ Int($0) }) {
             BLAS.threads = t
             let rate = try tokensPerSecond()
@@ -35,7 +45,7 @@ struct RNNBenchmark: ParsableCommand {
         let random = RandomGenerator(seed: 3)
         let model = try Sequential(inputShape: [steps], [
             Embedding(vocabulary, embedding, paddingIndex: 0, random: random),
-            SimpleRNN(embedding, hidden, random: random),
+            try recurrentLayer(random: random),
             Linear(hidden, 1, random: random),
         ])
         let x = Tensor(shape: [batch, steps])
@@ -55,6 +65,15 @@ struct RNNBenchmark: ParsableCommand {
             }
         }
         return Double(batch * steps) / perStep
+    }
+
+    /// The layer `--cell` names, many-to-one, from `random`.
+    func recurrentLayer(random: RandomGenerator) throws -> any Layer {
+        switch cell {
+        case "lstm": return try LSTM(embedding, hidden, random: random)
+        case "gru": return try GRU(embedding, hidden, random: random)
+        default: return try SimpleRNN(embedding, hidden, random: random)
+        }
     }
 
     /// Seconds per call of `body`, after a warm-up, timed over about `seconds`.

@@ -127,6 +127,7 @@ extension TextClass {
         @Option(help: "Words per text: the last N are kept, shorter texts are padded (and masked).") var length = 200
         @Option(help: "Embedding dimension.") var embedding = 64
         @Option(help: "Hidden state size.") var hidden = 64
+        @Option(help: "Recurrent cell: simple (Elman, ReLU with identity recurrent weights), lstm or gru.") var cell = "simple"
         @Option(help: "Adam learning rate.") var lr: Float = 1e-3
         @Option(help: "Clip the global gradient norm to this.") var clip: Float = 1
         @Option(help: "Folder for model.safetensors, model.json, vocabulary.json, classes.json, log.csv, curves.svg and the checkpoint (replaced as a whole).")
@@ -138,6 +139,7 @@ extension TextClass {
             if let validationSplit, !(validationSplit > 0 && validationSplit < 1) {
                 throw ValidationError("--validation-split must be between 0 and 1, got \(validationSplit)")
             }
+            guard ["simple", "lstm", "gru"].contains(cell) else { throw ValidationError("--cell must be simple, lstm or gru, not '\(cell)'") }
             guard (1...100_000).contains(length) else { throw ValidationError("--length must be 1...100000, got \(length)") }
             guard (3...10_000_000).contains(vocabulary) else { throw ValidationError("--vocabulary must be 3...10000000, got \(vocabulary)") }
             guard (1...65_536).contains(embedding), (1...65_536).contains(hidden) else {
@@ -194,8 +196,14 @@ extension TextClass {
                  zip(classes, counts).map { "\($0): \($1)" }.joined(separator: ", ") + "); vocabulary \(vocabulary.count) words")
 
             let random = RandomGenerator(seed: common.seed)
-            // The recurrent layer: SimpleRNN as in `sentiment`; a --cell option comes here when LSTM and GRU land.
-            let recurrent = try SimpleRNN(embedding, hidden, nonlinearity: .relu, recurrentInitializer: .identity, random: random, name: "rnn")
+            // The recurrent layer `--cell` names: SimpleRNN as in `sentiment`, or an LSTM or GRU
+            // (orthogonal recurrent weights), many-to-one.
+            let recurrent: any Layer
+            switch cell {
+            case "lstm": recurrent = try LSTM(embedding, hidden, random: random, name: "rnn")
+            case "gru": recurrent = try GRU(embedding, hidden, random: random, name: "rnn")
+            default: recurrent = try SimpleRNN(embedding, hidden, nonlinearity: .relu, recurrentInitializer: .identity, random: random, name: "rnn")
+            }
             let model = try Sequential(inputShape: [length], [
                 Embedding(vocabulary.count, embedding, paddingIndex: Vocabulary.padding,   // (N, length) ids -> (N, length, embedding)
                           initializer: .uniform(0.05), random: random, name: "embedding"),

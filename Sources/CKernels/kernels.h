@@ -1,7 +1,7 @@
 // Private to CKernels (include/ckernels.h is the module's public header): what the kernel files
 // and dispatch.c share. One body per kernel (static, always inlined) in its family's file,
 // instantiated there once per instruction set by that file's variant macro (ELEMENTWISE_VARIANT,
-// SEQUENCE_VARIANT, POOLING_VARIANT, CONVOLUTION_VARIANT); the compiler vectorises each copy for
+// SEQUENCE_VARIANT, GATES_VARIANT, POOLING_VARIANT, CONVOLUTION_VARIANT); the compiler vectorises each copy for
 // its target. dispatch.c builds each variant's SynapseKernels table from the functions declared
 // below.
 #ifndef SYNAPSE_CKERNELS_PRIVATE_H
@@ -51,6 +51,13 @@
                                                    const float *dy, float *dw, long skip);                     \
     KERNEL(S) synapse_ck_transpose_first_two_##S(const float *x, float *y, long a, long b, long c, long j0,    \
                                                  long j1);                                                     \
+    KERNEL(S) synapse_ck_lstm_forward_##S(float *z, const float *previous, float *state, long n, long h);       \
+    KERNEL(S) synapse_ck_lstm_backward_##S(const float *gradient, const float *state, const float *previous,   \
+                                           const float *z, float *d, float *previous_gradient, long n, long h); \
+    KERNEL(S) synapse_ck_gru_forward_##S(float *z, const float *previous, float *state, long n, long h);        \
+    KERNEL(S) synapse_ck_gru_backward_##S(const float *gradient, const float *previous, const float *z,        \
+                                          float *d, float *previous_gradient, long n, long h);                 \
+    KERNEL(S) synapse_ck_column_sums_##S(const float *dz, long rows, long width, long ldz, float *db);         \
     KERNEL(S) synapse_ck_maxpool2x2_##S(const float *x, float *y, int *index, long planes, long h, long w,     \
                                         long oh, long ow);                                                     \
     KERNEL(S) synapse_ck_maxpool2x2_backward_##S(const float *dy, const float *y, const int *index, float *dx, \

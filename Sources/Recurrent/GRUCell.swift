@@ -1,3 +1,4 @@
+import CKernels
 import Dense
 
 /// The gated recurrent unit, PyTorch's `nn.GRU` step:
@@ -15,7 +16,8 @@ import Dense
 /// recurrent one h W_hh^T + b_hh, which each step adds with one GEMM. The step leaves r, z, n
 /// and h W_hn^T + b_hn in the row for backward, whose gradient row likewise holds the input
 /// projection's gradient and the recurrent projection's (they differ in the n part by the factor
-/// r). Products go through `BLAS`; the gate loops run on `rationalTanh`.
+/// r). Products go through `BLAS`; the gate math is the CKernels `gru_forward` and
+/// `gru_backward` (tanh as `rationalTanh`, the sigmoid as 0.5 tanh(x / 2) + 0.5), vectorised.
 public final class GRUCell: RecurrentCell {
     /// F, the width of an input row.
     public let inputFeatures: Int
@@ -95,18 +97,9 @@ public final class GRUCell: RecurrentCell {
     /// h' = (1 - z) n + z h, leaving the gates in the projection for backward.
     public func forwardStep(projection z: UnsafeMutablePointer<Float>, previous: UnsafePointer<Float>,
                             into state: UnsafeMutablePointer<Float>, batch n: Int) {
-        let h = hiddenSize, h2 = 2 &* h, h3 = 3 &* h, h4 = 4 &* h, h5 = 5 &* h, h6 = 6 &* h
-        BLAS.gemm(m: n, n: h3, k: h, previous, recurrentTransposed, beta: 1, z + h3, ldc: h6)
-        for row in 0..<n {
-            let zr = z + row &* h6, hp = previous + row &* h, hs = state + row &* h
-            for j in 0..<h {
-                let r = gateSigmoid(zr[j] + zr[h3 &+ j])
-                let u = gateSigmoid(zr[h &+ j] + zr[h4 &+ j])
-                let candidate = rationalTanh(zr[h2 &+ j] + r * zr[h5 &+ j])
-                (zr[j], zr[h &+ j], zr[h2 &+ j]) = (r, u, candidate)
-                hs[j] = (1 - u) * candidate + u * hp[j]
-            }
-        }
+        let h = hiddenSize
+        BLAS.gemm(m: n, n: 3 &* h, k: h, previous, recurrentTransposed, beta: 1, z + 3 &* h, ldc: 6 &* h)
+        synapse_kernels().pointee.gru_forward(z, previous, state, n, h)
     }
 
     /// The gradient row [dr, dz, dn | dr, dz, r dn] of the pre-activations (input projection |
@@ -115,21 +108,7 @@ public final class GRUCell: RecurrentCell {
                              previous: UnsafePointer<Float>, projection z: UnsafePointer<Float>,
                              into d: UnsafeMutablePointer<Float>, previousGradient: UnsafeMutablePointer<Float>,
                              batch n: Int) {
-        let h = hiddenSize, h2 = 2 &* h, h3 = 3 &* h, h4 = 4 &* h, h5 = 5 &* h, h6 = 6 &* h
-        for row in 0..<n {
-            let zr = z + row &* h6, dr = d + row &* h6, gr = gradient + row &* h
-            let hp = previous + row &* h, dp = previousGradient + row &* h
-            for j in 0..<h {
-                let (r, u, candidate, recurrentN) = (zr[j], zr[h &+ j], zr[h2 &+ j], zr[h5 &+ j])
-                let dh = gr[j]
-                let dn = dh * (1 - u) * (1 - candidate * candidate)
-                let du = dh * (hp[j] - candidate) * u * (1 - u)
-                let dReset = dn * recurrentN * r * (1 - r)
-                (dr[j], dr[h &+ j], dr[h2 &+ j]) = (dReset, du, dn)
-                (dr[h3 &+ j], dr[h4 &+ j], dr[h5 &+ j]) = (dReset, du, dn * r)
-                dp[j] = dh * u
-            }
-        }
+        synapse_kernels().pointee.gru_backward(gradient, previous, z, d, previousGradient, n, hiddenSize)
     }
 
     /// dh_{t-1} += dz_h W_hh, the recurrent projection's gradient through the weights.

@@ -1,3 +1,4 @@
+import CKernels
 import Dense
 
 /// The long short-term memory cell, PyTorch's `nn.LSTM` step:
@@ -15,8 +16,9 @@ import Dense
 ///
 /// The input projection (P = 4H) is the gates' pre-activation without the recurrent term; each
 /// step adds h W_hh^T (one GEMM) and leaves the activated gates i, f, g, o in it for backward,
-/// which recomputes tanh(c') from the state. Products go through `BLAS`; the gate loops run on
-/// `rationalTanh` (the sigmoid as 0.5 tanh(x / 2) + 0.5), branch-free so they vectorise.
+/// which recomputes tanh(c') from the state. Products go through `BLAS`; the gate math is the
+/// CKernels `lstm_forward` and `lstm_backward` (tanh as `rationalTanh`, the sigmoid as
+/// 0.5 tanh(x / 2) + 0.5), vectorised for the CPU.
 public final class LSTMCell: RecurrentCell {
     /// F, the width of an input row.
     public let inputFeatures: Int
@@ -98,19 +100,9 @@ public final class LSTMCell: RecurrentCell {
     /// writes [h' | c'] with c' = f c + i g and h' = o tanh(c').
     public func forwardStep(projection z: UnsafeMutablePointer<Float>, previous: UnsafePointer<Float>,
                             into state: UnsafeMutablePointer<Float>, batch n: Int) {
-        let h = hiddenSize, h2 = 2 &* h, h3 = 3 &* h, h4 = 4 &* h
-        BLAS.gemm(m: n, n: h4, k: h, previous, lda: h2, recurrentTransposed, beta: 1, z)
-        for r in 0..<n {
-            let zr = z + r &* h4, hp = state + r &* h2, cp = hp + h, cPrevious = previous + r &* h2 + h
-            for j in 0..<h {
-                let i = gateSigmoid(zr[j]), f = gateSigmoid(zr[h &+ j])
-                let g = rationalTanh(zr[h2 &+ j]), o = gateSigmoid(zr[h3 &+ j])
-                let c = f * cPrevious[j] + i * g
-                (zr[j], zr[h &+ j], zr[h2 &+ j], zr[h3 &+ j]) = (i, f, g, o)
-                cp[j] = c
-                hp[j] = o * rationalTanh(c)
-            }
-        }
+        let h = hiddenSize
+        BLAS.gemm(m: n, n: 4 &* h, k: h, previous, lda: 2 &* h, recurrentTransposed, beta: 1, z)
+        synapse_kernels().pointee.lstm_forward(z, previous, state, n, h)
     }
 
     /// dc = dc' + dh' o (1 - tanh(c')^2); d(pre-activations) of i, f, g, o; dc_{t-1} = dc f into
@@ -119,21 +111,7 @@ public final class LSTMCell: RecurrentCell {
                              previous: UnsafePointer<Float>, projection z: UnsafePointer<Float>,
                              into d: UnsafeMutablePointer<Float>, previousGradient: UnsafeMutablePointer<Float>,
                              batch n: Int) {
-        let h = hiddenSize, h2 = 2 &* h, h3 = 3 &* h, h4 = 4 &* h
-        for r in 0..<n {
-            let zr = z + r &* h4, dr = d + r &* h4, gr = gradient + r &* h2
-            let c = state + r &* h2 + h, cPrevious = previous + r &* h2 + h, dcPrevious = previousGradient + r &* h2 + h
-            for j in 0..<h {
-                let (i, f, g, o) = (zr[j], zr[h &+ j], zr[h2 &+ j], zr[h3 &+ j])
-                let dh = gr[j], tc = rationalTanh(c[j])
-                let dc = gr[h &+ j] + dh * o * (1 - tc * tc)
-                dr[j] = dc * g * i * (1 - i)
-                dr[h &+ j] = dc * cPrevious[j] * f * (1 - f)
-                dr[h2 &+ j] = dc * i * (1 - g * g)
-                dr[h3 &+ j] = dh * tc * o * (1 - o)
-                dcPrevious[j] = dc * f
-            }
-        }
+        synapse_kernels().pointee.lstm_backward(gradient, state, previous, z, d, previousGradient, n, hiddenSize)
     }
 
     /// dh_{t-1} = dz W_hh into the h half of `previousGradient`.

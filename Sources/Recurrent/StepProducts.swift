@@ -1,3 +1,4 @@
+import CKernels
 import Dense
 
 // The products a gated cell (LSTM, GRU) runs over all the steps of a pass at once, on rows that
@@ -62,12 +63,10 @@ func addInputWeightGradient(_ dz: UnsafePointer<Float>, ldz: Int, width: Int, in
     }
 }
 
-/// db[j] += sum over `rows` rows of dz[r, j], j < width, the rows `ldz` floats apart, in row order.
+/// db[j] += sum over `rows` rows of dz[r, j], j < width, the rows `ldz` floats apart, in row order
+/// (the CKernels `column_sums`).
 func addColumnSums(of dz: UnsafePointer<Float>, rows: Int, width: Int, ldz: Int, into db: UnsafeMutablePointer<Float>) {
-    for r in 0..<rows {
-        let row = dz + r &* ldz
-        for j in 0..<width { db[j] += row[j] }
-    }
+    synapse_kernels().pointee.column_sums(dz, rows, width, ldz, db)
 }
 
 /// wt (columns, rows) = w^T for w (rows, columns).
@@ -76,10 +75,6 @@ func transpose(_ w: UnsafePointer<Float>, rows: Int, columns: Int, into wt: Unsa
         for j in 0..<columns { wt[j &* rows &+ i] = w[i &* columns &+ j] }
     }
 }
-
-/// The logistic function 1 / (1 + e^-x) as 0.5 tanh(x / 2) + 0.5 on `rationalTanh`: branch-free,
-/// so the gate loops vectorise, and within float32 rounding of the exact value.
-@inline(__always) func gateSigmoid(_ x: Float) -> Float { 0.5 * rationalTanh(0.5 * x) + 0.5 }
 
 /// Fills a gated cell's `weight_ih` (G H, F) Glorot uniform over the whole matrix (fan-in F,
 /// fan-out G H, as Keras's kernel) and each gate's (H, H) block of `weight_hh` from

@@ -112,4 +112,124 @@ final class KernelVariantTests: XCTestCase {
             }
         }
     }
+
+    /// The gated cells' steps (LSTM and GRU, forward and backward) and the column sums: the same
+    /// bits on every variant, and the bits of the Swift loops they replaced (written out here on
+    /// `rationalTanh`), on rows whose width is not a whole number of vectors.
+    func testEveryVariantGivesThePlainBitsForTheGatedCells() throws {
+        let active = synapse_kernels()
+        defer {
+            for i in 0..<synapse_kernels_variant_count() where synapse_kernels_variant(i) == active { synapse_kernels_use(i) }
+        }
+        let random = RandomGenerator(seed: 6)
+        let (n, h) = (5, 19)
+        // Pre-activations over [-12, 12] (past tanh's clamp at 9), with NaN and infinities.
+        let lstmZ = randomTensor([n, 4 * h], random, scale: 12), gruZ = randomTensor([n, 6 * h], random, scale: 12)
+        (lstmZ[3], lstmZ[h + 4], gruZ[5]) = (.nan, .infinity, -.infinity)
+        let lstmPrevious = randomTensor([n, 2 * h], random), gruPrevious = randomTensor([n, h], random)
+        let lstmGradient = randomTensor([n, 2 * h], random), gruGradient = randomTensor([n, h], random)
+        let sums = randomTensor([7, 30], random)
+        func outputs() -> [[Float]] {
+            let k = synapse_kernels().pointee
+            let (lz, gz) = (lstmZ.copy(), gruZ.copy())
+            let (lstmState, gruState) = (Tensor(shape: [n, 2 * h]), Tensor(shape: [n, h]))
+            k.lstm_forward(lz.data, lstmPrevious.data, lstmState.data, n, h)
+            k.gru_forward(gz.data, gruPrevious.data, gruState.data, n, h)
+            let (ld, lp) = (Tensor(shape: [n, 4 * h]), Tensor(shape: [n, 2 * h]))
+            let (gd, gp) = (Tensor(shape: [n, 6 * h]), Tensor(shape: [n, h]))
+            k.lstm_backward(lstmGradient.data, lstmState.data, lstmPrevious.data, lz.data, ld.data, lp.data, n, h)
+            k.gru_backward(gruGradient.data, gruPrevious.data, gz.data, gd.data, gp.data, n, h)
+            // The first 13 of 30 columns of 7 rows, added to ones.
+            let db = Tensor(shape: [13], values: [Float](repeating: 1, count: 13))
+            k.column_sums(sums.data, 7, 13, 30, db.data)
+            return [lz, lstmState, ld, lp, gz, gruState, gd, gp, db].map { Array($0.buffer) }
+        }
+        XCTAssertEqual(synapse_kernels_use(0), 1, "the plain variant runs everywhere")
+        let plain = outputs()
+        let expected = referenceOutputs(n: n, h: h, lstmZ: lstmZ, lstmPrevious: lstmPrevious, lstmGradient: lstmGradient,
+                                        gruZ: gruZ, gruPrevious: gruPrevious, gruGradient: gruGradient, sums: sums)
+        let names = ["LSTM gates", "LSTM state", "LSTM dz", "LSTM dc_prev", "GRU gates", "GRU state", "GRU dz",
+                     "GRU dh_prev", "column sums"]
+        for (j, (a, b)) in zip(plain, expected).enumerated() {
+            // LSTM dc_prev: the kernel writes only the c half; compare that half.
+            let (x, y) = j == 3 ? (halves(a, h), halves(b, h)) : (a, b)
+            XCTAssertEqual(x.map(\.bitPattern), y.map(\.bitPattern), "\(names[j]) differs from the Swift loop")
+        }
+        XCTAssertTrue(plain[0][3].isNaN, "a NaN pre-activation gives a NaN gate")
+        XCTAssertEqual(plain[0][h + 4], 1, "sigmoid(+infinity) = 1")
+        XCTAssertEqual(plain[4][5], 0, "sigmoid(-infinity) = 0 (GRU reset gate)")
+        for i in 1..<synapse_kernels_variant_count() where synapse_kernels_use(Int32(i)) == 1 {
+            let name = String(cString: synapse_kernels().pointee.name)
+            for (j, (a, b)) in zip(outputs(), plain).enumerated() {
+                XCTAssertEqual(a.map(\.bitPattern), b.map(\.bitPattern), "\(name): \(names[j]) differs from the plain variant")
+            }
+        }
+    }
+
+    /// The c half of each (2h) row.
+    private func halves(_ x: [Float], _ h: Int) -> [Float] {
+        stride(from: 0, to: x.count, by: 2 * h).flatMap { x[($0 + h)..<($0 + 2 * h)] }
+    }
+
+    /// The Swift loops of LSTMCell and GRUCell before the kernels, and the column sums.
+    private func referenceOutputs(n: Int, h: Int, lstmZ: Tensor, lstmPrevious: Tensor, lstmGradient: Tensor, gruZ: Tensor,
+                                  gruPrevious: Tensor, gruGradient: Tensor, sums: Tensor) -> [[Float]] {
+        func sigmoid(_ x: Float) -> Float { 0.5 * rationalTanh(0.5 * x) + 0.5 }
+        var z = Array(lstmZ.buffer), state = [Float](repeating: 0, count: n * 2 * h)
+        let previous = Array(lstmPrevious.buffer), gradient = Array(lstmGradient.buffer)
+        var d = [Float](repeating: 0, count: n * 4 * h), dPrevious = [Float](repeating: 0, count: n * 2 * h)
+        for r in 0..<n {
+            for j in 0..<h {
+                let b = r * 4 * h
+                let i = sigmoid(z[b + j]), f = sigmoid(z[b + h + j]), g = rationalTanh(z[b + 2 * h + j])
+                let o = sigmoid(z[b + 3 * h + j])
+                let c = f * previous[r * 2 * h + h + j] + i * g
+                (z[b + j], z[b + h + j], z[b + 2 * h + j], z[b + 3 * h + j]) = (i, f, g, o)
+                state[r * 2 * h + h + j] = c
+                state[r * 2 * h + j] = o * rationalTanh(c)
+            }
+        }
+        for r in 0..<n {
+            for j in 0..<h {
+                let b = r * 4 * h
+                let (i, f, g, o) = (z[b + j], z[b + h + j], z[b + 2 * h + j], z[b + 3 * h + j])
+                let dh = gradient[r * 2 * h + j], tc = rationalTanh(state[r * 2 * h + h + j])
+                let dc = gradient[r * 2 * h + h + j] + dh * o * (1 - tc * tc)
+                d[b + j] = dc * g * i * (1 - i)
+                d[b + h + j] = dc * previous[r * 2 * h + h + j] * f * (1 - f)
+                d[b + 2 * h + j] = dc * i * (1 - g * g)
+                d[b + 3 * h + j] = dh * tc * o * (1 - o)
+                dPrevious[r * 2 * h + h + j] = dc * f
+            }
+        }
+        var gz = Array(gruZ.buffer), gState = [Float](repeating: 0, count: n * h)
+        let hp = Array(gruPrevious.buffer), gg = Array(gruGradient.buffer)
+        var gd = [Float](repeating: 0, count: n * 6 * h), gp = [Float](repeating: 0, count: n * h)
+        for row in 0..<n {
+            let b = row * 6 * h
+            for j in 0..<h {
+                let r = sigmoid(gz[b + j] + gz[b + 3 * h + j])
+                let u = sigmoid(gz[b + h + j] + gz[b + 4 * h + j])
+                let candidate = rationalTanh(gz[b + 2 * h + j] + r * gz[b + 5 * h + j])
+                (gz[b + j], gz[b + h + j], gz[b + 2 * h + j]) = (r, u, candidate)
+                gState[row * h + j] = (1 - u) * candidate + u * hp[row * h + j]
+            }
+            for j in 0..<h {
+                let (r, u, candidate, recurrentN) = (gz[b + j], gz[b + h + j], gz[b + 2 * h + j], gz[b + 5 * h + j])
+                let dh = gg[row * h + j]
+                let dn = dh * (1 - u) * (1 - candidate * candidate)
+                let du = dh * (hp[row * h + j] - candidate) * u * (1 - u)
+                let dReset = dn * recurrentN * r * (1 - r)
+                (gd[b + j], gd[b + h + j], gd[b + 2 * h + j]) = (dReset, du, dn)
+                (gd[b + 3 * h + j], gd[b + 4 * h + j], gd[b + 5 * h + j]) = (dReset, du, dn * r)
+                gp[row * h + j] = dh * u
+            }
+        }
+        var db = [Float](repeating: 1, count: 13)
+        for r in 0..<7 {
+            for j in 0..<13 { db[j] += sums[r * 30 + j] }
+        }
+        return [z, state, d, dPrevious, gz, gState, gd, gp, db]
+    }
 }
+

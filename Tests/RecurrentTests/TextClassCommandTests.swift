@@ -73,6 +73,31 @@ final class TextClassCommandTests: FolderTestCase {
         for line in lines { XCTAssertGreaterThan(Double(line[1]) ?? 0, 0.5, "\(line)") }
     }
 
+    /// `--cell gru` and `--cell lstm` train, save a model that evaluate and predict load, and
+    /// learn the three classes; an unknown cell is a usage error.
+    func testGatedCells() throws {
+        let train = try makeCSV("train.csv", count: 100, seed: 1)
+        let test = try makeCSV("test.csv", count: 40, seed: 2)
+        for cell in ["gru", "lstm"] {
+            let output = folder.appendingPathComponent("model-\(cell)").path
+            let trained = try run(["train", train.path, "--cell", cell, "--epochs", "8", "--length", "16", "--embedding", "16",
+                                   "--hidden", "24", "--lr", "0.01", "--batch-size", "16", "--validation-split", "0.2",
+                                   "--output", output, "--quiet"])
+            XCTAssertEqual(trained.status, 0, trained.errors)
+            let json = try String(contentsOfFile: output + "/model.json", encoding: .utf8)
+            XCTAssertTrue(json.contains(cell == "gru" ? "\"GRU\"" : "\"LSTM\""), json)
+            let evaluated = try run(["evaluate", output, test.path])
+            XCTAssertEqual(evaluated.status, 0, evaluated.errors)
+            XCTAssertGreaterThanOrEqual(try accuracy(evaluated.output), 80, "\(cell): chance is 33 %: \(evaluated.output)")
+            let predicted = try run(["predict", output + "/model.safetensors", "a spicy soup with bread from the oven"])
+            XCTAssertEqual(predicted.status, 0, predicted.errors)
+            XCTAssertEqual(predicted.output.split(separator: "\t").first, "food", predicted.output)
+        }
+        let wrong = try run(["train", train.path, "--cell", "rnn", "--output", folder.appendingPathComponent("x").path])
+        XCTAssertNotEqual(wrong.status, 0)
+        XCTAssertTrue(wrong.errors.contains("--cell must be simple, lstm or gru"), wrong.errors)
+    }
+
     func testValidationFileAndResume() throws {
         let train = try makeCSV("train.tsv", count: 30, seed: 3).path
         let validation = try makeCSV("validation.csv", count: 10, seed: 4, extra: "\"rain, snow and sleet\",hail\n").path

@@ -56,6 +56,28 @@ typedef struct {
     /// (a, b, c) -> (b, a, c) for contiguous row-major x and y (batch-major <-> time-major), the
     /// rows j0..<j1 of y's first axis only (a share per thread).
     void (*transpose_first_two)(const float *x, float *y, long a, long b, long c, long j0, long j1);
+    /// One LSTM step's gates for n rows (PyTorch's nn.LSTM, gates i, f, g, o; sigmoid as
+    /// 0.5 tanh(x / 2) + 0.5 and tanh as tanh_forward): z (n, 4h) holds the pre-activations with
+    /// the recurrent term and receives the gates; previous and state are (n, 2h) rows [h | c]:
+    /// c' = f c + i g, h' = o tanh(c'). Same bits on every variant.
+    void (*lstm_forward)(float *z, const float *previous, float *state, long n, long h);
+    /// Its backward: from dLoss/d[h' | c'] `gradient` (n, 2h), the new and previous states and
+    /// the gates z, writes the pre-activations' gradient d (n, 4h) and dc f into the c half of
+    /// `previous_gradient` (n, 2h). Same bits on every variant.
+    void (*lstm_backward)(const float *gradient, const float *state, const float *previous, const float *z, float *d,
+                          float *previous_gradient, long n, long h);
+    /// One GRU step (PyTorch's nn.GRU) for n rows: z (n, 6h) is [x-projections of r, u, n |
+    /// h-projections of r, u, n] with their biases; r, u and the candidate n replace the first
+    /// three; state (n, h) = (1 - u) n + u previous. Same bits on every variant.
+    void (*gru_forward)(float *z, const float *previous, float *state, long n, long h);
+    /// Its backward: d (n, 6h) = [dr, du, dn | dr, du, r dn] of the pre-activations from
+    /// dLoss/dh' `gradient` (n, h), the previous state and the forward's z; u dh' into
+    /// `previous_gradient` (n, h). Same bits on every variant.
+    void (*gru_backward)(const float *gradient, const float *previous, const float *z, float *d,
+                         float *previous_gradient, long n, long h);
+    /// db[j] += dz[r][j], j < width, over `rows` rows `ldz` floats apart, in row order (a bias
+    /// gradient). Same bits on every variant.
+    void (*column_sums)(const float *dz, long rows, long width, long ldz, float *db);
 } SynapseKernels;
 
 /// The kernels in use: the best variant the CPU supports, chosen at start, or the one the
