@@ -8,6 +8,8 @@ static const SynapseKernels kernels_##S = {                                     
     synapse_ck_conv_forward_##S, synapse_ck_conv_weight_##S, synapse_ck_maxpool2x2_##S,               \
     synapse_ck_maxpool2x2_backward_##S, synapse_ck_tanh_forward_##S, synapse_ck_tanh_backward_##S,    \
     synapse_ck_embedding_gather_##S, synapse_ck_embedding_scatter_add_##S, synapse_ck_transpose_first_two_##S, \
+    synapse_ck_winograd_input_##S, synapse_ck_winograd_output_##S, synapse_ck_winograd_output_gradient_##S,  \
+    synapse_ck_winograd_input_gradient_##S,                                                           \
 };
 
 KERNELS(generic)
