@@ -14,12 +14,10 @@
 // Layouts: V (and dV) as 16 x C rows of `ld` floats, row xi C + ci, one column per tile;
 // M (and dM) as 16 x O rows; U as 16 x O x C. Tiles are numbered image by image, tile row by tile
 // row (th = ceil(oh / 2) rows of tw = ceil(ow / 2) tiles); a kernel call covers the tile rows
-// r0 ..< r1 of the whole batch and writes columns 0 ..< (r1 - r0) tw. Rows of tiles go in blocks
-// of WB: the block's input rows are split into even and odd columns first, so each of the 16
-// positions is one contiguous vector loop the compiler vectorises for the variant's width.
+// r0 ..< r1 of the whole batch and writes columns 0 ..< (r1 - r0) tw.
 //
 // The transforms only add and subtract (no multiplications to fuse), so every variant computes
-// the same bits. Every output of the input gradient receives its sums in tile-row order,
+// the same bits. Every value of the input gradient receives its tiles' sums in tile order,
 // whatever the chunking, so the bits do not depend on how a caller splits the rows.
 #include "kernels.h"
 
@@ -28,62 +26,66 @@ enum { WB = 64 };
 static long tile_rows(const SynapseWinogradShape *s) { return (s->oh + 1) / 2; }
 static long tile_columns(const SynapseWinogradShape *s) { return (s->ow + 1) / 2; }
 
-/// e[j] = row[q0 + 2 j], o[j] = row[q0 + 2 j + 1] for j in 0 ... n, zero outside 0 ..< w.
-INLINE void split_row(const float *restrict row, long w, long q0, long n, float *restrict e, float *restrict o) {
-    if (q0 >= 0 && q0 + 2 * n + 1 < w) {
-        for (long j = 0; j <= n; j++) {
-            e[j] = row[q0 + 2 * j];
-            o[j] = row[q0 + 2 * j + 1];
-        }
-    } else {
-        for (long j = 0; j <= n; j++) {
-            long q = q0 + 2 * j;
-            e[j] = q >= 0 && q < w ? row[q] : 0;
-            o[j] = q + 1 >= 0 && q + 1 < w ? row[q + 1] : 0;
-        }
+// Tiles go WB at a time through each kernel, counted through the tile rows and the images of
+// the range (rows of 4-16 tiles are too short for vectors): a plain loop gathers each tile's
+// values into WB-long arrays, one per position, a vector loop transforms them, and a plain loop
+// scatters them (or the transformed values are stored straight into V and M, whose columns are
+// the tiles in order).
+
+/// The block's tiles: for tile b of the block, its image, tile row and tile column.
+typedef struct { long image[WB], ty[WB], tx[WB]; } TileBlock;
+
+/// Fills `blk` with the tiles t0 ..< t0 + n (t counted from tile row 0 of image 0).
+INLINE void tile_block(long t0, long n, long th, long tw, TileBlock *blk) {
+    long row = t0 / tw, tx = t0 % tw;
+    for (long b = 0; b < n; b++) {
+        blk->image[b] = row / th;
+        blk->ty[b] = row % th;
+        blk->tx[b] = tx;
+        if (++tx == tw) { tx = 0; row++; }
     }
 }
 
 INLINE void winograd_input_body(const SynapseWinogradShape *s, const float *restrict x, long r0, long r1,
                                 float *restrict v, long ld) {
 #pragma clang fp contract(off)
-    long th = tile_rows(s), tw = tile_columns(s), plane = s->h * s->w, c = s->c;
-    long position = c * ld;
-    for (long row = r0; row < r1; row++) {
-        long image = row / th, ty = row % th, column0 = (row - r0) * tw;
+    long th = tile_rows(s), tw = tile_columns(s), h = s->h, w = s->w, plane = h * w, c = s->c;
+    long position = c * ld, first = r0 * tw, count = (r1 - r0) * tw;
+    for (long b0 = 0; b0 < count; b0 += WB) {
+        long nb = count - b0 < WB ? count - b0 : WB;
+        TileBlock blk;
+        tile_block(first + b0, nb, th, tw, &blk);
         for (long ci = 0; ci < c; ci++) {
-            const float *xp = x + (image * c + ci) * plane;
-            float *vp = v + ci * ld + column0;
-            for (long b0 = 0; b0 < tw; b0 += WB) {
-                long nb = tw - b0 < WB ? tw - b0 : WB;
-                float e[4][WB + 1], o[4][WB + 1];
+            // d[i][j][b]: the 4 x 4 patch of tile b, zero outside the image.
+            float d[4][4][WB];
+            for (long b = 0; b < nb; b++) {
+                const float *xp = x + (blk.image[b] * c + ci) * plane;
+                long y0 = 2 * blk.ty[b] - s->ph, x0 = 2 * blk.tx[b] - s->pw;
+                int inside = y0 >= 0 && y0 + 3 < h && x0 >= 0 && x0 + 3 < w;
                 for (int i = 0; i < 4; i++) {
-                    long r = 2 * ty - s->ph + i;
-                    if (r < 0 || r >= s->h) {
-                        memset(e[i], 0, sizeof(float) * (nb + 1));
-                        memset(o[i], 0, sizeof(float) * (nb + 1));
-                    } else {
-                        split_row(xp + r * s->w, s->w, 2 * b0 - s->pw, nb, e[i], o[i]);
-                    }
+                    const float *xr = xp + (y0 + i) * w + x0;
+                    int row = y0 + i >= 0 && y0 + i < h;
+                    for (int j = 0; j < 4; j++)
+                        d[i][j][b] = inside || (row && x0 + j >= 0 && x0 + j < w) ? xr[j] : 0;
                 }
-                float *vb = vp + b0;
-                for (long j = 0; j < nb; j++) {
-                    float t[4][4];
-                    for (int k = 0; k < 4; k++) {
-                        // Row k of d: e[k][j], o[k][j], e[k][j + 1], o[k][j + 1]; (d B) row k:
-                        float d0 = e[k][j], d1 = o[k][j], d2 = e[k][j + 1], d3 = o[k][j + 1];
-                        t[k][0] = d0 - d2;
-                        t[k][1] = d1 + d2;
-                        t[k][2] = d2 - d1;
-                        t[k][3] = d1 - d3;
-                    }
-                    for (int k = 0; k < 4; k++) {
-                        // B^T (d B), column k.
-                        vb[(0 * 4 + k) * position + j] = t[0][k] - t[2][k];
-                        vb[(1 * 4 + k) * position + j] = t[1][k] + t[2][k];
-                        vb[(2 * 4 + k) * position + j] = t[2][k] - t[1][k];
-                        vb[(3 * 4 + k) * position + j] = t[1][k] - t[3][k];
-                    }
+            }
+            float *vb = v + ci * ld + b0;
+            for (long b = 0; b < nb; b++) {
+                float t[4][4];
+                for (int k = 0; k < 4; k++) {
+                    // (d B), row k.
+                    float d0 = d[k][0][b], d1 = d[k][1][b], d2 = d[k][2][b], d3 = d[k][3][b];
+                    t[k][0] = d0 - d2;
+                    t[k][1] = d1 + d2;
+                    t[k][2] = d2 - d1;
+                    t[k][3] = d1 - d3;
+                }
+                for (int k = 0; k < 4; k++) {
+                    // B^T (d B), column k.
+                    vb[(0 * 4 + k) * position + b] = t[0][k] - t[2][k];
+                    vb[(1 * 4 + k) * position + b] = t[1][k] + t[2][k];
+                    vb[(2 * 4 + k) * position + b] = t[2][k] - t[1][k];
+                    vb[(3 * 4 + k) * position + b] = t[1][k] - t[3][k];
                 }
             }
         }
@@ -94,36 +96,39 @@ INLINE void winograd_output_body(const SynapseWinogradShape *s, const float *res
                                  const float *restrict bias, float *restrict y) {
 #pragma clang fp contract(off)
     long th = tile_rows(s), tw = tile_columns(s), o = s->o, oh = s->oh, ow = s->ow;
-    long position = o * ld;
-    for (long row = r0; row < r1; row++) {
-        long image = row / th, ty = row % th, column0 = (row - r0) * tw;
+    long position = o * ld, first = r0 * tw, count = (r1 - r0) * tw;
+    for (long b0 = 0; b0 < count; b0 += WB) {
+        long nb = count - b0 < WB ? count - b0 : WB;
+        TileBlock blk;
+        tile_block(first + b0, nb, th, tw, &blk);
         for (long k = 0; k < o; k++) {
-            const float *mp = m + k * ld + column0;
-            float *yp = y + (image * o + k) * oh * ow + 2 * ty * ow;
-            float b = bias ? bias[k] : 0;
-            int second = 2 * ty + 1 < oh;
-            for (long b0 = 0; b0 < tw; b0 += WB) {
-                long nb = tw - b0 < WB ? tw - b0 : WB;
-                float top[2 * WB], bottom[2 * WB];
-                const float *mb = mp + b0;
-                for (long j = 0; j < nb; j++) {
-                    float u0[4], u1[4];
-                    for (int q = 0; q < 4; q++) {
-                        // A^T M, column q.
-                        float m0 = mb[(0 * 4 + q) * position + j], m1 = mb[(1 * 4 + q) * position + j];
-                        float m2 = mb[(2 * 4 + q) * position + j], m3 = mb[(3 * 4 + q) * position + j];
-                        u0[q] = m0 + m1 + m2;
-                        u1[q] = m1 - m2 - m3;
-                    }
-                    top[2 * j] = u0[0] + u0[1] + u0[2] + b;
-                    top[2 * j + 1] = u0[1] - u0[2] - u0[3] + b;
-                    bottom[2 * j] = u1[0] + u1[1] + u1[2] + b;
-                    bottom[2 * j + 1] = u1[1] - u1[2] - u1[3] + b;
+            const float *mb = m + k * ld + b0;
+            float bk = bias ? bias[k] : 0;
+            float out[2][2][WB];
+            for (long b = 0; b < nb; b++) {
+                float u0[4], u1[4];
+                for (int q = 0; q < 4; q++) {
+                    // A^T M, column q.
+                    float m0 = mb[(0 * 4 + q) * position + b], m1 = mb[(1 * 4 + q) * position + b];
+                    float m2 = mb[(2 * 4 + q) * position + b], m3 = mb[(3 * 4 + q) * position + b];
+                    u0[q] = m0 + m1 + m2;
+                    u1[q] = m1 - m2 - m3;
                 }
-                long q0 = 2 * b0, q1 = 2 * (b0 + nb) < ow ? 2 * (b0 + nb) : ow;
-                for (long q = q0; q < q1; q++) yp[q] = top[q - q0];
-                if (second)
-                    for (long q = q0; q < q1; q++) yp[ow + q] = bottom[q - q0];
+                out[0][0][b] = u0[0] + u0[1] + u0[2] + bk;
+                out[0][1][b] = u0[1] - u0[2] - u0[3] + bk;
+                out[1][0][b] = u1[0] + u1[1] + u1[2] + bk;
+                out[1][1][b] = u1[1] - u1[2] - u1[3] + bk;
+            }
+            for (long b = 0; b < nb; b++) {
+                long i0 = 2 * blk.ty[b], j0 = 2 * blk.tx[b];
+                float *yp = y + (blk.image[b] * o + k) * oh * ow + i0 * ow + j0;
+                int down = i0 + 1 < oh, right = j0 + 1 < ow;
+                yp[0] = out[0][0][b];
+                if (right) yp[1] = out[0][1][b];
+                if (down) {
+                    yp[ow] = out[1][0][b];
+                    if (right) yp[ow + 1] = out[1][1][b];
+                }
             }
         }
     }
@@ -133,38 +138,34 @@ INLINE void winograd_output_gradient_body(const SynapseWinogradShape *s, const f
                                           float *restrict dm, long ld) {
 #pragma clang fp contract(off)
     long th = tile_rows(s), tw = tile_columns(s), o = s->o, oh = s->oh, ow = s->ow;
-    long position = o * ld;
-    for (long row = r0; row < r1; row++) {
-        long image = row / th, ty = row % th, column0 = (row - r0) * tw;
+    long position = o * ld, first = r0 * tw, count = (r1 - r0) * tw;
+    for (long b0 = 0; b0 < count; b0 += WB) {
+        long nb = count - b0 < WB ? count - b0 : WB;
+        TileBlock blk;
+        tile_block(first + b0, nb, th, tw, &blk);
         for (long k = 0; k < o; k++) {
-            const float *dyp = dy + (image * o + k) * oh * ow;
-            float *dmp = dm + k * ld + column0;
-            for (long b0 = 0; b0 < tw; b0 += WB) {
-                long nb = tw - b0 < WB ? tw - b0 : WB;
-                // The tile's 2 x 2 gradient, zero beyond the output (odd sizes): rows 0 and 1,
-                // even and odd columns.
-                float e[2][WB + 1], od[2][WB + 1];
-                for (int i = 0; i < 2; i++) {
-                    long r = 2 * ty + i;
-                    if (r >= oh) {
-                        memset(e[i], 0, sizeof(float) * (nb + 1));
-                        memset(od[i], 0, sizeof(float) * (nb + 1));
-                    } else {
-                        split_row(dyp + r * ow, ow, 2 * b0, nb, e[i], od[i]);
-                    }
-                }
-                float *db = dmp + b0;
-                for (long j = 0; j < nb; j++) {
-                    // A dY: rows (a, b), (a + c, b + d), (a - c, b - d), (-c, -d) for dY = [a b; c d].
-                    float a = e[0][j], b = od[0][j], c = e[1][j], d = od[1][j];
-                    float p[4] = {a, a + c, a - c, -c}, q[4] = {b, b + d, b - d, -d};
-                    for (int i = 0; i < 4; i++) {
-                        // (A dY) A^T, row i: (p, p + q, p - q, -q).
-                        db[(i * 4 + 0) * position + j] = p[i];
-                        db[(i * 4 + 1) * position + j] = p[i] + q[i];
-                        db[(i * 4 + 2) * position + j] = p[i] - q[i];
-                        db[(i * 4 + 3) * position + j] = -q[i];
-                    }
+            // The tile's 2 x 2 gradient [a b; c d], zero beyond the output (odd sizes).
+            float g[2][2][WB];
+            for (long b = 0; b < nb; b++) {
+                long i0 = 2 * blk.ty[b], j0 = 2 * blk.tx[b];
+                const float *dp = dy + (blk.image[b] * o + k) * oh * ow + i0 * ow + j0;
+                int down = i0 + 1 < oh, right = j0 + 1 < ow;
+                g[0][0][b] = dp[0];
+                g[0][1][b] = right ? dp[1] : 0;
+                g[1][0][b] = down ? dp[ow] : 0;
+                g[1][1][b] = down && right ? dp[ow + 1] : 0;
+            }
+            float *db = dm + k * ld + b0;
+            for (long b = 0; b < nb; b++) {
+                // A dY: rows (a, b), (a + c, b + d), (a - c, b - d), (-c, -d).
+                float a = g[0][0][b], bb = g[0][1][b], cc = g[1][0][b], dd = g[1][1][b];
+                float p[4] = {a, a + cc, a - cc, -cc}, q[4] = {bb, bb + dd, bb - dd, -dd};
+                for (int i = 0; i < 4; i++) {
+                    // (A dY) A^T, row i: (p, p + q, p - q, -q).
+                    db[(i * 4 + 0) * position + b] = p[i];
+                    db[(i * 4 + 1) * position + b] = p[i] + q[i];
+                    db[(i * 4 + 2) * position + b] = p[i] - q[i];
+                    db[(i * 4 + 3) * position + b] = -q[i];
                 }
             }
         }
@@ -174,61 +175,44 @@ INLINE void winograd_output_gradient_body(const SynapseWinogradShape *s, const f
 INLINE void winograd_input_gradient_body(const SynapseWinogradShape *s, const float *restrict dv, long ld, long r0,
                                          long r1, float *restrict dx) {
 #pragma clang fp contract(off)
-    long th = tile_rows(s), tw = tile_columns(s), plane = s->h * s->w, c = s->c, w = s->w;
-    long position = c * ld;
-    for (long row = r0; row < r1; row++) {
-        long image = row / th, ty = row % th, column0 = (row - r0) * tw;
+    long th = tile_rows(s), tw = tile_columns(s), h = s->h, w = s->w, plane = h * w, c = s->c;
+    long position = c * ld, first = r0 * tw, count = (r1 - r0) * tw;
+    for (long b0 = 0; b0 < count; b0 += WB) {
+        long nb = count - b0 < WB ? count - b0 : WB;
+        TileBlock blk;
+        tile_block(first + b0, nb, th, tw, &blk);
         for (long ci = 0; ci < c; ci++) {
-            const float *dvp = dv + ci * ld + column0;
-            float *dxp = dx + (image * c + ci) * plane;
-            // Each tile's 4 x 4 gradient B dV B^T, columns 0 and 1 (`near`) and 2 and 3 (`far`, which
-            // land on the next tile's columns 0 and 1), split by even and odd column.
-            float carry[4][2] = {{0}};
-            for (long b0 = 0; b0 < tw; b0 += WB) {
-                long nb = tw - b0 < WB ? tw - b0 : WB;
-                float near_e[4][WB], near_o[4][WB], far_e[4][WB + 1], far_o[4][WB + 1];
-                const float *vb = dvp + b0;
-                for (long j = 0; j < nb; j++) {
-                    float t[4][4];
-                    for (int q = 0; q < 4; q++) {
-                        // B dV, column q: rows v0, v1 - v2 + v3, v1 + v2 - v0, -v3.
-                        float v0 = vb[(0 * 4 + q) * position + j], v1 = vb[(1 * 4 + q) * position + j];
-                        float v2 = vb[(2 * 4 + q) * position + j], v3 = vb[(3 * 4 + q) * position + j];
-                        t[0][q] = v0;
-                        t[1][q] = v1 - v2 + v3;
-                        t[2][q] = v1 + v2 - v0;
-                        t[3][q] = -v3;
-                    }
-                    for (int i = 0; i < 4; i++) {
-                        // (B dV) B^T, row i.
-                        near_e[i][j] = t[i][0];
-                        near_o[i][j] = t[i][1] - t[i][2] + t[i][3];
-                        far_e[i][j + 1] = t[i][1] + t[i][2] - t[i][0];
-                        far_o[i][j + 1] = -t[i][3];
-                    }
+            const float *vb = dv + ci * ld + b0;
+            float d[4][4][WB];
+            for (long b = 0; b < nb; b++) {
+                float t[4][4];
+                for (int q = 0; q < 4; q++) {
+                    // B dV, column q: rows v0, v1 - v2 + v3, v1 + v2 - v0, -v3.
+                    float v0 = vb[(0 * 4 + q) * position + b], v1 = vb[(1 * 4 + q) * position + b];
+                    float v2 = vb[(2 * 4 + q) * position + b], v3 = vb[(3 * 4 + q) * position + b];
+                    t[0][q] = v0;
+                    t[1][q] = v1 - v2 + v3;
+                    t[2][q] = v1 + v2 - v0;
+                    t[3][q] = -v3;
                 }
                 for (int i = 0; i < 4; i++) {
-                    far_e[i][0] = carry[i][0];
-                    far_o[i][0] = carry[i][1];
-                    carry[i][0] = far_e[i][nb];
-                    carry[i][1] = far_o[i][nb];
+                    // (B dV) B^T, row i.
+                    d[i][0][b] = t[i][0];
+                    d[i][1][b] = t[i][1] - t[i][2] + t[i][3];
+                    d[i][2][b] = t[i][1] + t[i][2] - t[i][0];
+                    d[i][3][b] = -t[i][3];
                 }
-                // The block's columns from q0: near + far of each tile (the far part of the
-                // block's last tile waits in `carry` for the next block, or ends the row).
-                long last = b0 + nb == tw, n = nb + last, q0 = 2 * b0 - s->pw;
-                long c0 = q0 < 0 ? -q0 : 0, c1 = w - q0 < 2 * n ? w - q0 : 2 * n;
+            }
+            // Added tile by tile, in order, each at its patch (the padding dropped).
+            for (long b = 0; b < nb; b++) {
+                float *xp = dx + (blk.image[b] * c + ci) * plane;
+                long y0 = 2 * blk.ty[b] - s->ph, x0 = 2 * blk.tx[b] - s->pw;
+                int inside = y0 >= 0 && y0 + 3 < h && x0 >= 0 && x0 + 3 < w;
                 for (int i = 0; i < 4; i++) {
-                    long r = 2 * ty - s->ph + i;
-                    if (r < 0 || r >= s->h) continue;
-                    float line[2 * WB + 2];
-                    for (long j = 0; j < nb; j++) {
-                        line[2 * j] = near_e[i][j] + far_e[i][j];
-                        line[2 * j + 1] = near_o[i][j] + far_o[i][j];
-                    }
-                    line[2 * nb] = far_e[i][nb];
-                    line[2 * nb + 1] = far_o[i][nb];
-                    float *xr = dxp + r * w + q0;
-                    for (long q = c0; q < c1; q++) xr[q] += line[q];
+                    if (!inside && (y0 + i < 0 || y0 + i >= h)) continue;
+                    float *xr = xp + (y0 + i) * w + x0;
+                    for (int j = 0; j < 4; j++)
+                        if (inside || (x0 + j >= 0 && x0 + j < w)) xr[j] += d[i][j][b];
                 }
             }
         }
