@@ -112,9 +112,11 @@ let package = Package(
             name: "DenseBenchmark",
             dependencies: ["Dense", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             path: "Benchmarks/DenseBenchmark"),
+        // The multiply-add peak loop the convolution benchmark measures the machine with.
+        .target(name: "CPeak", path: "Benchmarks/CPeak"),
         .executableTarget(
             name: "ConvBenchmark",
-            dependencies: ["Conv", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: ["Conv", "CPeak", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             path: "Benchmarks/ConvBenchmark"),
         .executableTarget(
             name: "AugmentBenchmark",

@@ -7,7 +7,14 @@
 // Scripts/bench/conv_vs_pytorch.py runs this and the same work in PyTorch, and prints the ratios.
 // With --resnet-depth D, only resnet-small's training images/s (depth D, 3 x 32 x 32, batch 32, Adam)
 // per thread count (data-parallel workers of one OpenBLAS thread each); Scripts/bench/resnet_vs_pytorch.py.
+// With --network vgg or resnet: that network's training images/s (3 x 32 x 32, batch 32, Adam) and
+// inference images/s (batch 256) per thread count (data-parallel workers of one OpenBLAS thread
+// each), each 3x3 layer's forward GFLOP/s (its batch-32 input, that many OpenBLAS threads), and the
+// machine's multiply-add peak from a loop of independent multiply-adds (CPeak), on one core; the
+// layers and the peak in wall-clock and in CPU time (the machine may be shared);
+// Scripts/bench/cnn_vs_pytorch.py.
 import ArgumentParser
+import CPeak
 import Conv
 import Dense
 import Foundation
@@ -28,6 +35,25 @@ struct ConvBenchmark: ParsableCommand {
     @Option(help: "LeNet-5 training batch size (lenet's default).") var batchSize = 32
     @Option(help: "Measure only resnet-small of this depth (6n + 2) training on 3 x 32 x 32 images, batch --batch-size.")
     var resnetDepth: Int?
+    @Option(help: "Measure only this network (vgg: vgg-small, resnet: resnet-small of depth 20) and the multiply-add peak.")
+    var network: String?
+    @Option(help: "How every convolution is computed: automatic, im2col (im2col + GEMM), winograd, or before-winograd (automatic without Winograd: the direct kernels for up to 16 channels, im2col + GEMM above, as before Winograd).")
+    var algorithm = "automatic"
+
+    var convolutionAlgorithm: Conv2D.Algorithm {
+        switch algorithm {
+        case "im2col": return .im2colGEMM
+        case "winograd": return .winograd
+        default: return .automatic
+        }
+    }
+
+    func setAlgorithm(_ layers: [any Layer]) {
+        for case let conv as Conv2D in layers {
+            let small = conv.inputChannels <= 16 && conv.outputChannels <= 16
+            conv.algorithm = algorithm == "before-winograd" ? (small ? .automatic : .im2colGEMM) : convolutionAlgorithm
+        }
+    }
 
     /// (name, N, C, H, W, O, kernel, stride, padding)
     static let layers = [
@@ -42,6 +68,10 @@ struct ConvBenchmark: ParsableCommand {
             BLAS.threads = 1
             let step = try lenetTrainingStep(workers: stepWorkers)
             for _ in 0..<steps { step() }
+            return
+        }
+        if let network {
+            try measureNetwork(network)
             return
         }
         if let resnetDepth {
@@ -110,6 +140,84 @@ struct ConvBenchmark: ParsableCommand {
             _ = parallel.computeGradients(inputs: x, targets: y, loss: loss, metric: .accuracy, random: random)
             optimizer.step(parameters)
         }
+    }
+
+    /// The network's image classifier for 3 x 32 x 32 images and 10 classes.
+    func makeNetwork(_ network: String, random: RandomGenerator) throws -> any Model {
+        let model: any Model
+        switch network {
+        case "vgg": model = try VGGSmall.make(channels: 3, height: 32, width: 32, classes: 10, random: random)
+        case "resnet": model = try ResNetSmall.make(channels: 3, height: 32, width: 32, classes: 10, depth: 20, random: random)
+        default: throw ValidationError("--network is vgg or resnet, got \(network)")
+        }
+        if let sequential = model as? Sequential { setAlgorithm(sequential.layers) }
+        if let graph = model as? Graph { setAlgorithm(graph.layers) }
+        return model
+    }
+
+    /// --network: training and inference images/s per thread count, each 3x3 layer's forward
+    /// GFLOP/s, the multiply-add peak.
+    func measureNetwork(_ network: String) throws {
+        let counts = threads.split(separator: ",").compactMap { Int($0) }
+        for t in counts {
+            BLAS.threads = 1
+            let random = RandomGenerator(seed: 1)
+            let model = try makeNetwork(network, random: random)
+            let n = batchSize
+            let x = Tensor(shape: [n, 3, 32, 32])
+            for i in 0..<x.count { x[i] = random.uniform(-1, 1) }
+            let y = Tensor(shape: [n], values: (0..<n).map { Float($0 % 10) })
+            let loss = SoftmaxCrossEntropy(), optimizer = Adam()
+            let parameters = model.parameters
+            let parallel = try DataParallel(model: model, workers: t)
+            emit("\(network)_train_images_per_s", t, Double(n) / time {
+                _ = parallel.computeGradients(inputs: x, targets: y, loss: loss, metric: .accuracy, random: random)
+                optimizer.step(parameters)
+            })
+            let xi = Tensor(shape: [256, 3, 32, 32])
+            for i in 0..<xi.count { xi[i] = random.uniform(-1, 1) }
+            emit("\(network)_inference_images_per_s", t, 256 / time { _ = parallel.predict(xi) })
+        }
+        // Each distinct 3x3 layer of the network (stride 1), alone on a batch of its input.
+        let shapes: [(String, Int, Int, Int)] = network == "vgg"
+            ? [("block1_conv1", 3, 16, 32), ("block1_conv2", 16, 16, 32), ("block2_conv1", 16, 32, 16),
+               ("block2_conv2", 32, 32, 16), ("block3_conv1", 32, 64, 8), ("block3_conv2", 64, 64, 8)]
+            : [("conv1", 3, 16, 32), ("layer1_conv", 16, 16, 32), ("layer2_conv2", 32, 32, 16), ("layer3_conv2", 64, 64, 8)]
+        for t in counts {
+            BLAS.threads = t
+            for (name, c, o, side) in shapes {
+                let random = RandomGenerator(seed: 3)
+                let conv = try Conv2D(c, o, kernelSize: 3, padding: .same, bias: false, random: random)
+                setAlgorithm([conv])
+                let x = Tensor(shape: [batchSize, c, side, side])
+                for i in 0..<x.count { x[i] = random.uniform(-1, 1) }
+                let flops = 2 * Double(batchSize * o * side * side * c * 9)
+                let (wall, cpu) = timeWithCPU { _ = conv.forward(x, training: true) }
+                emit("\(network)_\(name)_forward_gflops", t, flops / wall / 1e9)
+                if t == 1 { emit("\(network)_\(name)_forward_cpu_gflops", t, flops / cpu / 1e9) }
+            }
+        }
+        BLAS.threads = 1
+        let rounds = 20_000_000
+        let (wall, cpu) = timeWithCPU { _ = synapse_peak_fma(rounds) }
+        let flops = synapse_peak_fma(1) * Double(rounds)
+        emit("peak_fma_gflops", 1, flops / wall / 1e9)
+        emit("peak_fma_cpu_gflops", 1, flops / cpu / 1e9)
+    }
+
+    /// Seconds per call of `body` in wall-clock and in this process's CPU time (which leaves out
+    /// the time other processes had the core).
+    func timeWithCPU(_ body: () -> Void) -> (wall: Double, cpu: Double) {
+        func cpuNow() -> Double {
+            var t = timespec()
+            clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t)
+            return Double(t.tv_sec) + Double(t.tv_nsec) / 1e9
+        }
+        let cpuStart = cpuNow()
+        var calls = 0
+        let wall = time { body(); calls += 1 }
+        // time() runs 3 warm-up calls first; the CPU time covers them too.
+        return (wall, (cpuNow() - cpuStart) / Double(calls))
     }
 
     func lenetInference(workers: Int) throws -> Double {

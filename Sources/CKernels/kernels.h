@@ -65,7 +65,15 @@
     KERNEL(S) synapse_ck_conv_forward_##S(const SynapseConvShape *s, const float *x, const float *wt,          \
                                           const float *bias, float *y, float *scratch);                        \
     KERNEL(S) synapse_ck_conv_weight_##S(const SynapseConvShape *s, const float *x, const float *dy,           \
-                                         float *dw, float *db, float *scratch);
+                                         float *dw, float *db, float *scratch);                                \
+    KERNEL(S) synapse_ck_winograd_input_##S(const SynapseWinogradShape *s, const float *x, long r0, long r1,   \
+                                            float *v, long ld);                                                \
+    KERNEL(S) synapse_ck_winograd_output_##S(const SynapseWinogradShape *s, const float *m, long ld, long r0,  \
+                                             long r1, const float *bias, float *y);                            \
+    KERNEL(S) synapse_ck_winograd_output_gradient_##S(const SynapseWinogradShape *s, const float *dy, long r0, \
+                                                      long r1, float *dm, long ld);                            \
+    KERNEL(S) synapse_ck_winograd_input_gradient_##S(const SynapseWinogradShape *s, const float *dv, long ld,  \
+                                                     long r0, long r1, float *dx);
 DECLARE_VARIANT(generic)
 #if defined(__x86_64__)
 DECLARE_VARIANT(avx2)

@@ -209,11 +209,20 @@ public final class Conv2D: Layer {
 
     /// How the convolution is computed.
     public enum Algorithm: Sendable {
-        /// Directly for the small shapes `usesDirectPath(for:)` describes, im2col + GEMM otherwise.
+        /// Directly for the small shapes `usesDirectPath(for:)` describes, Winograd F(2x2, 3x3)
+        /// for those `usesWinogradPath(for:)` describes, im2col + GEMM otherwise.
         case automatic
-        /// Always im2col + GEMM (the reference the direct path is tested against).
+        /// Always im2col + GEMM (the reference the fast paths are tested against).
         case im2colGEMM
+        /// Winograd F(2x2, 3x3) for every 3x3, stride-1 shape, including those `.automatic`
+        /// computes directly (for tests and benchmarks); im2col + GEMM otherwise.
+        case winograd
     }
+
+    /// Tile rows of a Winograd chunk: as many as keep its transformed input and products
+    /// (16 (C + O) floats a tile) within this many floats (256 KiB, half the L2 cache of the
+    /// machine it was measured on), so the 16 products read them from cache.
+    public static let winogradBudget = 1 << 16
 
     /// `.automatic` unless a test asks for the reference path.
     public var algorithm = Algorithm.automatic
@@ -222,7 +231,13 @@ public final class Conv2D: Layer {
     private var transposedWeight: Tensor?
     private var flippedWeight: Tensor?
     private var scratch: Tensor?
-    private var direct = false
+    // Winograd buffers: the transformed filters and their gradient (16 x O x C each).
+    private var transformedWeight: Tensor?
+    private var transformedWeightGradient: Tensor?
+
+    /// The path of the last forward: direct, Winograd or im2col + GEMM.
+    private enum Path { case direct, winograd, im2col }
+    private var path = Path.im2col
 
     private var geometry: WindowGeometry?
     private var input: Tensor?
@@ -299,6 +314,106 @@ public final class Conv2D: Layer {
             && g.channels <= 16 && outputChannels <= 16
     }
 
+    /// Whether inputs of geometry `g` go through Winograd F(2x2, 3x3): a 3x3 kernel at stride 1
+    /// (any padding), 8-256 input and output channels, and not the direct path; with `algorithm`
+    /// `.winograd`, every 3x3 stride-1 shape.
+    public func usesWinogradPath(for g: WindowGeometry) -> Bool {
+        let fits = g.kernelHeight == 3 && g.kernelWidth == 3 && g.strideHeight == 1 && g.strideWidth == 1
+        switch algorithm {
+        case .im2colGEMM: return false
+        case .winograd: return fits
+        case .automatic:
+            return fits && (8...256).contains(g.channels) && (8...256).contains(outputChannels) && !usesDirectPath(for: g)
+        }
+    }
+
+    private func winogradShape(_ g: WindowGeometry, batch: Int) -> SynapseWinogradShape {
+        SynapseWinogradShape(n: batch, c: g.channels, h: g.height, w: g.width, o: outputChannels,
+                             ph: g.paddingHeight, pw: g.paddingWidth, oh: g.outputHeight, ow: g.outputWidth)
+    }
+
+    /// (tile rows of the batch, tiles a row, tile rows a chunk).
+    private func winogradChunks(_ g: WindowGeometry, batch: Int) -> (rows: Int, tiles: Int, chunk: Int) {
+        let tiles = (g.outputWidth + 1) / 2, rows = batch * ((g.outputHeight + 1) / 2)
+        let perRow = 16 * tiles * (g.channels + outputChannels)
+        return (rows, tiles, max(1, min(rows, Conv2D.winogradBudget / perRow)))
+    }
+
+    /// Winograd F(2x2, 3x3) forward, chunk by chunk of tile rows: input transform, 16 products
+    /// M[xi] (O x tiles) = U[xi] (O x C) V[xi] (C x tiles), output transform (see Sources/CKernels).
+    private func winogradForward(_ input: Tensor, _ g: WindowGeometry) -> Tensor {
+        let n = input.batchSize
+        var s = winogradShape(g, batch: n)
+        let (o, c) = (outputChannels, g.channels)
+        let (rows, tiles, chunk) = winogradChunks(g, batch: n)
+        let width = chunk * tiles
+        let out = Tensor.reusing(output, shape: [n, o, g.outputHeight, g.outputWidth])
+        let u = Tensor.reusing(transformedWeight, shape: [16 * o * c])
+        let v = Tensor.reusing(columns, shape: [16 * c * width])
+        let m = Tensor.reusing(product, shape: [16 * o * width])
+        (output, transformedWeight, columns, product, self.input) = (out, u, v, m, input)
+        synapse_winograd_filter(weight.value.data, o, c, u.data)
+        let kernels = synapse_kernels().pointee
+        for r0 in Swift.stride(from: 0, to: rows, by: chunk) {
+            let r1 = min(rows, r0 + chunk), count = (r1 - r0) * tiles
+            kernels.winograd_input(&s, input.data, r0, r1, v.data, width)
+            for xi in 0..<16 {
+                BLAS.gemm(m: o, n: count, k: c, u.data + xi * o * c, v.data + xi * c * width, ldb: width,
+                          m.data + xi * o * width, ldc: width)
+            }
+            kernels.winograd_output(&s, m.data, width, r0, r1, bias?.value.data, out.data)
+        }
+        columnsCoverBatch = chunk == rows
+        return out
+    }
+
+    /// The adjoint of `winogradForward`, chunk by chunk: dM = A dY A^T; dU[xi] += dM[xi] V[xi]^T;
+    /// dV[xi] = U[xi]^T dM[xi] (over the transformed input, recomputed unless it covers the batch);
+    /// dx += B dV B^T; after the last chunk dW += G^T dU G.
+    private func winogradBackward(_ outputGradient: Tensor, inputGradient wanted: Bool) -> Tensor? {
+        guard let input, let g = geometry, let v = columns, let m = product, let u = transformedWeight else {
+            preconditionFailure("Conv2D '\(name)': backward before forward")
+        }
+        let n = input.batchSize
+        var s = winogradShape(g, batch: n)
+        let (o, c) = (outputChannels, g.channels)
+        let (rows, tiles, chunk) = winogradChunks(g, batch: n)
+        let width = chunk * tiles
+        let du = Tensor.reusing(transformedWeightGradient, shape: [16 * o * c])
+        transformedWeightGradient = du
+        let dx = wanted ? Tensor.reusing(inputGradient, shape: input.shape) : nil
+        if let dx { inputGradient = dx; dx.fill(0) }
+        synapse_winograd_filter(weight.value.data, o, c, u.data)
+        let kernels = synapse_kernels().pointee
+        for r0 in Swift.stride(from: 0, to: rows, by: chunk) {
+            let r1 = min(rows, r0 + chunk), count = (r1 - r0) * tiles
+            if !columnsCoverBatch { kernels.winograd_input(&s, input.data, r0, r1, v.data, width) }
+            kernels.winograd_output_gradient(&s, outputGradient.data, r0, r1, m.data, width)
+            for xi in 0..<16 {
+                // dU[xi] (O x C) += dM[xi] (O x count) V[xi]^T (count x C)
+                BLAS.gemm(transposeB: true, m: o, n: c, k: count, m.data + xi * o * width, lda: width,
+                          v.data + xi * c * width, ldb: width, beta: r0 == 0 ? 0 : 1, du.data + xi * o * c)
+            }
+            guard let dx else { continue }
+            for xi in 0..<16 {
+                // dV[xi] (C x count) = U[xi]^T (C x O) dM[xi] (O x count), over the transformed input.
+                BLAS.gemm(transposeA: true, m: c, n: count, k: o, u.data + xi * o * c, m.data + xi * o * width,
+                          ldb: width, v.data + xi * c * width, ldc: width)
+            }
+            kernels.winograd_input_gradient(&s, v.data, width, r0, r1, dx.data)
+            // The transformed input now holds gradients; another backward needs it again.
+            columnsCoverBatch = false
+        }
+        synapse_winograd_filter_gradient(du.data, o, c, weight.gradient.data)
+        if let bias {
+            let area = g.outputArea
+            for i in 0..<n {
+                addRowSums(of: outputGradient.data + i * o * area, rows: o, columns: area, into: bias.gradient.data)
+            }
+        }
+        return dx
+    }
+
     private func directShape(_ g: WindowGeometry, batch: Int) -> SynapseConvShape {
         SynapseConvShape(n: batch, c: g.channels, h: g.height, w: g.width, o: outputChannels,
                          kh: g.kernelHeight, kw: g.kernelWidth, ph: g.paddingHeight, pw: g.paddingWidth,
@@ -354,8 +469,12 @@ public final class Conv2D: Layer {
             }
         }
         let g = geometry!
-        direct = usesDirectPath(for: g)
-        if direct { return directForward(input, g) }
+        path = usesDirectPath(for: g) ? .direct : usesWinogradPath(for: g) ? .winograd : .im2col
+        switch path {
+        case .direct: return directForward(input, g)
+        case .winograd: return winogradForward(input, g)
+        case .im2col: break
+        }
         let n = input.batchSize
         let (o, area, patch) = (outputChannels, g.outputArea, g.patchSize)
         let chunk = chunkSize(g, batch: n)
@@ -397,7 +516,11 @@ public final class Conv2D: Layer {
     }
 
     private func backward(_ outputGradient: Tensor, inputGradient wanted: Bool) -> Tensor? {
-        if direct { return directBackward(outputGradient, inputGradient: wanted) }
+        switch path {
+        case .direct: return directBackward(outputGradient, inputGradient: wanted)
+        case .winograd: return winogradBackward(outputGradient, inputGradient: wanted)
+        case .im2col: break
+        }
         guard let input, let g = geometry, let cols = columns, let y = product else {
             preconditionFailure("Conv2D '\(name)': backward before forward")
         }

@@ -12,6 +12,13 @@ typedef struct {
     long n, c, h, w, o, kh, kw, ph, pw, oh, ow;
 } SynapseConvShape;
 
+/// The shape of a 3x3, stride-1 convolution computed by Winograd F(2x2, 3x3): input (n, c, h, w),
+/// weight (o, c, 3, 3), padding (ph, pw) >= 0, output (n, o, oh, ow) with oh = h + 2 ph - 2,
+/// ow = w + 2 pw - 2; tiles of 2 x 2 outputs, ceil(oh / 2) rows of ceil(ow / 2) per image.
+typedef struct {
+    long n, c, h, w, o, ph, pw, oh, ow;
+} SynapseWinogradShape;
+
 typedef struct {
     /// "generic", "avx2" or "avx512".
     const char *name;
@@ -78,6 +85,22 @@ typedef struct {
     /// db[j] += dz[r][j], j < width, over `rows` rows `ldz` floats apart, in row order (a bias
     /// gradient). Same bits on every variant.
     void (*column_sums)(const float *dz, long rows, long width, long ldz, float *db);
+    /// Winograd input transform of the tile rows r0 ..< r1 (numbered through the batch):
+    /// v[(xi c + ci) ld + t] = (B^T d B)[xi] for the t-th tile of the range and its 4 x 4 input
+    /// patch d in channel ci (see winograd.c).
+    void (*winograd_input)(const SynapseWinogradShape *s, const float *x, long r0, long r1, float *v, long ld);
+    /// Winograd output transform: the outputs of tile rows r0 ..< r1 from m[(xi o + k) ld + t],
+    /// y = A^T M A + bias (bias may be NULL).
+    void (*winograd_output)(const SynapseWinogradShape *s, const float *m, long ld, long r0, long r1,
+                            const float *bias, float *y);
+    /// The adjoint of winograd_output: dm[(xi o + k) ld + t] = (A dY A^T)[xi] for each tile's 2 x 2
+    /// output gradient dY (zero beyond the output).
+    void (*winograd_output_gradient)(const SynapseWinogradShape *s, const float *dy, long r0, long r1, float *dm,
+                                     long ld);
+    /// The adjoint of winograd_input: dx += B dV B^T of each tile, at its patch (padding dropped);
+    /// every dx value gets its sums in tile-row order.
+    void (*winograd_input_gradient)(const SynapseWinogradShape *s, const float *dv, long ld, long r0, long r1,
+                                    float *dx);
 } SynapseKernels;
 
 /// The kernels in use: the best variant the CPU supports, chosen at start, or the one the
@@ -99,6 +122,11 @@ void synapse_conv_transpose(const float *w, long o, long c, long kh, long kw, fl
 SynapseConvShape synapse_conv_input_gradient_shape(const SynapseConvShape *s);
 /// wf[(oi kh + u) kw + v][ci] = w[oi][ci][kh-1-u][kw-1-v], zero in the padding lanes (lanes(c)).
 void synapse_conv_flip(const float *w, long o, long c, long kh, long kw, float *wf);
+/// Winograd filter transform: u[(xi o + k) c + ci] = (G g G^T)[xi] for each 3 x 3 filter
+/// g = w[k][ci] of w (o, c, 3, 3).
+void synapse_winograd_filter(const float *w, long o, long c, float *u);
+/// The adjoint of synapse_winograd_filter: dw[k][ci] += G^T dU G from du (16 x o x c, as u).
+void synapse_winograd_filter_gradient(const float *du, long o, long c, float *dw);
 long synapse_conv_forward_scratch(const SynapseConvShape *s);
 long synapse_conv_weight_scratch(const SynapseConvShape *s);
 
