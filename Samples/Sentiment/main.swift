@@ -2,6 +2,8 @@
 // (`--cell`) -> Linear -> sigmoid, binary cross-entropy. Trains with a progress bar and per-epoch validation, prints the test
 // accuracy, precision, recall and confusion matrix, and saves the model with its vocabulary.
 // `--predict "text"` prints the probability that a review is positive, from the saved model.
+// `--write-test-set FOLDER` also writes the encoded test set and the model's outputs on it, with
+// which Scripts/check_onnx_sentiment.py checks an `--export-onnx` file in onnxruntime.
 import ArgumentParser
 import DistributedSampleOptions
 import Foundation
@@ -39,6 +41,9 @@ struct Sentiment: ParsableCommand {
     @Option(help: "Folder for model.safetensors, model.json, vocabulary.json, log.csv, curves.svg and the checkpoint (replaced as a whole).")
     var output = "runs/sentiment"
     @Option(help: "Score this review with the model saved in --output; no training.") var predict: String?
+    @Option(help: ArgumentHelp("Also write the encoded test set and the trained model's outputs on it into this folder (input.bin, output.bin, targets.bin: float32; shapes.json), for Scripts/check_onnx_sentiment.py.",
+                               valueName: "folder"))
+    var writeTestSet: String?
 
     /// The settings that differ by cell, chosen on the IMDB runs the README reports: the gated
     /// cells gain from longer reviews and a halving learning rate, and the LSTM, which overfits its
@@ -57,6 +62,7 @@ struct Sentiment: ParsableCommand {
         }
         if let dropoutSetting, !(0..<1).contains(dropoutSetting) { throw ValidationError("--dropout must be in [0, 1), got \(dropoutSetting)") }
         guard clip > 0 && clip.isFinite else { throw ValidationError("--clip must be a positive number, got \(clip)") }
+        if let writeTestSet, writeTestSet.isEmpty { throw ValidationError("--write-test-set takes a folder, got ''") }
     }
 
     func run() throws {
@@ -123,9 +129,14 @@ struct Sentiment: ParsableCommand {
         }
         print("wrote \(run.weights.path), model.json, vocabulary.json, log.csv and curves.svg in \(run.folder.url.path)")
 
-        let probabilities = try model.predict(test.inputs, batchSize: 500)
-        let predicted = probabilities.array.map { $0 > 0 ? 1 : 0 }  // logits: > 0 means p > 0.5
-        let matrix = try ConfusionMatrix(classes: 2, predicted: predicted, actual: test.targets.array.map { Int($0) })
+        let logits = try model.predict(test.inputs, batchSize: 500)
+        let predicted = logits.array.map { $0 > 0 ? 1 : 0 }  // > 0 means p > 0.5
+        let actual = test.targets.array.map { Int($0) }
+        let matrix = try ConfusionMatrix(classes: 2, predicted: predicted, actual: actual)
+        if let writeTestSet, communicator.isRoot {
+            let correct = zip(predicted, actual).filter { $0 == $1 }.count
+            try write(test, logits: logits, correct: correct, to: URL(fileURLWithPath: writeTestSet, isDirectory: true))
+        }
         print("classes: 0 = negative, 1 = positive")
         print(matrix)
         print(String(format: "positive class: precision %.2f%%, recall %.2f%%", 100 * matrix.precision(1), 100 * matrix.recall(1)))
@@ -160,6 +171,25 @@ struct Sentiment: ParsableCommand {
         default:
             throw ValidationError("--cell must be simple, lstm or gru, not '\(cell)'")
         }
+    }
+
+    /// `--write-test-set`: the token ids the model read (N, length), its logits (N, 1) and the
+    /// labels (N, 1), float32 little-endian row-major, and shapes.json with the shapes and the
+    /// number of reviews the model classified correctly.
+    func write(_ test: Dataset, logits: Tensor, correct: Int, to folder: URL) throws {
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        func float32(_ tensor: Tensor) -> Data {
+            var data = Data(capacity: 4 * tensor.count)
+            for value in tensor.array { withUnsafeBytes(of: value.bitPattern.littleEndian) { data.append(contentsOf: $0) } }
+            return data
+        }
+        try AtomicFile.write(float32(test.inputs), to: folder.appendingPathComponent("input.bin"))
+        try AtomicFile.write(float32(logits), to: folder.appendingPathComponent("output.bin"))
+        try AtomicFile.write(float32(test.targets), to: folder.appendingPathComponent("targets.bin"))
+        let shapes: [String: Any] = ["input": test.inputs.shape, "output": logits.shape, "targets": test.targets.shape, "correct": correct]
+        try AtomicFile.write(JSONSerialization.data(withJSONObject: shapes, options: [.sortedKeys]),
+                             to: folder.appendingPathComponent("shapes.json"))
+        note("test set and outputs: \(folder.path)")
     }
 
     func score(_ text: String, folder: URL) throws {
