@@ -34,7 +34,7 @@ struct Sentiment: ParsableCommand {
     @Option(name: .customLong("lr"), help: "Adam learning rate (default: 0.001).") var lrSetting: Float?
     @Option(name: .customLong("decay"), help: "Multiply the learning rate by this after every epoch (default: 1 for the simple cell, 0.5 for lstm and gru).")
     var decaySetting: Float?
-    @Option(name: .customLong("dropout"), help: "Dropout rate on the word vectors, 0 for none (default: 0.3 for lstm, else 0).")
+    @Option(name: .customLong("dropout"), help: "Dropout rate on the word vectors, 0 for none (default: 0.3 for lstm and gru, 0 for the simple cell).")
     var dropoutSetting: Float?
     @Option(help: "Clip the global gradient norm to this.") var clip: Float = 1
     @Flag(help: "Flush denormal floats to zero while training (x86 FTZ/DAZ).") var flushDenormals = false
@@ -50,7 +50,7 @@ struct Sentiment: ParsableCommand {
     /// word vectors sooner, from dropout on them.
     var length: Int { lengthSetting ?? (cell == "simple" ? 200 : 400) }
     var lr: Float { lrSetting ?? 1e-3 }
-    var dropout: Float { dropoutSetting ?? (cell == "lstm" ? 0.3 : 0) }
+    var dropout: Float { dropoutSetting ?? (cell == "simple" ? 0 : 0.3) }
     var decay: Float { decaySetting ?? (cell == "simple" ? 1 : 0.5) }
 
     func validate() throws {
