@@ -36,6 +36,9 @@ struct Sentiment: ParsableCommand {
     var decaySetting: Float?
     @Option(name: .customLong("dropout"), help: "Dropout rate on the word vectors, 0 for none (default: 0.3 for lstm and gru, 0 for the simple cell).")
     var dropoutSetting: Float?
+    @Option(name: .customLong("state-dropout"), help: "Dropout rate on the recurrent layer's final state, before the classifier, 0 for none (default: 0).")
+    var stateDropout: Float = 0
+    @Option(help: "Adam's weight decay (L2 penalty on every parameter; default 0).") var weightDecay: Float = 0
     @Option(help: "Clip the global gradient norm to this.") var clip: Float = 1
     @Flag(help: "Flush denormal floats to zero while training (x86 FTZ/DAZ).") var flushDenormals = false
     @Option(help: "Folder for model.safetensors, model.json, vocabulary.json, log.csv, curves.svg and the checkpoint (replaced as a whole).")
@@ -61,6 +64,8 @@ struct Sentiment: ParsableCommand {
             throw ValidationError("--length, --embedding and --hidden must be at least 1, got \(length), \(embedding), \(hidden)")
         }
         if let dropoutSetting, !(0..<1).contains(dropoutSetting) { throw ValidationError("--dropout must be in [0, 1), got \(dropoutSetting)") }
+        guard (0..<1).contains(stateDropout) else { throw ValidationError("--state-dropout must be in [0, 1), got \(stateDropout)") }
+        guard weightDecay >= 0 && weightDecay.isFinite else { throw ValidationError("--weight-decay must be 0 or more, got \(weightDecay)") }
         guard clip > 0 && clip.isFinite else { throw ValidationError("--clip must be a positive number, got \(clip)") }
         if let writeTestSet, writeTestSet.isEmpty { throw ValidationError("--write-test-set takes a folder, got ''") }
     }
@@ -98,10 +103,11 @@ struct Sentiment: ParsableCommand {
         let model = try Sequential(inputShape: [length], [words]
             + (dropout > 0 ? [Dropout(rate: dropout, name: "dropout")] : []) + [
             rnn,
+        ] + (stateDropout > 0 ? [Dropout(rate: stateDropout, name: "state_dropout")] : []) + [
             Linear(bidirectional ? 2 * hidden : hidden, 1, random: random, name: "fc"),
         ])
         print(model.summary())
-        let optimizer = Adam(learningRate: lr)
+        let optimizer = Adam(learningRate: lr, weightDecay: weightDecay)
         let trainer = Trainer(model: model, loss: BinaryCrossEntropy(), optimizer: optimizer, random: random,
                               schedule: ExponentialDecay(initial: lr, decay: decay))
         trainer.clipNorm = clip
