@@ -33,7 +33,8 @@ public final class Bidirectional: Layer, SequenceMasking {
         /// A GRU layer of this config.
         case gru(GRU.Config)
 
-        var config: any LayerConfig {
+        /// The wrapped config.
+        var config: any RecurrentLayerConfig {
             switch self {
             case .simpleRNN(let c): return c
             case .lstm(let c): return c
@@ -54,21 +55,8 @@ public final class Bidirectional: Layer, SequenceMasking {
             }
         }
 
-        var mode: RecurrentMode {
-            switch self {
-            case .simpleRNN(let c): return c.mode
-            case .lstm(let c): return c.mode
-            case .gru(let c): return c.mode
-            }
-        }
-
-        var hiddenSize: Int {
-            switch self {
-            case .simpleRNN(let c): return c.hiddenSize
-            case .lstm(let c): return c.hiddenSize
-            case .gru(let c): return c.hiddenSize
-            }
-        }
+        var mode: RecurrentMode { config.mode }
+        var hiddenSize: Int { config.hiddenSize }
     }
 
     /// The settings of a `Bidirectional` layer: the wrapped layer's config (saved as its type and
@@ -111,17 +99,8 @@ public final class Bidirectional: Layer, SequenceMasking {
             var c = encoder.container(keyedBy: CodingKeys.self)
             try c.encode(merge, forKey: .merge)
             var inner = c.nestedContainer(keyedBy: LayerKeys.self, forKey: .layer)
-            switch layer {
-            case .simpleRNN(let config):
-                try inner.encode(SimpleRNN.Config.typeName, forKey: .type)
-                try inner.encode(config, forKey: .options)
-            case .lstm(let config):
-                try inner.encode(LSTM.Config.typeName, forKey: .type)
-                try inner.encode(config, forKey: .options)
-            case .gru(let config):
-                try inner.encode(GRU.Config.typeName, forKey: .type)
-                try inner.encode(config, forKey: .options)
-            }
+            try inner.encode(type(of: layer.config).typeName, forKey: .type)
+            try inner.encode(layer.config, forKey: .options)
         }
 
         /// Throws `SynapseError.invalidArgument` when the wrapped config is invalid or one-to-many.

@@ -16,22 +16,19 @@ import Foundation
 /// Initial state: `initialState` (N, H), zeros when nil; its gradient after backward.
 /// Initialisation: `weight_ih` Glorot uniform, each gate's block of `weight_hh` orthogonal
 /// (`recurrentInitializer`), biases zero.
-public final class GRU: Layer, SequenceMasking, RecurrentStepping {
-    /// How the layer maps sequences: many-to-one, many-to-many or one-to-many.
-    public typealias Mode = RecurrentMode
-    /// What a one-to-many layer feeds at the steps after the first.
-    public typealias Feedback = RecurrentFeedback
-
+public final class GRU: RecurrentLayer {
     /// The settings of a `GRU` layer.
-    public struct Config: LayerConfig {
+    public struct Config: RecurrentLayerConfig {
         /// `GRU`, the type name in architecture files.
         public static let typeName = "GRU"
+        /// 3: the gates r, z, n.
+        public static let gates = 3
         /// F, the width of an input step, in 1...2^24.
         public var inputFeatures: Int
         /// H, the number of units (the width of the state and of the output).
         public var hiddenSize: Int
         /// How sequences map (default `.manyToOne`).
-        public var mode: Mode
+        public var mode: RecurrentMode
         /// Truncated back-propagation through time: the gradient does not flow back across the
         /// boundaries between chunks of this many steps (from step 0). `nil`: full BPTT.
         public var truncation: Int?
@@ -40,60 +37,21 @@ public final class GRU: Layer, SequenceMasking, RecurrentStepping {
 
         /// A config of `inputFeatures` inputs and `hiddenSize` units; the defaults are many-to-one, full
         /// back-propagation through time and orthogonal `weight_hh` blocks.
-        public init(inputFeatures: Int, hiddenSize: Int, mode: Mode = .manyToOne, truncation: Int? = nil,
+        public init(inputFeatures: Int, hiddenSize: Int, mode: RecurrentMode = .manyToOne, truncation: Int? = nil,
                     recurrentInitializer: Initializer = .orthogonal) {
             (self.inputFeatures, self.hiddenSize, self.mode, self.truncation) = (inputFeatures, hiddenSize, mode, truncation)
             self.recurrentInitializer = recurrentInitializer
         }
 
-        enum CodingKeys: String, CodingKey {
-            case inputFeatures, hiddenSize, truncation, recurrentInitializer
-        }
-
-        /// Reads the settings: `"mode"` (`many_to_one`, `many_to_many` or `one_to_many` with
-        /// `"steps"` and `"feedback"`), truncation 0 for none; settings missing from older files get
-        /// their defaults.
+        /// Reads the settings (`RecurrentLayerConfig`'s).
         public init(from decoder: Decoder) throws {
-            let c = try decoder.container(keyedBy: CodingKeys.self)
-            inputFeatures = try c.decode(Int.self, forKey: .inputFeatures)
-            hiddenSize = try c.decode(Int.self, forKey: .hiddenSize)
-            mode = try Mode(from: decoder, layer: Self.typeName)
-            let truncation = try c.decodeIfPresent(Int.self, forKey: .truncation)  // 0: full BPTT
-            self.truncation = truncation == 0 ? nil : truncation
-            recurrentInitializer = try c.decodeIfPresent(Initializer.self, forKey: .recurrentInitializer) ?? .orthogonal
+            let s = try RecurrentSettings(from: decoder, layer: Self.typeName)
+            self.init(inputFeatures: s.inputFeatures, hiddenSize: s.hiddenSize, mode: s.mode, truncation: s.truncation,
+                      recurrentInitializer: s.recurrentInitializer)
         }
 
-        /// Writes the settings, the mode as `"mode"` (with `"steps"` and `"feedback"` for one-to-many)
-        /// and no truncation as 0.
-        public func encode(to encoder: Encoder) throws {
-            var c = encoder.container(keyedBy: CodingKeys.self)
-            try c.encode(inputFeatures, forKey: .inputFeatures)
-            try c.encode(hiddenSize, forKey: .hiddenSize)
-            try mode.encode(to: encoder)
-            try c.encode(truncation ?? 0, forKey: .truncation)
-            try c.encode(recurrentInitializer, forKey: .recurrentInitializer)
-        }
-
-        /// Throws `SynapseError.invalidArgument` unless the sizes, the steps of a one-to-many mode and the
-        /// truncation are in 1...2^24, a previous-output feedback has F == H, and the weights
-        /// fit in memory.
-        public func validate() throws {
-            try Mode.validate(inputFeatures: inputFeatures, hiddenSize: hiddenSize, mode: mode, truncation: truncation,
-                              gates: 3, layer: Self.typeName)
-        }
-
-        /// `weight_ih` (3H, F), `weight_hh` (3H, H), `bias_ih` and `bias_hh` (3H).
-        public var parameterShapes: [(name: String, shape: [Int])] {
-            [("weight_ih", [3 * hiddenSize, inputFeatures]), ("weight_hh", [3 * hiddenSize, hiddenSize]),
-             ("bias_ih", [3 * hiddenSize]), ("bias_hh", [3 * hiddenSize])]
-        }
-
-        /// (H) many-to-one, (T, H) many-to-many for an input sample (T, F); (steps, H) one-to-many
-        /// for an input sample (F).
-        /// - Throws: `SynapseError.shape` for an input sample of another shape.
-        public func outputShape(for inputShape: [Int]) throws -> [Int] {
-            try mode.outputShape(for: inputShape, inputFeatures: inputFeatures, hiddenSize: hiddenSize)
-        }
+        /// Writes the settings (`RecurrentLayerConfig`'s).
+        public func encode(to encoder: Encoder) throws { try settings.encode(to: encoder) }
 
         /// A `GRU` in `storage`, its weights drawn from `random` (zero without one).
         public func makeLayer(random: RandomGenerator?, storage: ParameterStorage) throws -> any Layer {
@@ -101,102 +59,24 @@ public final class GRU: Layer, SequenceMasking, RecurrentStepping {
         }
     }
 
-    /// The layer's settings, as saved in the architecture file (`truncation` may change after).
-    public private(set) var config: Config
-    /// The layer's name in the model; its parameters are `<name>.weight_ih`, ...
-    public var name: String
-    /// F, the width of an input step (`Config.inputFeatures`).
-    public var inputFeatures: Int { config.inputFeatures }
-    /// H, the number of units (`Config.hiddenSize`).
-    public var hiddenSize: Int { config.hiddenSize }
-    /// The width of the whole state row `step` carries (2H for the LSTM's [h | c], H for the GRU).
-    public var stateWidth: Int { config.hiddenSize }
-    /// How the layer maps sequences (`Config.mode`).
-    public var mode: Mode { config.mode }
-    /// Truncated back-propagation through time (`Config.truncation`).
-    public var truncation: Int? {
-        get { config.truncation }
-        set { config.truncation = newValue }
-    }
-
-    /// The cell: one step forward and backward; it holds the parameters.
-    public let cell: GRUCell
-    /// The loop over time around `cell`, with its working buffers.
-    private let sequence: RecurrentSequence<GRUCell>
-
-    /// `weight_ih` (3H, F), gates r, z, n.
-    public var weightIH: Parameter { cell.weightIH }
-    /// `weight_hh` (3H, H), gates r, z, n.
-    public var weightHH: Parameter { cell.weightHH }
-    /// `bias_ih` (3H).
-    public var biasIH: Parameter { cell.biasIH }
-    /// `bias_hh` (3H); its n block is applied inside r (...).
-    public var biasHH: Parameter { cell.biasHH }
-
-    /// h_0, (N, H); zeros when nil.
-    public var initialState: Tensor?
-    /// dLoss/d`initialState` after a backward pass with an initial state given.
-    public var initialStateGradient: Tensor? { sequence.initialStateGradient }
-
-    /// The padding mask (N, T; 1 real, 0 padding) for the next `forward`, or nil for none; a padded
-    /// step keeps the previous state and takes no gradient.
-    public var inputMask: Tensor?
-    /// The input mask when many-to-many (each output step is an input step), else nil.
-    public var outputMask: Tensor? { mode == .manyToMany ? inputMask : nil }
+    /// The layer's config, cell (`GRUCell`), loop over time and state.
+    public let core: RecurrentLayerCore<Config, GRUCell>
 
     /// Builds the layer `config` describes; with `random`, the weights are drawn from their
     /// initializers, else left at zero.
     public init(_ config: Config, random: RandomGenerator?, storage: ParameterStorage = .standalone, name: String = "") throws {
         try config.validate()
-        self.config = config
-        self.name = name
-        cell = GRUCell(config.inputFeatures, config.hiddenSize, recurrentInitializer: config.recurrentInitializer,
-                       random: random, storage: storage)
-        sequence = RecurrentSequence(cell: cell, mode: config.mode, layerType: Config.typeName)
+        let cell = GRUCell(config.inputFeatures, config.hiddenSize, recurrentInitializer: config.recurrentInitializer,
+                           random: random, storage: storage)
+        core = RecurrentLayerCore(config, cell: cell, name: name)
     }
 
     /// A GRU of F inputs and H units, its weights drawn from `random`.
-    public convenience init(_ inputFeatures: Int, _ hiddenSize: Int, mode: Mode = .manyToOne, truncation: Int? = nil,
+    public convenience init(_ inputFeatures: Int, _ hiddenSize: Int, mode: RecurrentMode = .manyToOne, truncation: Int? = nil,
                             recurrentInitializer: Initializer = .orthogonal, random: RandomGenerator,
                             name: String = "") throws {
         try self.init(Config(inputFeatures: inputFeatures, hiddenSize: hiddenSize, mode: mode, truncation: truncation,
                              recurrentInitializer: recurrentInitializer),
                       random: random, name: name)
-    }
-
-    /// The cell's parameters, in PyTorch's order: `weight_ih` (3H, F), `weight_hh` (3H, H), `bias_ih` and `bias_hh` (3H).
-    public var parameters: [Parameter] { cell.parameters }
-    /// The steps' rows are shared out to `BLAS.loopThreads` threads, each calling OpenBLAS.
-    public var splitsRowsAcrossThreads: Bool { true }
-
-    /// Runs `input` ((N, T, F), or (N, F) one-to-many) through the steps from `initialState` (zeros
-    /// when nil), under `inputMask`: (N, H), (N, T, H) or (N, steps, H), in the layer's own buffer.
-    public func forward(_ input: Tensor, training: Bool) -> Tensor {
-        sequence.forward(input, mask: inputMask, initialState: initialState, name: name)
-    }
-
-    /// Back-propagation through time (truncated if `truncation` is set): adds the weight gradients and
-    /// returns dLoss/dInput; `initialStateGradient` is set when an initial state was given.
-    public func backward(_ outputGradient: Tensor) -> Tensor {
-        sequence.backward(outputGradient, truncation: truncation, wantInitialStateGradient: initialState != nil,
-                          wantInputGradient: true, name: name)!
-    }
-
-    /// Back-propagation through time without dLoss/dInput, which the first layer of a model does
-    /// not need: the weight gradients only.
-    public func backwardParameters(_ outputGradient: Tensor) {
-        sequence.backward(outputGradient, truncation: truncation, wantInitialStateGradient: initialState != nil,
-                          wantInputGradient: false, name: name)
-    }
-
-    /// One step outside training for x (N, F) and h (N, H), written into `result` (N, H), which
-    /// may be `state` itself.
-    public func step(input x: Tensor, state: Tensor, into result: Tensor) {
-        sequence.step(input: x, state: state, into: result, name: name)
-    }
-
-    /// A copy of `initialState` (which the config does not hold).
-    public func adoptState(of source: any Layer) {
-        if let source = source as? GRU { initialState = source.initialState?.copy() }
     }
 }

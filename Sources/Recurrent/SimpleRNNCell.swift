@@ -72,13 +72,6 @@ public final class SimpleRNNCell: RecurrentCell {
         inputTransposed.deallocate()
     }
 
-    /// wt (columns, rows) = w^T for w (rows, columns).
-    private func transpose(_ w: UnsafePointer<Float>, rows: Int, columns: Int, into wt: UnsafeMutablePointer<Float>) {
-        for i in 0..<rows {
-            for j in 0..<columns { wt[j &* rows &+ i] = w[i &* columns &+ j] }
-        }
-    }
-
     /// Copies W_hh^T and W_ih^T, so the products are untransposed GEMMs.
     public func prepareSteps() {
         let (f, h) = (inputFeatures, hiddenSize)
@@ -91,15 +84,7 @@ public final class SimpleRNNCell: RecurrentCell {
     public func projectInput(_ x: StepRows, into z: UnsafeMutablePointer<Float>) {
         let (f, h, wt) = (inputFeatures, hiddenSize, UnsafePointer(inputTransposed))
         fillRows(z, rows: x.steps &* x.rows, with: bias.value.data, width: h)
-        if x.isContiguous(width: f) {
-            BLAS.gemmTall(m: x.steps &* x.rows, n: h, k: f, x.base, wt, beta: 1, z)
-            return
-        }
-        BLAS.concurrentPerform(min(BLAS.loopThreads, x.steps)) { w, workers in
-            for s in (x.steps &* w / workers)..<(x.steps &* (w &+ 1) / workers) {
-                BLAS.gemm(m: x.rows, n: h, k: f, x.step(s), lda: x.rowStride, wt, beta: 1, z + s &* x.rows &* h)
-            }
-        }
+        projectSteps(x, features: f, transposedWeight: wt, width: h, into: z, ldz: h)
     }
 
     /// h_t = act(z + h_{t-1} W_hh^T): one GEMM into the projection, then the activation.
@@ -143,16 +128,7 @@ public final class SimpleRNNCell: RecurrentCell {
         // Two independent products: one per thread when there are two.
         BLAS.concurrentPerform(min(BLAS.loopThreads, 2)) { w, workers in
             if w == 0 { BLAS.gemmSumOverRows(m: h, n: h, k: rows, dz, previousStates, beta: 1, dWhh) }
-            if w == workers - 1 {
-                if x.isContiguous(width: f) {
-                    BLAS.gemmSumOverRows(m: h, n: f, k: rows, dz, x.base, beta: 1, dWih)
-                } else {
-                    for s in 0..<x.steps {
-                        BLAS.gemm(transposeA: true, m: h, n: f, k: x.rows, dz + s &* x.rows &* h, x.step(s),
-                                  ldb: x.rowStride, beta: 1, dWih)
-                    }
-                }
-            }
+            if w == workers - 1 { addInputWeightGradient(dz, ldz: h, width: h, inputs: x, features: f, into: dWih) }
         }
         addColumnSums(of: dz, rows: rows, columns: h, into: bias.gradient.data)
     }
@@ -160,15 +136,7 @@ public final class SimpleRNNCell: RecurrentCell {
     /// Contiguous rows: one tall product; else one product per step, a share of the steps per
     /// thread.
     public func inputGradient(projectionGradient dz: UnsafePointer<Float>, beta: Float, into dx: StepRows) {
-        let (f, h, w) = (inputFeatures, hiddenSize, UnsafePointer(weightIH.value.data))
-        if dx.isContiguous(width: f) {
-            BLAS.gemmTall(m: dx.steps &* dx.rows, n: f, k: h, dz, w, beta: beta, dx.base)
-            return
-        }
-        BLAS.concurrentPerform(min(BLAS.loopThreads, dx.steps)) { k, workers in
-            for s in (dx.steps &* k / workers)..<(dx.steps &* (k &+ 1) / workers) {
-                BLAS.gemm(m: dx.rows, n: f, k: h, dz + s &* dx.rows &* h, w, beta: beta, dx.step(s), ldc: dx.rowStride)
-            }
-        }
+        inputGradientSteps(dz, ldz: hiddenSize, width: hiddenSize, weight: weightIH.value.data, features: inputFeatures,
+                           beta: beta, into: dx)
     }
 }

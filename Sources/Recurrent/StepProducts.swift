@@ -1,7 +1,7 @@
 import CKernels
 import Dense
 
-// The products a gated cell (LSTM, GRU) runs over all the steps of a pass at once, on rows that
+// The products a cell (Elman, LSTM, GRU) runs over all the steps of a pass at once, on rows that
 // may be part of wider rows: a GRU keeps its input projection in the first 3H columns of rows of
 // 6H. Each is one GEMM over every (step, row) pair when the inputs lie contiguously, else one per
 // step (the rows of a batch-major input, read where they are), a share of the steps per thread.
@@ -73,16 +73,5 @@ func addColumnSums(of dz: UnsafePointer<Float>, rows: Int, width: Int, ldz: Int,
 func transpose(_ w: UnsafePointer<Float>, rows: Int, columns: Int, into wt: UnsafeMutablePointer<Float>) {
     for i in 0..<rows {
         for j in 0..<columns { wt[j &* rows &+ i] = w[i &* columns &+ j] }
-    }
-}
-
-/// Fills a gated cell's `weight_ih` (G H, F) Glorot uniform over the whole matrix (fan-in F,
-/// fan-out G H, as Keras's kernel) and each gate's (H, H) block of `weight_hh` from
-/// `recurrent`, in that order from `random`.
-func fillGatedWeights(weightIH: Tensor, weightHH: Tensor, gates: Int, inputFeatures f: Int, hiddenSize h: Int,
-                      recurrent: Initializer, random: RandomGenerator) {
-    Initializer.glorotUniform.fill(weightIH, fanIn: f, fanOut: gates * h, random: random)
-    for g in 0..<gates {
-        recurrent.fill(weightHH.rows(g * h..<(g + 1) * h), fanIn: h, fanOut: h, random: random)
     }
 }
