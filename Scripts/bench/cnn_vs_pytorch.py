@@ -28,7 +28,7 @@ from collections import OrderedDict, defaultdict
 here = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, here)
 sys.path.insert(0, os.path.join(here, ".."))
-from common import pinned_peer, run_synapse, serve_peer, timed  # noqa: E402
+from common import pinned_peer, run_synapse, serve_peer, timed, torch_training_images_per_s  # noqa: E402
 
 BATCH = 32
 INFERENCE_BATCH = 256
@@ -62,17 +62,7 @@ def measure(network):
         else:
             from resnet_small import ResNetSmall
             model = ResNetSmall(channels=3, classes=10, depth=20)
-        model.train()
-        optimizer = torch.optim.Adam(model.parameters())
-        loss_fn = torch.nn.CrossEntropyLoss()
-        x = torch.rand(BATCH, 3, 32, 32) * 2 - 1
-        y = torch.arange(BATCH) % 10
-
-        def step():
-            optimizer.zero_grad(set_to_none=False)
-            loss_fn(model(x), y).backward()
-            optimizer.step()
-        figures = {"train": BATCH / timed(step, seconds)}
+        figures = {"train": torch_training_images_per_s(model, BATCH, seconds)}
         model.eval()
         xi = torch.rand(INFERENCE_BATCH, 3, 32, 32) * 2 - 1
         with torch.no_grad():

@@ -19,6 +19,24 @@ def timed(body, seconds, warmup=3):
             return elapsed / iterations
 
 
+def torch_training_images_per_s(model, batch, seconds):
+    """Images/s of a PyTorch image classifier's training step (forward, softmax cross-entropy,
+    backward, Adam) on a fixed random batch of 3 x 32 x 32 images of ten classes, as
+    conv-benchmark trains Synapse's networks; leaves `model` in training mode."""
+    import torch
+    model.train()
+    optimizer = torch.optim.Adam(model.parameters())
+    loss_fn = torch.nn.CrossEntropyLoss()
+    x = torch.rand(batch, 3, 32, 32) * 2 - 1
+    y = torch.arange(batch) % 10
+
+    def step():
+        optimizer.zero_grad(set_to_none=False)
+        loss_fn(model(x), y).backward()
+        optimizer.step()
+    return batch / timed(step, seconds)
+
+
 def run_synapse(binary, seconds, extra=()):
     """Runs a Synapse benchmark with --tsv (and `extra` options) and returns {(name, threads): value}."""
     out = subprocess.run([binary, "--tsv", "--seconds", str(seconds), *extra], check=True,

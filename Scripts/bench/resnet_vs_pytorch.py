@@ -19,7 +19,7 @@ import sys
 here = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, here)
 sys.path.insert(0, os.path.join(here, ".."))
-from common import pinned_peer, run_synapse, serve_peer, timed  # noqa: E402
+from common import pinned_peer, run_synapse, serve_peer, torch_training_images_per_s  # noqa: E402
 
 BATCH = 32
 
@@ -30,17 +30,7 @@ def measure(depth):
         from resnet_small import ResNetSmall
         torch.manual_seed(1)
         model = ResNetSmall(channels=3, classes=10, depth=depth)
-        model.train()
-        optimizer = torch.optim.Adam(model.parameters())
-        loss_fn = torch.nn.CrossEntropyLoss()
-        x = torch.rand(BATCH, 3, 32, 32) * 2 - 1
-        y = torch.arange(BATCH) % 10
-
-        def step():
-            optimizer.zero_grad(set_to_none=False)
-            loss_fn(model(x), y).backward()
-            optimizer.step()
-        return {"images_per_s": BATCH / timed(step, seconds)}
+        return {"images_per_s": torch_training_images_per_s(model, BATCH, seconds)}
     return run
 
 
