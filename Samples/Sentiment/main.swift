@@ -27,6 +27,8 @@ struct Sentiment: ParsableCommand {
     @Flag(help: "Read each review both ways (a second cell reads the real words last first); the two final states are concatenated.")
     var bidirectional = false
     @Option(help: "Hidden state size.") var hidden = 64
+    @Option(name: .customLong("pooling"), help: "What the classifier reads: last (the state after the last real word), mean or max (over every real word's state).")
+    var poolingSetting: String?
     @Option(help: "Simple cell only: recurrent nonlinearity, relu (with identity recurrent weights: an IRNN) or tanh (default relu).")
     var nonlinearity: String?
     @Option(help: "Recurrent weight initialisation: identity or orthogonal (default: identity for the simple cell, orthogonal for lstm and gru).")
@@ -55,10 +57,12 @@ struct Sentiment: ParsableCommand {
     var lr: Float { lrSetting ?? 1e-3 }
     var dropout: Float { dropoutSetting ?? (cell == "simple" ? 0 : 0.3) }
     var decay: Float { decaySetting ?? (cell == "simple" ? 1 : 0.5) }
+    var pooling: String { poolingSetting ?? "last" }
 
     func validate() throws {
         try checkTraining(epochs: epochs, batchSize: batchSize, lr: lrSetting, decay: decaySetting)
         guard ["simple", "lstm", "gru"].contains(cell) else { throw ValidationError("--cell must be simple, lstm or gru, not '\(cell)'") }
+        guard ["last", "mean", "max"].contains(pooling) else { throw ValidationError("--pooling must be last, mean or max, not '\(pooling)'") }
         guard vocabulary >= 3 else { throw ValidationError("--vocabulary must be at least 3 (<pad>, <unk> and a word), got \(vocabulary)") }
         guard length >= 1, embedding >= 1, hidden >= 1 else {
             throw ValidationError("--length, --embedding and --hidden must be at least 1, got \(length), \(embedding), \(hidden)")
@@ -100,12 +104,13 @@ struct Sentiment: ParsableCommand {
         let words = try Embedding(vocabulary.count, embedding, paddingIndex: Vocabulary.padding,
                               initializer: .uniform(embeddingScale), random: random, name: "embedding")
         let rnn = try recurrentLayer(random: random)
-        let model = try Sequential(inputShape: [length], [words]
-            + (dropout > 0 ? [Dropout(rate: dropout, name: "dropout")] : []) + [
-            rnn,
-        ] + (stateDropout > 0 ? [Dropout(rate: stateDropout, name: "state_dropout")] : []) + [
-            Linear(bidirectional ? 2 * hidden : hidden, 1, random: random, name: "fc"),
-        ])
+        var layers: [any Layer] = [words]
+        if dropout > 0 { layers.append(try Dropout(rate: dropout, name: "dropout")) }
+        layers.append(rnn)
+        if pooling != "last" { layers.append(SequencePooling(pooling == "mean" ? .mean : .max, name: "pool")) }
+        if stateDropout > 0 { layers.append(try Dropout(rate: stateDropout, name: "state_dropout")) }
+        layers.append(try Linear(bidirectional ? 2 * hidden : hidden, 1, random: random, name: "fc"))
+        let model = try Sequential(inputShape: [length], layers)
         print(model.summary())
         let optimizer = Adam(learningRate: lr, weightDecay: weightDecay)
         let trainer = Trainer(model: model, loss: BinaryCrossEntropy(), optimizer: optimizer, random: random,
@@ -158,6 +163,7 @@ struct Sentiment: ParsableCommand {
     }
 
     func recurrentConfig() throws -> Bidirectional.Wrapped {
+        let mode: RecurrentMode = pooling == "last" ? .manyToOne : .manyToMany
         guard let recurrentInit = Initializer(configName: recurrentInit ?? (cell == "simple" ? "identity" : "orthogonal")),
               recurrentInit == .identity || recurrentInit == .orthogonal else {
             throw ValidationError("--recurrent-init must be orthogonal or identity")
@@ -167,13 +173,13 @@ struct Sentiment: ParsableCommand {
             guard let nonlinearity = SimpleRNN.Nonlinearity(rawValue: nonlinearity ?? "relu") else {
                 throw ValidationError("--nonlinearity must be tanh or relu")
             }
-            return .simpleRNN(SimpleRNN.Config(inputFeatures: embedding, hiddenSize: hidden, nonlinearity: nonlinearity,
+            return .simpleRNN(SimpleRNN.Config(inputFeatures: embedding, hiddenSize: hidden, mode: mode, nonlinearity: nonlinearity,
                                                recurrentInitializer: recurrentInit))
         case "lstm", "gru":
             guard nonlinearity == nil else { throw ValidationError("--nonlinearity applies to --cell simple only") }
             return cell == "lstm"
-                ? .lstm(LSTM.Config(inputFeatures: embedding, hiddenSize: hidden, recurrentInitializer: recurrentInit))
-                : .gru(GRU.Config(inputFeatures: embedding, hiddenSize: hidden, recurrentInitializer: recurrentInit))
+                ? .lstm(LSTM.Config(inputFeatures: embedding, hiddenSize: hidden, mode: mode, recurrentInitializer: recurrentInit))
+                : .gru(GRU.Config(inputFeatures: embedding, hiddenSize: hidden, mode: mode, recurrentInitializer: recurrentInit))
         default:
             throw ValidationError("--cell must be simple, lstm or gru, not '\(cell)'")
         }

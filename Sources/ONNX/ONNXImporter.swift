@@ -13,7 +13,7 @@ import SwiftProtobuf
 /// MaxPool, AveragePool -> MaxPool2D, AvgPool2D; GlobalAveragePool + Flatten ->
 /// GlobalAveragePooling2D; Relu, LeakyRelu, Sigmoid, Tanh, Softmax -> Activation;
 /// BatchNormalization -> BatchNorm; Flatten and a flattening Reshape -> Flatten; Cast + Gather ->
-/// Embedding; Transpose + RNN, LSTM or GRU + the way back -> SimpleRNN, LSTM, GRU or
+/// Embedding; ReduceMean, ReduceMax over axis 1 of (N, T, F) -> SequencePooling; Transpose + RNN, LSTM or GRU + the way back -> SimpleRNN, LSTM, GRU or
 /// Bidirectional (`importTimeMajorRecurrent`); Add, Mul and Sum of computed tensors -> Add,
 /// Multiply; Concat -> Concatenate; Identity, Dropout and zero Pad are left out; `Constant`
 /// nodes and `Transpose` of a constant are folded. Opsets 13 to 23 of the default domain.

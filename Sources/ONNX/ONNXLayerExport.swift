@@ -27,6 +27,7 @@ enum ONNXLayerExports {
         LSTM.typeName: exportLSTM,
         GRU.typeName: exportGRU,
         Bidirectional.typeName: exportBidirectional,
+        SequencePooling.typeName: exportSequencePooling,
         GlobalAveragePooling2D.typeName: exportGlobalAveragePooling2D,
         Identity.typeName: exportIdentity,
         // A merge layer in a chain merges one input: the identity. In a `Graph` the exporter

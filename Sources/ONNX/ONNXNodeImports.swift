@@ -21,6 +21,7 @@ enum ONNXNodeImports {
         "BatchNormalization": importBatchNormalization,
         "Flatten": importFlatten, "Reshape": importReshape,
         "GlobalAveragePool": importGlobalAveragePool,
+        "ReduceMean": importReduction, "ReduceMax": importReduction,
         "Cast": importEmbedding, "Pad": importZeroPad, "Transpose": importTimeMajorRecurrent,
     ]
 
@@ -294,6 +295,23 @@ func importZeroPad(_ node: Onnx_NodeProto, _ graph: ONNXGraphReader) throws -> [
 
 /// GlobalAveragePool on (N, C, H, W), then the Flatten (axis 1), flattening Reshape or
 /// Squeeze of axes [2, 3] that makes its (N, C, 1, 1) an (N, C): GlobalAveragePooling2D.
+/// ReduceMean or ReduceMax over the time axis of (N, T, F) without keeping it: a
+/// `SequencePooling`. The axes come as the attribute (opsets 13-17) or the second input (18 on).
+func importReduction(_ node: Onnx_NodeProto, _ graph: ONNXGraphReader) throws -> [ImportedLayer] {
+    try node.onlyAttributes(["axes", "keepdims", "noop_with_empty_axes"])
+    guard graph.shape.count == 2 else {
+        throw SynapseError.invalidArgument("on (N, \(graph.shape)): only the time axis of (N, T, F) is reduced")
+    }
+    let axes = try node.ints("axes") ?? (node.input.count > 1 && !node.input[1].isEmpty
+        ? try graph.integers(node.input[1], for: node).map { Int($0) } : [])
+    guard axes == [1] || axes == [-2], try node.int("keepdims", default: 1) == 0,
+          try node.int("noop_with_empty_axes", default: 0) == 0 else {
+        throw SynapseError.invalidArgument("only the reduction of axis 1 with keepdims 0 is imported (got axes \(axes))")
+    }
+    let pool = SequencePooling(node.opType == "ReduceMean" ? .mean : .max)
+    return try imported(pool, [], after: node, graph)
+}
+
 func importGlobalAveragePool(_ node: Onnx_NodeProto, _ graph: ONNXGraphReader) throws -> [ImportedLayer] {
     try node.onlyAttributes([])
     guard graph.shape.count == 3 else { throw SynapseError.invalidArgument("on (N, \(graph.shape)): (N, C, H, W) expected") }

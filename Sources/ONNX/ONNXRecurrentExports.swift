@@ -17,6 +17,19 @@ func exportEmbedding(_ any: any Layer, _ graph: ONNXGraphWriter) throws {
                 shape: graph.shape + [embedding.dimension])
 }
 
+/// SequencePooling: `ReduceMean` or `ReduceMax` over the time axis (axes [1], keepdims 0). A
+/// padding mask in force is refused: ONNX's reductions would count the padded steps.
+func exportSequencePooling(_ any: any Layer, _ graph: ONNXGraphWriter) throws {
+    let pool = try layer(any, as: SequencePooling.self)
+    if let mask = graph.paddingMask {
+        throw SynapseError.invalidArgument("the padding mask of '\(mask.layer)' reaches it: ONNX's reductions would count the "
+            + "padded steps (give the Embedding no padding index, or read the last state: a many-to-one layer)")
+    }
+    let output = try pool.outputShape(for: graph.shape)
+    graph.chain(pool.reduction == .mean ? "ReduceMean" : "ReduceMax", name: pool.name, inputs: [graph.current],
+                attributes: [ONNXAttribute.ints("axes", [1]), ONNXAttribute.int("keepdims", 0)], shape: output)
+}
+
 /// The gate blocks of ONNX's recurrent operators in PyTorch's (Synapse's) order: ONNX block k
 /// is PyTorch block `order[k]`. LSTM: PyTorch i, f, g, o; ONNX i, o, f, c. GRU: PyTorch r, z, n;
 /// ONNX z, r, h. RNN: one block.

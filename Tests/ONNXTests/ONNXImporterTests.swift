@@ -203,6 +203,29 @@ final class ONNXImporterTests: XCTestCase {
         }
     }
 
+    /// SequencePooling after a many-to-many layer: ReduceMean or ReduceMax over axis 1 and back,
+    /// the same outputs bit for bit; under a padding mask it is refused, naming the layer (ONNX's
+    /// reductions would count the padded steps).
+    func testSequencePoolingRoundTripAndMaskRefused() throws {
+        let random = RandomGenerator(seed: 23)
+        for reduction in SequencePooling.Reduction.allCases {
+            let model = try Sequential(inputShape: [5, 4], [
+                GRU(4, 6, mode: .manyToMany, random: random, name: "gru"),
+                SequencePooling(reduction, name: "pool"),
+                Linear(6, 2, random: random, name: "fc"),
+            ])
+            let imported = try assertRoundTrip(model, input: uniform([3, 5, 4], random))
+            XCTAssertEqual((imported.layers[1] as? SequencePooling)?.reduction, reduction)
+            let masked = try Sequential(inputShape: [5], [
+                Embedding(9, 4, paddingIndex: 0, random: random, name: "embedding"),
+                SequencePooling(reduction, name: "pool"),
+            ])
+            XCTAssertThrowsError(try ONNXExporter.export(masked)) {
+                XCTAssertTrue("\($0)".contains("'pool'") && "\($0)".contains("padding mask"), "\($0)")
+            }
+        }
+    }
+
     /// ONNX's LSTM gates are i, o, f, c: the exported W's second block is PyTorch's fourth (o).
     func testLSTMGateOrderInONNX() throws {
         let random = RandomGenerator(seed: 22)
