@@ -10,6 +10,8 @@ static const SynapseKernels kernels_##S = {                                     
     synapse_ck_embedding_gather_##S, synapse_ck_embedding_scatter_add_##S, synapse_ck_transpose_first_two_##S, \
     synapse_ck_lstm_forward_##S, synapse_ck_lstm_backward_##S, synapse_ck_gru_forward_##S,           \
     synapse_ck_gru_backward_##S, synapse_ck_column_sums_##S,                                          \
+    synapse_ck_batchnorm_moments_##S, synapse_ck_batchnorm_normalize_##S,                             \
+    synapse_ck_batchnorm_gradient_sums_##S, synapse_ck_batchnorm_input_gradient_##S,                  \
     synapse_ck_winograd_input_##S, synapse_ck_winograd_output_##S, synapse_ck_winograd_output_gradient_##S,  \
     synapse_ck_winograd_input_gradient_##S,                                                           \
 };

@@ -1,7 +1,7 @@
 // Private to CKernels (include/ckernels.h is the module's public header): what the kernel files
 // and dispatch.c share. One body per kernel (static, always inlined) in its family's file,
 // instantiated there once per instruction set by that file's variant macro (ELEMENTWISE_VARIANT,
-// SEQUENCE_VARIANT, GATES_VARIANT, POOLING_VARIANT, CONVOLUTION_VARIANT); the compiler vectorises each copy for
+// SEQUENCE_VARIANT, GATES_VARIANT, POOLING_VARIANT, CONVOLUTION_VARIANT, NORMALIZATION_VARIANT); the compiler vectorises each copy for
 // its target. dispatch.c builds each variant's SynapseKernels table from the functions declared
 // below.
 #ifndef SYNAPSE_CKERNELS_PRIVATE_H
@@ -58,6 +58,15 @@
     KERNEL(S) synapse_ck_gru_backward_##S(const float *gradient, const float *previous, const float *z,        \
                                           float *d, float *previous_gradient, long n, long h);                 \
     KERNEL(S) synapse_ck_column_sums_##S(const float *dz, long rows, long width, long ldz, float *db);         \
+    KERNEL(S) synapse_ck_batchnorm_moments_##S(const float *x, long n, long stride, long size, double *mean,   \
+                                               double *squares);                                               \
+    KERNEL(S) synapse_ck_batchnorm_normalize_##S(const float *x, float *y, float *h, long n, long stride,      \
+                                                 long size, float mean, float inv_std, float gamma, float beta); \
+    KERNEL(S) synapse_ck_batchnorm_gradient_sums_##S(const float *dy, const float *h, long n, long stride,     \
+                                                     long size, double *sum_dy, double *sum_dyh);              \
+    KERNEL(S) synapse_ck_batchnorm_input_gradient_##S(const float *dy, const float *h, float *dx, long n,      \
+                                                      long stride, long size, float scale, float count,       \
+                                                      float sum_dy, float sum_dyh);                           \
     KERNEL(S) synapse_ck_maxpool2x2_##S(const float *x, float *y, int *index, long planes, long h, long w,     \
                                         long oh, long ow);                                                     \
     KERNEL(S) synapse_ck_maxpool2x2_backward_##S(const float *dy, const float *y, const int *index, float *dx, \

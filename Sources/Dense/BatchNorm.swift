@@ -1,3 +1,4 @@
+import CKernels
 /// Batch normalisation (Ioffe and Szegedy, 2015) over features (N x F) or channels (N x C x H x W).
 ///
 ///     y = gamma * (x - mean) / sqrt(var + eps) + beta
@@ -125,17 +126,13 @@ public final class BatchNorm: Layer {
         let (x, y, h) = (input.data, out.data, xhat.data)
         let (gamma, beta, inv) = (weight.value.data, bias.value.data, inverseStd.data)
         let (rm, rv) = (runningMean.value.data, runningVariance.value.data)
+        let kernels = synapse_kernels().pointee
+        let stride = c &* spatial
         for ch in 0..<c {
             var mean: Float, variance: Float
             if training {
-                var sum: Double = 0
-                for s in 0..<n { let p = x + (s &* c &+ ch) &* spatial; for i in 0..<spatial { sum += Double(p[i]) } }
-                let m = sum / Double(count)
-                var squares: Double = 0
-                for s in 0..<n {
-                    let p = x + (s &* c &+ ch) &* spatial
-                    for i in 0..<spatial { let d = Double(p[i]) - m; squares += d * d }
-                }
+                var m: Double = 0, squares: Double = 0
+                kernels.batchnorm_moments(x + ch &* spatial, n, stride, spatial, &m, &squares)
                 mean = Float(m)
                 variance = Float(squares / Double(count))
                 let unbiased = count > 1 ? Float(squares / Double(count - 1)) : variance
@@ -146,15 +143,8 @@ public final class BatchNorm: Layer {
             }
             let invStd = 1 / (variance + epsilon).squareRoot()
             inv[ch] = invStd
-            let (g, b) = (gamma[ch], beta[ch])
-            for s in 0..<n {
-                let o = (s &* c &+ ch) &* spatial
-                for i in 0..<spatial {
-                    let v = (x[o + i] - mean) * invStd
-                    h[o + i] = v
-                    y[o + i] = g * v + b
-                }
-            }
+            let o = ch &* spatial
+            kernels.batchnorm_normalize(x + o, y + o, h + o, n, stride, spatial, mean, invStd, gamma[ch], beta[ch])
         }
         return out
     }
@@ -171,23 +161,22 @@ public final class BatchNorm: Layer {
         let (dy, h, d) = (outputGradient.data, normalized.data, dx.data)
         let (gamma, inv) = (weight.value.data, inverseStd.data)
         let (dGamma, dBeta) = (weight.gradient.data, bias.gradient.data)
+        let kernels = synapse_kernels().pointee
+        let stride = c &* spatial
         for ch in 0..<c {
-            var sumDy: Float = 0, sumDyH: Float = 0
-            for s in 0..<n {
-                let o = (s &* c &+ ch) &* spatial
-                for i in 0..<spatial { sumDy += dy[o + i]; sumDyH += dy[o + i] * h[o + i] }
-            }
+            let o = ch &* spatial
+            var sums: (dy: Double, dyH: Double) = (0, 0)
+            kernels.batchnorm_gradient_sums(dy + o, h + o, n, stride, spatial, &sums.dy, &sums.dyH)
+            let (sumDy, sumDyH) = (Float(sums.dy), Float(sums.dyH))
             dGamma[ch] += sumDyH
             dBeta[ch] += sumDy
             let scale = gamma[ch] * inv[ch]
-            for s in 0..<n {
-                let o = (s &* c &+ ch) &* spatial
-                if lastWasTraining {
-                    for i in 0..<spatial {
-                        d[o + i] = scale / count * (count * dy[o + i] - sumDy - h[o + i] * sumDyH)
-                    }
-                } else {
-                    for i in 0..<spatial { d[o + i] = scale * dy[o + i] }
+            if lastWasTraining {
+                kernels.batchnorm_input_gradient(dy + o, h + o, d + o, n, stride, spatial, scale / count, count, sumDy, sumDyH)
+            } else {
+                for s in 0..<n {
+                    let p = o &+ s &* stride
+                    for i in 0..<spatial { d[p + i] = scale * dy[p + i] }
                 }
             }
         }

@@ -166,6 +166,64 @@ final class KernelVariantTests: XCTestCase {
         }
     }
 
+    /// Batch normalisation's kernels on one channel of (N, C, H, W) = (3, 4, 5, 7) (35-value planes:
+    /// two 16-lane runs and a tail): the same bits on every variant, and within float32 rounding
+    /// of the statistics and gradients summed in Double one value at a time.
+    func testEveryVariantGivesThePlainBitsForBatchNorm() throws {
+        let active = synapse_kernels()
+        defer {
+            for i in 0..<synapse_kernels_variant_count() where synapse_kernels_variant(i) == active { synapse_kernels_use(i) }
+        }
+        let random = RandomGenerator(seed: 7)
+        let (n, c, size, ch) = (3, 4, 35, 2)
+        let x = randomTensor([n, c, size], random, scale: 3), dy = randomTensor([n, c, size], random)
+        for i in 0..<x.count { x[i] += 5 }  // a mean far from zero: the centred sum of squares matters
+        func outputs() -> (statistics: [Double], tensors: [[Float]]) {
+            let k = synapse_kernels().pointee
+            let (y, h, dx) = (Tensor(shape: x.shape), Tensor(shape: x.shape), Tensor(shape: x.shape))
+            var (mean, squares, sumDy, sumDyH): (Double, Double, Double, Double) = (0, 0, 0, 0)
+            let o = ch * size
+            k.batchnorm_moments(x.data + o, n, c * size, size, &mean, &squares)
+            let inv = 1 / (Float(squares) / Float(n * size) + 1e-5).squareRoot()
+            k.batchnorm_normalize(x.data + o, y.data + o, h.data + o, n, c * size, size, Float(mean), inv, 1.5, -0.25)
+            k.batchnorm_gradient_sums(dy.data + o, h.data + o, n, c * size, size, &sumDy, &sumDyH)
+            k.batchnorm_input_gradient(dy.data + o, h.data + o, dx.data + o, n, c * size, size, 0.01, Float(n * size),
+                                       Float(sumDy), Float(sumDyH))
+            return ([mean, squares, sumDy, sumDyH], [y, h, dx].map { Array($0.buffer) })
+        }
+        XCTAssertEqual(synapse_kernels_use(0), 1, "the plain variant runs everywhere")
+        let plain = outputs()
+        // The reference: one value at a time in Double.
+        let values = (0..<n).flatMap { s in (0..<size).map { Double(x[(s * c + ch) * size + $0]) } }
+        let mean = values.reduce(0, +) / Double(values.count)
+        let squares = values.reduce(0) { $0 + ($1 - mean) * ($1 - mean) }
+        XCTAssertEqual(plain.statistics[0], mean, accuracy: 1e-6 * abs(mean))
+        // The centre is the mean rounded to Float; 105 float terms of size ~9 each round to ~1e-6 relative.
+        XCTAssertEqual(plain.statistics[1], squares, accuracy: 1e-5 * squares)
+        let inv = 1 / (Float(plain.statistics[1]) / Float(n * size) + 1e-5).squareRoot()
+        var (sumDy, sumDyH) = (0.0, 0.0)
+        for s in 0..<n {
+            for i in 0..<size {
+                let at = (s * c + ch) * size + i
+                let h = (x[at] - Float(plain.statistics[0])) * inv
+                XCTAssertEqual(plain.tensors[1][at], h, accuracy: 1e-6 * max(1, abs(h)))
+                XCTAssertEqual(plain.tensors[0][at], 1.5 * h - 0.25, accuracy: 1e-5 * max(1, abs(h)))
+                (sumDy, sumDyH) = (sumDy + Double(dy[at]), sumDyH + Double(dy[at]) * Double(plain.tensors[1][at]))
+            }
+        }
+        XCTAssertEqual(plain.statistics[2], sumDy, accuracy: 1e-5 * max(1, abs(sumDy)))
+        XCTAssertEqual(plain.statistics[3], sumDyH, accuracy: 1e-5 * max(1, abs(sumDyH)))
+        XCTAssertTrue(plain.tensors[0][0..<(ch * size)].allSatisfy { $0 == 0 }, "other channels untouched")
+        for i in 1..<synapse_kernels_variant_count() where synapse_kernels_use(Int32(i)) == 1 {
+            let name = String(cString: synapse_kernels().pointee.name)
+            let other = outputs()
+            XCTAssertEqual(other.statistics.map(\.bitPattern), plain.statistics.map(\.bitPattern), "\(name): statistics")
+            for (j, (a, b)) in zip(other.tensors, plain.tensors).enumerated() {
+                XCTAssertEqual(a.map(\.bitPattern), b.map(\.bitPattern), "\(name): result \(j) differs from the plain variant")
+            }
+        }
+    }
+
     /// The c half of each (2h) row.
     private func halves(_ x: [Float], _ h: Int) -> [Float] {
         stride(from: 0, to: x.count, by: 2 * h).flatMap { x[($0 + h)..<($0 + 2 * h)] }

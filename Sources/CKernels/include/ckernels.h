@@ -85,6 +85,20 @@ typedef struct {
     /// db[j] += dz[r][j], j < width, over `rows` rows `ldz` floats apart, in row order (a bias
     /// gradient). Same bits on every variant.
     void (*column_sums)(const float *dz, long rows, long width, long ldz, float *db);
+    /// Batch normalisation's statistics of one channel, its n planes of `size` floats `stride`
+    /// apart: the mean and the sum of squared distances from it (each plane summed in 16 float
+    /// lanes, lanes and planes in Double). Same bits on every variant.
+    void (*batchnorm_moments)(const float *x, long n, long stride, long size, double *mean, double *squares);
+    /// h = (x - mean) inv_std and y = gamma h + beta over the channel's planes. Same bits on every variant.
+    void (*batchnorm_normalize)(const float *x, float *y, float *h, long n, long stride, long size, float mean,
+                                float inv_std, float gamma, float beta);
+    /// sum(dy) and sum(dy h) over the channel's planes, summed as batchnorm_moments sums. Same bits
+    /// on every variant.
+    void (*batchnorm_gradient_sums)(const float *dy, const float *h, long n, long stride, long size, double *sum_dy,
+                                    double *sum_dyh);
+    /// dx = scale (count dy - sum_dy - h sum_dyh) over the channel's planes. Same bits on every variant.
+    void (*batchnorm_input_gradient)(const float *dy, const float *h, float *dx, long n, long stride, long size,
+                                     float scale, float count, float sum_dy, float sum_dyh);
     /// Winograd input transform of the tile rows r0 ..< r1 (numbered through the batch):
     /// v[(xi c + ci) ld + t] = (B^T d B)[xi] for the t-th tile of the range and its 4 x 4 input
     /// patch d in channel ci (see winograd.c).
