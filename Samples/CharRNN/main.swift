@@ -196,4 +196,5 @@ final class EpochEnd: CheckpointedCallback {
     }
 }
 
+useOpenBLASVectorKernels()
 CharRNN.main()

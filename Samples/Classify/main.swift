@@ -222,4 +222,5 @@ extension Classify {
 extension ImageFormat.Fit: ExpressibleByArgument {}
 extension ImageFormat.Alpha: ExpressibleByArgument {}
 
+useOpenBLASVectorKernels()
 Classify.main()

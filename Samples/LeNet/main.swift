@@ -101,4 +101,5 @@ struct LeNet: ParsableCommand {
     }
 }
 
+useOpenBLASVectorKernels()
 LeNet.main()

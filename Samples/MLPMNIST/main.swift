@@ -78,4 +78,5 @@ struct MLPMNIST: ParsableCommand {
     }
 }
 
+useOpenBLASVectorKernels()
 MLPMNIST.main()

@@ -105,3 +105,20 @@ public enum SampleOutput {
     /// the progress bar stay quiet.
     nonisolated(unsafe) public static var silenced = false
 }
+
+/// Starts this program again, the same arguments and environment, with `OPENBLAS_CORETYPE` set
+/// when OpenBLAS fell back to kernels without AVX2 on a CPU that has AVX2 or AVX-512
+/// (`BLAS.suggestedCoreType`: OpenBLAS 0.3.21 does so on x86 models it does not know, and every
+/// matrix product then runs about three times slower). OpenBLAS reads the variable only as it
+/// loads, so the process starts again; it returns at once otherwise, and when
+/// `OPENBLAS_CORETYPE` is set (the user's choice stands). Call it first thing in `main`.
+public func useOpenBLASVectorKernels() {
+    guard let core = BLAS.suggestedCoreType else { return }
+    note("OpenBLAS chose its \(BLAS.coreName) kernels (no AVX2) for this CPU, which it does not know; "
+         + "starting again with OPENBLAS_CORETYPE=\(core) (set OPENBLAS_CORETYPE to choose)")
+    setenv("OPENBLAS_CORETYPE", core, 1)
+    execv("/proc/self/exe", CommandLine.unsafeArgv)
+    // Only reached when the program could not start again: go on with the kernels there are.
+    unsetenv("OPENBLAS_CORETYPE")
+    note("could not start again (\(String(cString: strerror(errno)))); going on with OpenBLAS's \(BLAS.coreName) kernels")
+}

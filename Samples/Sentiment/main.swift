@@ -220,4 +220,5 @@ struct Sentiment: ParsableCommand {
     }
 }
 
+useOpenBLASVectorKernels()
 Sentiment.main()

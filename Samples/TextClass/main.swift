@@ -315,4 +315,5 @@ extension TextClass {
     }
 }
 
+useOpenBLASVectorKernels()
 TextClass.main()

@@ -6,6 +6,43 @@ import sys
 import time
 
 
+VECTOR_CORES = {"haswell", "zen", "skylakex", "cooperlake", "sapphirerapids"}
+
+
+def openblas_core():
+    """The kernel set OpenBLAS picks on this machine, lowercased ("prescott", "haswell", ...),
+    as its OPENBLAS_VERBOSE=2 report names it when it loads."""
+    probe = "import ctypes, ctypes.util; ctypes.CDLL(ctypes.util.find_library('openblas') or 'libopenblas.so.0')"
+    report = subprocess.run([sys.executable, "-c", probe], env=dict(os.environ, OPENBLAS_VERBOSE="2"),
+                            capture_output=True, text=True)
+    for line in (report.stdout + report.stderr).splitlines():
+        if line.startswith("Core: "):
+            return line[len("Core: "):].strip().lower()
+    return ""
+
+
+def use_vector_kernels():
+    """Sets OPENBLAS_CORETYPE for this script and everything it starts, Synapse and PyTorch alike,
+    when OpenBLAS falls back to kernels without AVX2 on a CPU that has AVX-512 (SkylakeX) or AVX2
+    (Haswell): the rule of Synapse's BLAS.suggestedCoreType, which the samples follow. Both sides
+    then multiply on the same kernels. A value already set stands."""
+    if "OPENBLAS_CORETYPE" in os.environ:
+        return
+    core = openblas_core()
+    if not core or core in VECTOR_CORES:
+        return
+    flags = set()
+    with open("/proc/cpuinfo") as cpuinfo:
+        for line in cpuinfo:
+            if line.startswith("flags"):
+                flags = set(line.split(":", 1)[1].split())
+                break
+    choice = "SkylakeX" if {"avx512f", "avx512vl"} <= flags else "Haswell" if {"avx2", "fma"} <= flags else None
+    if choice:
+        print(f"OpenBLAS picks its {core} kernels here; both sides run with OPENBLAS_CORETYPE={choice}", file=sys.stderr)
+        os.environ["OPENBLAS_CORETYPE"] = choice
+
+
 def timed(body, seconds, warmup=3):
     """Seconds per call of `body`, after a warm-up, timed over about `seconds`."""
     for _ in range(warmup):

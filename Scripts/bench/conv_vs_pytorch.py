@@ -23,7 +23,7 @@ from collections import OrderedDict
 
 import torch
 
-from common import pinned_peer, run_synapse, serve_peer, timed
+from common import pinned_peer, run_synapse, serve_peer, timed, use_vector_kernels
 
 LAYERS = [
     ("conv_64x1x28x28_k5p2_o6", 64, 1, 28, 28, 6, 5, 1, 2),
@@ -89,6 +89,7 @@ def main():
     parser.add_argument("--batch-size", type=int, default=32, help="LeNet-5 training batch size (both sides)")
     parser.add_argument("--peer-threads", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    use_vector_kernels()
     if args.peer_threads:
         return serve_peer(args.peer_threads, functools.partial(pytorch_figures, batch=args.batch_size), args.seconds)
 

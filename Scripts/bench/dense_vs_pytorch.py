@@ -14,7 +14,7 @@ import os
 
 import torch
 
-from common import pinned_peer, run_synapse, serve_peer, timed
+from common import pinned_peer, run_synapse, serve_peer, timed, use_vector_kernels
 
 
 
@@ -57,6 +57,7 @@ def main():
     parser.add_argument("--seconds", type=float, default=2.0)
     parser.add_argument("--peer-threads", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    use_vector_kernels()
     if args.peer_threads:
         return serve_peer(args.peer_threads, pytorch_figures, args.seconds)
 

@@ -28,6 +28,9 @@ import sys
 import tempfile
 import time
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from common import use_vector_kernels  # noqa: E402
+
 import numpy as np
 
 BATCH, RATE, VALIDATION_BATCH = 32, 0.002, 256
@@ -104,6 +107,7 @@ def main():
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--peer-threads", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    use_vector_kernels()
     if args.peer_threads:
         rate, accuracy = pytorch_epoch(args.data, args.peer_threads)
         print(rate, accuracy)

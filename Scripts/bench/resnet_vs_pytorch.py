@@ -19,7 +19,7 @@ import sys
 here = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, here)
 sys.path.insert(0, os.path.join(here, ".."))
-from common import pinned_peer, run_synapse, serve_peer, torch_training_images_per_s  # noqa: E402
+from common import pinned_peer, run_synapse, serve_peer, torch_training_images_per_s, use_vector_kernels  # noqa: E402
 
 BATCH = 32
 
@@ -42,6 +42,7 @@ def main():
     parser.add_argument("--seconds", type=float, default=10)
     parser.add_argument("--peer-threads", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    use_vector_kernels()
     if args.peer_threads:
         serve_peer(args.peer_threads, measure(args.depth), args.seconds)
         return

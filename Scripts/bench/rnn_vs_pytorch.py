@@ -19,7 +19,7 @@ import statistics
 
 import torch
 
-from common import pinned_peer, run_synapse, serve_peer, timed
+from common import pinned_peer, run_synapse, serve_peer, timed, use_vector_kernels
 
 
 class Model(torch.nn.Module):
@@ -68,6 +68,7 @@ def main():
     parser.add_argument("--repeats", type=int, default=1, help="turns each side takes; the figures are medians")
     parser.add_argument("--peer-threads", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    use_vector_kernels()
     if args.peer_threads:
         return serve_peer(args.peer_threads, lambda t, s: pytorch_tokens_per_second(t, s, cell=args.cell),
                           args.seconds)

@@ -1,3 +1,4 @@
+import CKernels
 import COpenBLAS
 import Dispatch
 import Foundation
@@ -106,6 +107,21 @@ public enum BLAS {
     /// The kernel set OpenBLAS chose for this CPU (or `OPENBLAS_CORETYPE` named), lowercased:
     /// "haswell", "cooperlake", ...; products round alike only on the same kernels.
     public static let coreName: String = openblas_get_corename().map { String(cString: $0).lowercased() } ?? ""
+
+    /// The `OPENBLAS_CORETYPE` that would give this CPU OpenBLAS's vector kernels, when OpenBLAS
+    /// fell back to kernels without AVX2 (its `Prescott` core: what 0.3.21 picks for an x86 CPU
+    /// model it does not know, such as Intel's Emerald Rapids) on a CPU that has AVX-512
+    /// (`SkylakeX`) or AVX2 and FMA (`Haswell`); nil when OpenBLAS chose AVX2 or AVX-512 kernels
+    /// itself, or when `OPENBLAS_CORETYPE` is set. OpenBLAS reads the variable once, as it
+    /// loads: a program sets it in its environment before it starts (the samples start again
+    /// with it, `SampleOptions.useOpenBLASVectorKernels`).
+    public static var suggestedCoreType: String? {
+        guard ProcessInfo.processInfo.environment["OPENBLAS_CORETYPE"] == nil,
+              !["haswell", "zen", "skylakex", "cooperlake", "sapphirerapids"].contains(coreName) else { return nil }
+        if synapse_kernels_variant(2) != nil { return "SkylakeX" }
+        if synapse_kernels_variant(1) != nil { return "Haswell" }
+        return nil
+    }
 
     /// Rows per block when a tall product is cut into calls on the small-matrix kernels:
     /// `width` x `depth` x rows stays at 2^19 multiply-adds (128 rows at 64 x 64), or nil (one

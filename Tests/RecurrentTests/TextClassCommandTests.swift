@@ -9,6 +9,22 @@ final class TextClassCommandTests: FolderTestCase {
         try SampleCommand("textclass").run(arguments)
     }
 
+    /// On a CPU where OpenBLAS fell back to kernels without AVX2 (`BLAS.suggestedCoreType`), a
+    /// sample starts again with OPENBLAS_CORETYPE set, saying so, its arguments intact (the
+    /// help it prints); elsewhere, and when the variable is set, it says nothing of the kind.
+    func testSampleStartsAgainOnOpenBLASVectorKernelsWhereOpenBLASFellBack() throws {
+        let result = try run(["train", "--help"])
+        XCTAssertEqual(result.status, 0, result.errors)
+        XCTAssertTrue(result.output.contains("USAGE: textclass train"), result.output)
+        let restarted = result.errors.contains("starting again with OPENBLAS_CORETYPE=")
+        if let core = BLAS.suggestedCoreType {
+            XCTAssertTrue(restarted && result.errors.contains("OPENBLAS_CORETYPE=\(core)"), result.errors)
+            XCTAssertEqual(result.errors.components(separatedBy: "starting again").count, 2, "started again once: \(result.errors)")
+        } else {
+            XCTAssertFalse(restarted, result.errors)
+        }
+    }
+
     static let topics = [
         "sport": ["goal", "match", "team", "referee", "player", "league"],
         "food": ["bread", "soup", "cheese", "recipe", "oven", "spicy"],
