@@ -130,18 +130,17 @@ try write("gru-many-to-many", Sequential(inputShape: [length], [
     GRU(8, 16, mode: .manyToMany, random: random, name: "gru"),
     Linear(16, 3, random: random, name: "fc"),
 ]), input: Tensor(shape: [sequences, length], values: noPadding))
-try write("lstm-mean-pooling", Sequential(inputShape: [length], [
-    Embedding(vocabulary, 8, random: random, name: "embedding"),
-    LSTM(8, 16, mode: .manyToMany, random: random, name: "lstm"),
-    SequencePooling(.mean, name: "pool"),
-    Linear(16, 1, random: random, name: "fc"),
-]), input: Tensor(shape: [sequences, length], values: noPadding))
-try write("gru-max-pooling", Sequential(inputShape: [length], [
-    Embedding(vocabulary, 8, random: random, name: "embedding"),
-    GRU(8, 16, mode: .manyToMany, random: random, name: "gru"),
-    SequencePooling(.max, name: "pool"),
-    Linear(16, 2, random: random, name: "fc"),
-]), input: Tensor(shape: [sequences, length], values: noPadding))
+// Many-to-many layers read through SequencePooling (ReduceMean, ReduceMax), unpadded.
+for (name, recurrent, reduction) in [("lstm-mean-pooling", LSTM.typeName, SequencePooling.Reduction.mean),
+                                     ("gru-max-pooling", GRU.typeName, .max)] {
+    let layer: any Layer = recurrent == LSTM.typeName
+        ? try LSTM(8, 16, mode: .manyToMany, random: random, name: "rnn")
+        : try GRU(8, 16, mode: .manyToMany, random: random, name: "rnn")
+    try write(name, Sequential(inputShape: [length], [
+        Embedding(vocabulary, 8, random: random, name: "embedding"), layer,
+        SequencePooling(reduction, name: "pool"), Linear(16, 2, random: random, name: "fc"),
+    ]), input: Tensor(shape: [sequences, length], values: noPadding))
+}
 try write("bilstm-sentiment", Sequential(inputShape: [length], [
     Embedding(vocabulary, 8, paddingIndex: 0, random: random, name: "embedding"),
     Bidirectional(.lstm(LSTM.Config(inputFeatures: 8, hiddenSize: 16)), random: random, name: "lstm"),
