@@ -109,7 +109,7 @@ public enum SampleOutput {
 /// Starts this program again, the same arguments and environment, with `OPENBLAS_CORETYPE` set
 /// when OpenBLAS fell back to kernels without AVX2 on a CPU that has AVX2 or AVX-512
 /// (`BLAS.suggestedCoreType`: OpenBLAS 0.3.21 does so on x86 models it does not know, and every
-/// matrix product then runs about three times slower). OpenBLAS reads the variable only as it
+/// matrix product then runs about 4.5 times slower). OpenBLAS reads the variable only as it
 /// loads, so the process starts again; it returns at once otherwise, and when
 /// `OPENBLAS_CORETYPE` is set (the user's choice stands). Call it first thing in `main`.
 public func useOpenBLASVectorKernels() {

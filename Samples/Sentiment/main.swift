@@ -62,7 +62,9 @@ struct Sentiment: ParsableCommand {
     func validate() throws {
         try checkTraining(epochs: epochs, batchSize: batchSize, lr: lrSetting, decay: decaySetting)
         guard ["simple", "lstm", "gru"].contains(cell) else { throw ValidationError("--cell must be simple, lstm or gru, not '\(cell)'") }
-        guard ["last", "mean", "max"].contains(pooling) else { throw ValidationError("--pooling must be last, mean or max, not '\(pooling)'") }
+        guard pooling == "last" || SequencePooling.Reduction(rawValue: pooling) != nil else {
+            throw ValidationError("--pooling must be last, mean or max, not '\(pooling)'")
+        }
         guard vocabulary >= 3 else { throw ValidationError("--vocabulary must be at least 3 (<pad>, <unk> and a word), got \(vocabulary)") }
         guard length >= 1, embedding >= 1, hidden >= 1 else {
             throw ValidationError("--length, --embedding and --hidden must be at least 1, got \(length), \(embedding), \(hidden)")
@@ -107,7 +109,7 @@ struct Sentiment: ParsableCommand {
         var layers: [any Layer] = [words]
         if dropout > 0 { layers.append(try Dropout(rate: dropout, name: "dropout")) }
         layers.append(rnn)
-        if pooling != "last" { layers.append(SequencePooling(pooling == "mean" ? .mean : .max, name: "pool")) }
+        if let reduction = SequencePooling.Reduction(rawValue: pooling) { layers.append(SequencePooling(reduction, name: "pool")) }
         if stateDropout > 0 { layers.append(try Dropout(rate: stateDropout, name: "state_dropout")) }
         layers.append(try Linear(bidirectional ? 2 * hidden : hidden, 1, random: random, name: "fc"))
         let model = try Sequential(inputShape: [length], layers)

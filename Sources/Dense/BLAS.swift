@@ -116,12 +116,14 @@ public enum BLAS {
     /// loads: a program sets it in its environment before it starts (the samples start again
     /// with it, `SampleOptions.useOpenBLASVectorKernels`).
     public static var suggestedCoreType: String? {
-        guard ProcessInfo.processInfo.environment["OPENBLAS_CORETYPE"] == nil,
-              !["haswell", "zen", "skylakex", "cooperlake", "sapphirerapids"].contains(coreName) else { return nil }
+        guard ProcessInfo.processInfo.environment["OPENBLAS_CORETYPE"] == nil, !vectorCores.contains(coreName) else { return nil }
         if synapse_kernels_variant(2) != nil { return "SkylakeX" }
         if synapse_kernels_variant(1) != nil { return "Haswell" }
         return nil
     }
+
+    /// OpenBLAS 0.3.21's kernel sets that use AVX2 or AVX-512, lowercased as `coreName` gives them.
+    static let vectorCores: Set<String> = ["haswell", "zen", "skylakex", "cooperlake", "sapphirerapids"]
 
     /// Rows per block when a tall product is cut into calls on the small-matrix kernels:
     /// `width` x `depth` x rows stays at 2^19 multiply-adds (128 rows at 64 x 64), or nil (one

@@ -293,8 +293,6 @@ func importZeroPad(_ node: Onnx_NodeProto, _ graph: ONNXGraphReader) throws -> [
     return []
 }
 
-/// GlobalAveragePool on (N, C, H, W), then the Flatten (axis 1), flattening Reshape or
-/// Squeeze of axes [2, 3] that makes its (N, C, 1, 1) an (N, C): GlobalAveragePooling2D.
 /// ReduceMean or ReduceMax over the time axis of (N, T, F) without keeping it: a
 /// `SequencePooling`. The axes come as the attribute (opsets 13-17) or the second input (18 on).
 func importReduction(_ node: Onnx_NodeProto, _ graph: ONNXGraphReader) throws -> [ImportedLayer] {
@@ -312,6 +310,8 @@ func importReduction(_ node: Onnx_NodeProto, _ graph: ONNXGraphReader) throws ->
     return try imported(pool, [], after: node, graph)
 }
 
+/// GlobalAveragePool on (N, C, H, W), then the Flatten (axis 1), flattening Reshape or
+/// Squeeze of axes [2, 3] that makes its (N, C, 1, 1) an (N, C): GlobalAveragePooling2D.
 func importGlobalAveragePool(_ node: Onnx_NodeProto, _ graph: ONNXGraphReader) throws -> [ImportedLayer] {
     try node.onlyAttributes([])
     guard graph.shape.count == 3 else { throw SynapseError.invalidArgument("on (N, \(graph.shape)): (N, C, H, W) expected") }
